@@ -1,0 +1,460 @@
+"""Split one connected piece of units into ``k`` contiguous, compact parts within a size band.
+
+This is the shared engine under grids, micro-grids and community redivision. It works on plain
+arrays (a CSR adjacency, weights, coordinates) so it knows nothing about geometry or columns.
+
+The method is recursive spanning-tree bisection:
+
+1. Build a minimum spanning tree of the piece with edge cost = distance between units (edges
+   that cross a barrier carry a large penalty, so a tree crosses a barrier only where it must).
+2. Every tree edge splits the tree into two connected halves. For all edges at once, subtree
+   sums give each half's weight and moment of inertia (a compactness measure). Keep the edges
+   whose halves can hold ``k_a`` and ``k - k_a`` in-band parts, pick the most compact, recurse.
+3. When no edge fits, try another tree (random jitter on the costs); a bounded budget of trees
+   per piece guarantees termination.
+4. Then a boundary-move local search improves compactness without leaving the band or
+   breaking contiguity.
+
+When the budget runs out the piece falls back to the *least-violating* plan: the same
+recursion choosing the cut that is nearest to the admissible window, followed by a local
+search that reduces band violations first. The caller reports such pieces.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
+
+from ..config import band_admits
+
+__all__ = ["PieceGraph", "PieceResult", "choose_k", "split_piece"]
+
+
+@dataclass(frozen=True)
+class PieceGraph:
+    """A connected piece: symmetric CSR adjacency plus per-unit arrays.
+
+    Parameters
+    ----------
+    adjacency
+        Symmetric ``scipy.sparse.csr_array`` whose stored values are positive edge costs
+        (distance, times a penalty for barrier crossings).
+    weight
+        Balance weight per unit (households or residents), integer.
+    xy
+        Unit coordinates in a metric CRS, shape ``(n, 2)``.
+    mass
+        Mass used for compactness (cell area where known, else the weight).
+    """
+
+    adjacency: sparse.csr_array
+    weight: np.ndarray
+    xy: np.ndarray
+    mass: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.weight.shape[0])
+
+
+@dataclass(frozen=True)
+class PieceResult:
+    """Labels ``0..k-1`` per unit and whether every part is within the band."""
+
+    labels: np.ndarray
+    k: int
+    feasible_count: bool
+    in_band: bool
+    fallback: bool
+
+
+def choose_k(total: float, lo: float, hi: float, target: float) -> tuple[int, bool]:
+    """Pick the number of parts for a piece holding ``total``.
+
+    Returns ``(k, feasible)``. When an in-band count exists, ``k`` is the one whose mean part
+    size is nearest ``target``. Otherwise ``k`` minimises the worst relative violation and
+    ``feasible`` is False.
+
+    Examples
+    --------
+    >>> choose_k(1200, 300, 500, 400)
+    (3, True)
+    >>> choose_k(550, 300, 500, 400)
+    (2, False)
+    """
+    k_min, k_max = band_admits(total, lo, hi)
+    if total <= 0:
+        return 1, False
+    if k_min <= k_max:
+        k = int(np.clip(round(total / target), k_min, k_max))
+        return k, True
+    # no count fits: compare the nearest counts on either side by worst relative violation
+    candidates = sorted({max(1, k_max), k_min})
+    best_k, best_v = candidates[0], np.inf
+    for k in candidates:
+        mean = total / k
+        v = max((lo - mean) / lo, (mean - hi) / hi, 0.0)
+        if v < best_v - 1e-12:
+            best_k, best_v = k, v
+    return best_k, False
+
+
+def _subtree_sums(
+    tree: sparse.csr_array, root: int, cols: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Subtree sums of ``cols`` for every node of a tree, its parent array and DFS preorder.
+
+    In DFS preorder a subtree is one contiguous run starting at its root, so once subtree
+    sizes are known every column's subtree sum is a difference of prefix sums.
+    """
+    order, pred = csgraph.depth_first_order(tree, root, directed=False, return_predecessors=True)
+    n = tree.shape[0]
+    size = [1] * n
+    pred_l = pred.tolist()
+    for v in reversed(order.tolist()[1:]):
+        size[pred_l[v]] += size[v]
+    sz = np.asarray(size, dtype=np.int64)
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n)
+    cum = np.vstack([np.zeros((1, cols.shape[1])), np.cumsum(cols[order], axis=0)])
+    sums = cum[pos + sz] - cum[pos]
+    return sums, pred, order
+
+
+def _inertia(sw: np.ndarray, sx: np.ndarray, sy: np.ndarray, sq: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = sq - (sx * sx + sy * sy) / sw
+    return np.where(sw > 0, np.maximum(out, 0.0), 0.0)
+
+
+class _Bisector:
+    def __init__(
+        self,
+        g: PieceGraph,
+        *,
+        lo: float,
+        hi: float,
+        rng: np.random.Generator,
+        tries: int,
+    ):
+        self.g = g
+        self.lo, self.hi = float(lo), float(hi)
+        self.rng = rng
+        self.tries = tries
+        self.relaxed = 0
+        m = g.mass.astype(float)
+        x, y = g.xy[:, 0], g.xy[:, 1]
+        # compactness uses mass (area); the band uses weight (households)
+        self.cols = np.column_stack([g.weight.astype(float), m, m * x, m * y, m * (x * x + y * y)])
+
+    def split(self, nodes: np.ndarray, k: int) -> list[np.ndarray]:
+        """Recursive bisection; never backtracks, so time is bounded by ``tries * (2k - 1)``
+        spanning trees. A node where no tree offers an admissible cut takes the
+        least-violating cut instead and is counted in ``relaxed``."""
+        if k == 1 or nodes.size <= 1:
+            return [nodes]
+        k = min(k, nodes.size)
+        sub = self.g.adjacency[nodes][:, nodes]
+        total = float(self.g.weight[nodes].sum())
+        cut = None
+        for attempt in range(self.tries):
+            cut = self._best_cut(sub, nodes, k, total, attempt, strict=True)
+            if cut is not None:
+                break
+        if cut is None:
+            self.relaxed += 1
+            cut = self._best_cut(sub, nodes, k, total, 0, strict=False)
+        if cut is None:  # a single node cannot be cut; keep it whole
+            return [nodes]
+        side_a, k_a = cut
+        return self.split(nodes[side_a], k_a) + self.split(nodes[~side_a], k - k_a)
+
+    def _counts(self, sw: np.ndarray, rest: np.ndarray, k: int, slack: float) -> np.ndarray:
+        """Best part count ``k_a`` for the subtree side of every edge (0 where none fits).
+
+        ``k_a`` must let the side hold ``k_a`` parts and the rest ``k - k_a`` parts; sides of
+        more than one part use the slack-narrowed band. Among the admissible counts the one
+        proportional to the side's weight is taken.
+        """
+        lo_s, hi_s = self.lo + slack, self.hi - slack
+        eps = 1e-9
+        a_lo = np.maximum(np.ceil(sw / hi_s - eps), k - np.floor(rest / lo_s + eps))
+        a_hi = np.minimum(np.floor(sw / lo_s + eps), k - np.ceil(rest / hi_s - eps))
+        # both sides hold at least two parts here; one-part sides are handled below
+        a_lo = np.maximum(a_lo, 2)
+        a_hi = np.minimum(a_hi, k - 2)
+        prop = np.clip(np.rint(k * sw / (sw + rest)), a_lo, a_hi)
+        out = np.where(a_lo <= a_hi, prop, 0.0)
+        # one-part sides take the exact band, the other side the narrowed one
+        one_a = (sw >= self.lo - eps) & (sw <= self.hi + eps)
+        one_b = (rest >= self.lo - eps) & (rest <= self.hi + eps)
+        if k == 2:
+            return np.where(one_a & one_b, 1.0, 0.0)
+        fits_rest = (rest >= (k - 1) * lo_s - eps) & (rest <= (k - 1) * hi_s + eps)
+        fits_sw = (sw >= (k - 1) * lo_s - eps) & (sw <= (k - 1) * hi_s + eps)
+        out = np.where((out == 0) & one_a & fits_rest, 1.0, out)
+        out = np.where((out == 0) & one_b & fits_sw, float(k - 1), out)
+        return out
+
+    def _tree(self, sub: sparse.csr_array, attempt: int) -> sparse.csr_array:
+        data = sub.data
+        if attempt > 0:
+            # jitter per stored entry; the MST of an asymmetric matrix keeps the cheaper of
+            # (i, j) and (j, i), which is still a valid undirected spanning tree
+            data = data * (1.0 + 0.6 * self.rng.random(data.shape[0]))
+        jittered = sparse.csr_array((data, sub.indices, sub.indptr), shape=sub.shape)
+        return csgraph.minimum_spanning_tree(jittered)
+
+    def _best_cut(
+        self,
+        sub: sparse.csr_array,
+        nodes: np.ndarray,
+        k: int,
+        total: float,
+        attempt: int,
+        *,
+        strict: bool,
+    ) -> tuple[np.ndarray, int] | None:
+        tree = self._tree(sub, attempt)
+        n = nodes.size
+        root = 0 if attempt == 0 else int(self.rng.integers(n))
+        cols = np.column_stack([self.cols[nodes], np.ones(n)])
+        sums, pred, order = _subtree_sums(tree, root, cols)
+        pos = np.empty(n, dtype=np.int64)
+        pos[order] = np.arange(n)
+        tot = cols.sum(axis=0)
+        child = np.flatnonzero(pred >= 0)
+        if child.size == 0:
+            return None
+        sw = sums[child, 0]
+        rest_w = tot[0] - sw
+        inert = _inertia(sums[child, 1], sums[child, 2], sums[child, 3], sums[child, 4]) + _inertia(
+            tot[1] - sums[child, 1],
+            tot[2] - sums[child, 2],
+            tot[3] - sums[child, 3],
+            tot[4] - sums[child, 4],
+        )
+        mean = total / k
+        band = self.hi - self.lo
+        best: tuple[float, int, int] | None = None
+        if strict:
+            # For every edge, the part counts its two sides could hold. A side that will be
+            # split again keeps its mean part size within [lo + s, hi - s] so its children
+            # are not starved (1,000 households left for exactly two 300-500 grids); tiers
+            # relax s to zero.
+            for slack in (0.35 * band, 0.15 * band, 0.0):
+                k_a = self._counts(sw, rest_w, k, slack)
+                ok = k_a > 0
+                if not ok.any():
+                    continue
+                ka = np.where(ok, k_a, 1).astype(float)
+                dev = (sw / ka - mean) / mean
+                uneven = np.abs(2.0 * ka / k - 1.0)
+                score = np.where(ok, inert * (1.0 + 4.0 * dev * dev) * (1.0 + 0.5 * uneven), np.inf)
+                i = int(np.argmin(score))
+                best = (float(score[i]), i, int(k_a[i]))
+                break
+        else:
+            for k_a in range(1, k):
+                k_b = k - k_a
+                viol = (
+                    np.maximum(k_a * self.lo - sw, 0)
+                    + np.maximum(sw - k_a * self.hi, 0)
+                    + np.maximum(k_b * self.lo - rest_w, 0)
+                    + np.maximum(rest_w - k_b * self.hi, 0)
+                )
+                dev = (sw / k_a - mean) / mean
+                # lexicographic: violation first, then balance, then compactness
+                score = viol * 1e12 + dev * dev * 1e6 + inert / max(float(inert.max()), 1.0)
+                i = int(np.argmin(score))
+                if best is None or score[i] < best[0]:
+                    best = (float(score[i]), i, k_a)
+        if best is None:
+            return None
+        _, i, k_a = best
+        c = int(child[i])
+        # in DFS preorder a subtree is one contiguous run starting at its root
+        side_a = np.zeros(n, dtype=bool)
+        start = int(pos[c])
+        side_a[order[start : start + int(sums[c, -1])]] = True
+        return side_a, k_a
+
+
+def _refine(
+    g: PieceGraph,
+    labels: np.ndarray,
+    k: int,
+    *,
+    lo: float,
+    hi: float,
+    passes: int,
+) -> np.ndarray:
+    """Boundary moves that reduce band violation first, then inertia; contiguity kept.
+
+    Plain Python lists on purpose: the loop touches a few scalars per unit, where numpy
+    scalar indexing costs more than it saves.
+    """
+    if passes <= 0 or k <= 1:
+        return labels
+    indptr = g.adjacency.indptr.tolist()
+    indices = g.adjacency.indices.tolist()
+    lab = labels.tolist()
+    w = g.weight.astype(float).tolist()
+    m = g.mass.astype(float)
+    x, y = g.xy[:, 0].astype(float), g.xy[:, 1].astype(float)
+    mx_a, my_a, q_a = m * x, m * y, m * (x * x + y * y)
+    sw = np.bincount(labels, weights=g.weight.astype(float), minlength=k).tolist()
+    sm = np.bincount(labels, weights=m, minlength=k).tolist()
+    sx = np.bincount(labels, weights=mx_a, minlength=k).tolist()
+    sy = np.bincount(labels, weights=my_a, minlength=k).tolist()
+    sq = np.bincount(labels, weights=q_a, minlength=k).tolist()
+    count = np.bincount(labels, minlength=k).tolist()
+    ml, mxl, myl, ql = m.tolist(), mx_a.tolist(), my_a.tolist(), q_a.tolist()
+
+    def inertia(mm: float, xx: float, yy: float, qq: float) -> float:
+        return qq - (xx * xx + yy * yy) / mm if mm > 0 else 0.0
+
+    def viol(s: float) -> float:
+        return (lo - s if s < lo else 0.0) + (s - hi if s > hi else 0.0)
+
+    def stays_connected(u: int, p: int) -> bool:
+        nbrs = [v for v in indices[indptr[u] : indptr[u + 1]] if lab[v] == p]
+        if len(nbrs) <= 1:
+            return True
+        target = set(nbrs)
+        first = nbrs[0]
+        seen = {first, u}
+        target.discard(first)
+        dq = deque([first])
+        while dq and target:
+            a = dq.popleft()
+            for b in indices[indptr[a] : indptr[a + 1]]:
+                if lab[b] == p and b not in seen:
+                    seen.add(b)
+                    target.discard(b)
+                    dq.append(b)
+        return not target
+
+    total_m = sum(sm)
+    scale = max(inertia(total_m, sum(sx), sum(sy), sum(sq)) / max(k, 1), 1e-9)
+    src = np.repeat(np.arange(g.n), np.diff(g.adjacency.indptr))
+    dst = g.adjacency.indices
+    for _ in range(passes):
+        cur = np.asarray(lab)
+        boundary = np.unique(src[cur[src] != cur[dst]]).tolist()
+        moved = 0
+        for u in boundary:
+            p = lab[u]
+            if count[p] <= 1:
+                continue
+            nb_parts = {lab[v] for v in indices[indptr[u] : indptr[u + 1]]}
+            nb_parts.discard(p)
+            if not nb_parts:
+                continue
+            wu, mu, xu, yu, qu = w[u], ml[u], mxl[u], myl[u], ql[u]
+            before_p = inertia(sm[p], sx[p], sy[p], sq[p])
+            after_p = inertia(sm[p] - mu, sx[p] - xu, sy[p] - yu, sq[p] - qu)
+            vp_before, vp_after = viol(sw[p]), viol(sw[p] - wu)
+            best_gain, best_q = 0.0, -1
+            for qp in sorted(nb_parts):
+                dv = (vp_after + viol(sw[qp] + wu)) - (vp_before + viol(sw[qp]))
+                if dv > 1e-9:
+                    continue
+                di = (
+                    after_p
+                    + inertia(sm[qp] + mu, sx[qp] + xu, sy[qp] + yu, sq[qp] + qu)
+                    - before_p
+                    - inertia(sm[qp], sx[qp], sy[qp], sq[qp])
+                )
+                # band violation dominates; inertia gains must beat rounding noise
+                gain = dv * 1e6 + di / scale
+                if gain < best_gain - 1e-9:
+                    best_gain, best_q = gain, qp
+            if best_q < 0 or not stays_connected(u, p):
+                continue
+            lab[u] = best_q
+            sw[p] -= wu
+            sw[best_q] += wu
+            sm[p] -= mu
+            sm[best_q] += mu
+            sx[p] -= xu
+            sx[best_q] += xu
+            sy[p] -= yu
+            sy[best_q] += yu
+            sq[p] -= qu
+            sq[best_q] += qu
+            count[p] -= 1
+            count[best_q] += 1
+            moved += 1
+        if moved == 0:
+            break
+    return np.asarray(lab, dtype=np.int64)
+
+
+def _relabel(parts: list[np.ndarray], n: int, xy: np.ndarray) -> np.ndarray:
+    labels = np.empty(n, dtype=np.int64)
+    for i, nodes in enumerate(parts):
+        labels[nodes] = i
+    return labels
+
+
+def split_piece(
+    g: PieceGraph,
+    *,
+    lo: float,
+    hi: float,
+    target: float,
+    k: int | None = None,
+    seed: int | np.random.Generator = 0,
+    tries: int = 24,
+    refine_passes: int = 8,
+) -> PieceResult:
+    """Split a connected piece into ``k`` contiguous parts with weights in ``[lo, hi]``.
+
+    Parameters
+    ----------
+    g
+        The piece. Its adjacency must be connected.
+    lo, hi, target
+        The band and the preferred part size.
+    k
+        Number of parts; chosen with :func:`choose_k` when None.
+    seed
+        Seed or generator; the same seed gives the same labels.
+    tries
+        Spanning trees tried per bisection step.
+    refine_passes
+        Passes of boundary-move refinement.
+
+    Returns
+    -------
+    PieceResult
+        ``labels`` in ``0..k-1``. ``in_band`` tells whether every part is within the band;
+        ``fallback`` whether the least-violating search had to be used.
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    total = float(g.weight.sum())
+    feasible = True
+    if k is None:
+        k, feasible = choose_k(total, lo, hi, target)
+    else:
+        k_min, k_max = band_admits(total, lo, hi)
+        feasible = k_min <= k <= k_max
+    k = max(1, min(k, g.n))
+    bis = _Bisector(g, lo=lo, hi=hi, rng=rng, tries=tries)
+    parts = bis.split(np.arange(g.n), k)
+    k = len(parts)
+    labels = _relabel(parts, g.n, g.xy)
+    fallback = bis.relaxed > 0
+    # a relaxed cut leaves violations for the repair moves: give them room to work
+    passes = max(refine_passes, 12) if fallback else refine_passes
+    labels = _refine(g, labels, k, lo=lo, hi=hi, passes=passes)
+    sums = np.bincount(labels, weights=g.weight.astype(float), minlength=k)
+    in_band = bool(np.all((sums >= lo - 1e-9) & (sums <= hi + 1e-9)))
+    return PieceResult(
+        labels=labels, k=k, feasible_count=feasible, in_band=in_band, fallback=fallback
+    )
