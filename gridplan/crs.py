@@ -179,15 +179,55 @@ def _as_arrays(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDA
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
 
+# Mainland China as rectangles (west, north, east, south), minus Taiwan, northern Vietnam/Laos
+# and parts of Russia/Korea/Japan. This is the widely shared approximation used by web-map
+# coordinate libraries; one big bounding box would wrongly shift Seoul, Osaka or Singapore.
+_CHINA_IN = np.array(
+    [
+        [79.4462, 49.2204, 96.33, 42.8899],
+        [109.6872, 54.1415, 135.0002, 39.3742],
+        [73.1246, 42.8899, 124.143255, 29.5297],
+        [82.9684, 29.5297, 97.0352, 26.7186],
+        [97.0253, 29.5297, 124.367395, 20.414096],
+        [107.975793, 20.414096, 111.744104, 17.871542],
+    ]
+)
+_CHINA_OUT = np.array(
+    [
+        [119.921265, 25.398623, 122.497559, 21.785006],
+        [101.8652, 22.284, 106.665, 20.0988],
+        [106.4525, 21.5422, 108.051, 20.4878],
+        [109.0323, 55.8175, 119.127, 50.3257],
+        [127.4568, 55.8175, 137.0227, 49.5574],
+        [131.2662, 44.8922, 137.0227, 42.5692],
+    ]
+)
+
+
+def _in_rects(x: NDArray, y: NDArray, rects: NDArray) -> NDArray[np.bool_]:
+    xs, ys = x[..., None], y[..., None]
+    w, n, e, s = rects[:, 0], rects[:, 1], rects[:, 2], rects[:, 3]
+    return np.any((xs >= w) & (xs <= e) & (ys >= s) & (ys <= n), axis=-1)
+
+
 def in_china(lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_]:
-    """Rough bounding box of mainland China used by the GCJ-02 algorithm; outside it the
-    offset is not applied (GCJ-02 equals WGS84 there)."""
+    """Whether points lie in mainland China, where GCJ-02 applies; elsewhere GCJ-02 equals
+    WGS84 and no offset is applied.
+
+    Examples
+    --------
+    >>> in_china([116.4, 103.8, 121.5], [39.9, 1.35, 25.0]).tolist()  # Beijing, Singapore, Taipei
+    [True, False, False]
+    """
     x, y = _as_arrays(lon, lat)
-    return (x >= 72.004) & (x <= 137.8347) & (y >= 0.8293) & (y <= 55.8271)
+    return _in_rects(x, y, _CHINA_IN) & ~_in_rects(x, y, _CHINA_OUT)
 
 
-def _gcj_delta(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
-    """Offset (dlon, dlat) in degrees that GCJ-02 adds to a WGS84 point (published algorithm)."""
+def _gcj_delta(
+    x: NDArray[np.float64], y: NDArray[np.float64], *, masked: bool = True
+) -> tuple[NDArray, NDArray]:
+    """Offset (dlon, dlat) in degrees that GCJ-02 adds to a WGS84 point (published algorithm);
+    zero outside China unless ``masked=False``."""
     xx = x - 105.0
     yy = y - 35.0
     sq = np.sqrt(np.abs(xx))
@@ -204,6 +244,8 @@ def _gcj_delta(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray,
     sqrt_magic = np.sqrt(magic)
     dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrt_magic) * np.pi)
     dlon = (dlon * 180.0) / (_A / sqrt_magic * np.cos(rad) * np.pi)
+    if not masked:
+        return dlon, dlat
     inside = in_china(x, y)
     return np.where(inside, dlon, 0.0), np.where(inside, dlat, 0.0)
 
@@ -227,21 +269,26 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]:
     return _unpack(x + dx, y + dy)
 
 
-def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike, *, tol_deg: float = 1e-10) -> tuple[NDArray, NDArray]:
+def gcj02_to_wgs84(
+    lon: ArrayLike, lat: ArrayLike, *, tol_deg: float = 1e-10
+) -> tuple[NDArray, NDArray]:
     """GCJ-02 → WGS84 by fixed-point iteration on the forward transform.
 
     The forward offset varies slowly, so ``w ← w - (f(w) - g)`` converges to well under a
     millimetre in a handful of steps; the loop stops at ``tol_deg`` (1e-10° ≈ 0.01 mm).
+    Whether a point was shifted at all is decided on the recovered WGS84 position, so points
+    just inside China's edge, whose GCJ-02 position falls just outside it, still round-trip.
     """
     gx, gy = _as_arrays(lon, lat)
     wx, wy = gx.copy(), gy.copy()
     for _ in range(30):
-        fx, fy = wgs84_to_gcj02(wx, wy)
-        ex, ey = np.asarray(fx) - gx, np.asarray(fy) - gy
+        dx, dy = _gcj_delta(wx, wy, masked=False)
+        ex, ey = wx + dx - gx, wy + dy - gy
         wx, wy = wx - ex, wy - ey
         if np.all(np.abs(ex) < tol_deg) and np.all(np.abs(ey) < tol_deg):
             break
-    return _unpack(wx, wy)
+    shifted = in_china(wx, wy)
+    return _unpack(np.where(shifted, wx, gx), np.where(shifted, wy, gy))
 
 
 def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]:
