@@ -70,6 +70,8 @@ class PieceResult:
     feasible_count: bool
     in_band: bool
     fallback: bool
+    method: str = "tree"
+    proven_infeasible: bool = False
 
 
 def choose_k(total: float, lo: float, hi: float, target: float) -> tuple[int, bool]:
@@ -146,15 +148,41 @@ class _Bisector:
         self.rng = rng
         self.tries = tries
         self.relaxed = 0
+        self.budget = 0
         m = g.mass.astype(float)
         x, y = g.xy[:, 0], g.xy[:, 1]
         # compactness uses mass (area); the band uses weight (households)
         self.cols = np.column_stack([g.weight.astype(float), m, m * x, m * y, m * (x * x + y * y)])
 
+    def split_exact(self, nodes: np.ndarray, k: int) -> list[np.ndarray] | None:
+        """Recursive bisection with bounded backtracking: only admissible cuts, a failed child
+        sends its parent to its next tree. Returns None when the tree budget runs out."""
+        if k == 1:
+            return [nodes]
+        if nodes.size < k:
+            return None
+        sub = self.g.adjacency[nodes][:, nodes]
+        total = float(self.g.weight[nodes].sum())
+        for attempt in range(self.tries):
+            if self.budget <= 0:
+                return None
+            self.budget -= 1
+            cut = self._best_cut(sub, nodes, k, total, attempt, strict=True)
+            if cut is None:
+                continue
+            side_a, k_a = cut
+            parts_a = self.split_exact(nodes[side_a], k_a)
+            if parts_a is None:
+                continue
+            parts_b = self.split_exact(nodes[~side_a], k - k_a)
+            if parts_b is None:
+                continue
+            return parts_a + parts_b
+        return None
+
     def split(self, nodes: np.ndarray, k: int) -> list[np.ndarray]:
-        """Recursive bisection; never backtracks, so time is bounded by ``tries * (2k - 1)``
-        spanning trees. A node where no tree offers an admissible cut takes the
-        least-violating cut instead and is counted in ``relaxed``."""
+        """Greedy recursive bisection that never backtracks: a node where no tree offers an
+        admissible cut takes the least-violating cut and is counted in ``relaxed``."""
         if k == 1 or nodes.size <= 1:
             return [nodes]
         k = min(k, nodes.size)
@@ -412,6 +440,8 @@ def split_piece(
     seed: int | np.random.Generator = 0,
     tries: int = 24,
     refine_passes: int = 8,
+    exact: bool = True,
+    exact_max_units: int = 150,
 ) -> PieceResult:
     """Split a connected piece into ``k`` contiguous parts with weights in ``[lo, hi]``.
 
@@ -429,6 +459,9 @@ def split_piece(
         Spanning trees tried per bisection step.
     refine_passes
         Passes of boundary-move refinement.
+    exact
+        For coarse pieces (at most ``exact_max_units`` units and six units per part on
+        average) try :func:`gridplan.partition.exact.solve_exact` first.
 
     Returns
     -------
@@ -445,8 +478,32 @@ def split_piece(
         k_min, k_max = band_admits(total, lo, hi)
         feasible = k_min <= k <= k_max
     k = max(1, min(k, g.n))
+    proven = False
+    if feasible and exact and g.n <= exact_max_units and g.n / max(k, 1) <= 6:
+        # coarse piece: few units per part, so enumerate candidate parts and solve exactly
+        from .exact import solve_exact
+
+        ex = solve_exact(g, lo=lo, hi=hi, target=target)
+        if ex.status == "optimal" and ex.labels is not None:
+            k_ex = int(ex.labels.max()) + 1
+            labels = _refine(g, ex.labels, k_ex, lo=lo, hi=hi, passes=refine_passes)
+            return PieceResult(
+                labels=labels,
+                k=k_ex,
+                feasible_count=True,
+                in_band=True,
+                fallback=False,
+                method="exact",
+            )
+        proven = ex.status == "infeasible"
     bis = _Bisector(g, lo=lo, hi=hi, rng=rng, tries=tries)
-    parts = bis.split(np.arange(g.n), k)
+    parts = None
+    if feasible and not proven:
+        # exact search first, with a tree budget so time stays bounded
+        bis.budget = 8 * tries + 4 * k
+        parts = bis.split_exact(np.arange(g.n), k)
+    if parts is None:
+        parts = bis.split(np.arange(g.n), k)
     k = len(parts)
     labels = _relabel(parts, g.n, g.xy)
     fallback = bis.relaxed > 0
@@ -456,5 +513,10 @@ def split_piece(
     sums = np.bincount(labels, weights=g.weight.astype(float), minlength=k)
     in_band = bool(np.all((sums >= lo - 1e-9) & (sums <= hi + 1e-9)))
     return PieceResult(
-        labels=labels, k=k, feasible_count=feasible, in_band=in_band, fallback=fallback
+        labels=labels,
+        k=k,
+        feasible_count=feasible,
+        in_band=in_band,
+        fallback=fallback,
+        proven_infeasible=proven and not in_band,
     )

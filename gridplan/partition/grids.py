@@ -1,0 +1,925 @@
+"""Residential grids (网格): units -> contiguous, compact grids of 300-500 households.
+
+The data flow, one community at a time:
+
+1. units inside a dedicated area (business district, market, school, ...) go to that
+   dedicated grid; the rest are residential;
+2. residential units get space-filling cells, cut by barriers (:mod:`gridplan.tessellation`);
+3. a unit above the ceiling is split into parts (its cell is sliced along its long axis);
+4. locked assignments are kept as they are;
+5. gated compounds within the band become one grid each; gated compounds above the ceiling
+   are their own piece, split into the fewest in-band grids; smaller compounds are kept whole
+   as one node of the graph (连片 with neighbours);
+6. the graph without barrier-crossing edges falls into components; a component whose total
+   admits no in-band count of grids is joined to a neighbour across a barrier (reported);
+7. every piece is split by :func:`gridplan.partition.core.split_piece`;
+8. grid polygons are the union of their units' cells; diagnostics say what could not be met.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy import sparse
+from scipy.sparse import csgraph
+from shapely import STRtree
+
+from ..adjacency import Edges, cell_edges, to_csr
+from ..config import GridRules, band_admits
+from ..crs import working_crs
+from ..errors import Problem, ValidationError, describe_rows
+from ..layers import Layers, prepare_layers
+from ..tessellation import region_hulls, slice_polygon, tessellate
+from .core import PieceGraph, choose_k, split_piece
+
+__all__ = ["DIAGNOSTIC_COLUMNS", "GridPartition", "partition_grids", "polsby_popper"]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+
+DIAGNOSTIC_COLUMNS = [
+    "level",
+    "kind",
+    "community_id",
+    "grid_id",
+    "unit_ids",
+    "households",
+    "message",
+    "fix",
+]
+
+#: Penalty on barrier-crossing edges inside a piece that had to be joined across a barrier,
+#: so spanning trees cross it only where they must.
+CROSSING_PENALTY = 1000.0
+
+
+@dataclass(frozen=True)
+class GridPartition:
+    """Result of :func:`partition_grids`.
+
+    Attributes
+    ----------
+    units
+        The normalised input units (input CRS) with ``grid_id`` and ``n_parts``.
+    parts
+        One row per unit part (a unit split above the ceiling has several): ``unit_id``,
+        ``part``, ``households``, ``population``, ``grid_id``, ``community_id``, the part's
+        cell as geometry (working CRS).
+    grids
+        ``grid_id``, ``kind`` (residential | dedicated), ``community_id``, ``street_id``,
+        ``households``, ``population``, ``n_units``, ``in_band``, ``compactness``
+        (Polsby-Popper), ``crosses_barrier``, ``locked``, ``category``, geometry (working CRS).
+    diagnostics
+        One row per problem: ``level``, ``kind``, ``community_id``, ``grid_id``,
+        ``unit_ids``, ``households``, ``message``, ``fix``.
+    crs
+        The metric CRS used for the work.
+    """
+
+    units: gpd.GeoDataFrame
+    parts: gpd.GeoDataFrame
+    grids: gpd.GeoDataFrame
+    diagnostics: pd.DataFrame
+    crs: object
+
+
+def polsby_popper(geoms: np.ndarray) -> np.ndarray:
+    """Polsby-Popper compactness ``4 pi A / P^2`` (1 for a circle, near 0 for a sliver)."""
+    a = shapely.area(geoms)
+    p = shapely.length(geoms)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = 4 * math.pi * a / (p * p)
+    return np.where(p > 0, out, np.nan)
+
+
+def _stable_seed(seed: int, *keys: object) -> np.random.Generator:
+    """A generator that depends only on the seed and the piece's identity, never on the order
+    pieces are processed in (so a distributed run gives the same plan)."""
+    words = [int(seed) & 0xFFFFFFFF] + [zlib.crc32(str(k).encode("utf-8")) for k in keys]
+    return np.random.default_rng(words)
+
+
+def _barrier_lines(layers: Layers, rules: GridRules, crs: object) -> gpd.GeoDataFrame | None:
+    if not rules.respect_barriers or layers.barriers is None or len(layers.barriers) == 0:
+        return None
+    bars = layers.barriers.to_crs(crs)
+    if rules.barrier_classes:
+        cls = bars["barrier_class"].astype(str)
+        keep = np.zeros(len(bars), dtype=bool)
+        for prefix in rules.barrier_classes:
+            keep |= cls.str.startswith(prefix).to_numpy()
+        bars = bars[keep]
+    bars = bars[~bars.geometry.is_empty & bars.geometry.notna()]
+    return bars if len(bars) else None
+
+
+def _dedicated_areas(layers: Layers, crs: object) -> gpd.GeoDataFrame | None:
+    """Dedicated polygons with touching ones of the same category merged."""
+    if layers.dedicated is None or len(layers.dedicated) == 0:
+        return None
+    d = layers.dedicated.to_crs(crs).reset_index()
+    geoms = d.geometry.to_numpy()
+    tree = STRtree(geoms)
+    a, b = tree.query(geoms, predicate="dwithin", distance=1.0)
+    same = (d["category"].to_numpy()[a] == d["category"].to_numpy()[b]) & (a != b)
+    g = sparse.coo_array(
+        (np.ones(int(same.sum())), (a[same], b[same])), shape=(len(d), len(d))
+    ).tocsr()
+    _, comp = csgraph.connected_components(g, directed=False)
+    rows = []
+    for c in np.unique(comp):
+        idx = np.flatnonzero(comp == c)
+        sub = d.iloc[idx]
+        names = [str(n) for n in sub["name"] if isinstance(n, str) and n]
+        rows.append(
+            {
+                "dedicated_ids": ";".join(sub["dedicated_id"].astype(str)),
+                "name": "、".join(dict.fromkeys(names)) if names else "",
+                "category": str(sub["category"].iloc[0]),
+                "geometry": shapely.union_all(sub.geometry.to_numpy()),
+            }
+        )
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+
+
+def _norm_locks(locks: Mapping[str, object] | pd.Series | None, unit_ids: pd.Index) -> dict:
+    if locks is None:
+        return {}
+    items = dict(locks.items()) if isinstance(locks, pd.Series) else dict(locks)
+    items = {str(k): str(v) for k, v in items.items() if v is not None and not pd.isna(v)}
+    unknown = sorted(set(items) - set(unit_ids.astype(str)))
+    if unknown:
+        raise ValidationError(
+            [
+                Problem(
+                    "locks",
+                    "unknown_unit",
+                    f"{len(unknown)} locked unit id(s) are not in the units layer "
+                    f"(ids {describe_rows(unknown)}); pass ids from the units' unit_id.",
+                    tuple(unknown),
+                )
+            ]
+        )
+    return items
+
+
+@dataclass
+class _Parts:
+    unit: np.ndarray  # index into units
+    part: np.ndarray  # part number within its unit
+    weight: np.ndarray
+    households: np.ndarray
+    population: np.ndarray
+    cell: np.ndarray
+    xy: np.ndarray
+    face: np.ndarray
+    community: np.ndarray
+
+
+def _split_oversized(
+    units: gpd.GeoDataFrame,
+    cells: np.ndarray,
+    face: np.ndarray,
+    weight: np.ndarray,
+    community: np.ndarray,
+    hi: float,
+    diags: list[dict],
+) -> _Parts:
+    """One part per unit, except units above ``hi``: sliced into ceil(w / hi) parts."""
+    hh = units["households"].to_numpy(dtype=np.int64)
+    pop = units["population"].to_numpy(dtype=float)
+    xy = shapely.get_coordinates(shapely.point_on_surface(units.geometry.to_numpy()))
+    n_parts = np.where(weight > hi, np.ceil(weight / hi).astype(int), 1)
+    rows_unit = np.repeat(np.arange(len(units)), n_parts)
+    part_no = np.concatenate([np.arange(k) for k in n_parts]) if len(units) else np.zeros(0, int)
+    p_w = weight[rows_unit].astype(float)
+    p_hh = hh[rows_unit].astype(np.int64)
+    p_pop = pop[rows_unit]
+    p_cell = cells[rows_unit].copy()
+    p_xy = xy[rows_unit].copy()
+    for u in np.flatnonzero(n_parts > 1):
+        k = int(n_parts[u])
+        idx = np.flatnonzero(rows_unit == u)
+        # share integers as evenly as they allow: the first (w mod k) parts get one more
+        p_hh[idx] = hh[u] // k + (np.arange(k) < hh[u] % k)
+        p_w[idx] = weight[u] // k + (np.arange(k) < weight[u] % k)
+        p_pop[idx] = pop[u] / k
+        strips = slice_polygon(cells[u], k)
+        for j, s in zip(idx, strips):
+            p_cell[j] = s
+            if not shapely.is_empty(s):
+                p_xy[j] = shapely.get_coordinates(shapely.point_on_surface(s))[0]
+        diags.append(
+            {
+                "level": "grid",
+                "kind": "unit_split",
+                "community_id": community[u],
+                "grid_id": None,
+                "unit_ids": str(units.index[u]),
+                "households": int(hh[u]),
+                "message": f"unit {units.index[u]} holds {int(weight[u])}, above the ceiling "
+                f"of {int(hi)}; split into {k} parts (stairwells/floors) of about "
+                f"{int(weight[u]) // k}",
+                "fix": "check the count, or give its stairwells as separate units",
+            }
+        )
+    return _Parts(
+        unit=rows_unit,
+        part=part_no,
+        weight=p_w,
+        households=p_hh,
+        population=p_pop,
+        cell=p_cell,
+        xy=p_xy,
+        face=face[rows_unit],
+        community=community[rows_unit],
+    )
+
+
+def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    g = sparse.coo_array((np.ones(i.shape[0]), (i, j)), shape=(n, n)).tocsr()
+    return csgraph.connected_components(g, directed=False)[1]
+
+
+def _merge_infeasible(
+    comp: np.ndarray,
+    weight: np.ndarray,
+    cross_i: np.ndarray,
+    cross_j: np.ndarray,
+    cross_len: np.ndarray,
+    lo: float,
+    hi: float,
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Join components whose totals admit no in-band count to a neighbour across a barrier.
+
+    Prefers a neighbour that makes the union feasible, then the longest shared boundary.
+    Returns the new component labels and the list of (component, component) joins made.
+    """
+    comp = comp.copy()
+    joins: list[tuple[int, int]] = []
+    for _ in range(len(np.unique(comp))):
+        totals = pd.Series(weight).groupby(comp).sum()
+        bad = [
+            c for c, t in totals.items() if (lambda r: r[0] > r[1])(band_admits(float(t), lo, hi))
+        ]
+        if not bad or cross_i.size == 0:
+            break
+        ca, cb = comp[cross_i], comp[cross_j]
+        merged = False
+        for c in sorted(bad, key=lambda c: (totals[c], c)):
+            touch = (ca == c) & (cb != c) | (cb == c) & (ca != c)
+            if not touch.any():
+                continue
+            other = np.where(ca[touch] == c, cb[touch], ca[touch])
+            contact = pd.Series(cross_len[touch]).groupby(other).sum()
+            options = []
+            for o, length in contact.items():
+                r = band_admits(float(totals[c] + totals[o]), lo, hi)
+                options.append((r[0] > r[1], -length, o))
+            options.sort()
+            o = int(options[0][2])
+            comp[comp == o] = c
+            joins.append((int(c), o))
+            merged = True
+            break
+        if not merged:
+            break
+    return comp, joins
+
+
+def partition_grids(
+    units: gpd.GeoDataFrame | Layers,
+    *,
+    compounds: gpd.GeoDataFrame | None = None,
+    barriers: gpd.GeoDataFrame | None = None,
+    communities: gpd.GeoDataFrame | None = None,
+    dedicated: gpd.GeoDataFrame | None = None,
+    streets: gpd.GeoDataFrame | None = None,
+    rules: GridRules | None = None,
+    locks: Mapping[str, object] | pd.Series | None = None,
+    seed: int = 0,
+    columns: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+) -> GridPartition:
+    """Partition units into contiguous, compact residential grids within a household band.
+
+    Parameters
+    ----------
+    units
+        Buildings, blocks or compounds with ``households`` (points or polygons), or an
+        already prepared :class:`~gridplan.layers.Layers`.
+    compounds, barriers, communities, dedicated, streets
+        Optional context layers (see the README's layer model).
+    rules
+        :class:`~gridplan.config.GridRules`; default 300-500 households.
+    locks
+        ``unit_id -> grid label`` for assignments that must stay exactly as they are. Units
+        locked to the same label form one grid; everything else is planned around them.
+    seed
+        Same inputs and seed give the same plan.
+    columns
+        Column renaming applied to every layer (e.g. ``{"户数": "households"}``).
+    progress
+        Called as ``progress(done, total, message)`` while communities are planned.
+
+    Returns
+    -------
+    GridPartition
+
+    Examples
+    --------
+    >>> import gridplan, geopandas as gpd
+    >>> units = gpd.read_file("data/camden_sample.gpkg", layer="units")
+    >>> comm = gpd.read_file("data/camden_sample.gpkg", layer="communities")
+    >>> result = gridplan.partition_grids(units, communities=comm)
+    >>> bool(result.grids["in_band"].all())
+    True
+    >>> int(result.grids["households"].sum()) == int(units["households"].sum())
+    True
+    """
+    rules = rules or GridRules()
+    if isinstance(units, Layers):
+        layers = units
+    else:
+        layers = prepare_layers(
+            units,
+            compounds=compounds,
+            dedicated=dedicated,
+            barriers=barriers,
+            communities=communities,
+            streets=streets,
+            columns=columns,
+            balance=rules.balance,
+        )
+    lock_map = _norm_locks(locks, layers.units.index)
+    return _partition(layers, rules=rules, locks=lock_map, seed=seed, progress=progress)
+
+
+def _partition(
+    layers: Layers,
+    *,
+    rules: GridRules,
+    locks: dict,
+    seed: int,
+    progress: Progress | None,
+) -> GridPartition:
+    lo, hi, target = float(rules.min_households), float(rules.max_households), rules.target
+    crs = working_crs(layers.units)
+    units_in = layers.units
+    u = units_in.to_crs(crs)
+    n_units = len(u)
+    ids = u.index.astype(str).to_numpy()
+    if rules.balance == "population":
+        weight = np.rint(u["population"].to_numpy(dtype=float)).astype(np.int64)
+    else:
+        weight = u["households"].to_numpy(dtype=np.int64)
+    community = u["community_id"].astype(object).where(u["community_id"].notna(), "").to_numpy()
+    community = np.array([str(c) for c in community], dtype=object)
+    street = u["street_id"].astype(object).where(u["street_id"].notna(), None).to_numpy()
+    geoms = u.geometry.to_numpy()
+    rep = shapely.point_on_surface(geoms)
+    diags: list[dict] = []
+
+    # 1. dedicated areas take the units inside them
+    ded = _dedicated_areas(layers, crs)
+    ded_of = np.full(n_units, -1)
+    if ded is not None:
+        d_idx, u_idx = STRtree(ded.geometry.to_numpy()).query(rep, predicate="within")
+        _, first = np.unique(d_idx, return_index=True)
+        ded_of[d_idx[first]] = u_idx[first]
+    resid = np.flatnonzero(ded_of < 0)
+
+    # 2. cells for residential units, per community region
+    if layers.communities is not None:
+        comms = layers.communities.to_crs(crs)
+        regions = {str(k): g for k, g in zip(comms.index, comms.geometry.to_numpy())}
+        missing = sorted(set(community[resid]) - set(regions))
+        if missing:
+            hulls = region_hulls(geoms[resid], community[resid])
+            for key in missing:
+                regions[key] = hulls[key]
+    else:
+        regions = region_hulls(geoms[resid], community[resid]) if resid.size else {}
+    bars = _barrier_lines(layers, rules, crs)
+    bar_geoms = bars.geometry.to_numpy() if bars is not None else None
+    bar_names = (
+        [
+            str(n) if isinstance(n, str) and n else f"{c} {i}"
+            for n, c, i in zip(bars["name"], bars["barrier_class"], bars.index)
+        ]
+        if bars is not None
+        else []
+    )
+    cells = np.empty(n_units, dtype=object)
+    face = np.full(n_units, -1, dtype=np.int64)
+    if resid.size:
+        tess = tessellate(
+            geoms[resid],
+            community[resid],
+            regions,
+            barriers=bar_geoms,
+            erase=ded.geometry.to_numpy() if ded is not None else None,
+        )
+        cells[resid] = tess.cells
+        face[resid] = tess.face
+
+    # 3. parts (oversized units sliced)
+    sub = u.iloc[resid]
+    parts = _split_oversized(
+        sub, cells[resid], face[resid], weight[resid], community[resid], hi, diags
+    )
+    parts.unit = resid[parts.unit]
+    n_p = parts.unit.shape[0]
+    edges = cell_edges(parts.cell, parts.xy, face=parts.face, barriers=bar_geoms)
+    same_comm = parts.community[edges.i] == parts.community[edges.j]
+    edges = edges.subset(same_comm)
+
+    label = np.full(n_p, -1, dtype=np.int64)  # grid number per part
+    grid_info: list[dict] = []
+
+    def new_grid(members: np.ndarray, **info: object) -> int:
+        gid = len(grid_info)
+        label[members] = gid
+        grid_info.append(info)
+        return gid
+
+    # 4. locks
+    if locks:
+        locked_label = np.array([locks.get(ids[k]) for k in parts.unit], dtype=object)
+        for lab in sorted({str(v) for v in locked_label if v is not None}):
+            members = np.flatnonzero(locked_label == lab)
+            comms_here = sorted(set(parts.community[members]))
+            new_grid(
+                members, kind="residential", community=comms_here[0], locked=True, lock_label=lab
+            )
+
+    # 5. compounds
+    free = label < 0
+    compound = u["compound_id"].astype(object).to_numpy()[parts.unit]
+    gated = u["gated"].to_numpy(dtype=bool)[parts.unit]
+    node_of = np.arange(n_p)  # part -> graph node (contracted compounds share a node)
+    own_pieces: list[np.ndarray] = []
+    comp_keys = pd.Series(
+        [
+            f"{c}\x1f{k}" if k is not None and not pd.isna(k) else None
+            for c, k in zip(parts.community, compound)
+        ]
+    )
+    for key, idx in comp_keys[free].groupby(comp_keys[free]).groups.items():
+        members = np.asarray(idx, dtype=np.int64)
+        total = float(parts.weight[members].sum())
+        is_gated = bool(gated[members].any())
+        if is_gated and rules.gated_own_grid and lo <= total <= hi:
+            new_grid(
+                members,
+                kind="residential",
+                community=parts.community[members[0]],
+                locked=False,
+                compound=str(key).split("\x1f")[1],
+            )
+        elif is_gated and rules.gated_own_grid and total > hi:
+            own_pieces.append(members)
+        elif rules.keep_compounds_whole and total <= hi:
+            node_of[members] = members.min()
+    for members in own_pieces:
+        node_of[members] = -1 - members.min()  # marker: own piece, handled below
+
+    # 6. pieces: components of the barrier-free graph per community, infeasible ones joined
+    free_parts = np.flatnonzero((label < 0) & (node_of >= 0))
+    nodes, node_idx = np.unique(node_of[free_parts], return_inverse=True)
+    part_node = np.full(n_p, -1)
+    part_node[free_parts] = node_idx
+    nn = nodes.shape[0]
+    nw = np.bincount(node_idx, weights=parts.weight[free_parts], minlength=nn)
+    nmass = np.bincount(node_idx, weights=shapely.area(parts.cell[free_parts]), minlength=nn)
+    nmass = np.where(nmass > 0, nmass, 1.0)
+    nxy = (
+        np.column_stack(
+            [
+                np.bincount(
+                    node_idx,
+                    weights=parts.xy[free_parts, 0] * np.maximum(parts.weight[free_parts], 1),
+                    minlength=nn,
+                ),
+                np.bincount(
+                    node_idx,
+                    weights=parts.xy[free_parts, 1] * np.maximum(parts.weight[free_parts], 1),
+                    minlength=nn,
+                ),
+            ]
+        )
+        / np.bincount(node_idx, weights=np.maximum(parts.weight[free_parts], 1), minlength=nn)[
+            :, None
+        ]
+    )
+    ncomm = np.empty(nn, dtype=object)
+    ncomm[node_idx] = parts.community[free_parts]
+    ei, ej = part_node[edges.i], part_node[edges.j]
+    ok = (ei >= 0) & (ej >= 0) & (ei != ej)
+    e_i, e_j = ei[ok], ej[ok]
+    e_cross = edges.crossing[ok]
+    e_bar = edges.barrier[ok]
+    e_len = edges.shared_m[ok]
+    calm = ~e_cross
+    comp = _components(nn, e_i[calm], e_j[calm])
+    comp, joins = _merge_infeasible(comp, nw, e_i[e_cross], e_j[e_cross], e_len[e_cross], lo, hi)
+    joined_pieces = {c for pair in joins for c in pair}
+
+    pieces = sorted(
+        {(str(ncomm[np.flatnonzero(comp == c)[0]]), int(c)) for c in np.unique(comp)},
+        key=lambda t: (t[0], t[1]),
+    )
+    total_work = len(pieces) + len(own_pieces)
+    done = 0
+    for comm_key, c in pieces:
+        members = np.flatnonzero(comp == c)
+        in_piece = np.zeros(nn, dtype=bool)
+        in_piece[members] = True
+        sel = in_piece[e_i] & in_piece[e_j]
+        loc = np.full(nn, -1)
+        loc[members] = np.arange(members.size)
+        dist = np.hypot(*(nxy[e_i[sel]] - nxy[e_j[sel]]).T) + 1.0
+        cost = np.where(e_cross[sel], dist * CROSSING_PENALTY, dist)
+        g = PieceGraph(
+            adjacency=to_csr(members.size, loc[e_i[sel]], loc[e_j[sel]], cost),
+            weight=nw[members].astype(np.int64),
+            xy=nxy[members],
+            mass=nmass[members],
+        )
+        piece_key = f"{comm_key}:{int(nodes[members].min())}"
+        res = _split_connected(g, lo, hi, target, rules, _stable_seed(seed, piece_key))
+        node_parts = {m: np.flatnonzero(part_node == m) for m in members} if False else None
+        del node_parts
+        part_members = np.flatnonzero(np.isin(part_node, members))
+        piece_label = res.labels[loc[part_node[part_members]]]
+        crossed = c in joined_pieces
+        base = len(grid_info)
+        for k in range(res.k):
+            new_grid(
+                part_members[piece_label == k],
+                kind="residential",
+                community=comm_key,
+                locked=False,
+                piece=piece_key,
+                joined=crossed,
+            )
+        _piece_diagnostics(res, g, lo, hi, comm_key, ids[parts.unit[part_members]], base, diags)
+        done += 1
+        if progress is not None:
+            progress(done, total_work, f"community {comm_key}")
+    for members in own_pieces:
+        comm_key = str(parts.community[members[0]])
+        # a gated compound is one site: join its buildings by Delaunay so it is connected
+        g = _delaunay_piece(parts, members)
+        piece_key = f"{comm_key}:compound:{compound[members[0]]}"
+        res = _split_connected(g, lo, hi, target, rules, _stable_seed(seed, piece_key), fewest=True)
+        base = len(grid_info)
+        for k in range(res.k):
+            new_grid(
+                members[res.labels == k],
+                kind="residential",
+                community=comm_key,
+                locked=False,
+                compound=str(compound[members[0]]),
+            )
+        _piece_diagnostics(res, g, lo, hi, comm_key, ids[parts.unit[members]], base, diags)
+        done += 1
+        if progress is not None:
+            progress(done, total_work, f"compound {compound[members[0]]}")
+
+    return _assemble(
+        layers=layers,
+        u=u,
+        crs=crs,
+        ids=ids,
+        parts=parts,
+        label=label,
+        grid_info=grid_info,
+        edges=edges,
+        bar_names=bar_names,
+        joins_made=bool(joins),
+        ded=ded,
+        ded_of=ded_of,
+        community=community,
+        street=street,
+        lo=lo,
+        hi=hi,
+        diags=diags,
+    )
+
+
+def _split_connected(
+    g: PieceGraph,
+    lo: float,
+    hi: float,
+    target: float,
+    rules: GridRules,
+    rng: np.random.Generator,
+    *,
+    fewest: bool = False,
+):
+    k = None
+    if fewest:
+        k_min, k_max = band_admits(float(g.weight.sum()), lo, hi)
+        k = k_min if k_min <= k_max else choose_k(float(g.weight.sum()), lo, hi, target)[0]
+    return split_piece(
+        g,
+        lo=lo,
+        hi=hi,
+        target=target,
+        k=k,
+        seed=rng,
+        tries=rules.tries,
+        refine_passes=rules.refine_passes,
+    )
+
+
+def _delaunay_piece(parts: _Parts, members: np.ndarray) -> PieceGraph:
+    xy = parts.xy[members]
+    n = members.size
+    if n >= 3:
+        tri = shapely.delaunay_triangles(shapely.multipoints(xy), only_edges=True)
+        segs = shapely.get_parts(tri)
+        ends = shapely.get_coordinates(segs).reshape(-1, 2, 2)
+        from scipy.spatial import cKDTree
+
+        tree = cKDTree(xy)
+        _, a = tree.query(ends[:, 0])
+        _, b = tree.query(ends[:, 1])
+        keep = a != b
+        i, j = a[keep], b[keep]
+    else:
+        i, j = np.arange(n - 1), np.arange(1, n)
+    # guarantee connectivity (collinear or stacked points): chain in x order
+    order = np.lexsort((xy[:, 1], xy[:, 0]))
+    i = np.concatenate([i, order[:-1]])
+    j = np.concatenate([j, order[1:]])
+    dist = np.hypot(*(xy[i] - xy[j]).T) + 1.0
+    mass = np.maximum(shapely.area(parts.cell[members]), 1.0)
+    return PieceGraph(to_csr(n, i, j, dist), parts.weight[members].astype(np.int64), xy, mass)
+
+
+def _piece_diagnostics(res, g, lo, hi, comm_key, unit_ids, base, diags) -> None:
+    total = float(g.weight.sum())
+    if res.in_band:
+        return
+    sums = np.bincount(res.labels, weights=g.weight.astype(float), minlength=res.k)
+    k_min, k_max = band_admits(total, lo, hi)
+    units_txt = describe_rows(sorted(set(unit_ids)), limit=6)
+    if not res.feasible_count:
+        if total < lo:
+            why = f"holds {int(total)} households, below the floor of {int(lo)}"
+            fix = (
+                f"lower min_households to {int(total)}, or join it with a neighbouring "
+                "community (redivision)"
+            )
+        else:
+            lo_fix = math.floor(total / k_min) if k_min >= 1 else int(total)
+            hi_fix = math.ceil(total / max(k_max, 1))
+            why = (
+                f"holds {int(total)} households: {k_max} grid(s) would exceed {int(hi)} and "
+                f"{k_min} would fall below {int(lo)}"
+            )
+            fix = f"lower min_households to {lo_fix} or raise max_households to {hi_fix}"
+        kind = "infeasible_piece"
+    else:
+        sizes = ", ".join(str(int(s)) for s in sorted(sums))
+        if res.proven_infeasible:
+            why = (
+                f"holds {int(total)} households ({k_min}-{k_max} grids would fit by count) "
+                "but no split of its units into contiguous in-band grids exists (checked "
+                f"exhaustively); least-violating plan has grid sizes {sizes}"
+            )
+        else:
+            why = (
+                f"holds {int(total)} households ({k_min}-{k_max} grids would fit by count) "
+                f"but the search found no in-band split; best plan has grid sizes {sizes}"
+            )
+        fix = (
+            f"lower min_households to {int(sums.min())} or raise max_households to "
+            f"{int(sums.max())} for this community, or split its largest units by stairwell"
+        )
+        kind = "out_of_band"
+    for k in range(res.k):
+        s = sums[k]
+        if lo <= s <= hi:
+            continue
+        diags.append(
+            {
+                "level": "grid",
+                "kind": kind,
+                "community_id": comm_key,
+                "grid_id": base + k,
+                "unit_ids": units_txt,
+                "households": int(s),
+                "message": f"piece in community {comm_key!r} {why}",
+                "fix": fix,
+            }
+        )
+
+
+def _assemble(
+    *,
+    layers: Layers,
+    u: gpd.GeoDataFrame,
+    crs: object,
+    ids: np.ndarray,
+    parts: _Parts,
+    label: np.ndarray,
+    grid_info: list[dict],
+    edges: Edges,
+    bar_names: list[str],
+    joins_made: bool,
+    ded: gpd.GeoDataFrame | None,
+    ded_of: np.ndarray,
+    community: np.ndarray,
+    street: np.ndarray,
+    lo: float,
+    hi: float,
+    diags: list[dict],
+) -> GridPartition:
+    n_res = len(grid_info)
+    assert (label >= 0).all(), "every residential part must have a grid"
+    # residential grid geometry and figures
+    order = np.argsort(label, kind="stable")
+    bounds = np.searchsorted(label[order], np.arange(n_res + 1))
+    geom = np.empty(n_res, dtype=object)
+    for gi in range(n_res):
+        sel = parts.cell[order[bounds[gi] : bounds[gi + 1]]]
+        sel = sel[~shapely.is_empty(sel)]
+        geom[gi] = (
+            shapely.union_all(sel) if len(sel) > 1 else (sel[0] if len(sel) else shapely.Polygon())
+        )
+    hh = np.bincount(label, weights=parts.households, minlength=n_res).astype(np.int64)
+    w = np.bincount(label, weights=parts.weight, minlength=n_res)
+    pop = pd.Series(parts.population).groupby(label).sum(min_count=1).reindex(range(n_res))
+    n_u = pd.Series(parts.unit).groupby(label).nunique().reindex(range(n_res)).fillna(0)
+    cross_in = edges.crossing & (label[edges.i] == label[edges.j])
+    crosses = np.zeros(n_res, dtype=bool)
+    crosses[label[edges.i[cross_in]]] = True
+    for gi in np.flatnonzero(crosses):
+        sel = cross_in & (label[edges.i] == gi)
+        names = sorted({bar_names[b] for b in edges.barrier[sel] if b >= 0})
+        diags.append(
+            {
+                "level": "grid",
+                "kind": "barrier_crossing",
+                "community_id": grid_info[gi]["community"],
+                "grid_id": gi,
+                "unit_ids": describe_rows(
+                    sorted({ids[parts.unit[k]] for k in np.flatnonzero(label == gi)}), limit=6
+                ),
+                "households": int(hh[gi]),
+                "message": "grid crosses barrier "
+                + (", ".join(names) if names else "(unnamed)")
+                + (
+                    ": its piece could not be made feasible on its own side"
+                    if grid_info[gi].get("joined") or grid_info[gi].get("compound")
+                    else ": its units are locked together"
+                    if grid_info[gi].get("locked")
+                    else ""
+                ),
+                "fix": "accept the crossing, or relax the band so each side stands alone",
+            }
+        )
+    street_of_comm: dict[str, object] = {}
+    for c, s in zip(community, street):
+        street_of_comm.setdefault(c, s)
+    res_rows = pd.DataFrame(
+        {
+            "kind": "residential",
+            "community_id": [gi_["community"] for gi_ in grid_info],
+            "households": hh,
+            "population": pop.to_numpy(),
+            "n_units": n_u.to_numpy().astype(np.int64),
+            "in_band": (w >= lo) & (w <= hi),
+            "crosses_barrier": crosses,
+            "locked": [bool(gi_.get("locked")) for gi_ in grid_info],
+            "category": "residential",
+            "name": [str(gi_.get("compound") or gi_.get("lock_label") or "") for gi_ in grid_info],
+        }
+    )
+    res_rows["street_id"] = [street_of_comm.get(c) for c in res_rows["community_id"]]
+    grids = gpd.GeoDataFrame(res_rows, geometry=geom, crs=crs)
+
+    # dedicated grids
+    if ded is not None and len(ded):
+        dg = ded.copy()
+        in_d = ded_of >= 0
+        d_lab = ded_of[in_d]
+        dg["households"] = np.bincount(
+            d_lab, weights=u["households"].to_numpy()[in_d], minlength=len(dg)
+        ).astype(np.int64)
+        dg["population"] = (
+            pd.Series(u["population"].to_numpy()[in_d])
+            .groupby(d_lab)
+            .sum(min_count=1)
+            .reindex(range(len(dg)))
+            .to_numpy()
+        )
+        dg["n_units"] = np.bincount(d_lab, minlength=len(dg)).astype(np.int64)
+        if layers.communities is not None:
+            comms = layers.communities.to_crs(crs)
+            c_idx, d_idx = STRtree(comms.geometry.to_numpy()).query(
+                shapely.point_on_surface(dg.geometry.to_numpy()), predicate="within"
+            )
+            cid = np.full(len(dg), "", dtype=object)
+            cid[c_idx] = comms.index.astype(str).to_numpy()[d_idx]
+            dg["community_id"] = cid
+            dg["street_id"] = [comms["street_id"].get(c) if c else None for c in cid]
+        else:
+            dg["community_id"] = ""
+            dg["street_id"] = None
+        dg["kind"] = "dedicated"
+        dg["in_band"] = True  # exempt from the household band
+        dg["crosses_barrier"] = False
+        dg["locked"] = False
+        keep_cols = [*grids.columns.drop("geometry"), "dedicated_ids"]
+        dg = dg[[c for c in keep_cols if c in dg.columns] + ["geometry"]]
+        grids = gpd.GeoDataFrame(
+            pd.concat([grids, dg], ignore_index=True), geometry="geometry", crs=crs
+        )
+    grids["compactness"] = polsby_popper(grids.geometry.to_numpy())
+
+    # stable ids: per community, residential first, north to south then west to east
+    cen = shapely.get_coordinates(
+        shapely.point_on_surface(
+            np.where(
+                shapely.is_empty(grids.geometry.to_numpy()),
+                shapely.Point(0, 0),
+                grids.geometry.to_numpy(),
+            )
+        )
+    )
+    key = pd.DataFrame(
+        {
+            "c": grids["community_id"].astype(str),
+            "k": (grids["kind"] != "residential").astype(int),
+            "row": -np.round(cen[:, 1], 1),
+            "col": np.round(cen[:, 0], 1),
+        }
+    )
+    order_g = key.sort_values(["c", "k", "row", "col"], kind="stable").index.to_numpy()
+    new_id = np.empty(len(grids), dtype=object)
+    new_id[order_g] = [f"G{i + 1:05d}" for i in range(len(grids))]
+    old_to_new = dict(enumerate(new_id))
+    grids.insert(0, "grid_id", new_id)
+    grids = grids.iloc[order_g].reset_index(drop=True)
+    for d in diags:
+        if d.get("grid_id") is not None:
+            d["grid_id"] = old_to_new[int(d["grid_id"])]
+
+    # parts and units
+    part_grid = new_id[label]
+    parts_gdf = gpd.GeoDataFrame(
+        {
+            "unit_id": ids[parts.unit],
+            "part": parts.part,
+            "households": parts.households,
+            "population": parts.population,
+            "grid_id": part_grid,
+            "community_id": parts.community,
+        },
+        geometry=parts.cell,
+        crs=crs,
+    )
+    unit_grid = np.empty(len(u), dtype=object)
+    n_parts = np.zeros(len(u), dtype=np.int64)
+    # a split unit is listed under the grid holding its largest part
+    big_first = np.lexsort((-parts.households, parts.unit))
+    seen = set()
+    for k in big_first:
+        uu = int(parts.unit[k])
+        n_parts[uu] += 1
+        if uu not in seen:
+            unit_grid[uu] = part_grid[k]
+            seen.add(uu)
+    n_res_offset = n_res
+    in_d = np.flatnonzero(ded_of >= 0)
+    unit_grid[in_d] = new_id[n_res_offset + ded_of[in_d]]
+    n_parts[in_d] = 1
+    units_out = layers.units.copy()
+    units_out["grid_id"] = unit_grid
+    units_out["n_parts"] = n_parts
+
+    diag_df = pd.DataFrame(diags, columns=DIAGNOSTIC_COLUMNS)
+    empty_ded = grids[(grids["kind"] == "dedicated") & (grids["n_units"] == 0)]
+    del empty_ded
+    log.info(
+        "planned %d residential grids (%d in band) and %d dedicated grids",
+        n_res,
+        int(grids.loc[grids["kind"] == "residential", "in_band"].sum()),
+        len(grids) - n_res,
+    )
+    return GridPartition(
+        units=units_out, parts=parts_gdf, grids=grids, diagnostics=diag_df, crs=crs
+    )

@@ -1,0 +1,305 @@
+"""Space-filling cells per unit, so grids cover the whole community and not just the buildings.
+
+Each region (a community polygon, or the area around its units when no boundary is given) is
+cut by the barrier lines into *faces*. Inside a face every unit gets the Voronoi cell of its
+point (points) or of points sampled along its outline (footprints: a morphological
+tessellation as in momepy). Cells never cross a face edge, so a grid built from cells never
+straddles a barrier unless the plan had to join across it. Faces with no units are absorbed
+by the neighbouring cell that shares the longest edge with them, so the cells of a region tile
+it without gaps or overlaps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely import STRtree
+
+__all__ = ["Tessellation", "region_hulls", "slice_polygon", "tessellate"]
+
+
+@dataclass(frozen=True)
+class Tessellation:
+    """Cells aligned with the input units.
+
+    Attributes
+    ----------
+    cells
+        One polygon per unit (object array of shapely geometries), in the working CRS.
+    face
+        Global face number per unit: units in different faces are separated by a barrier.
+    """
+
+    cells: np.ndarray
+    face: np.ndarray
+
+
+def region_hulls(geoms: np.ndarray, groups: np.ndarray, *, buffer_m: float | None = None) -> dict:
+    """The area around each group's units when no boundary polygon is given.
+
+    The union of the units buffered by ``buffer_m`` (default: 1.5 x the median distance to
+    the nearest other unit, at least 60 m), closed by a matching negative buffer.
+    """
+    pts = shapely.point_on_surface(geoms)
+    if buffer_m is None:
+        xy = shapely.get_coordinates(pts)
+        if len(xy) > 1:
+            from scipy.spatial import cKDTree
+
+            d, _ = cKDTree(xy).query(xy, k=2)
+            buffer_m = max(60.0, 1.5 * float(np.median(d[:, 1])))
+        else:
+            buffer_m = 60.0
+    out = {}
+    for g in np.unique(groups):
+        sel = geoms[groups == g]
+        area = shapely.union_all(shapely.buffer(sel, buffer_m, quad_segs=4))
+        # close small notches between clusters so the region reads as one neighbourhood
+        area = shapely.buffer(shapely.buffer(area, buffer_m, quad_segs=4), -buffer_m, quad_segs=4)
+        out[g] = shapely.union_all([area, *shapely.buffer(sel, 1.0)])
+    return out
+
+
+def _faces(region, lines) -> list:
+    """Polygons of ``region`` cut by ``lines`` (barrier lines)."""
+    if lines is None or len(lines) == 0:
+        return list(shapely.get_parts(region))
+    cut = shapely.intersection(lines, region)
+    cut = cut[~shapely.is_empty(cut)]
+    if len(cut) == 0:
+        return list(shapely.get_parts(region))
+    noded = shapely.union_all([shapely.boundary(region), *cut])
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    if len(faces) == 0:
+        return list(shapely.get_parts(region))
+    keep = shapely.contains_properly(region, shapely.point_on_surface(faces))
+    faces = faces[keep]
+    return list(faces) if len(faces) else list(shapely.get_parts(region))
+
+
+def _seeds(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Seed points and their owner index: points as they are, footprints by outline samples."""
+    is_poly = np.isin(shapely.get_type_id(geoms), (3, 6))
+    xy_list = []
+    owner_list = []
+    idx_pt = np.flatnonzero(~is_poly)
+    if idx_pt.size:
+        xy_list.append(shapely.get_coordinates(shapely.point_on_surface(geoms[idx_pt])))
+        owner_list.append(idx_pt)
+    idx_poly = np.flatnonzero(is_poly)
+    if idx_poly.size:
+        polys = geoms[idx_poly]
+        # shrink slightly so touching footprints do not produce identical seeds
+        shrunk = shapely.buffer(polys, -0.25, quad_segs=2)
+        bad = shapely.is_empty(shrunk)
+        shrunk = np.where(bad, polys, shrunk)
+        rings = shapely.boundary(shrunk)
+        seg = np.maximum(shapely.length(rings) / 24.0, 1.0)
+        dense = shapely.segmentize(rings, seg)
+        coords, which = shapely.get_coordinates(dense, return_index=True)
+        xy_list.append(coords)
+        owner_list.append(idx_poly[which])
+        # a representative point too, so tiny footprints always own a cell
+        xy_list.append(shapely.get_coordinates(shapely.point_on_surface(polys)))
+        owner_list.append(idx_poly)
+    xy = np.vstack(xy_list)
+    owner = np.concatenate(owner_list)
+    return xy, owner
+
+
+def _dedupe(xy: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop repeated seeds of one owner; nudge seeds of different owners that coincide."""
+    key = np.round(xy, 3)
+    _, first = np.unique(np.column_stack([key, owner]), axis=0, return_index=True)
+    first = np.sort(first)
+    xy, owner = xy[first].copy(), owner[first]
+    key = np.round(xy, 3)
+    _, inv, cnt = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    dup = cnt[inv] > 1
+    if dup.any():
+        # deterministic spiral offsets of 0.5 m for stacked units (e.g. two blocks on one point)
+        rank = np.zeros(len(xy), dtype=int)
+        seen: dict[int, int] = {}
+        for i in np.flatnonzero(dup):
+            r = seen.get(int(inv[i]), 0)
+            rank[i] = r
+            seen[int(inv[i])] = r + 1
+        ang = rank * 2.399963
+        rad = 0.5 * np.sqrt(rank)
+        xy[:, 0] += np.where(dup, rad * np.cos(ang), 0.0)
+        xy[:, 1] += np.where(dup, rad * np.sin(ang), 0.0)
+    return xy, owner
+
+
+def _voronoi_in_face(face, geoms: np.ndarray) -> np.ndarray:
+    """One cell per geometry, tiling ``face``."""
+    n = len(geoms)
+    if n == 1:
+        return np.array([face], dtype=object)
+    xy, owner = _seeds(geoms)
+    xy, owner = _dedupe(xy, owner)
+    if len(xy) == 1:
+        return np.array([face] + [shapely.Polygon()] * (n - 1), dtype=object)
+    vor = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=face))
+    pts = shapely.points(xy)
+    tree = STRtree(vor)
+    p_idx, v_idx = tree.query(pts, predicate="intersects")
+    # a seed lies inside exactly one cell; keep the first hit per seed
+    _, first = np.unique(p_idx, return_index=True)
+    p_idx, v_idx = p_idx[first], v_idx[first]
+    cell_owner = np.full(len(vor), -1)
+    cell_owner[v_idx] = owner[p_idx]
+    cells = np.empty(n, dtype=object)
+    pieces = shapely.intersection(vor, face)
+    order = np.argsort(cell_owner, kind="stable")
+    srt = cell_owner[order]
+    starts = np.searchsorted(srt, np.arange(n))
+    ends = np.searchsorted(srt, np.arange(n), side="right")
+    for u in range(n):
+        sel = pieces[order[starts[u] : ends[u]]]
+        if len(sel) == 0:
+            cells[u] = shapely.Polygon()
+        elif len(sel) == 1:
+            cells[u] = sel[0]
+        else:
+            cells[u] = shapely.union_all(sel)
+    return cells
+
+
+def _absorb_empty(cells: np.ndarray, empty_faces: list) -> np.ndarray:
+    """Give every unit-less face to the cell that shares the longest edge with it."""
+    cells = cells.copy()
+    pending = list(empty_faces)
+    for _ in range(len(pending) + 1):
+        if not pending:
+            break
+        tree = STRtree(cells)
+        left = []
+        for face in pending:
+            cand = tree.query(face, predicate="intersects")
+            if len(cand) == 0:
+                left.append(face)
+                continue
+            shared = shapely.length(shapely.intersection(cells[cand], shapely.boundary(face)))
+            j = int(cand[int(np.argmax(shared))])
+            if shared.max() <= 0:
+                left.append(face)
+                continue
+            cells[j] = shapely.union_all([cells[j], face])
+        if len(left) == len(pending):
+            break
+        pending = left
+    return cells
+
+
+def tessellate(
+    geoms: np.ndarray,
+    region_of: np.ndarray,
+    regions: dict,
+    *,
+    barriers: np.ndarray | None = None,
+    erase: np.ndarray | None = None,
+) -> Tessellation:
+    """Cells for ``geoms`` (working CRS) inside their regions, cut by barrier lines.
+
+    Parameters
+    ----------
+    geoms
+        Unit geometries (points or polygons), object array.
+    region_of
+        Region key per unit (e.g. community id).
+    regions
+        Mapping region key -> polygon.
+    barriers
+        Barrier lines; faces are cut along them.
+    erase
+        Polygons removed from every region first (dedicated areas).
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    n = len(geoms)
+    cells = np.empty(n, dtype=object)
+    face_of = np.full(n, -1, dtype=np.int64)
+    bar_tree = STRtree(barriers) if barriers is not None and len(barriers) else None
+    er_tree = STRtree(erase) if erase is not None and len(erase) else None
+    rep = shapely.point_on_surface(geoms)
+    next_face = 0
+    keys = list(regions.keys())
+    for key in sorted(keys, key=str):
+        members = np.flatnonzero(region_of == key)
+        if members.size == 0:
+            continue
+        region = regions[key]
+        if er_tree is not None:
+            hits = er_tree.query(region, predicate="intersects")
+            if len(hits):
+                region = shapely.difference(region, shapely.union_all(erase[hits]))
+        lines = None
+        if bar_tree is not None:
+            hits = bar_tree.query(region, predicate="intersects")
+            lines = barriers[hits] if len(hits) else None
+        faces = _faces(region, lines)
+        faces_arr = np.array(faces, dtype=object)
+        # which face holds each unit; units on a face edge go to the nearest face
+        f_tree = STRtree(faces_arr)
+        u_idx, f_idx = f_tree.query(rep[members], predicate="within")
+        which = np.full(members.size, -1)
+        _, first = np.unique(u_idx, return_index=True)
+        which[u_idx[first]] = f_idx[first]
+        missing = np.flatnonzero(which < 0)
+        if missing.size:
+            which[missing] = f_tree.query_nearest(rep[members[missing]], all_matches=False)[1]
+        region_cells = []
+        empty = []
+        for fi, face in enumerate(faces):
+            in_face = members[which == fi]
+            if in_face.size == 0:
+                empty.append(face)
+                continue
+            c = _voronoi_in_face(face, geoms[in_face])
+            cells[in_face] = c
+            face_of[in_face] = next_face + fi
+            region_cells.append(in_face)
+        next_face += len(faces)
+        if empty and region_cells:
+            idx = np.concatenate(region_cells)
+            cells[idx] = _absorb_empty(cells[idx], empty)
+    return Tessellation(cells=cells, face=face_of)
+
+
+def slice_polygon(poly, n: int) -> list:
+    """Cut ``poly`` into ``n`` strips across its long axis (equal widths).
+
+    Used to split a building by stairwell (单元) when its households exceed a band.
+    """
+    if n <= 1 or poly is None or shapely.is_empty(poly):
+        return [poly] * max(n, 1)
+    rect = shapely.minimum_rotated_rectangle(poly)
+    coords = shapely.get_coordinates(rect)[:4]
+    e1 = coords[1] - coords[0]
+    e2 = coords[2] - coords[1]
+    axis = e1 if np.hypot(*e1) >= np.hypot(*e2) else e2
+    length = float(np.hypot(*axis))
+    if length == 0:
+        return [poly] * n
+    u = axis / length
+    normal = np.array([-u[1], u[0]])
+    xy = shapely.get_coordinates(poly)
+    t = xy @ u
+    t0, t1 = float(t.min()), float(t.max())
+    s = xy @ normal
+    s0, s1 = float(s.min()) - 1.0, float(s.max()) + 1.0
+    out = []
+    for i in range(n):
+        a = t0 + (t1 - t0) * i / n - (1.0 if i == 0 else 0.0)
+        b = t0 + (t1 - t0) * (i + 1) / n + (1.0 if i == n - 1 else 0.0)
+        corners = [
+            a * u + s0 * normal,
+            b * u + s0 * normal,
+            b * u + s1 * normal,
+            a * u + s1 * normal,
+        ]
+        strip = shapely.intersection(poly, shapely.Polygon(corners))
+        out.append(strip)
+    return out
