@@ -54,9 +54,9 @@ def _write(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
 
 def _clip_lines(lines: gpd.GeoDataFrame, area: object) -> gpd.GeoDataFrame:
     clipped = gpd.clip(lines, area)
-    clipped = clipped[~clipped.geometry.is_empty & clipped.geom_type.isin(
-        ["LineString", "MultiLineString"]
-    )]
+    clipped = clipped[
+        ~clipped.geometry.is_empty & clipped.geom_type.isin(["LineString", "MultiLineString"])
+    ]
     return clipped
 
 

@@ -51,17 +51,48 @@ class SourceCRSChoice(str, Enum):
 # words in a file or layer name that say what the layer holds; checked in this order so that
 # "residential_buildings" is units and "business_special_areas" is dedicated
 _ROLE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("units", ("units", "unit", "buildings", "building", "blocks", "block", "output_areas",
-               "oa", "楼栋", "楼宇", "建筑", "住户", "房屋")),
+    (
+        "units",
+        (
+            "units",
+            "unit",
+            "buildings",
+            "building",
+            "blocks",
+            "block",
+            "output_areas",
+            "oa",
+            "楼栋",
+            "楼宇",
+            "建筑",
+            "住户",
+            "房屋",
+        ),
+    ),
     ("dedicated", ("dedicated", "business", "special", "commercial", "专属", "商务", "商业")),
-    ("compounds", ("compounds", "compound", "residential", "res_areas", "estates", "小区",
-                   "院落")),
-    ("barriers", ("barriers", "barrier", "lines", "roads", "road", "rail", "railways",
-                  "rivers", "river", "道路", "铁路", "河流")),
-    ("streets", ("streets", "street", "planning_areas", "planning_area", "subdistricts",
-                 "街道", "乡镇")),
-    ("communities", ("communities", "community", "subzones", "subzone", "msoa", "社区",
-                     "村居")),
+    ("compounds", ("compounds", "compound", "residential", "res_areas", "estates", "小区", "院落")),
+    (
+        "barriers",
+        (
+            "barriers",
+            "barrier",
+            "lines",
+            "roads",
+            "road",
+            "rail",
+            "railways",
+            "rivers",
+            "river",
+            "道路",
+            "铁路",
+            "河流",
+        ),
+    ),
+    (
+        "streets",
+        ("streets", "street", "planning_areas", "planning_area", "subdistricts", "街道", "乡镇"),
+    ),
+    ("communities", ("communities", "community", "subzones", "subzone", "msoa", "社区", "村居")),
 )
 _NOUNS = {
     "compounds": ("compound", "compounds"),
@@ -134,14 +165,25 @@ def _expand(paths: list[Path]) -> tuple[list[Path], list[_FileReport]]:
     for p in paths:
         if p.is_dir():
             found = sorted(
-                f for f in p.iterdir()
-                if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in _FOLDER_SUFFIXES
+                f
+                for f in p.iterdir()
+                if f.is_file()
+                and not f.name.startswith(".")
+                and f.suffix.lower() in _FOLDER_SUFFIXES
             )
             if not found:
                 failed.append(
-                    _FileReport(p, problems=[Problem(p.name, "empty_folder",
-                        f"no readable files in folder {str(p)!r}; expected "
-                        f"{', '.join(sorted(_FOLDER_SUFFIXES))}")])
+                    _FileReport(
+                        p,
+                        problems=[
+                            Problem(
+                                p.name,
+                                "empty_folder",
+                                f"no readable files in folder {str(p)!r}; expected "
+                                f"{', '.join(sorted(_FOLDER_SUFFIXES))}",
+                            )
+                        ],
+                    )
                 )
             files.extend(found)
         else:
@@ -154,8 +196,9 @@ def _summary(layer: _Layer) -> str:
     if layer.role == "units":
         if "households" in gdf.columns:
             hh = pd.to_numeric(gdf["households"], errors="coerce").sum()
-            return f"OK: {len(gdf):,} units, {int(round(hh)):,} households"
-        return f"OK: {len(gdf):,} units"
+            noun = "unit" if len(gdf) == 1 else "units"
+            return f"OK: {len(gdf):,} {noun}, {round(float(hh)):,} households"
+        return f"OK: {len(gdf):,} {'unit' if len(gdf) == 1 else 'units'}"
     singular, plural = _NOUNS.get(layer.role or "", ("feature", "features"))
     return f"OK: {len(gdf):,} {singular if len(gdf) == 1 else plural}"
 
@@ -207,7 +250,9 @@ def _check_file(
     def relabel(problems: list[Problem], labels: dict[str, str]) -> list[Problem]:
         return [replace(p, layer=labels.get(p.layer, p.layer)) for p in problems]
 
-    labels = {r: (item.name if item.name == r else f"{item.name} ({r})") for r, item in first.items()}
+    labels = {
+        r: (item.name if item.name == r else f"{item.name} ({r})") for r, item in first.items()
+    }
     units = first.get("units")
     found = validate_layers(
         units.gdf if units else None,
@@ -262,8 +307,9 @@ def _root(
 def validate(
     files: Annotated[
         list[Path],
-        typer.Argument(help="Files or folders (GeoPackage, GeoJSON, zipped Shapefile, "
-                       "GeoParquet, CSV, XLSX)."),
+        typer.Argument(
+            help="Files or folders (GeoPackage, GeoJSON, zipped Shapefile, GeoParquet, CSV, XLSX)."
+        ),
     ],
     as_role: Annotated[
         RoleChoice | None,

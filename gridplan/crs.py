@@ -103,7 +103,7 @@ def cgcs2000_gk3_crs(lon: float) -> pyproj.CRS:
     >>> cgcs2000_gk3_crs(112.55).name    # Taiyuan
     'CGCS2000 / 3-degree Gauss-Kruger CM 114E'
     """
-    cm = 3 * int(round(lon / 3.0))
+    cm = 3 * round(lon / 3.0)
     if not _CGCS2000_GK3_FIRST_CM <= cm <= _CGCS2000_GK3_LAST_CM:
         raise ValueError(f"longitude {lon} is outside the CGCS2000 3-degree zones (73.5-136.5°E)")
     return pyproj.CRS.from_epsg(_CGCS2000_GK3_FIRST_EPSG + (cm - _CGCS2000_GK3_FIRST_CM) // 3)
@@ -276,10 +276,12 @@ def gcj02_to_wgs84(
 
     The forward offset varies slowly, so ``w ← w - (f(w) - g)`` converges to well under a
     millimetre in a handful of steps; the loop stops at ``tol_deg`` (1e-10° ≈ 0.01 mm).
-    Whether a point was shifted at all is decided on the recovered WGS84 position, so points
-    just inside China's edge, whose GCJ-02 position falls just outside it, still round-trip.
+    Points outside China are returned unchanged. Within ~700 m of the edge of the China
+    region the inverse is ambiguous (a shifted point and an unshifted one can share a GCJ-02
+    position); like the published implementations, the GCJ-02 position decides.
     """
     gx, gy = _as_arrays(lon, lat)
+    shifted = in_china(gx, gy)
     wx, wy = gx.copy(), gy.copy()
     for _ in range(30):
         dx, dy = _gcj_delta(wx, wy, masked=False)
@@ -287,7 +289,6 @@ def gcj02_to_wgs84(
         wx, wy = wx - ex, wy - ey
         if np.all(np.abs(ex) < tol_deg) and np.all(np.abs(ey) < tol_deg):
             break
-    shifted = in_china(wx, wy)
     return _unpack(np.where(shifted, wx, gx), np.where(shifted, wy, gy))
 
 
@@ -299,7 +300,9 @@ def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray, NDArray]:
     return _unpack(z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006)
 
 
-def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike, *, tol_deg: float = 1e-10) -> tuple[NDArray, NDArray]:
+def bd09_to_gcj02(
+    lon: ArrayLike, lat: ArrayLike, *, tol_deg: float = 1e-10
+) -> tuple[NDArray, NDArray]:
     """BD-09 → GCJ-02.
 
     Starts from the usual closed-form approximation and refines it by iterating on

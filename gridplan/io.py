@@ -16,7 +16,6 @@ Examples
 from __future__ import annotations
 
 import logging
-import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -205,9 +204,12 @@ def _shapefile(
 
 
 def _ogr(path: Path, *, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
-    if layer is not None and path.suffix.lower() == ".gpkg":
+    if path.suffix.lower() == ".gpkg":
         names = list_layers(path)
-        if layer not in names:
+        if layer is None:
+            # the first layer, without pyogrio's "more than one layer" warning
+            layer = names[0] if names else None
+        elif layer not in names:
             raise _fail(
                 path,
                 "missing_layer",
@@ -272,7 +274,9 @@ def _table_to_gdf(
             return gpd.GeoDataFrame(df.drop(columns=[wkt]), geometry=geoms, crs=target_crs)
     xcol = x if x is not None else _find_column(columns, _X_NAMES)
     ycol = y if y is not None else _find_column(columns, _Y_NAMES)
-    missing = [name for name, col in (("x", xcol), ("y", ycol)) if col is None or col not in columns]
+    missing = [
+        name for name, col in (("x", xcol), ("y", ycol)) if col is None or col not in columns
+    ]
     if missing:
         raise _fail(
             path,
@@ -400,7 +404,7 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = 
             table["lon"] = geoms.x.to_numpy()
             table["lat"] = geoms.y.to_numpy()
         else:
-            table["geometry"] = shapely.to_wkt(geoms.to_numpy())
+            table["geometry"] = shapely.to_wkt(geoms.to_numpy(), rounding_precision=-1)
         table.to_csv(p, index=False, encoding="utf-8-sig")
     else:
         raise _fail(

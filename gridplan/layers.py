@@ -151,7 +151,7 @@ def _unshift(gdf: Any, role: str, source_crs: SourceCRS | None) -> tuple[Any, li
     if source_crs in (None, "wgs84") or not isinstance(gdf, gpd.GeoDataFrame):
         return gdf, []
     try:
-        return unshift_to_wgs84(gdf, source=source_crs), []  # type: ignore[arg-type]
+        return unshift_to_wgs84(gdf, source=source_crs), []
     except ValueError as exc:
         return gdf, [Problem(role, "source_crs", f"{exc}; drop source_crs or pass lon/lat data.")]
 
@@ -250,18 +250,24 @@ def _assign_by_point(units: gpd.GeoDataFrame, polys: gpd.GeoDataFrame) -> pd.Ser
 
 def _fill_text(gdf: gpd.GeoDataFrame, col: str, default: str | pd.Series) -> None:
     if col not in gdf.columns:
-        gdf[col] = default if isinstance(default, pd.Series) else pd.Series(
-            [default] * len(gdf), index=gdf.index, dtype=object
+        gdf[col] = (
+            default
+            if isinstance(default, pd.Series)
+            else pd.Series([default] * len(gdf), index=gdf.index, dtype=object)
         )
         return
-    fill = default if isinstance(default, pd.Series) else pd.Series(
-        [default] * len(gdf), index=gdf.index, dtype=object
+    fill = (
+        default
+        if isinstance(default, pd.Series)
+        else pd.Series([default] * len(gdf), index=gdf.index, dtype=object)
     )
     values = gdf[col].astype(object)
     gdf[col] = values.where(values.notna(), fill).map(str).astype(object)
 
 
-def _normalise_context(gdf: gpd.GeoDataFrame | None, role: str, crs: Any) -> gpd.GeoDataFrame | None:
+def _normalise_context(
+    gdf: gpd.GeoDataFrame | None, role: str, crs: Any
+) -> gpd.GeoDataFrame | None:
     if gdf is None:
         return None
     out = _with_id_index(_to_crs(gdf, crs), role)

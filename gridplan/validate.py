@@ -73,6 +73,7 @@ _NOUNS = {
     "communities": ("community", "communities"),
     "streets": ("street", "streets"),
 }
+_SINGULAR_VERBS = {"have": "has", "are": "is", "lie": "lies"}
 _TRUE = {"true", "t", "yes", "y", "1", "是", "封闭", "gated"}
 _FALSE = {"false", "f", "no", "n", "0", "否", "开放", "open", ""}
 
@@ -139,7 +140,10 @@ def _problem(layer: str, check: str, what: str, rows: tuple[object, ...], fix: s
     n = len(rows)
     singular, plural = _NOUNS.get(layer, ("row", "rows"))
     noun = singular if n == 1 else plural
-    message = f"{n} {noun} {what} (ids {describe_rows(rows)}); {fix}"
+    if n == 1:
+        verb, _, rest = what.partition(" ")
+        what = f"{_SINGULAR_VERBS.get(verb, verb)} {rest}"
+    message = f"{n} {noun} {what} ({'id' if n == 1 else 'ids'} {describe_rows(rows)}); {fix}"
     return Problem(layer, check, message, rows)
 
 
@@ -204,7 +208,8 @@ def _geometry_problems(gdf: gpd.GeoDataFrame, role: str, ids: pd.Index) -> list[
                 "geometry_type",
                 f"have {'/'.join(found)} geometry, but {role} must be {_TYPE_WORDS[role]}",
                 _rows(ids, wrong),
-                f"keep only {'/'.join(sorted(allowed))} features in the {role} layer"
+                f"keep only {'/'.join(sorted(allowed - {'LinearRing'}))} features in the "
+                f"{role} layer"
                 + (" (explode collections with gdf.explode())" if role != "units" else "")
                 + ".",
             )
@@ -264,13 +269,15 @@ def _id_problems(gdf: pd.DataFrame, role: str, ids: pd.Index) -> list[Problem]:
     dup = ids.duplicated(keep=False) & ~missing
     if dup.any():
         dup_ids = tuple(dict.fromkeys(v for v in ids[dup]))
+        k = len(dup_ids)
         problems.append(
             Problem(
                 role,
                 "duplicate_id",
-                f"{len(dup_ids)} {role} ids are used more than once in {source} "
-                f"(ids {describe_rows(dup_ids)}); make `{col}` unique, e.g. "
-                f"append a suffix or dissolve duplicates.",
+                f"{k} {col} value{'s are' if k != 1 else ' is'} used more than once in "
+                f"{source} ({'ids' if k != 1 else 'id'} {describe_rows(dup_ids)}, "
+                f"{int(dup.sum())} rows); make `{col}` unique, e.g. append a suffix or "
+                "dissolve duplicates.",
                 dup_ids,
             )
         )
@@ -297,11 +304,12 @@ def _households_problems(units: pd.DataFrame, ids: pd.Index, balance: str) -> li
         if balance == "population":
             return problems
         hints = _hint_columns(units.columns, _HOUSEHOLD_HINT, "households")
+        others = [str(c) for c in units.columns if c != units.geometry.name]
         example = hints[0] if hints else "户数"
         look = (
             f" Columns that look like it: {', '.join(hints)}."
             if hints
-            else f" Available columns: {', '.join(map(str, units.columns.drop(units.geometry.name)))}."
+            else f" Available columns: {', '.join(others)}."
         )
         problems.append(
             Problem(
@@ -508,12 +516,15 @@ def validate_layer(gdf: object, *, role: Role, balance: str = "households") -> l
                 role,
                 "not_geodataframe",
                 f"{role} must be a GeoDataFrame, got {type(gdf).__name__}; read it with "
-                "gridplan.io.read_layer or build one with geopandas.GeoDataFrame(..., geometry=...)",
+                "gridplan.io.read_layer or build one with "
+                "geopandas.GeoDataFrame(..., geometry=...)",
             )
         ]
     problems: list[Problem] = []
     if len(gdf) == 0:
-        return [Problem(role, "empty_layer", f"the {role} layer has no rows; pass a layer with data.")]
+        return [
+            Problem(role, "empty_layer", f"the {role} layer has no rows; pass a layer with data.")
+        ]
     if gdf.crs is None:
         problems.append(
             Problem(

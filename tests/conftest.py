@@ -38,7 +38,9 @@ def make_lattice_units(
             k = r * nx + c
             rows.append(r)
             cols.append(c)
-            geoms.append(box(x0 + c * cell, y0 + r * cell, x0 + (c + 1) * cell, y0 + (r + 1) * cell))
+            geoms.append(
+                box(x0 + c * cell, y0 + r * cell, x0 + (c + 1) * cell, y0 + (r + 1) * cell)
+            )
             if callable(households):
                 hh.append(int(households(r, c)))
             elif isinstance(households, Sequence):

@@ -165,7 +165,8 @@ def test_non_numeric_households(units):
 def test_units_outside_communities(units):
     # the community covers only the first two columns of the 4 x 3 lattice
     community = gpd.GeoDataFrame(
-        {"community_id": ["C1"]}, geometry=[box(500_000, 4_180_000, 500_200, 4_180_300)],
+        {"community_id": ["C1"]},
+        geometry=[box(500_000, 4_180_000, 500_200, 4_180_300)],
         crs=units.crs,
     )
     p = only(validate_layers(units, communities=community), "outside_communities")
@@ -176,7 +177,8 @@ def test_units_outside_communities(units):
 def test_units_outside_streets(lattice_units):
     units = lattice_units(4, 4)
     street = gpd.GeoDataFrame(
-        {"street_id": ["S1"]}, geometry=[box(500_000, 4_180_000, 500_400, 4_180_100)],
+        {"street_id": ["S1"]},
+        geometry=[box(500_000, 4_180_000, 500_400, 4_180_100)],
         crs=units.crs,
     )
     p = only(validate_layers(units, streets=street), "outside_streets")
@@ -186,7 +188,8 @@ def test_units_outside_streets(lattice_units):
 
 def test_boundaries_in_another_crs_are_reprojected_before_checking(units):
     community = gpd.GeoDataFrame(
-        {"community_id": ["C1"]}, geometry=[box(499_000, 4_179_000, 501_000, 4_181_000)],
+        {"community_id": ["C1"]},
+        geometry=[box(499_000, 4_179_000, 501_000, 4_181_000)],
         crs=units.crs,
     ).to_crs(4326)
     assert validate_layers(units, communities=community) == []
