@@ -520,6 +520,15 @@ def validate_layer(gdf: object, *, role: Role, balance: str = "households") -> l
                 "geopandas.GeoDataFrame(..., geometry=...)",
             )
         ]
+    if gdf._geometry_column_name not in gdf.columns:
+        return [
+            Problem(
+                role,
+                "no_geometry_column",
+                f"the {role} layer has no active geometry column; set it with "
+                "gdf.set_geometry('<column>').",
+            )
+        ]
     problems: list[Problem] = []
     if len(gdf) == 0:
         return [

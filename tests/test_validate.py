@@ -236,3 +236,11 @@ def test_not_a_geodataframe_and_empty_layer(units):
     p = only(validate_layers(pd.DataFrame({"a": [1]})), "not_geodataframe")  # type: ignore[arg-type]
     assert "DataFrame" in p.message
     only(validate_layers(units.iloc[:0]), "empty_layer")
+
+
+def test_no_active_geometry_column():
+    import pandas as pd
+
+    frame = gpd.GeoDataFrame(pd.DataFrame({"unit_id": ["a"], "households": [3]}))
+    p = only(validate_layers(frame), "no_geometry_column")
+    assert "set_geometry" in p.message
