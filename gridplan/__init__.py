@@ -2,8 +2,11 @@
 
 from .config import CodeRules, GridRules, MicroGridRules, PlanRules, band_admits
 from .errors import GridplanError, InfeasibleError, Problem, ValidationError
+from .io import list_layers, read_layer, write_layer
 from .layers import Layers, prepare_layers
 from .partition import GridPartition, partition_grids
+from .partition.microgrids import MicroPartition, partition_microgrids
+from .pipeline import Plan, plan
 
 __version__ = "0.1.0"
 
@@ -15,11 +18,18 @@ __all__ = [
     "InfeasibleError",
     "Layers",
     "MicroGridRules",
+    "MicroPartition",
+    "Plan",
     "PlanRules",
     "Problem",
     "ValidationError",
     "__version__",
     "band_admits",
+    "list_layers",
     "partition_grids",
+    "partition_microgrids",
+    "plan",
     "prepare_layers",
+    "read_layer",
+    "write_layer",
 ]

@@ -19,9 +19,7 @@ Balance = Literal["households", "population"]
 def _band_problems(layer: str, lo: float, hi: float, names: tuple[str, str]) -> list[Problem]:
     problems = []
     if lo <= 0:
-        problems.append(
-            Problem(layer, "bounds", f"`{names[0]}` must be positive, got {lo}")
-        )
+        problems.append(Problem(layer, "bounds", f"`{names[0]}` must be positive, got {lo}"))
     if hi <= lo:
         problems.append(
             Problem(
@@ -82,6 +80,9 @@ class GridRules:
     tries
         Spanning trees tried per bisection before the piece falls back to the
         least-violating plan.
+    dedicated_merge_m
+        Dedicated areas of the same category closer than this (metres) form one dedicated
+        grid, so a cluster of office buildings becomes one business-district grid.
     """
 
     min_households: int = 300
@@ -94,11 +95,20 @@ class GridRules:
     keep_compounds_whole: bool = True
     refine_passes: int = 8
     tries: int = 24
+    dedicated_merge_m: float = 100.0
 
     def __post_init__(self) -> None:
         problems = _band_problems(
             "rules", self.min_households, self.max_households, ("min_households", "max_households")
         )
+        if self.dedicated_merge_m < 0:
+            problems.append(
+                Problem(
+                    "rules",
+                    "dedicated_merge_m",
+                    f"`dedicated_merge_m` must be >= 0, got {self.dedicated_merge_m}",
+                )
+            )
         t = self.target_households
         if t is not None and not (self.min_households <= t <= self.max_households):
             problems.append(
@@ -243,8 +253,11 @@ class PlanRules:
         mlo, mhi = self.microgrid.min_households, self.microgrid.max_households
         if self.grid.balance == "households" and mhi < hi:
             # every grid size in the band must admit an in-band count of micro-grids
-            bad = [h for h in range(lo, hi + 1) if band_admits(h, mlo, mhi)[0] > band_admits(
-                h, mlo, mhi)[1]]
+            bad = [
+                h
+                for h in range(lo, hi + 1)
+                if band_admits(h, mlo, mhi)[0] > band_admits(h, mlo, mhi)[1]
+            ]
             if bad:
                 raise ValidationError(
                     [

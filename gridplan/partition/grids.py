@@ -122,14 +122,16 @@ def _barrier_lines(layers: Layers, rules: GridRules, crs: object) -> gpd.GeoData
     return bars if len(bars) else None
 
 
-def _dedicated_areas(layers: Layers, crs: object) -> gpd.GeoDataFrame | None:
-    """Dedicated polygons with touching ones of the same category merged."""
+def _dedicated_areas(
+    layers: Layers, crs: object, *, merge_m: float = 1.0
+) -> gpd.GeoDataFrame | None:
+    """Dedicated polygons; those of one category within ``merge_m`` of each other merged."""
     if layers.dedicated is None or len(layers.dedicated) == 0:
         return None
     d = layers.dedicated.to_crs(crs).reset_index()
     geoms = d.geometry.to_numpy()
     tree = STRtree(geoms)
-    a, b = tree.query(geoms, predicate="dwithin", distance=1.0)
+    a, b = tree.query(geoms, predicate="dwithin", distance=max(merge_m, 1e-6))
     same = (d["category"].to_numpy()[a] == d["category"].to_numpy()[b]) & (a != b)
     g = sparse.coo_array(
         (np.ones(int(same.sum())), (a[same], b[same])), shape=(len(d), len(d))
@@ -390,7 +392,7 @@ def _partition(
     diags: list[dict] = []
 
     # 1. dedicated areas take the units inside them
-    ded = _dedicated_areas(layers, crs)
+    ded = _dedicated_areas(layers, crs, merge_m=rules.dedicated_merge_m)
     ded_of = np.full(n_units, -1)
     if ded is not None:
         d_idx, u_idx = STRtree(ded.geometry.to_numpy()).query(rep, predicate="within")

@@ -1,0 +1,327 @@
+"""Micro-grids (微网格): each residential grid split into contiguous parts of 30-50 households.
+
+A building above the micro-grid ceiling is split first: by stairwell (单元) where the units
+carry a ``stairwells`` column, otherwise into the fewest slices across its long axis that
+keep each slice within the band (households shared as evenly as integers allow). Slices are
+cut from the building's cell, so every micro-grid polygon lies inside its grid. Adjacency is
+computed once for all slices; each grid is then split by the same engine as the grids.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ..adjacency import cell_edges, to_csr
+from ..config import MicroGridRules, band_admits
+from .core import PieceGraph, split_piece
+from .grids import _stable_seed, polsby_popper
+
+__all__ = ["MicroPartition", "partition_microgrids", "slice_count"]
+
+
+@dataclass(frozen=True)
+class MicroPartition:
+    """``microgrids``: microgrid_id, grid_id, community_id, households, population, n_units,
+    in_band, compactness, geometry (working CRS). ``slices``: one row per building slice with
+    unit_id, part, slice, households, microgrid_id. ``diagnostics``: rows as in grids."""
+
+    microgrids: gpd.GeoDataFrame
+    slices: pd.DataFrame
+    diagnostics: list[dict]
+
+
+def slice_count(households: int, *, lo: int, hi: int, stairwells: float | None = None) -> int:
+    """How many slices a building of ``households`` is cut into for micro-grids.
+
+    Stairwells are used when given and each then holds at most ``hi``; otherwise the fewest
+    slices that are each within the band, or ``ceil(households / hi)`` when no count fits.
+
+    Examples
+    --------
+    >>> slice_count(100, lo=30, hi=50)
+    2
+    >>> slice_count(40, lo=30, hi=50)
+    1
+    >>> slice_count(120, lo=30, hi=50, stairwells=4)
+    4
+    """
+    if households <= hi:
+        return 1
+    if stairwells is not None and not math.isnan(stairwells) and stairwells >= 1:
+        s = int(stairwells)
+        if households / s <= hi:
+            return s
+    k_min, k_max = band_admits(households, lo, hi)
+    return k_min if k_min <= k_max else math.ceil(households / hi)
+
+
+def partition_microgrids(
+    parts: gpd.GeoDataFrame,
+    grids: gpd.GeoDataFrame,
+    units: pd.DataFrame,
+    *,
+    rules: MicroGridRules,
+    seed: int = 0,
+) -> MicroPartition:
+    """Split every residential grid into micro-grids.
+
+    Parameters
+    ----------
+    parts
+        :attr:`GridPartition.parts` (cells in the working CRS, with ``grid_id``).
+    grids
+        :attr:`GridPartition.grids`; only ``kind == "residential"`` grids are split.
+    units
+        Normalised units (for ``stairwells``), indexed by unit_id.
+    rules
+        The micro-grid band.
+    """
+    from ..tessellation import slice_polygon
+
+    lo, hi = rules.min_households, rules.max_households
+    target = (lo + hi) / 2
+    residential = set(grids.loc[grids["kind"] == "residential", "grid_id"])
+    p = parts[parts["grid_id"].isin(residential)].reset_index(drop=True)
+    stair = units["stairwells"].reindex(p["unit_id"]).to_numpy(dtype=float)
+    n_parts_of_unit = p.groupby("unit_id")["part"].transform("count").to_numpy()
+    sl, rows_geom = _slice_parts(p, stair, n_parts_of_unit, lo=lo, hi=hi, rules=rules, fine=False)
+    diags: list[dict] = []
+    geoms = np.asarray(rows_geom, dtype=object)
+    xy = _xy(geoms)
+    edges = cell_edges(geoms, xy, min_shared_m=0.05)
+    grid_arr = sl["grid_id"].to_numpy()
+    same = grid_arr[edges.i] == grid_arr[edges.j]
+    e_i, e_j = edges.i[same], edges.j[same]
+    micro_of = np.full(len(sl), -1, dtype=np.int64)
+    micro_grid: list[str] = []
+    order = np.argsort(grid_arr, kind="stable")
+    g_sorted = grid_arr[order]
+    e_grid = grid_arr[e_i]
+    e_order = np.argsort(e_grid, kind="stable")
+    e_sorted = e_grid[e_order]
+    area = shapely.area(geoms)
+    area = np.where(np.isnan(area), 0.0, area)
+    fine_grids: dict[str, tuple] = {}
+    for gid in sorted(residential):
+        a, b = np.searchsorted(g_sorted, gid), np.searchsorted(g_sorted, gid, side="right")
+        members = order[a:b]
+        if members.size == 0:
+            continue
+        ea, eb = np.searchsorted(e_sorted, gid), np.searchsorted(e_sorted, gid, side="right")
+        ei, ej = e_i[e_order[ea:eb]], e_j[e_order[ea:eb]]
+        hh_m = sl["households"].to_numpy()[members]
+        labels, ok, proven = _solve_grid(
+            hh_m,
+            xy[members],
+            np.maximum(area[members], 1.0),
+            members,
+            ei,
+            ej,
+            lo=lo,
+            hi=hi,
+            rules=rules,
+            seed=_stable_seed(seed, "micro", gid),
+        )
+        if not ok and rules.split_buildings:
+            # retry with finer slices (about half the floor each) so slices can recombine
+            f_rows = p.index[p["grid_id"].to_numpy() == gid]
+            f_sl, f_geoms = _slice_parts(
+                p.loc[f_rows],
+                stair[f_rows],
+                n_parts_of_unit[f_rows],
+                lo=lo,
+                hi=hi,
+                rules=rules,
+                fine=True,
+            )
+            f_geoms = np.asarray(f_geoms, dtype=object)
+            f_xy = _xy(f_geoms)
+            f_e = cell_edges(f_geoms, f_xy, min_shared_m=0.05)
+            f_area = np.maximum(shapely.area(f_geoms), 1.0)
+            f_lab, f_ok, f_proven = _solve_grid(
+                f_sl["households"].to_numpy(),
+                f_xy,
+                f_area,
+                np.arange(len(f_sl)),
+                f_e.i,
+                f_e.j,
+                lo=lo,
+                hi=hi,
+                rules=rules,
+                seed=_stable_seed(seed, "micro-fine", gid),
+            )
+            if f_ok:
+                fine_grids[gid] = (f_sl, f_geoms, f_lab)
+                continue
+            proven = proven and f_proven
+        base = len(micro_grid)
+        micro_of[members] = base + labels
+        k = int(labels.max()) + 1
+        micro_grid.extend([gid] * k)
+        if not ok:
+            sums = np.bincount(labels, weights=hh_m, minlength=k)
+            diags.append(
+                {
+                    "level": "microgrid",
+                    "kind": "microgrid_out_of_band",
+                    "community_id": sl["community_id"].iat[members[0]],
+                    "grid_id": gid,
+                    "unit_ids": ", ".join(sorted(set(sl["unit_id"].to_numpy()[members]))[:6]),
+                    "households": int(hh_m.sum()),
+                    "message": f"grid {gid}: micro-grid sizes "
+                    f"{', '.join(str(int(v)) for v in sorted(sums))} (band {lo}-{hi})"
+                    + (" - no contiguous in-band split exists" if proven else ""),
+                    "fix": "give buildings' stairwells, or relax the micro-grid band",
+                }
+            )
+    # grids solved with fine slices replace their coarse slice rows
+    if fine_grids:
+        keep = ~np.isin(grid_arr, list(fine_grids))
+        sl = sl[keep].reset_index(drop=True)
+        geoms = geoms[keep]
+        micro_of = micro_of[keep]
+        extra_sl, extra_geoms, extra_micro = [sl], [geoms], [micro_of]
+        for gid, (f_sl, f_geoms, f_lab) in sorted(fine_grids.items()):
+            base = len(micro_grid)
+            k = int(f_lab.max()) + 1
+            micro_grid.extend([gid] * k)
+            extra_sl.append(f_sl)
+            extra_geoms.append(f_geoms)
+            extra_micro.append(base + f_lab)
+        sl = pd.concat(extra_sl, ignore_index=True)
+        geoms = np.concatenate(extra_geoms)
+        micro_of = np.concatenate(extra_micro)
+    sl["micro"] = micro_of
+    n_m = len(micro_grid)
+    m_order = np.argsort(micro_of, kind="stable")
+    bounds = np.searchsorted(micro_of[m_order], np.arange(n_m + 1))
+    m_geom = np.empty(n_m, dtype=object)
+    for m in range(n_m):
+        sel = geoms[m_order[bounds[m] : bounds[m + 1]]]
+        sel = sel[~(shapely.is_empty(sel) | shapely.is_missing(sel))]
+        m_geom[m] = (
+            shapely.union_all(sel) if len(sel) > 1 else (sel[0] if len(sel) else shapely.Polygon())
+        )
+    m_hh = np.bincount(micro_of, weights=sl["households"], minlength=n_m).astype(np.int64)
+    m_pop = sl.groupby("micro")["population"].sum(min_count=1).reindex(range(n_m)).to_numpy()
+    m_units = sl.groupby("micro")["unit_id"].nunique().reindex(range(n_m)).fillna(0)
+    comm_of_grid = dict(zip(grids["grid_id"], grids["community_id"], strict=False))
+    micro = gpd.GeoDataFrame(
+        {
+            "microgrid_id": [f"M{m + 1:06d}" for m in range(n_m)],
+            "grid_id": micro_grid,
+            "community_id": [comm_of_grid.get(g) for g in micro_grid],
+            "households": m_hh,
+            "population": m_pop,
+            "n_units": m_units.to_numpy().astype(np.int64),
+            "in_band": (m_hh >= lo) & (m_hh <= hi),
+        },
+        geometry=m_geom,
+        crs=parts.crs,
+    )
+    micro["compactness"] = polsby_popper(micro.geometry.to_numpy())
+    sl["microgrid_id"] = micro["microgrid_id"].to_numpy()[micro_of]
+    sl = sl.drop(columns=["micro"])
+    return MicroPartition(microgrids=micro, slices=sl, diagnostics=diags)
+
+
+def _xy(geoms: np.ndarray) -> np.ndarray:
+    ok = ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
+    xy = np.zeros((len(geoms), 2))
+    if ok.any():
+        xy[ok] = shapely.get_coordinates(shapely.point_on_surface(geoms[ok]))
+    return xy
+
+
+def _slice_parts(
+    p: pd.DataFrame,
+    stair: np.ndarray,
+    n_parts_of_unit: np.ndarray,
+    *,
+    lo: int,
+    hi: int,
+    rules: MicroGridRules,
+    fine: bool,
+) -> tuple[pd.DataFrame, list]:
+    """Slice rows of ``parts`` for micro-grids; ``fine`` cuts slices of about ``lo / 2``."""
+    from ..tessellation import slice_polygon
+
+    hh = p["households"].to_numpy(dtype=np.int64)
+    pop = p["population"].to_numpy(dtype=float)
+    cells = p.geometry.to_numpy()
+    cols: dict[str, list] = {
+        k: []
+        for k in ("unit_id", "part", "slice", "households", "population", "grid_id", "community_id")
+    }
+    out_geoms: list = []
+    for i in range(len(p)):
+        st = stair[i] / n_parts_of_unit[i] if not math.isnan(stair[i]) else None
+        if not rules.split_buildings:
+            n = 1
+        elif fine:
+            n = max(1, math.ceil(hh[i] / max(lo / 2, 1)))
+        else:
+            n = slice_count(int(hh[i]), lo=lo, hi=hi, stairwells=st)
+        geoms = [cells[i]] if n == 1 else slice_polygon(cells[i], n)
+        share = hh[i] // n + (np.arange(n) < hh[i] % n)
+        for s_ in range(n):
+            cols["unit_id"].append(p["unit_id"].iat[i])
+            cols["part"].append(int(p["part"].iat[i]))
+            cols["slice"].append(s_)
+            cols["households"].append(int(share[s_]))
+            cols["population"].append(pop[i] / n)
+            cols["grid_id"].append(p["grid_id"].iat[i])
+            cols["community_id"].append(p["community_id"].iat[i])
+            out_geoms.append(geoms[s_])
+    df = pd.DataFrame(cols)
+    df["households"] = df["households"].astype(np.int64)
+    return df, out_geoms
+
+
+def _solve_grid(
+    hh: np.ndarray,
+    xy: np.ndarray,
+    mass: np.ndarray,
+    members: np.ndarray,
+    ei: np.ndarray,
+    ej: np.ndarray,
+    *,
+    lo: int,
+    hi: int,
+    rules: MicroGridRules,
+    seed: np.random.Generator,
+) -> tuple[np.ndarray, bool, bool]:
+    """Labels for one grid's slices (each connected component split on its own)."""
+    from scipy.sparse import csgraph
+
+    n = members.size
+    loc = np.full(int(members.max()) + 1 if n else 0, -1)
+    loc[members] = np.arange(n)
+    li, lj = loc[ei], loc[ej]
+    adj = to_csr(n, li, lj, np.hypot(*(xy[li] - xy[lj]).T) + 1.0)
+    n_comp, comp = csgraph.connected_components(adj, directed=False)
+    labels = np.zeros(n, dtype=np.int64)
+    ok, proven, base = True, True, 0
+    for c in range(n_comp):
+        sub = np.flatnonzero(comp == c)
+        g = PieceGraph(adjacency=adj[sub][:, sub], weight=hh[sub], xy=xy[sub], mass=mass[sub])
+        res = split_piece(
+            g,
+            lo=lo,
+            hi=hi,
+            target=(lo + hi) / 2,
+            seed=seed,
+            tries=rules.tries,
+            refine_passes=rules.refine_passes,
+        )
+        labels[sub] = base + res.labels
+        base += res.k
+        ok = ok and res.in_band
+        proven = proven and (res.in_band or res.proven_infeasible)
+    return labels, ok, proven and not ok
