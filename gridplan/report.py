@@ -1,0 +1,245 @@
+"""The planners' summary of a plan, like Maptitude's population summary.
+
+:func:`plan_report` turns a plan's grids and micro-grids into five tables:
+
+``grids``
+    One row per grid: code, community, street, kind, households, residents, deviation from
+    the target size (%), in-band flag, compactness, number of micro-grids.
+``microgrids``
+    One row per micro-grid: code, grid, community, households, residents, deviation from the
+    micro-grid target (%), in-band flag, compactness.
+``communities`` / ``streets``
+    Rollups: grids, dedicated grids, micro-grids, households, residents, the share of
+    residential grids (and micro-grids) in band, the smallest and largest residential grid.
+``totals``
+    One row with the same figures for the whole plan.
+
+Households are counted once: every unit sits in exactly one grid (residential or dedicated),
+so the grids' households add up to the input total. Residents (``population``) are counted
+where the input gave them and estimated from households elsewhere; ``residents_estimated``
+says where.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .config import PlanRules
+
+__all__ = ["ROLLUP_COLUMNS", "TOTAL_COLUMNS", "plan_report"]
+
+#: columns of the ``communities`` and ``streets`` tables after their key columns
+ROLLUP_COLUMNS = [
+    "grids",
+    "residential_grids",
+    "dedicated_grids",
+    "microgrids",
+    "households",
+    "residents",
+    "residents_estimated",
+    "in_band_share",
+    "microgrids_in_band_share",
+    "min_households",
+    "max_households",
+    "mean_compactness",
+]
+
+#: columns of the one-row ``totals`` table
+TOTAL_COLUMNS = [
+    "streets",
+    "communities",
+    *ROLLUP_COLUMNS,
+    "max_abs_deviation_pct",
+]
+
+
+def _col(frame: pd.DataFrame, name: str, default: object) -> pd.Series:
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series([default] * len(frame), index=frame.index, dtype=object)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Ids as str, ``""`` where missing (so ``groupby`` keeps every row)."""
+    return pd.Series(
+        ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values],
+        index=values.index,
+        dtype=object,
+    )
+
+
+def _grid_table(grids: pd.DataFrame, microgrids: pd.DataFrame, rules: PlanRules) -> pd.DataFrame:
+    residential = (grids["kind"] == "residential").to_numpy()
+    households = grids["households"].astype(np.int64)
+    residents = pd.to_numeric(_col(grids, "population", np.nan), errors="coerce").astype(float)
+    residents = residents.where(residents.notna(), households * rules.household_size)
+    if "deviation" in grids.columns:
+        deviation = pd.to_numeric(grids["deviation"], errors="coerce").astype(float)
+    else:
+        measure = residents if rules.grid.balance == "population" else households
+        deviation = measure / rules.grid.target - 1.0
+    deviation = deviation.where(residential, np.nan)
+    if "n_microgrids" in grids.columns:
+        n_micro = grids["n_microgrids"].astype(np.int64)
+    else:
+        counts = microgrids.groupby("grid_code").size()
+        n_micro = grids["grid_code"].map(counts).fillna(0).astype(np.int64)
+    table = pd.DataFrame(
+        {
+            "grid_code": grids["grid_code"].astype(str),
+            "community_code": _text(_col(grids, "community_code", None)),
+            "community": _text(_col(grids, "community_id", None)),
+            "street": _text(_col(grids, "street_id", None)),
+            "kind": grids["kind"].astype(str),
+            "category": _text(_col(grids, "category", None)),
+            "name": _text(_col(grids, "name", None)),
+            "households": households,
+            "residents": residents,
+            "residents_estimated": _col(grids, "population_estimated", False).astype(bool),
+            "deviation_pct": (deviation * 100).round(1),
+            "in_band": grids["in_band"].astype(bool),
+            "compactness": pd.to_numeric(_col(grids, "compactness", np.nan)).astype(float),
+            "n_microgrids": n_micro,
+        }
+    )
+    return table.sort_values("grid_code", kind="stable").reset_index(drop=True)
+
+
+def _microgrid_table(microgrids: pd.DataFrame, rules: PlanRules, grid_table: pd.DataFrame):
+    households = microgrids["households"].astype(np.int64)
+    residents = pd.to_numeric(_col(microgrids, "population", np.nan), errors="coerce")
+    residents = residents.astype(float).where(residents.notna(), households * rules.household_size)
+    lo, hi = rules.microgrid.min_households, rules.microgrid.max_households
+    in_band = (
+        microgrids["in_band"].astype(bool)
+        if "in_band" in microgrids.columns
+        else (households >= lo) & (households <= hi)
+    )
+    community_of = dict(zip(grid_table["grid_code"], grid_table["community"], strict=True))
+    community = _text(microgrids["grid_code"].map(community_of))
+    table = pd.DataFrame(
+        {
+            "microgrid_code": microgrids["microgrid_code"].astype(str),
+            "grid_code": microgrids["grid_code"].astype(str),
+            "community": community,
+            "households": households,
+            "residents": residents,
+            "deviation_pct": ((households / ((lo + hi) / 2) - 1.0) * 100).round(1),
+            "in_band": in_band,
+            "compactness": pd.to_numeric(_col(microgrids, "compactness", np.nan)).astype(float),
+            "n_units": _col(microgrids, "n_units", 0).astype(np.int64),
+        }
+    )
+    return table.sort_values("microgrid_code", kind="stable").reset_index(drop=True)
+
+
+def _rollup(grid_table: pd.DataFrame, micro_table: pd.DataFrame) -> dict[str, object]:
+    """The rollup figures of one set of grids and their micro-grids."""
+    res = grid_table[grid_table["kind"] == "residential"]
+    n_res = len(res)
+    n_micro = len(micro_table)
+    return {
+        "grids": len(grid_table),
+        "residential_grids": n_res,
+        "dedicated_grids": int((grid_table["kind"] == "dedicated").sum()),
+        "microgrids": n_micro,
+        "households": int(grid_table["households"].sum()),
+        "residents": float(grid_table["residents"].sum()),
+        "residents_estimated": bool(grid_table["residents_estimated"].any()),
+        "in_band_share": float(res["in_band"].mean()) if n_res else np.nan,
+        "microgrids_in_band_share": float(micro_table["in_band"].mean()) if n_micro else np.nan,
+        "min_households": int(res["households"].min()) if n_res else pd.NA,
+        "max_households": int(res["households"].max()) if n_res else pd.NA,
+        "mean_compactness": float(res["compactness"].mean()) if n_res else np.nan,
+    }
+
+
+def _rollups(grid_table: pd.DataFrame, micro_table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    grid_of_micro = micro_table["grid_code"]
+    rows = []
+    for key, group in grid_table.groupby(keys, sort=True, dropna=False):
+        values = key if isinstance(key, tuple) else (key,)
+        micro = micro_table[grid_of_micro.isin(set(group["grid_code"]))]
+        rows.append({**dict(zip(keys, values, strict=True)), **_rollup(group, micro)})
+    out = pd.DataFrame(rows, columns=[*keys, *ROLLUP_COLUMNS])
+    return _typed(out)
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    for c in ("grids", "residential_grids", "dedicated_grids", "microgrids", "households"):
+        if c in frame.columns:
+            frame[c] = frame[c].astype(np.int64)
+    for c in ("min_households", "max_households"):
+        if c in frame.columns:
+            frame[c] = frame[c].astype("Int64")
+    if "residents_estimated" in frame.columns:
+        frame["residents_estimated"] = frame["residents_estimated"].astype(bool)
+    return frame
+
+
+def plan_report(
+    grids: gpd.GeoDataFrame | pd.DataFrame,
+    microgrids: gpd.GeoDataFrame | pd.DataFrame,
+    *,
+    rules: PlanRules,
+) -> dict[str, pd.DataFrame]:
+    """Summary tables of a plan: per grid, per micro-grid, per community, per street, totals.
+
+    Parameters
+    ----------
+    grids
+        The plan's grids: ``grid_code``, ``kind``, ``households``, ``in_band``, and where
+        available ``community_code``, ``community_id``, ``street_id``, ``category``, ``name``,
+        ``population``, ``population_estimated``, ``deviation``, ``compactness``,
+        ``n_microgrids``.
+    microgrids
+        The plan's micro-grids: ``microgrid_code``, ``grid_code``, ``households``, and where
+        available ``population``, ``in_band``, ``compactness``, ``n_units``.
+    rules
+        The :class:`~gridplan.config.PlanRules` of the plan (targets, household size).
+
+    Returns
+    -------
+    dict of pandas.DataFrame
+        ``"grids"``, ``"microgrids"``, ``"communities"``, ``"streets"``, ``"totals"``.
+        Deviations are percentages of the target (the band's midpoint unless set) and are
+        empty for dedicated grids, which are exempt from the band; in-band shares count
+        residential grids only. Missing residents are estimated as households x
+        ``rules.household_size``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, gridplan
+    >>> src = "data/camden_sample.gpkg"
+    >>> p = gridplan.plan(gpd.read_file(src, layer="units"),
+    ...                   communities=gpd.read_file(src, layer="communities"))
+    >>> report = plan_report(p.grids, p.microgrids, rules=p.rules)
+    >>> sorted(report)
+    ['communities', 'grids', 'microgrids', 'streets', 'totals']
+    >>> int(report["totals"]["households"].iloc[0]) == int(p.units["households"].sum())
+    True
+    """
+    grid_table = _grid_table(pd.DataFrame(grids), pd.DataFrame(microgrids), rules)
+    micro_table = _microgrid_table(pd.DataFrame(microgrids), rules, grid_table)
+    communities = _rollups(grid_table, micro_table, ["street", "community_code", "community"])
+    communities = communities[["community_code", "community", "street", *ROLLUP_COLUMNS]]
+    streets = _rollups(grid_table, micro_table, ["street"])
+    totals = {
+        "streets": int(grid_table["street"].nunique()),
+        "communities": int(grid_table["community_code"].nunique()),
+        **_rollup(grid_table, micro_table),
+        "max_abs_deviation_pct": float(grid_table["deviation_pct"].abs().max())
+        if grid_table["deviation_pct"].notna().any()
+        else np.nan,
+    }
+    return {
+        "grids": grid_table,
+        "microgrids": micro_table,
+        "communities": communities.sort_values("community_code", kind="stable").reset_index(
+            drop=True
+        ),
+        "streets": streets,
+        "totals": _typed(pd.DataFrame([totals], columns=TOTAL_COLUMNS)),
+    }
