@@ -1,0 +1,282 @@
+"""Write a plan out: GeoPackage, RFC 7946 GeoJSON, an equivalency CSV and an Excel report.
+
+=======================  ==============================================================
+:func:`write_geopackage`  layers ``units``, ``grids``, ``microgrids``, ``diagnostics``,
+                          ``summary``, in the plan's input CRS (for desktop GIS)
+:func:`write_geojson`     ``grids.geojson``, ``microgrids.geojson``, ``units.geojson``:
+                          RFC 7946 (WGS84 lon/lat, right-hand rule, 7 decimals; for web maps)
+:func:`write_equivalency` ``unit_id, grid_code, microgrid_code`` CSV, the block-assignment
+                          file districting tools exchange
+:func:`write_report_xlsx` the report tables and diagnostics as Excel sheets
+=======================  ==============================================================
+
+Examples
+--------
+>>> import tempfile, geopandas as gpd, gridplan
+>>> src = "data/camden_sample.gpkg"
+>>> p = gridplan.plan(gpd.read_file(src, layer="units"),
+...                   communities=gpd.read_file(src, layer="communities"))
+>>> out = Path(tempfile.mkdtemp())
+>>> sorted(f.name for f in write_geojson(p, out))
+['grids.geojson', 'microgrids.geojson', 'units.geojson']
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from shapely.geometry import mapping
+
+if TYPE_CHECKING:
+    from .pipeline import Plan
+
+__all__ = [
+    "GEOJSON_PRECISION",
+    "summary_table",
+    "write_equivalency",
+    "write_geojson",
+    "write_geopackage",
+    "write_report_xlsx",
+]
+
+log = logging.getLogger(__name__)
+
+#: decimals kept in GeoJSON coordinates (RFC 7946 section 11.2: about 1 cm)
+GEOJSON_PRECISION = 7
+
+GPKG_LAYERS = ("units", "grids", "microgrids", "diagnostics", "summary")
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _units_frame(plan: Plan) -> gpd.GeoDataFrame:
+    """Units with ``unit_id`` as the first column (the index in the plan)."""
+    units = plan.units
+    name = units.index.name or "unit_id"
+    if name in units.columns:
+        return units.reset_index(drop=True)
+    out = units.reset_index(names=name)
+    return out
+
+
+def _flat_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """Lists/tuples/sets (e.g. ``unit_ids``) as ``"a;b;c"`` so every format can hold them."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            values = out[col]
+            if values.map(lambda v: isinstance(v, list | tuple | set | np.ndarray)).any():
+                out[col] = values.map(
+                    lambda v: (
+                        ";".join(map(str, v))
+                        if isinstance(v, list | tuple | set | np.ndarray)
+                        else v
+                    )
+                )
+    return out
+
+
+def summary_table(plan: Plan) -> pd.DataFrame:
+    """The ``summary`` layer: one ``total`` row, then one row per street and per community.
+
+    Columns are ``level`` (``total`` | ``street`` | ``community``), ``street``,
+    ``community_code``, ``community``, then the report's rollup figures.
+    """
+    report = plan.report
+    totals = report["totals"].assign(level="total", street="", community_code="", community="")
+    streets = report["streets"].assign(level="street", community_code="", community="")
+    communities = report["communities"].assign(level="community")
+    keys = ["level", "street", "community_code", "community"]
+    frames = [f for f in (totals, streets, communities) if len(f)]
+    table = pd.concat(frames, ignore_index=True)
+    rest = [c for c in table.columns if c not in keys]
+    return table[keys + rest]
+
+
+def _to_lonlat(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if gdf.crs is None:
+        raise ValueError("cannot write GeoJSON: the layer has no CRS")
+    return gdf if gdf.crs.equals("EPSG:4326") else gdf.to_crs("EPSG:4326")
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON-safe scalar: NaN/NA -> null, numpy scalars -> Python, dates -> ISO text."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime | date | pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, list | tuple | set | np.ndarray):
+        return [_json_value(v) for v in value]
+    return str(value)
+
+
+def _round_coords(coords: Any, ndigits: int) -> Any:
+    if isinstance(coords, list | tuple) and coords and isinstance(coords[0], int | float):
+        return [round(float(c), ndigits) for c in coords[:2]]
+    return [_round_coords(c, ndigits) for c in coords]
+
+
+def _geometry_json(geom: Any, ndigits: int) -> dict[str, Any] | None:
+    if geom is None or shapely.is_empty(geom):
+        return None
+    gj = mapping(geom)
+    if gj["type"] == "GeometryCollection":
+        return {
+            "type": "GeometryCollection",
+            "geometries": [_geometry_json(g, ndigits) for g in geom.geoms],
+        }
+    return {"type": gj["type"], "coordinates": _round_coords(gj["coordinates"], ndigits)}
+
+
+def _features(gdf: gpd.GeoDataFrame, ndigits: int) -> Iterator[dict[str, Any]]:
+    geoms = gdf.geometry.to_numpy()
+    # RFC 7946 section 3.1.6: exterior rings counter-clockwise, holes clockwise
+    geoms = shapely.orient_polygons(geoms, exterior_cw=False)
+    props = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    columns = [str(c) for c in props.columns]
+    for geom, row in zip(geoms, props.itertuples(index=False, name=None), strict=True):
+        yield {
+            "type": "Feature",
+            "properties": {c: _json_value(v) for c, v in zip(columns, row, strict=True)},
+            "geometry": _geometry_json(geom, ndigits),
+        }
+
+
+def _write_feature_collection(gdf: gpd.GeoDataFrame, path: Path, *, ndigits: int) -> Path:
+    lonlat = _to_lonlat(gdf)
+    collection = {"type": "FeatureCollection", "features": list(_features(lonlat, ndigits))}
+    with path.open("w", encoding="utf-8") as fh:
+        json.dump(collection, fh, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    log.info("wrote %d features to %s", len(lonlat), path)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+# ---------------------------------------------------------------------------------------------
+
+
+def write_geopackage(plan: Plan, path: str | Path) -> Path:
+    """Write the plan to one GeoPackage in the plan's input CRS.
+
+    Layers: ``units`` (input columns plus ``grid_code``, ``microgrid_code``), ``grids``,
+    ``microgrids``, ``diagnostics`` (attribute table) and ``summary`` (attribute table: the
+    report's totals, streets and communities, see :func:`summary_table`). An existing file is
+    replaced.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if p.exists():
+        p.unlink()  # a stale layer from an earlier plan must not survive in the file
+    layers: dict[str, pd.DataFrame] = {
+        "units": _flat_values(_units_frame(plan)),
+        "grids": _flat_values(plan.grids),
+        "microgrids": _flat_values(plan.microgrids),
+        "diagnostics": _flat_values(pd.DataFrame(plan.diagnostics)),
+        "summary": summary_table(plan),
+    }
+    for name, frame in layers.items():
+        pyogrio.write_dataframe(frame, p, layer=name, driver="GPKG")
+    log.info("wrote %s (%s)", p, ", ".join(layers))
+    return p
+
+
+def write_geojson(
+    plan: Plan, folder: str | Path, *, precision: int = GEOJSON_PRECISION
+) -> list[Path]:
+    """Write one RFC 7946 GeoJSON file per level: ``grids``, ``microgrids``, ``units``.
+
+    Coordinates are WGS84 longitude/latitude rounded to ``precision`` decimals; polygons
+    follow the right-hand rule (exterior rings counter-clockwise, holes clockwise); there is
+    no ``crs`` member. Codes, counts and flags are feature properties; missing values are
+    ``null``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The three files, in the order grids, microgrids, units.
+    """
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    return [
+        _write_feature_collection(plan.grids, out / "grids.geojson", ndigits=precision),
+        _write_feature_collection(plan.microgrids, out / "microgrids.geojson", ndigits=precision),
+        _write_feature_collection(_units_frame(plan), out / "units.geojson", ndigits=precision),
+    ]
+
+
+def write_equivalency(plan: Plan, path: str | Path, *, encoding: str = "utf-8") -> Path:
+    """Write the block-assignment (equivalency) file: one row per unit.
+
+    Columns ``unit_id``, ``grid_code``, ``microgrid_code``. A building split across several
+    micro-grids lists them joined by ``;``; a unit in a dedicated grid has no micro-grid.
+    Plain UTF-8 without a byte-order mark, so districting tools read the header as is (pass
+    ``encoding="utf-8-sig"`` for Excel).
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    units = _units_frame(plan)
+    id_col = units.columns[0]
+    table = pd.DataFrame(
+        {
+            "unit_id": units[id_col].astype(str),
+            "grid_code": units["grid_code"],
+            "microgrid_code": units["microgrid_code"],
+        }
+    )
+    table.to_csv(p, index=False, encoding=encoding)
+    log.info("wrote %d units to %s", len(table), p)
+    return p
+
+
+def write_report_xlsx(plan: Plan, path: str | Path) -> Path:
+    """Write the report tables (``totals``, ``streets``, ``communities``, ``grids``,
+    ``microgrids``) and ``diagnostics`` as sheets of one Excel workbook."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    sheets: dict[str, pd.DataFrame] = {
+        name: plan.report[name]
+        for name in ("totals", "streets", "communities", "grids", "microgrids")
+        if name in plan.report
+    }
+    sheets["diagnostics"] = _flat_values(pd.DataFrame(plan.diagnostics))
+    with pd.ExcelWriter(p, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+            ws = writer.sheets[name]
+            ws.freeze_panes = "A2"
+            for cells in ws.columns:
+                width = max(
+                    (len(str(c.value)) for c in cells[:200] if c.value is not None), default=8
+                )
+                ws.column_dimensions[cells[0].column_letter].width = min(max(width + 2, 8), 60)
+    log.info("wrote %s", p)
+    return p
