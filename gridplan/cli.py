@@ -13,15 +13,17 @@ import re
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import geopandas as gpd
 import pandas as pd
 import typer
 
+from .config import PlanRules
 from .crs import unshift_to_wgs84
 from .errors import GridplanError, Problem, ValidationError
 from .io import FORMATS, list_layers, read_layer
+from .pipeline import Plan
 from .validate import ROLES, validate_layer, validate_layers
 
 app = typer.Typer(
@@ -364,6 +366,518 @@ def validate(
         typer.echo(f"{n_bad} of {len(reports)} files have problems.")
         raise typer.Exit(1)
     typer.echo(f"All {len(reports)} file{'s are' if len(reports) != 1 else ' is'} valid.")
+
+
+# ---------------------------------------------------------------------------------------------
+# gridplan plan / grids / demo
+# ---------------------------------------------------------------------------------------------
+
+_plan_log = logging.getLogger(__name__)
+
+#: the bundled samples `gridplan demo` plans: file, context layers, county code for the codes
+_DEMO_SAMPLES: dict[str, tuple[str, dict[str, str], str]] = {
+    "queenstown": (
+        "singapore_queenstown.gpkg",
+        {"communities": "communities", "streets": "streets", "barriers": "barriers"},
+        "000000",  # not in China: no GB/T 2260 code
+    ),
+    "taiyuan": (
+        "taiyuan.gpkg",
+        {"compounds": "compounds", "dedicated": "dedicated", "barriers": "barriers"},
+        "140105",  # 小店区, where most of the sample lies
+    ),
+}
+
+
+def _split_layer(spec: str) -> tuple[Path, str | None]:
+    """``"path.gpkg:layer"`` -> ``(path, "layer")``; a plain path (even ``C:\\x.gpkg``) has no
+    layer."""
+    path = Path(spec)
+    if path.exists() or ":" not in spec:
+        return path, None
+    head, _, tail = spec.rpartition(":")
+    if head and tail and not any(sep in tail for sep in "/\\"):
+        return Path(head), tail
+    return path, None
+
+
+def _read_input(spec: str, *, role: str) -> gpd.GeoDataFrame:
+    """Read one input layer; in a multi-layer GeoPackage without ``:layer`` pick the layer named
+    for the role (``units``, ``barriers``...) or, failing that, the first one."""
+    path, layer = _split_layer(spec)
+    if layer is None and path.suffix.lower() == ".gpkg" and path.is_file():
+        names = list_layers(path)
+        if len(names) > 1:
+            exact = [n for n in names if n == role]
+            guessed = [n for n in names if guess_role(n) == role]
+            layer = (exact or guessed or names)[0]
+            _plan_log.info("%s: using layer %r as %s", path.name, layer, role)
+    return read_layer(path, layer=layer)
+
+
+def _unused_layers_hint(units_spec: str, given: dict[str, str | None]) -> str | None:
+    """Name context layers sitting in the units GeoPackage that were not passed."""
+    path, _ = _split_layer(units_spec)
+    if path.suffix.lower() != ".gpkg" or not path.is_file():
+        return None
+    try:
+        names = list_layers(path)
+    except ValidationError:
+        return None
+    unused = [
+        (n, role)
+        for n in names
+        if (role := guess_role(n)) not in (None, "units") and given.get(role) is None
+    ]
+    if not unused:
+        return None
+    flags = " ".join(f"--{role} {path}:{n}" for n, role in unused)
+    return (
+        f"note: {path.name} also holds {', '.join(n for n, _ in unused)}; add {flags} to use them"
+    )
+
+
+def _load_rules(config: Path | None, county_code: str | None) -> PlanRules:
+    import tomllib
+
+    from .config import PlanRules as _PlanRules
+    from .config import rules_from_dict
+
+    rules = _PlanRules()
+    if config is not None:
+        if not config.is_file():
+            raise ValidationError(
+                [Problem(config.name, "missing_file", f"rules file not found: {str(config)!r}")]
+            )
+        try:
+            data = tomllib.loads(config.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ValidationError(
+                [Problem(config.name, "bad_toml", f"cannot parse {config.name!r} as TOML: {exc}")]
+            ) from exc
+        rules = rules_from_dict(data)
+    if county_code is not None:
+        rules = replace(rules, codes=replace(rules.codes, county_code=county_code))
+    return rules
+
+
+class _ProgressBar:
+    """A tqdm bar fed by the library's ``progress(done, total, message)`` callback."""
+
+    def __init__(self, label: str) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=0, desc=label, unit="community", leave=False, disable=None)
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        if self.bar.total != total:
+            self.bar.total = total
+        self.bar.n = done
+        self.bar.set_postfix_str(message, refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _exit_with(exc: BaseException) -> NoReturn:
+    """Print ``exc`` the way planners can act on it and exit: 1 for bad input or an
+    unwritable output, 2 for anything unexpected (never a traceback; -v logs it)."""
+    if isinstance(exc, ValidationError):
+        n = len(exc.problems)
+        typer.echo(f"{n} problem{'s' if n != 1 else ''} found:", err=True)
+        for p in exc.problems:
+            typer.echo(f"  - [{p.layer}] {p.message}", err=True)
+        raise typer.Exit(1)
+    if isinstance(exc, GridplanError | OSError):
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1)
+    _plan_log.info("unexpected error", exc_info=exc)
+    typer.echo(f"unexpected error: {type(exc).__name__}: {exc} (run with -v for details)", err=True)
+    raise typer.Exit(2)
+
+
+def _pct(share: float | None) -> str:
+    """``96.6%``, or ``n/a`` for a share of nothing (NaN)."""
+    return "n/a" if share is None or share != share else f"{share:.1%}"
+
+
+def _echo_plan_summary(result: Plan, *, label: str) -> None:
+    t = result.report["totals"].iloc[0]
+    g, m = result.rules.grid, result.rules.microgrid
+    typer.echo(f"{label}: {int(t['households']):,} households in {len(result.units):,} units")
+    typer.echo(
+        f"  grids: {int(t['residential_grids']):,} residential "
+        f"({_pct(t['in_band_share'])} in {g.min_households}-{g.max_households}), "
+        f"{int(t['dedicated_grids']):,} dedicated"
+    )
+    typer.echo(
+        f"  micro-grids: {int(t['microgrids']):,} "
+        f"({_pct(t['microgrids_in_band_share'])} in {m.min_households}-{m.max_households})"
+    )
+    typer.echo(f"  diagnostics: {len(result.diagnostics):,}")
+
+
+def _write_outputs(
+    result: Plan,
+    *,
+    out: Path,
+    geojson: Path | None,
+    equivalency: Path | None,
+    report: Path | None,
+) -> list[Path]:
+    from .export import write_equivalency, write_geojson, write_geopackage, write_report_xlsx
+
+    written = [write_geopackage(result, out)]
+    if geojson is not None:
+        write_geojson(result, geojson)
+        written.append(geojson)
+    if equivalency is not None:
+        written.append(write_equivalency(result, equivalency))
+    if report is not None:
+        written.append(write_report_xlsx(result, report))
+    return written
+
+
+_InputOpt = typer.Option(help="File, or file.gpkg:layer.")
+
+
+@app.command("plan")
+def plan_command(
+    units: Annotated[str, typer.Argument(help="Units with households: FILE or FILE.gpkg:LAYER.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="GeoPackage to write.")],
+    compounds: Annotated[str | None, _InputOpt] = None,
+    dedicated: Annotated[str | None, _InputOpt] = None,
+    barriers: Annotated[str | None, _InputOpt] = None,
+    communities: Annotated[str | None, _InputOpt] = None,
+    streets: Annotated[str | None, _InputOpt] = None,
+    columns: Annotated[
+        str | None, typer.Option(help="Column renaming, e.g. 户数=households,小区编号=compound_id")
+    ] = None,
+    source_crs: Annotated[
+        SourceCRSChoice | None,
+        typer.Option("--source-crs", help="Coordinates come from Gaode (gcj02) or Baidu (bd09)."),
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="Rules as TOML ([grid], [codes]...).")] = None,
+    county_code: Annotated[
+        str | None, typer.Option("--county-code", help="6-digit GB/T 2260 code for grid codes.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Same input and seed give the same plan.")] = 0,
+    fix_invalid: Annotated[
+        bool, typer.Option("--fix-invalid", help="Repair invalid geometries.")
+    ] = False,
+    geojson: Annotated[
+        Path | None, typer.Option(help="Folder for grids/microgrids/units.geojson (RFC 7946).")
+    ] = None,
+    equivalency: Annotated[
+        Path | None, typer.Option(help="CSV: unit_id, grid_code, microgrid_code.")
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Excel workbook of the report.")] = None,
+) -> None:
+    """Plan grids, micro-grids and dedicated grids with codes, and write them out.
+
+    Exits 0 on success, 1 on bad input (every problem is listed), 2 on an unexpected error.
+    """
+    given = {
+        "compounds": compounds,
+        "dedicated": dedicated,
+        "barriers": barriers,
+        "communities": communities,
+        "streets": streets,
+    }
+    try:
+        from .pipeline import plan as run_plan
+
+        mapping = _parse_columns(columns)
+        rules = _load_rules(config, county_code)
+        frames = {"units": _read_input(units, role="units")}
+        problems: list[Problem] = []
+        for role, spec in given.items():
+            if spec is not None:
+                try:
+                    frames[role] = _read_input(spec, role=role)
+                except ValidationError as exc:
+                    problems.extend(exc.problems)
+        if problems:
+            raise ValidationError(problems)
+        hint = _unused_layers_hint(units, given)
+        if hint:
+            typer.echo(hint, err=True)
+        bar = _ProgressBar("planning")
+        try:
+            result = run_plan(
+                frames["units"],
+                compounds=frames.get("compounds"),
+                dedicated=frames.get("dedicated"),
+                barriers=frames.get("barriers"),
+                communities=frames.get("communities"),
+                streets=frames.get("streets"),
+                rules=rules,
+                seed=seed,
+                columns=mapping or None,
+                source_crs=source_crs.value if source_crs else None,
+                fix_invalid=fix_invalid,
+                progress=bar,
+            )
+        finally:
+            bar.close()
+        written = _write_outputs(
+            result, out=out, geojson=geojson, equivalency=equivalency, report=report
+        )
+    except typer.Exit:
+        raise
+    except typer.BadParameter:
+        raise
+    except Exception as exc:  # bad data must not surface as a traceback
+        _exit_with(exc)
+    _echo_plan_summary(result, label=Path(_split_layer(units)[0]).name)
+    typer.echo(f"wrote {', '.join(str(p) for p in written)}")
+
+
+@app.command("grids")
+def grids_command(
+    units: Annotated[str, typer.Argument(help="Units with households: FILE or FILE.gpkg:LAYER.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="GeoPackage to write.")],
+    compounds: Annotated[str | None, _InputOpt] = None,
+    dedicated: Annotated[str | None, _InputOpt] = None,
+    barriers: Annotated[str | None, _InputOpt] = None,
+    communities: Annotated[str | None, _InputOpt] = None,
+    streets: Annotated[str | None, _InputOpt] = None,
+    columns: Annotated[
+        str | None, typer.Option(help="Column renaming, e.g. 户数=households,小区编号=compound_id")
+    ] = None,
+    source_crs: Annotated[
+        SourceCRSChoice | None,
+        typer.Option("--source-crs", help="Coordinates come from Gaode (gcj02) or Baidu (bd09)."),
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="Rules as TOML ([grid], [codes]...).")] = None,
+    county_code: Annotated[
+        str | None, typer.Option("--county-code", help="6-digit GB/T 2260 code for grid codes.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Same input and seed give the same plan.")] = 0,
+    fix_invalid: Annotated[
+        bool, typer.Option("--fix-invalid", help="Repair invalid geometries.")
+    ] = False,
+) -> None:
+    """Plan residential and dedicated grids only (no micro-grids): layers grids, units,
+    diagnostics in OUT.
+
+    Exits 0 on success, 1 on bad input (every problem is listed), 2 on an unexpected error.
+    """
+    given = {
+        "compounds": compounds,
+        "dedicated": dedicated,
+        "barriers": barriers,
+        "communities": communities,
+        "streets": streets,
+    }
+    try:
+        import pyogrio
+
+        from .codes import grid_codes
+        from .layers import prepare_layers
+        from .partition import partition_grids
+
+        mapping = _parse_columns(columns)
+        rules = _load_rules(config, county_code)
+        frames = {"units": _read_input(units, role="units")}
+        problems: list[Problem] = []
+        for role, spec in given.items():
+            if spec is not None:
+                try:
+                    frames[role] = _read_input(spec, role=role)
+                except ValidationError as exc:
+                    problems.extend(exc.problems)
+        if problems:
+            raise ValidationError(problems)
+        ded = frames.get("dedicated")
+        if ded is not None and rules.dedicated_categories and "category" in ded.columns:
+            ded = ded[ded["category"].isin(rules.dedicated_categories)]
+        layers = prepare_layers(
+            frames["units"],
+            compounds=frames.get("compounds"),
+            dedicated=ded,
+            barriers=frames.get("barriers"),
+            communities=frames.get("communities"),
+            streets=frames.get("streets"),
+            columns=mapping or None,
+            source_crs=source_crs.value if source_crs else None,
+            balance=rules.grid.balance,
+            fix_invalid=fix_invalid,
+        )
+        bar = _ProgressBar("grids")
+        try:
+            part = partition_grids(layers, rules=rules.grid, seed=seed, progress=bar)
+        finally:
+            bar.close()
+        codes = grid_codes(
+            part.grids, rules=rules.codes, communities=layers.communities, streets=layers.streets
+        )
+        grids_out = part.grids.assign(
+            grid_code=codes["grid_code"], community_code=codes["community_code"]
+        )
+        code_of = dict(zip(grids_out["grid_id"], grids_out["grid_code"], strict=True))
+        first = ["grid_code", "community_code"]
+        grids_out = grids_out[first + [c for c in grids_out.columns if c not in first]]
+        grids_out = grids_out.to_crs(layers.crs).sort_values("grid_code").reset_index(drop=True)
+        units_out = part.units.assign(grid_code=part.units["grid_id"].map(code_of))
+        units_out = units_out.reset_index(names=units_out.index.name or "unit_id")
+        diags = part.diagnostics.assign(grid_code=part.diagnostics["grid_id"].map(code_of))
+        diags = diags.map(lambda v: ";".join(map(str, v)) if isinstance(v, list | tuple) else v)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.exists():
+            out.unlink()
+        pyogrio.write_dataframe(grids_out, out, layer="grids", driver="GPKG")
+        pyogrio.write_dataframe(units_out, out, layer="units", driver="GPKG")
+        pyogrio.write_dataframe(diags, out, layer="diagnostics", driver="GPKG")
+    except typer.Exit:
+        raise
+    except typer.BadParameter:
+        raise
+    except Exception as exc:  # bad data must not surface as a traceback
+        _exit_with(exc)
+    res = grids_out[grids_out["kind"] == "residential"]
+    share = _pct(res["in_band"].mean()) if len(res) else "n/a"
+    typer.echo(
+        f"{Path(_split_layer(units)[0]).name}: {int(grids_out['households'].sum()):,} households "
+        f"in {len(res):,} residential grids ({share} in "
+        f"{rules.grid.min_households}-{rules.grid.max_households}), "
+        f"{len(grids_out) - len(res):,} dedicated; {len(diags):,} diagnostics"
+    )
+    typer.echo(f"wrote {out}")
+
+
+def _default_data_dir() -> Path:
+    bundled = Path(__file__).resolve().parents[1] / "data"
+    return bundled if bundled.is_dir() else Path("data")
+
+
+@app.command("demo")
+def demo_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results.")] = Path("out"),
+    data: Annotated[
+        Path | None, typer.Option(help="Folder holding the bundled samples (default: data/).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Same input and seed give the same plan.")] = 0,
+) -> None:
+    """Plan the bundled samples (Singapore Queenstown, Taiyuan) and write every output.
+
+    For each sample NAME: OUT/NAME.gpkg, OUT/NAME_geojson/, OUT/NAME_equivalency.csv and
+    OUT/NAME_report.xlsx.
+    """
+    from .config import CodeRules
+    from .pipeline import plan as run_plan
+
+    folder = data or _default_data_dir()
+    written: list[Path] = []
+    for name, (filename, context, county) in _DEMO_SAMPLES.items():
+        src = folder / filename
+        try:
+            if not src.is_file():
+                raise ValidationError(
+                    [
+                        Problem(
+                            filename,
+                            "missing_file",
+                            f"sample {str(src)!r} not found; run from the repository or pass "
+                            "--data pointing at its data/ folder",
+                        )
+                    ]
+                )
+            frames = {"units": read_layer(src, layer="units")}
+            for role, layer in context.items():
+                frames[role] = read_layer(src, layer=layer)
+            rules = PlanRules(codes=CodeRules(county_code=county))
+            bar = _ProgressBar(name)
+            try:
+                result = run_plan(
+                    frames.pop("units"),
+                    rules=rules,
+                    seed=seed,
+                    progress=bar,
+                    **frames,
+                )
+            finally:
+                bar.close()
+            files = _write_outputs(
+                result,
+                out=out / f"{name}.gpkg",
+                geojson=out / f"{name}_geojson",
+                equivalency=out / f"{name}_equivalency.csv",
+                report=out / f"{name}_report.xlsx",
+            )
+        except typer.Exit:
+            raise
+        except Exception as exc:  # bad data must not surface as a traceback
+            _exit_with(exc)
+        _echo_plan_summary(result, label=f"{name} ({filename})")
+        for f in files:
+            typer.echo(f"  wrote {f}")
+        written.extend(files)
+    typer.echo(
+        f"Done: {len(written)} outputs in {out}/. Open the .gpkg files in QGIS, or drop "
+        f"{out}/queenstown_geojson/grids.geojson on geojson.io."
+    )
+
+
+class LangChoice(str, Enum):
+    zh = "zh"
+    en = "en"
+
+
+@app.command("staff")
+def staff_command(
+    plan_file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="PLAN.gpkg",
+            help="GeoPackage written by `gridplan plan` (layers units, grids, microgrids).",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Excel workbook to write (.xlsx).")],
+    roster: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV/XLSX of people: name, role (grid_head|fulltime_worker), phone, "
+            "lon/lat or unit_id/compound_id, capacity."
+        ),
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="Rules as TOML ([staffing]).")] = None,
+    lang: Annotated[
+        LangChoice, typer.Option("--lang", help="Headers in Chinese (zh) or English (en).")
+    ] = LangChoice.zh,
+    show_phones: Annotated[
+        bool, typer.Option("--show-phones", help="Write phone numbers unmasked.")
+    ] = False,
+) -> None:
+    """Posts, party branches and roster assignments for a plan, as an Excel workbook.
+
+    Exits 0 on success, 1 on bad input (every problem is listed), 2 on an unexpected error.
+    """
+    try:
+        from .staffing import StaffingRules, staffing_plan, staffing_rules_from_toml
+
+        rules = staffing_rules_from_toml(config) if config is not None else StaffingRules()
+        result = staffing_plan(plan_file, rules=rules, roster=roster)
+        written = result.to_excel(out, language=lang.value, mask_phones=not show_phones)
+    except typer.Exit:
+        raise
+    except Exception as exc:  # bad data must not surface as a traceback
+        _exit_with(exc)
+    g = result.grids
+    typer.echo(
+        f"{plan_file.name}: {len(g):,} grids, {int(g['posts'].sum()):,} grid posts, "
+        f"{int(result.communities['community_workers'].sum()):,} community workers"
+    )
+    n_joint = int((result.party["type"] == "joint").sum()) if len(result.party) else 0
+    typer.echo(f"  party branches: {len(result.party):,} ({n_joint:,} joint)")
+    if result.has_roster:
+        typer.echo(
+            f"  roster: {len(result.assignments):,} posts filled, {len(result.unfilled):,} "
+            f"unfilled, {len(result.unassigned):,} people without a post"
+        )
+    typer.echo(f"  diagnostics: {len(result.diagnostics):,}")
+    typer.echo(f"wrote {written}")
 
 
 def main() -> None:
