@@ -1,0 +1,263 @@
+"""End-to-end `gridplan plan`, `gridplan grids` and `gridplan demo` on the bundled data."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+import pytest
+from typer.testing import CliRunner
+
+from gridplan.cli import _split_layer, app
+
+REPO = Path(__file__).resolve().parents[1]
+QT = REPO / "data" / "singapore_queenstown.gpkg"
+CAMDEN = REPO / "data" / "camden_sample.gpkg"
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def queenstown(tmp_path_factory) -> tuple[Path, object]:
+    out = tmp_path_factory.mktemp("qt")
+    rules = out / "rules.toml"
+    rules.write_text(
+        '[codes]\ncounty_code = "140106"\n\n[grid]\nmin_households = 300\nmax_households = 500\n',
+        encoding="utf-8",
+    )
+    result = runner.invoke(
+        app,
+        [
+            "plan",
+            str(QT),
+            "--communities",
+            f"{QT}:communities",
+            "--streets",
+            f"{QT}:streets",
+            "--barriers",
+            f"{QT}:barriers",
+            "--config",
+            str(rules),
+            "--seed",
+            "1",
+            "--out",
+            str(out / "plan.gpkg"),
+            "--geojson",
+            str(out / "geojson"),
+            "--equivalency",
+            str(out / "eq.csv"),
+            "--report",
+            str(out / "report.xlsx"),
+        ],
+    )
+    return out, result
+
+
+def test_plan_succeeds_and_prints_a_summary(queenstown):
+    _, result = queenstown
+    assert result.exit_code == 0, result.output
+    assert "34,819 households in 241 units" in result.output
+    assert "residential" in result.output and "micro-grids:" in result.output
+    assert "diagnostics:" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_plan_geopackage_layers_and_conservation(queenstown):
+    out, _ = queenstown
+    path = out / "plan.gpkg"
+    assert {n for n, _ in pyogrio.list_layers(path)} == {
+        "units",
+        "grids",
+        "microgrids",
+        "diagnostics",
+        "summary",
+    }
+    source = gpd.read_file(QT, layer="units")
+    units = gpd.read_file(path, layer="units")
+    grids = gpd.read_file(path, layer="grids")
+    micro = gpd.read_file(path, layer="microgrids")
+    assert units.crs == source.crs  # the input CRS
+    assert sorted(units["unit_id"].astype(str)) == sorted(source["unit_id"].astype(str))
+    # every household once in the grids, and once in the micro-grids of residential grids
+    total = int(source["households"].sum())
+    assert int(units["households"].sum()) == total
+    assert int(grids["households"].sum()) == total
+    res = grids[grids["kind"] == "residential"]
+    assert int(micro["households"].sum()) == int(res["households"].sum())
+    # per grid: the units' households add up to the grid's
+    by_grid = units.groupby("grid_code")["households"].sum()
+    assert by_grid.to_dict() == grids.set_index("grid_code")["households"].to_dict()
+    assert grids["grid_code"].is_unique and micro["microgrid_code"].is_unique
+    assert grids["grid_code"].str.startswith("140106").all()
+    assert all(
+        m.startswith(g) for m, g in zip(micro["microgrid_code"], micro["grid_code"], strict=True)
+    )
+    assert {"grid_code", "community_code", "kind", "households", "population", "in_band"} <= set(
+        grids.columns
+    )
+    summary = pyogrio.read_dataframe(path, layer="summary")
+    assert int(summary.loc[summary["level"] == "total", "households"].iloc[0]) == total
+
+
+def test_plan_geojson_and_equivalency(queenstown):
+    out, _ = queenstown
+    for name in ("grids", "microgrids", "units"):
+        doc = json.loads((out / "geojson" / f"{name}.geojson").read_text(encoding="utf-8"))
+        assert doc["type"] == "FeatureCollection" and "crs" not in doc
+        assert doc["features"]
+    with (out / "eq.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    ids = [r["unit_id"] for r in rows]
+    assert len(ids) == len(set(ids)) == 241
+    assert all(r["grid_code"] for r in rows)
+    assert (out / "report.xlsx").stat().st_size > 0
+
+
+def test_plan_is_deterministic(queenstown, tmp_path):
+    out, _ = queenstown
+    again = runner.invoke(
+        app,
+        [
+            "plan",
+            f"{QT}:units",
+            "--communities",
+            f"{QT}:communities",
+            "--streets",
+            f"{QT}:streets",
+            "--barriers",
+            f"{QT}:barriers",
+            "--config",
+            str(out / "rules.toml"),
+            "--seed",
+            "1",
+            "--out",
+            str(tmp_path / "again.gpkg"),
+            "--equivalency",
+            str(tmp_path / "eq.csv"),
+        ],
+    )
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "eq.csv").read_bytes() == (out / "eq.csv").read_bytes()
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["plan", str(tmp_path / "nope.gpkg"), "--out", "x.gpkg"])
+    assert result.exit_code == 1
+    assert "file not found" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_every_bad_input_is_listed_at_once(tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "plan",
+            f"{QT}:units",
+            "--communities",
+            f"{QT}:no_such_layer",
+            "--barriers",
+            str(tmp_path / "missing.geojson"),
+            "--out",
+            str(tmp_path / "p.gpkg"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "2 problems" in result.output
+    assert "no_such_layer" in result.output and "missing.geojson" in result.output
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ("[grid\nmin_households = 3", "cannot parse"),
+        ("[grid]\nminimum = 3\n", "unknown key"),
+        ('[codes]\ncounty_code = "14"\n', "county_code"),
+        ("[grid]\nmin_households = 600\n", "max_households"),
+    ],
+)
+def test_bad_config_is_a_clear_error(tmp_path, toml, expected):
+    cfg = tmp_path / "rules.toml"
+    cfg.write_text(toml, encoding="utf-8")
+    result = runner.invoke(
+        app, ["plan", f"{QT}:units", "--config", str(cfg), "--out", str(tmp_path / "p.gpkg")]
+    )
+    assert result.exit_code == 1, result.output
+    assert expected in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "p.gpkg").exists()
+
+
+def test_bad_county_code_option(tmp_path):
+    result = runner.invoke(
+        app, ["plan", f"{QT}:units", "--county-code", "ABC", "--out", str(tmp_path / "p.gpkg")]
+    )
+    assert result.exit_code == 1
+    assert "county_code" in result.output
+
+
+def test_bad_columns_mapping(tmp_path):
+    result = runner.invoke(
+        app, ["plan", f"{QT}:units", "--columns", "户数", "--out", str(tmp_path / "p.gpkg")]
+    )
+    assert result.exit_code != 0
+    assert "OLD=NEW" in result.output
+
+
+def test_split_layer_syntax(tmp_path):
+    assert _split_layer(f"{QT}:units") == (QT, "units")
+    assert _split_layer(str(QT)) == (QT, None)
+    assert _split_layer("C:\\data\\a.gpkg") == (Path("C:\\data\\a.gpkg"), None)
+    assert _split_layer("a/b.gpkg") == (Path("a/b.gpkg"), None)
+
+
+def test_grids_command_on_camden(tmp_path):
+    out = tmp_path / "grids.gpkg"
+    result = runner.invoke(
+        app,
+        [
+            "grids",
+            f"{CAMDEN}:units",
+            "--communities",
+            f"{CAMDEN}:communities",
+            "--county-code",
+            "110101",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "10,701 households" in result.output
+    assert {n for n, _ in pyogrio.list_layers(out)} == {"grids", "units", "diagnostics"}
+    grids = gpd.read_file(out, layer="grids")
+    assert grids.crs.to_epsg() == 27700
+    assert int(grids["households"].sum()) == 10_701
+    assert grids["grid_code"].str.startswith("110101").all() and grids["grid_code"].is_unique
+    units = gpd.read_file(out, layer="units")
+    assert units["grid_code"].notna().all()
+
+
+@pytest.mark.slow
+def test_demo_writes_every_output(tmp_path):
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    for name in ("queenstown", "taiyuan"):
+        assert (tmp_path / f"{name}.gpkg").is_file()
+        assert (tmp_path / f"{name}_equivalency.csv").is_file()
+        assert (tmp_path / f"{name}_report.xlsx").is_file()
+        for level in ("grids", "microgrids", "units"):
+            assert (tmp_path / f"{name}_geojson" / f"{level}.geojson").is_file()
+        assert f"{name} (" in result.output
+    taiyuan = gpd.read_file(tmp_path / "taiyuan.gpkg", layer="grids")
+    assert (taiyuan["kind"] == "dedicated").any()
+    assert (
+        taiyuan.loc[taiyuan["kind"] == "dedicated", "grid_code"].str[-3:].astype(int).min() >= 901
+    )
+
+
+def test_demo_without_data_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--data", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "not found" in result.output and "--data" in result.output
