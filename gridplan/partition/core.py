@@ -460,8 +460,9 @@ def split_piece(
     refine_passes
         Passes of boundary-move refinement.
     exact
-        For coarse pieces (at most ``exact_max_units`` units and six units per part on
-        average) try :func:`gridplan.partition.exact.solve_exact` first.
+        When the tree search finds no in-band plan for a piece of at most
+        ``exact_max_units`` units, try :func:`gridplan.partition.exact.solve_exact`, which
+        finds a plan or proves that none exists.
 
     Returns
     -------
@@ -478,13 +479,20 @@ def split_piece(
         k_min, k_max = band_admits(total, lo, hi)
         feasible = k_min <= k <= k_max
     k = max(1, min(k, g.n))
+    bis = _Bisector(g, lo=lo, hi=hi, rng=rng, tries=tries)
+    parts = None
+    if feasible:
+        # admissible cuts only, with bounded backtracking (a tree budget keeps time bounded)
+        bis.budget = 8 * tries + 4 * k
+        parts = bis.split_exact(np.arange(g.n), k)
     proven = False
-    if feasible and exact and g.n <= exact_max_units and g.n / max(k, 1) <= 6:
-        # coarse piece: few units per part, so enumerate candidate parts and solve exactly
+    if parts is None and feasible and exact and g.n <= exact_max_units:
+        # The trees found nothing. For a coarse piece, enumerate every candidate part and
+        # solve the set partitioning: it finds a plan the trees missed, or proves none exists.
         from .exact import solve_exact
 
         ex = solve_exact(g, lo=lo, hi=hi, target=target)
-        if ex.status == "optimal" and ex.labels is not None:
+        if ex.labels is not None:
             k_ex = int(ex.labels.max()) + 1
             labels = _refine(g, ex.labels, k_ex, lo=lo, hi=hi, passes=refine_passes)
             return PieceResult(
@@ -496,12 +504,6 @@ def split_piece(
                 method="exact",
             )
         proven = ex.status == "infeasible"
-    bis = _Bisector(g, lo=lo, hi=hi, rng=rng, tries=tries)
-    parts = None
-    if feasible and not proven:
-        # exact search first, with a tree budget so time stays bounded
-        bis.budget = 8 * tries + 4 * k
-        parts = bis.split_exact(np.arange(g.n), k)
     if parts is None:
         parts = bis.split(np.arange(g.n), k)
     k = len(parts)

@@ -27,8 +27,9 @@ __all__ = ["ExactResult", "enumerate_subsets", "solve_exact"]
 
 @dataclass(frozen=True)
 class ExactResult:
-    """``status`` is ``"optimal"``, ``"infeasible"`` (proven) or ``"skipped"`` (too many
-    candidates or solver time-out); ``labels`` is set only when optimal."""
+    """``status`` is ``"optimal"``, ``"feasible"`` (time limit hit with an in-band plan),
+    ``"infeasible"`` (proven) or ``"skipped"`` (too many candidates, or the time limit hit
+    with no plan); ``labels`` is set for optimal and feasible."""
 
     status: str
     labels: np.ndarray | None
@@ -93,7 +94,7 @@ def solve_exact(
     hi: float,
     target: float,
     cap: int = 20000,
-    time_limit: float = 10.0,
+    time_limit: float = 5.0,
 ) -> ExactResult:
     """Optimal contiguous in-band plan for a coarse piece, or a proof that none exists."""
     subsets = enumerate_subsets(g, lo=lo, hi=hi, cap=cap)
@@ -130,8 +131,10 @@ def solve_exact(
     )
     if res.status == 2:  # infeasible
         return ExactResult("infeasible", None, m)
-    if res.x is None or res.status not in (0,):
+    if res.x is None:  # time limit without an incumbent
         return ExactResult("skipped", None, m)
+    # status 1 = time limit with a feasible incumbent: in band and contiguous, maybe not optimal
+    status = "optimal" if res.status == 0 else "feasible"
     chosen = np.flatnonzero(res.x > 0.5)
     labels = np.full(g.n, -1, dtype=np.int64)
     # order parts deterministically by their smallest node
@@ -139,4 +142,4 @@ def solve_exact(
         labels[list(subsets[c])] = k
     if (labels < 0).any():  # pragma: no cover - equality constraints forbid this
         return ExactResult("skipped", None, m)
-    return ExactResult("optimal", labels, m)
+    return ExactResult(status, labels, m)

@@ -216,7 +216,7 @@ def _split_oversized(
         p_w[idx] = weight[u] // k + (np.arange(k) < weight[u] % k)
         p_pop[idx] = pop[u] / k
         strips = slice_polygon(cells[u], k)
-        for j, s in zip(idx, strips):
+        for j, s in zip(idx, strips, strict=True):
             p_cell[j] = s
             if not shapely.is_empty(s):
                 p_xy[j] = shapely.get_coordinates(shapely.point_on_surface(s))[0]
@@ -403,7 +403,7 @@ def _partition(
     # 2. cells for residential units, per community region
     if layers.communities is not None:
         comms = layers.communities.to_crs(crs)
-        regions = {str(k): g for k, g in zip(comms.index, comms.geometry.to_numpy())}
+        regions = {str(k): g for k, g in zip(comms.index, comms.geometry.to_numpy(), strict=True)}
         missing = sorted(set(community[resid]) - set(regions))
         if missing:
             hulls = region_hulls(geoms[resid], community[resid])
@@ -416,7 +416,7 @@ def _partition(
     bar_names = (
         [
             str(n) if isinstance(n, str) and n else f"{c} {i}"
-            for n, c, i in zip(bars["name"], bars["barrier_class"], bars.index)
+            for n, c, i in zip(bars["name"], bars["barrier_class"], bars.index, strict=True)
         ]
         if bars is not None
         else []
@@ -473,7 +473,7 @@ def _partition(
     comp_keys = pd.Series(
         [
             f"{c}\x1f{k}" if k is not None and not pd.isna(k) else None
-            for c, k in zip(parts.community, compound)
+            for c, k in zip(parts.community, compound, strict=True)
         ]
     )
     for key, idx in comp_keys[free].groupby(comp_keys[free]).groups.items():
@@ -529,7 +529,6 @@ def _partition(
     ok = (ei >= 0) & (ej >= 0) & (ei != ej)
     e_i, e_j = ei[ok], ej[ok]
     e_cross = edges.crossing[ok]
-    e_bar = edges.barrier[ok]
     e_len = edges.shared_m[ok]
     calm = ~e_cross
     comp = _components(nn, e_i[calm], e_j[calm])
@@ -559,8 +558,6 @@ def _partition(
         )
         piece_key = f"{comm_key}:{int(nodes[members].min())}"
         res = _split_connected(g, lo, hi, target, rules, _stable_seed(seed, piece_key))
-        node_parts = {m: np.flatnonzero(part_node == m) for m in members} if False else None
-        del node_parts
         part_members = np.flatnonzero(np.isin(part_node, members))
         piece_label = res.labels[loc[part_node[part_members]]]
         crossed = c in joined_pieces
@@ -794,7 +791,7 @@ def _assemble(
             }
         )
     street_of_comm: dict[str, object] = {}
-    for c, s in zip(community, street):
+    for c, s in zip(community, street, strict=True):
         street_of_comm.setdefault(c, s)
     res_rows = pd.DataFrame(
         {
@@ -914,8 +911,6 @@ def _assemble(
     units_out["n_parts"] = n_parts
 
     diag_df = pd.DataFrame(diags, columns=DIAGNOSTIC_COLUMNS)
-    empty_ded = grids[(grids["kind"] == "dedicated") & (grids["n_units"] == 0)]
-    del empty_ded
     log.info(
         "planned %d residential grids (%d in band) and %d dedicated grids",
         n_res,

@@ -82,10 +82,7 @@ def partition_microgrids(
     rules
         The micro-grid band.
     """
-    from ..tessellation import slice_polygon
-
     lo, hi = rules.min_households, rules.max_households
-    target = (lo + hi) / 2
     residential = set(grids.loc[grids["kind"] == "residential", "grid_id"])
     p = parts[parts["grid_id"].isin(residential)].reset_index(drop=True)
     stair = units["stairwells"].reindex(p["unit_id"]).to_numpy(dtype=float)
