@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GEOJSON_PRECISION",
+    "MIN_HOLE_M2",
     "summary_table",
     "write_equivalency",
     "write_geojson",
@@ -54,6 +55,9 @@ log = logging.getLogger(__name__)
 
 #: decimals kept in GeoJSON coordinates (RFC 7946 section 11.2: about 1 cm)
 GEOJSON_PRECISION = 7
+
+#: holes smaller than this (square metres) are slivers, left out of GeoJSON
+MIN_HOLE_M2 = 1.0
 
 GPKG_LAYERS = ("units", "grids", "microgrids", "diagnostics", "summary")
 
@@ -139,35 +143,90 @@ def _round_coords(coords: Any, ndigits: int) -> Any:
     return [_round_coords(c, ndigits) for c in coords]
 
 
-def _geometry_json(geom: Any, ndigits: int) -> dict[str, Any] | None:
+def _ring_area_m2(ring: list[list[float]]) -> float:
+    """Signed area of a lon/lat ring in square metres (equirectangular; positive when
+    counter-clockwise), accurate enough to tell a sliver from a courtyard."""
+    xy = np.asarray(ring, dtype=float)
+    if len(xy) < 4:
+        return 0.0
+    lat0 = math.radians(float(xy[:, 1].mean()))
+    x = xy[:, 0] * 111_320.0 * math.cos(lat0)
+    y = xy[:, 1] * 110_574.0
+    return 0.5 * float(np.sum(x[:-1] * y[1:] - x[1:] * y[:-1]))
+
+
+def _clean_ring(ring: list[list[float]]) -> list[list[float]]:
+    """Drop consecutive duplicate positions that rounding created."""
+    out = [ring[0]]
+    for pos in ring[1:]:
+        if pos != out[-1]:
+            out.append(pos)
+    if out[-1] != out[0]:
+        out.append(out[0])
+    return out
+
+
+def _rfc7946_polygon(rings: list, min_hole_m2: float) -> list | None:
+    """One rounded polygon with the right-hand rule enforced *after* rounding: exterior
+    counter-clockwise, holes clockwise. Holes smaller than ``min_hole_m2`` (slivers left where
+    cells were unioned, which rounding can flatten or flip) are dropped; ``None`` when the
+    exterior itself collapsed."""
+    exterior = _clean_ring(rings[0])
+    area = _ring_area_m2(exterior)
+    if len(exterior) < 4 or area == 0:
+        return None
+    out = [exterior if area > 0 else exterior[::-1]]
+    for hole in rings[1:]:
+        hole = _clean_ring(hole)
+        h_area = _ring_area_m2(hole)
+        if len(hole) < 4 or abs(h_area) < min_hole_m2:
+            continue
+        out.append(hole if h_area < 0 else hole[::-1])
+    return out
+
+
+def _geometry_json(geom: Any, ndigits: int, min_hole_m2: float) -> dict[str, Any] | None:
     if geom is None or shapely.is_empty(geom):
         return None
     gj = mapping(geom)
-    if gj["type"] == "GeometryCollection":
+    kind = gj["type"]
+    if kind == "GeometryCollection":
         return {
             "type": "GeometryCollection",
-            "geometries": [_geometry_json(g, ndigits) for g in geom.geoms],
+            "geometries": [_geometry_json(g, ndigits, min_hole_m2) for g in geom.geoms],
         }
-    return {"type": gj["type"], "coordinates": _round_coords(gj["coordinates"], ndigits)}
+    coords = _round_coords(gj["coordinates"], ndigits)
+    if kind == "Polygon":
+        poly = _rfc7946_polygon(coords, min_hole_m2)
+        return {"type": "Polygon", "coordinates": poly if poly is not None else coords}
+    if kind == "MultiPolygon":
+        parts = [q for q in (_rfc7946_polygon(c, min_hole_m2) for c in coords) if q is not None]
+        if not parts:
+            return {"type": kind, "coordinates": coords}
+        if len(parts) == 1:
+            return {"type": "Polygon", "coordinates": parts[0]}
+        return {"type": "MultiPolygon", "coordinates": parts}
+    return {"type": kind, "coordinates": coords}
 
 
-def _features(gdf: gpd.GeoDataFrame, ndigits: int) -> Iterator[dict[str, Any]]:
+def _features(gdf: gpd.GeoDataFrame, ndigits: int, min_hole_m2: float) -> Iterator[dict[str, Any]]:
     geoms = gdf.geometry.to_numpy()
-    # RFC 7946 section 3.1.6: exterior rings counter-clockwise, holes clockwise
-    geoms = shapely.orient_polygons(geoms, exterior_cw=False)
     props = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     columns = [str(c) for c in props.columns]
     for geom, row in zip(geoms, props.itertuples(index=False, name=None), strict=True):
         yield {
             "type": "Feature",
             "properties": {c: _json_value(v) for c, v in zip(columns, row, strict=True)},
-            "geometry": _geometry_json(geom, ndigits),
+            "geometry": _geometry_json(geom, ndigits, min_hole_m2),
         }
 
 
-def _write_feature_collection(gdf: gpd.GeoDataFrame, path: Path, *, ndigits: int) -> Path:
+def _write_feature_collection(
+    gdf: gpd.GeoDataFrame, path: Path, *, ndigits: int, min_hole_m2: float
+) -> Path:
     lonlat = _to_lonlat(gdf)
-    collection = {"type": "FeatureCollection", "features": list(_features(lonlat, ndigits))}
+    features = list(_features(lonlat, ndigits, min_hole_m2))
+    collection = {"type": "FeatureCollection", "features": features}
     with path.open("w", encoding="utf-8") as fh:
         json.dump(collection, fh, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     log.info("wrote %d features to %s", len(lonlat), path)
@@ -210,7 +269,11 @@ def write_geopackage(plan: Plan, path: str | Path) -> Path:
 
 
 def write_geojson(
-    plan: Plan, folder: str | Path, *, precision: int = GEOJSON_PRECISION
+    plan: Plan,
+    folder: str | Path,
+    *,
+    precision: int = GEOJSON_PRECISION,
+    min_hole_m2: float = MIN_HOLE_M2,
 ) -> list[Path]:
     """Write one RFC 7946 GeoJSON file per level: ``grids``, ``microgrids``, ``units``.
 
@@ -219,6 +282,10 @@ def write_geojson(
     no ``crs`` member. Codes, counts and flags are feature properties; missing values are
     ``null``.
 
+    Orientation is enforced on the *rounded* rings, so rounding cannot flip a ring. Holes
+    under ``min_hole_m2`` (slivers where cells were unioned, invisible on any map) are left
+    out, as are polygon parts that rounding collapsed; the GeoPackage keeps them.
+
     Returns
     -------
     list of pathlib.Path
@@ -226,10 +293,16 @@ def write_geojson(
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
+    levels = {
+        "grids": plan.grids,
+        "microgrids": plan.microgrids,
+        "units": _units_frame(plan),
+    }
     return [
-        _write_feature_collection(plan.grids, out / "grids.geojson", ndigits=precision),
-        _write_feature_collection(plan.microgrids, out / "microgrids.geojson", ndigits=precision),
-        _write_feature_collection(_units_frame(plan), out / "units.geojson", ndigits=precision),
+        _write_feature_collection(
+            gdf, out / f"{name}.geojson", ndigits=precision, min_hole_m2=min_hole_m2
+        )
+        for name, gdf in levels.items()
     ]
 
 

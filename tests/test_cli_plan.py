@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pyogrio
 import pytest
 from typer.testing import CliRunner
@@ -102,12 +103,23 @@ def test_plan_geopackage_layers_and_conservation(queenstown):
     assert int(summary.loc[summary["level"] == "total", "households"].iloc[0]) == total
 
 
+def _signed_area(ring) -> float:
+    xy = np.asarray(ring)
+    return 0.5 * float(np.sum(xy[:-1, 0] * xy[1:, 1] - xy[1:, 0] * xy[:-1, 1]))
+
+
 def test_plan_geojson_and_equivalency(queenstown):
     out, _ = queenstown
     for name in ("grids", "microgrids", "units"):
         doc = json.loads((out / "geojson" / f"{name}.geojson").read_text(encoding="utf-8"))
         assert doc["type"] == "FeatureCollection" and "crs" not in doc
         assert doc["features"]
+        for feature in doc["features"]:
+            geom = feature["geometry"]
+            polys = {"Polygon": [geom["coordinates"]], "MultiPolygon": geom["coordinates"]}
+            for rings in polys.get(geom["type"], []):
+                assert _signed_area(rings[0]) > 0
+                assert all(_signed_area(h) < 0 for h in rings[1:])
     with (out / "eq.csv").open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     ids = [r["unit_id"] for r in rows]

@@ -308,3 +308,26 @@ def test_report_xlsx(plan, tmp_path):
     ]
     assert sheets["totals"].loc[0, "households"] == 175
     assert sheets["grids"]["grid_code"].tolist() == plan.grids["grid_code"].tolist()
+
+
+def test_geojson_orientation_survives_rounding(plan, tmp_path):
+    """A sliver hole (a few cm wide, as unions of cells leave) would be flattened or flipped by
+    rounding to 7 decimals: it is left out, and the courtyard hole is kept clockwise."""
+    grids = plan.grids.copy()
+    g = grids.geometry.iloc[0]
+    sliver = [(X0 + 150, Y0 + 150), (X0 + 150.3, Y0 + 150.01), (X0 + 150.6, Y0 + 150.0)]
+    grids.loc[0, "geometry"] = Polygon(
+        g.exterior.coords, [*(r.coords for r in g.interiors), sliver]
+    )
+    assert len(grids.geometry.iloc[0].interiors) == 2
+    sliced = Plan(**{**plan.__dict__, "grids": grids})
+    write_geojson(sliced, tmp_path)
+    doc = json.loads((tmp_path / "grids.geojson").read_text(encoding="utf-8"))
+    rings = doc["features"][0]["geometry"]["coordinates"]
+    assert len(rings) == 2  # exterior + courtyard
+    assert _signed_area(rings[0]) > 0 and _signed_area(rings[1]) < 0
+    # the GeoPackage keeps the plan's geometry as it is
+    write_geopackage(sliced, tmp_path / "p.gpkg")
+    back = gpd.read_file(tmp_path / "p.gpkg", layer="grids")
+    parts = shapely.get_parts(back.geometry.iloc[0])
+    assert sum(len(p.interiors) for p in parts) == 2
