@@ -467,7 +467,8 @@ class _ProgressBar:
     def __init__(self, label: str) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=0, desc=label, unit="community", leave=False, disable=None)
+        # delay: no empty "0 communities" bar before the first community is done
+        self.bar = tqdm(desc=label, unit="community", leave=False, disable=None, delay=0.5)
 
     def __call__(self, done: int, total: int, message: str) -> None:
         if self.bar.total != total:
