@@ -165,11 +165,38 @@ def _voronoi_in_face(face, geoms: np.ndarray) -> np.ndarray:
             cells[u] = sel[0]
         else:
             cells[u] = shapely.union_all(sel)
+    return mend_parts(cells)
+
+
+def mend_parts(cells: np.ndarray) -> np.ndarray:
+    """Make every cell one polygon: stray pieces of a multipart cell (a Voronoi cell clipped
+    to a non-convex face, a strip cut across an L-shaped block) go to the cell that shares the
+    longest edge with them; the largest piece stays. Total area is unchanged."""
+    cells = np.asarray(cells, dtype=object).copy()
+    multi = np.flatnonzero(shapely.get_num_geometries(cells) > 1)
+    strays = []
+    for i in multi:
+        parts = shapely.get_parts(cells[i])
+        parts = parts[shapely.get_type_id(parts) == 3]
+        if len(parts) <= 1:
+            cells[i] = parts[0] if len(parts) else cells[i]
+            continue
+        keep = int(np.argmax(shapely.area(parts)))
+        cells[i] = parts[keep]
+        strays.extend((i, p) for j, p in enumerate(parts) if j != keep)
+    if strays:
+        cells, left = _absorb_empty(cells, [p for _, p in strays], return_left=True)
+        # a piece that touches no other cell stays with its own cell (nothing is dropped)
+        owner = {id(p): i for i, p in strays}
+        for p in left:
+            i = owner[id(p)]
+            cells[i] = shapely.union_all([cells[i], p])
     return cells
 
 
-def _absorb_empty(cells: np.ndarray, empty_faces: list) -> np.ndarray:
-    """Give every unit-less face to the cell that shares the longest edge with it."""
+def _absorb_empty(cells: np.ndarray, empty_faces: list, *, return_left: bool = False):
+    """Give every unit-less face to the cell that shares the longest edge with it; faces
+    touching no cell are returned as ``left`` when asked."""
     cells = cells.copy()
     pending = list(empty_faces)
     for _ in range(len(pending) + 1):
@@ -189,8 +216,11 @@ def _absorb_empty(cells: np.ndarray, empty_faces: list) -> np.ndarray:
                 continue
             cells[j] = shapely.union_all([cells[j], face])
         if len(left) == len(pending):
+            pending = left
             break
         pending = left
+    if return_left:
+        return cells, pending
     return cells
 
 
@@ -302,4 +332,28 @@ def slice_polygon(poly, n: int) -> list:
         ]
         strip = shapely.intersection(poly, shapely.Polygon(corners))
         out.append(strip)
-    return out
+    # a strip across a non-convex footprint can fall apart: hand stray pieces to a neighbour
+    return list(mend_parts(np.asarray(out, dtype=object)))
+
+
+def dissolve(cells: np.ndarray, *, grid_size: float = 0.01, min_hole_m2: float = 1.0):
+    """Union of cells as one (Multi)Polygon: fixed-precision overlay (``grid_size`` metres)
+    so cells clipped from different faces union cleanly, and holes below ``min_hole_m2``
+    (noding slivers, not enclosed grids) removed."""
+    cells = np.asarray(cells, dtype=object)
+    cells = cells[~(shapely.is_empty(cells) | shapely.is_missing(cells))]
+    if len(cells) == 0:
+        return shapely.Polygon()
+    if len(cells) > 1:
+        geom = shapely.union_all(cells, grid_size=grid_size)
+    else:
+        geom = shapely.set_precision(cells[0], grid_size)
+    parts = []
+    for poly in shapely.get_parts(geom):
+        if shapely.get_type_id(poly) != 3:
+            continue
+        holes = [r for r in poly.interiors if shapely.area(shapely.Polygon(r)) >= min_hole_m2]
+        parts.append(shapely.Polygon(poly.exterior, holes))
+    if not parts:
+        return shapely.Polygon()
+    return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)

@@ -480,15 +480,31 @@ def split_piece(
         feasible = k_min <= k <= k_max
     k = max(1, min(k, g.n))
     bis = _Bisector(g, lo=lo, hi=hi, rng=rng, tries=tries)
-    parts = None
-    if feasible:
-        # admissible cuts only, with bounded backtracking (a tree budget keeps time bounded)
+    nodes = np.arange(g.n)
+
+    def finish(parts: list[np.ndarray], passes: int) -> tuple[np.ndarray, int, bool]:
+        kk = len(parts)
+        lab = _refine(g, _relabel(parts, g.n, g.xy), kk, lo=lo, hi=hi, passes=passes)
+        sums = np.bincount(lab, weights=g.weight.astype(float), minlength=kk)
+        return lab, kk, bool(np.all((sums >= lo - 1e-9) & (sums <= hi + 1e-9)))
+
+    # 1. greedy bisection (a node without an admissible cut takes the least-violating one),
+    #    then repair moves: cheap, and enough for most pieces
+    labels, k_out, in_band = finish(bis.split(nodes, k), max(refine_passes, 12))
+    fallback = bis.relaxed > 0
+    if not in_band and feasible:
+        # 2. admissible cuts only, with bounded backtracking over other trees
         bis.budget = 8 * tries + 4 * k
-        parts = bis.split_exact(np.arange(g.n), k)
+        parts = bis.split_exact(nodes, k)
+        if parts is not None:
+            labels, k_out, in_band = finish(parts, refine_passes)
+            fallback = False
+    k = k_out
     proven = False
-    if parts is None and feasible and exact and g.n <= exact_max_units:
-        # The trees found nothing. For a coarse piece, enumerate every candidate part and
-        # solve the set partitioning: it finds a plan the trees missed, or proves none exists.
+    if not in_band and feasible and exact and g.n <= exact_max_units:
+        # Trees and repair moves found nothing. For a coarse piece, enumerate every candidate
+        # part and solve the set partitioning: it finds a plan they missed, or proves that
+        # none exists.
         from .exact import solve_exact
 
         ex = solve_exact(g, lo=lo, hi=hi, target=target)
@@ -504,16 +520,6 @@ def split_piece(
                 method="exact",
             )
         proven = ex.status == "infeasible"
-    if parts is None:
-        parts = bis.split(np.arange(g.n), k)
-    k = len(parts)
-    labels = _relabel(parts, g.n, g.xy)
-    fallback = bis.relaxed > 0
-    # a relaxed cut leaves violations for the repair moves: give them room to work
-    passes = max(refine_passes, 12) if fallback else refine_passes
-    labels = _refine(g, labels, k, lo=lo, hi=hi, passes=passes)
-    sums = np.bincount(labels, weights=g.weight.astype(float), minlength=k)
-    in_band = bool(np.all((sums >= lo - 1e-9) & (sums <= hi + 1e-9)))
     return PieceResult(
         labels=labels,
         k=k,

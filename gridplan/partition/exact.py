@@ -94,12 +94,22 @@ def solve_exact(
     hi: float,
     target: float,
     cap: int = 20000,
-    time_limit: float = 5.0,
+    max_candidates: int = 4000,
+    node_limit: int = 5000,
+    time_limit: float = 60.0,
 ) -> ExactResult:
-    """Optimal contiguous in-band plan for a coarse piece, or a proof that none exists."""
+    """Optimal contiguous in-band plan for a coarse piece, or a proof that none exists.
+
+    Models with more than ``max_candidates`` columns are skipped: HiGHS does not always honour
+    its time limit during presolve on large set-partitioning models. The search is bounded by
+    a branch-and-bound *node* limit, which is deterministic; ``time_limit`` is only a safety
+    net (a wall-clock limit would make the plan depend on how busy the machine is).
+    """
     subsets = enumerate_subsets(g, lo=lo, hi=hi, cap=cap)
     if subsets is None:
         return ExactResult("skipped", None, -1)
+    if len(subsets) > max_candidates:
+        return ExactResult("skipped", None, len(subsets))
     if not subsets:
         return ExactResult("infeasible", None, 0)
     m = len(subsets)
@@ -127,13 +137,20 @@ def solve_exact(
         constraints=LinearConstraint(a, lb=np.ones(g.n), ub=np.ones(g.n)),
         integrality=np.ones(m),
         bounds=Bounds(0, 1),
-        options={"time_limit": time_limit, "presolve": True},
+        # a plan within 10% of the optimum is plenty: refinement polishes it afterwards
+        options={
+            "time_limit": time_limit,
+            "node_limit": node_limit,
+            "presolve": True,
+            "mip_rel_gap": 0.1,
+        },
     )
     if res.status == 2:  # infeasible
         return ExactResult("infeasible", None, m)
     if res.x is None:  # time limit without an incumbent
         return ExactResult("skipped", None, m)
-    # status 1 = time limit with a feasible incumbent: in band and contiguous, maybe not optimal
+    # status 1 = node/time limit with a feasible incumbent: in band and contiguous, maybe not
+    # optimal
     status = "optimal" if res.status == 0 else "feasible"
     chosen = np.flatnonzero(res.x > 0.5)
     labels = np.full(g.n, -1, dtype=np.int64)

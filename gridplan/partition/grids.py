@@ -37,7 +37,7 @@ from ..config import GridRules, band_admits
 from ..crs import working_crs
 from ..errors import Problem, ValidationError, describe_rows
 from ..layers import Layers, prepare_layers
-from ..tessellation import region_hulls, slice_polygon, tessellate
+from ..tessellation import dissolve, region_hulls, slice_polygon, tessellate
 from .core import PieceGraph, choose_k, split_piece
 
 __all__ = ["DIAGNOSTIC_COLUMNS", "GridPartition", "partition_grids", "polsby_popper"]
@@ -753,11 +753,7 @@ def _assemble(
     bounds = np.searchsorted(label[order], np.arange(n_res + 1))
     geom = np.empty(n_res, dtype=object)
     for gi in range(n_res):
-        sel = parts.cell[order[bounds[gi] : bounds[gi + 1]]]
-        sel = sel[~shapely.is_empty(sel)]
-        geom[gi] = (
-            shapely.union_all(sel) if len(sel) > 1 else (sel[0] if len(sel) else shapely.Polygon())
-        )
+        geom[gi] = dissolve(parts.cell[order[bounds[gi] : bounds[gi + 1]]])
     hh = np.bincount(label, weights=parts.households, minlength=n_res).astype(np.int64)
     w = np.bincount(label, weights=parts.weight, minlength=n_res)
     pop = pd.Series(parts.population).groupby(label).sum(min_count=1).reindex(range(n_res))

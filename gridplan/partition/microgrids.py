@@ -19,6 +19,7 @@ import shapely
 
 from ..adjacency import cell_edges, to_csr
 from ..config import MicroGridRules, band_admits
+from ..tessellation import dissolve
 from .core import PieceGraph, split_piece
 from .grids import _stable_seed, polsby_popper
 
@@ -200,11 +201,7 @@ def partition_microgrids(
     bounds = np.searchsorted(micro_of[m_order], np.arange(n_m + 1))
     m_geom = np.empty(n_m, dtype=object)
     for m in range(n_m):
-        sel = geoms[m_order[bounds[m] : bounds[m + 1]]]
-        sel = sel[~(shapely.is_empty(sel) | shapely.is_missing(sel))]
-        m_geom[m] = (
-            shapely.union_all(sel) if len(sel) > 1 else (sel[0] if len(sel) else shapely.Polygon())
-        )
+        m_geom[m] = dissolve(geoms[m_order[bounds[m] : bounds[m + 1]]])
     m_hh = np.bincount(micro_of, weights=sl["households"], minlength=n_m).astype(np.int64)
     m_pop = sl.groupby("micro")["population"].sum(min_count=1).reindex(range(n_m)).to_numpy()
     m_units = sl.groupby("micro")["unit_id"].nunique().reindex(range(n_m)).fillna(0)
