@@ -142,8 +142,27 @@ def plan(
             fix_invalid=fix_invalid,
         )
     lock_map = _norm_locks(locks, layers.units.index)
-    gp = _partition(layers, rules=rules.grid, locks=lock_map, seed=seed, progress=progress)
-    micro = partition_microgrids(gp.parts, gp.grids, layers.units, rules=rules.microgrid, seed=seed)
+    # one progress scale over both stages: pieces of the grid stage, then grids
+    stage1 = [0]
+
+    def grid_progress(done: int, total: int, message: str) -> None:
+        stage1[0] = total
+        if progress is not None:
+            progress(done, total, f"grids: {message}")
+
+    def micro_progress(done: int, total: int, message: str) -> None:
+        if progress is not None:
+            progress(stage1[0] + done, stage1[0] + total, f"micro-grids: {message}")
+
+    gp = _partition(layers, rules=rules.grid, locks=lock_map, seed=seed, progress=grid_progress)
+    micro = partition_microgrids(
+        gp.parts,
+        gp.grids,
+        layers.units,
+        rules=rules.microgrid,
+        seed=seed,
+        progress=micro_progress,
+    )
 
     # codes
     grids = gp.grids.copy()
@@ -229,7 +248,7 @@ def plan(
         "in_band",
         "compactness",
     ]
-    mg_out = mg[mg_cols + ["geometry"]].to_crs(in_crs)
+    mg_out = mg[[*mg_cols, "geometry"]].to_crs(in_crs)
     mg_out = mg_out.sort_values("microgrid_code", kind="stable").reset_index(drop=True)
     units_out = units_out.drop(columns=["grid_id"])
 

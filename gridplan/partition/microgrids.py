@@ -10,6 +10,7 @@ computed once for all slices; each grid is then split by the same engine as the 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -69,6 +70,7 @@ def partition_microgrids(
     *,
     rules: MicroGridRules,
     seed: int = 0,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> MicroPartition:
     """Split every residential grid into micro-grids.
 
@@ -82,6 +84,10 @@ def partition_microgrids(
         Normalised units (for ``stairwells``), indexed by unit_id.
     rules
         The micro-grid band.
+    seed
+        Same inputs and seed give the same micro-grids.
+    progress
+        Called as ``progress(done, total, message)`` after each grid.
     """
     lo, hi = rules.min_households, rules.max_households
     residential = set(grids.loc[grids["kind"] == "residential", "grid_id"])
@@ -106,7 +112,10 @@ def partition_microgrids(
     area = shapely.area(geoms)
     area = np.where(np.isnan(area), 0.0, area)
     fine_grids: dict[str, tuple] = {}
-    for gid in sorted(residential):
+    n_todo = len(residential)
+    for done, gid in enumerate(sorted(residential), start=1):
+        if progress is not None and (done % 50 == 0 or done == n_todo):
+            progress(done, n_todo, f"grid {gid}")
         a, b = np.searchsorted(g_sorted, gid), np.searchsorted(g_sorted, gid, side="right")
         members = order[a:b]
         if members.size == 0:
