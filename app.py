@@ -1,0 +1,654 @@
+"""gridplan in the browser: ``streamlit run app.py``.
+
+Thin on purpose: widgets become a configuration, the library does the work once (cached),
+and the result is rendered. Planning is :func:`gridplan.plan`; uploads, locks and edits are
+:mod:`gridplan.appsupport`; maps and charts are :mod:`gridplan.render`; every label is in
+:mod:`gridplan.i18n`. Staffing, exports and the reform view use :mod:`gridplan.staffing`,
+:mod:`gridplan.export` and :mod:`gridplan.reform` when they are installed and say so when not.
+
+State is per session (``st.session_state``): the chosen grid, the locks and the undo stack.
+The bundled sample's plan is cached for everyone; plans of uploaded data are cached per
+session (``scope="session"``), so one planner's data never reaches another session.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from gridplan import appsupport as sup
+from gridplan import render
+from gridplan.config import rules_from_dict
+from gridplan.errors import ValidationError
+from gridplan.i18n import Lang, label_columns, t
+
+SAMPLE = Path(__file__).resolve().parent / "data" / "singapore_queenstown.gpkg"
+SAMPLE_LAYERS = ("units", "communities", "streets", "barriers")
+UPLOAD_TYPES = ["gpkg", "geojson", "json", "zip", "csv", "txt", "xlsx", "xlsm", "parquet"]
+MAP_HEIGHT = 620
+POST_COLUMNS = ("grid_head", "fulltime_worker", "parttime_workers", "dedicated_contact", "posts")
+PARTY_COLUMNS = ("branch_id", "type", "members", "meets_min", "needs_committee")
+
+staffing = sup.optional_module("staffing")
+export = sup.optional_module("export")
+reform = sup.optional_module("reform")
+
+st.set_page_config(page_title="gridplan 社区网格规划", page_icon="🗺️", layout="wide")
+
+
+# ---------------------------------------------------------------------------------------------
+# cached library calls
+# ---------------------------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=1)
+def sample_uploads() -> tuple[sup.Upload, ...]:
+    data = SAMPLE.read_bytes()
+    return tuple(sup.Upload(role, SAMPLE.name, data, layer=role) for role in SAMPLE_LAYERS)
+
+
+def _plan(uploads, rules, columns, seed, locks, source_crs, text):  # type: ignore[no-untyped-def]
+    """Plan with a progress bar. The bar is created and cleared inside the cached function, so
+    a cache hit replays nothing visible; updates are limited to 5 % steps to keep that replay
+    short."""
+    bar = st.progress(0.0, text=text)
+    shown = [-1]
+
+    def progress(done: int, total: int, message: str) -> None:
+        step = int(20 * done / max(total, 1))
+        if step != shown[0]:
+            shown[0] = step
+            bar.progress(min(step / 20, 1.0), text=f"{text} {message}")
+
+    try:
+        return sup.plan_from_uploads(
+            uploads,
+            rules=rules,
+            columns=dict(columns),
+            seed=seed,
+            locks=dict(locks),
+            source_crs=source_crs,
+            progress=progress,
+        )
+    finally:
+        bar.empty()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def plan_sample(uploads, rules, columns, seed, locks, source_crs, _text=""):  # type: ignore[no-untyped-def]
+    """Plans of the bundled sample: the same for every session, so shared."""
+    return _plan(uploads, rules, columns, seed, locks, source_crs, _text)
+
+
+@st.cache_data(show_spinner=False, max_entries=8, scope="session")
+def plan_uploaded(uploads, rules, columns, seed, locks, source_crs, _text=""):  # type: ignore[no-untyped-def]
+    """Plans of uploaded data: cached for this session only."""
+    return _plan(uploads, rules, columns, seed, locks, source_crs, _text)
+
+
+@st.cache_data(show_spinner=False, max_entries=8, scope="session")
+def display_layers(plan_key: str, gcj02: bool, _plan: Any) -> render.DisplayLayers:
+    return render.display_layers(_plan, gcj02=gcj02)
+
+
+@st.cache_data(show_spinner=False, max_entries=8, scope="session")
+def staffing_plan(plan_key: str, rules: Any, _plan: Any) -> Any:
+    return staffing.staffing_plan(_plan, rules=rules) if staffing else None
+
+
+@st.cache_data(show_spinner=False, max_entries=16, scope="session")
+def upload_layers(name: str, data: bytes) -> list[str]:
+    return sup.upload_layers(name, data)
+
+
+@st.cache_data(show_spinner=False, max_entries=16, scope="session")
+def upload_categories(upload: sup.Upload) -> list[str]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        gdf = sup.read_upload(upload, workdir=Path(tmp))
+    return sorted({str(c) for c in gdf["category"].dropna()}) if "category" in gdf else []
+
+
+@st.cache_data(show_spinner=False, max_entries=4, scope="session")
+def redivide(plan_key: str, lo: int, hi: int, seed: int, _plan: Any) -> Any:
+    return reform.redivide(
+        _plan.layers,
+        communities=None,
+        rules=reform.ReformRules(min_households=lo, max_households=hi),
+        seed=seed,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# session state: selection, locks, undo
+# ---------------------------------------------------------------------------------------------
+
+
+def _edits(dataset: str) -> dict[str, Any]:
+    """Locks and undo stack of this session, reset when the data set changes."""
+    edits = st.session_state.get("edits")
+    if edits is None or edits["dataset"] != dataset:
+        edits = {"dataset": dataset, "locks": {}, "history": []}
+        st.session_state["edits"] = edits
+    return edits
+
+
+def _set_locks(new: dict[str, tuple[str, ...]], follow: str | None = None) -> None:
+    """Replace the locks (keeping the old ones for undo); ``follow`` is a unit whose grid is
+    selected after re-planning, since grid codes are renumbered by every plan."""
+    edits = st.session_state["edits"]
+    edits["history"].append(edits["locks"])
+    edits["locks"] = new
+    st.session_state["follow_unit"] = follow
+
+
+def _undo() -> None:
+    edits = st.session_state["edits"]
+    if edits["history"]:
+        edits["locks"] = edits["history"].pop()
+
+
+def _first_unit(plan: Any, code: str) -> str | None:
+    ids = plan.units.index[plan.units["grid_code"].astype(str) == code]
+    return str(ids[0]) if len(ids) else None
+
+
+def _on_map_click() -> None:
+    value = st.session_state.get("map") or {}
+    st.session_state["clicked_tooltip"] = value.get("last_object_clicked_tooltip")
+
+
+def _df(frame: Any, lang: Lang, columns: list[str] | None = None) -> Any:
+    """A table for display: chosen columns, labels in ``lang``, mixed-type columns as text
+    (Arrow cannot show a column holding both numbers and words)."""
+    out = frame[[c for c in columns if c in frame.columns]] if columns else frame
+    out = label_columns(out, lang)
+    mixed = [
+        c
+        for c in out.columns
+        if out[c].dtype == object and out[c].map(type).nunique(dropna=True) > 1
+    ]
+    return out.astype({c: str for c in mixed}) if mixed else out
+
+
+def _show_problems(exc: ValidationError, lang: Lang, key: str = "validation_failed") -> None:
+    st.error(t(key, lang, n=len(exc.problems)))
+    st.dataframe(label_columns(sup.problems_table(exc), lang), hide_index=True, width="stretch")
+
+
+# ---------------------------------------------------------------------------------------------
+# sidebar: language, data, rules, map settings
+# ---------------------------------------------------------------------------------------------
+
+lang: Lang = "en" if st.sidebar.toggle("English", key="lang_en") else "zh"
+
+
+def T(key: str, **fmt: object) -> str:
+    return t(key, lang, **fmt)
+
+
+st.sidebar.header(T("data"))
+source = st.sidebar.radio(
+    T("data_source"),
+    ["sample", "upload"],
+    format_func=lambda s: T(f"source_{s}"),
+    key="source",
+)
+uploads: tuple[sup.Upload, ...]
+columns: dict[str, str] = {}
+source_crs: str | None = None
+upload_errors: list[ValidationError] = []
+if source == "sample":
+    uploads = sample_uploads()
+    st.sidebar.caption(T("sample_note"))
+else:
+    found: list[sup.Upload] = []
+    for role in sup.ROLES:
+        f = st.sidebar.file_uploader(
+            T(f"role_{role}"), type=UPLOAD_TYPES, key=f"up_{role}", help=T("upload_help")
+        )
+        if f is None:
+            continue
+        data = f.getvalue()
+        try:
+            sup.check_upload_size(f.name, data)
+            layers = upload_layers(f.name, data)
+        except ValidationError as exc:
+            upload_errors.append(exc)
+            continue
+        layer = None
+        if len(layers) > 1:
+            default = layers.index(role) if role in layers else 0
+            layer = st.sidebar.selectbox(
+                T("layer_in_file"), layers, index=default, key=f"layer_{role}"
+            )
+        found.append(sup.Upload(role, f.name, data, layer=layer))
+    uploads = tuple(found)
+    mapping_text = st.sidebar.text_area(
+        T("columns"), key="columns", help=T("columns_help"), placeholder="户数 = households"
+    )
+    try:
+        columns = sup.parse_columns(mapping_text)
+    except ValidationError as exc:
+        upload_errors.append(exc)
+    source_crs = st.sidebar.selectbox(
+        T("source_crs"),
+        ["wgs84", "gcj02", "bd09"],
+        format_func=lambda c: T(f"crs_{c}"),
+        key="source_crs",
+    )
+
+dedicated = [u for u in uploads if u.role == "dedicated"]
+categories = upload_categories(dedicated[0]) if dedicated else []
+
+with st.sidebar.form("rules"):
+    st.subheader(T("rules"))
+    c1, c2 = st.columns(2)
+    gmin = c1.number_input(T("grid_min"), 1, 100_000, 300, step=10, key="r_gmin")
+    gmax = c2.number_input(T("grid_max"), 2, 100_000, 500, step=10, key="r_gmax")
+    mmin = c1.number_input(T("micro_min"), 1, 10_000, 30, step=5, key="r_mmin")
+    mmax = c2.number_input(T("micro_max"), 2, 10_000, 50, step=5, key="r_mmax")
+    hh_size = c1.number_input(T("household_size"), 0.5, 10.0, 2.8, step=0.1, key="r_hhsize")
+    ratio = c2.number_input(T("staffing_ratio"), 1.0, 200.0, 18.0, step=1.0, key="r_ratio")
+    seed = c1.number_input(T("seed"), 0, 2**31 - 1, 0, key="r_seed")
+    county = c2.text_input(T("county_code"), "000000", max_chars=6, key="r_county")
+    cats = st.multiselect(
+        T("dedicated_categories"),
+        categories,
+        key="r_cats",
+        help=T("dedicated_categories_help"),
+        disabled=not categories,
+    )
+    st.form_submit_button(T("run_plan"), type="primary", key="run")
+
+with st.sidebar.expander(T("map_settings"), expanded=True):
+    basemap = st.selectbox(
+        T("basemap"), render.BASEMAPS, format_func=lambda b: T(f"basemap_{b}"), key="basemap"
+    )
+    tianditu_key = (
+        st.text_input(T("tianditu_key"), type="password", key="tk")
+        if basemap == "tianditu"
+        else None
+    )
+    intranet = st.toggle(
+        T("intranet"),
+        value=os.environ.get("GRIDPLAN_INTRANET", "1") != "0",
+        key="intranet",
+        help=T("intranet_help"),
+    )
+    show_micro = st.toggle(T("show_microgrids"), key="show_micro")
+    show_units = st.toggle(T("show_units"), key="show_units")
+
+
+# ---------------------------------------------------------------------------------------------
+# plan
+# ---------------------------------------------------------------------------------------------
+
+st.title(T("app_title"))
+st.caption(T("app_caption"))
+
+for exc in upload_errors:
+    _show_problems(exc, lang)
+if not any(u.role == "units" for u in uploads):
+    st.info(T("need_units"))
+    st.stop()
+
+try:
+    rules = rules_from_dict(
+        {
+            "grid": {"min_households": int(gmin), "max_households": int(gmax)},
+            "microgrid": {"min_households": int(mmin), "max_households": int(mmax)},
+            "codes": {"county_code": county},
+            "household_size": float(hh_size),
+            "dedicated_categories": list(cats),
+        }
+    )
+    staff_rules = (
+        staffing.StaffingRules(
+            community_workers_per_10k=float(ratio), household_size=float(hh_size)
+        )
+        if staffing
+        else None
+    )
+except ValidationError as exc:
+    _show_problems(exc, lang, "rules_invalid")
+    st.stop()
+
+dataset = sup.fingerprint(uploads, sorted(columns.items()), source_crs)
+edits = _edits(dataset)
+locks_key = tuple(sorted(edits["locks"].items()))
+run = plan_sample if source == "sample" else plan_uploaded
+try:
+    plan = run(
+        uploads,
+        rules,
+        tuple(sorted(columns.items())),
+        int(seed),
+        locks_key,
+        source_crs,
+        _text=T("planning"),
+    )
+except ValidationError as exc:
+    _show_problems(exc, lang)
+    st.stop()
+plan_key = sup.fingerprint(dataset, rules, int(seed), locks_key)
+
+codes = plan.grids["grid_code"].astype(str).tolist()
+follow = st.session_state.pop("follow_unit", None)
+if follow is not None and follow in plan.units.index:
+    st.session_state["grid"] = str(plan.units.loc[follow, "grid_code"])
+clicked = render.clicked_grid(st.session_state.pop("clicked_tooltip", None), plan)
+if clicked is not None:
+    st.session_state["grid"] = clicked
+if st.session_state.get("grid") not in codes:
+    st.session_state["grid"] = codes[0] if codes else None
+selected: str | None = st.session_state.get("grid")
+staff = staffing_plan(plan_key, staff_rules, plan) if staffing else None
+
+totals = plan.report["totals"].iloc[0]
+m1, m2, m3, m4 = st.columns(4)
+m1.metric(T("grid_count"), int(totals["grids"]))
+m2.metric(T("in_band_share"), f"{float(totals['in_band_share']):.0%}")
+m3.metric(T("microgrid_count"), int(totals["microgrids"]))
+m4.metric(T("households_total"), f"{int(totals['households']):,}")
+
+tab_names = ["map", "report", "staffing", "edit", "downloads"] + (["reform"] if reform else [])
+tabs = dict(zip(tab_names, st.tabs([T(n) for n in tab_names]), strict=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# map and grid details
+# ---------------------------------------------------------------------------------------------
+
+with tabs["map"]:
+    comm_ids = sorted({str(c) for c in plan.grids["community_id"].dropna()})
+    left, right = st.columns([3, 2])
+    with right:
+        community = st.selectbox(
+            T("community_filter"),
+            [None, *comm_ids],
+            format_func=lambda c: T("all_communities") if c is None else c,
+            key="community",
+        )
+        st.selectbox(T("select_grid"), codes, key="grid", help=T("click_hint"))
+    effective_basemap = basemap
+    if basemap == "tianditu" and not tianditu_key:
+        st.warning(T("tianditu_needs_key"))
+        effective_basemap = "none"
+    if effective_basemap == "gaode":
+        st.caption(T("gaode_note"))
+    with left:
+        disp = display_layers(plan_key, effective_basemap == "gaode", plan)
+        fmap = render.plan_map(
+            plan,
+            display=disp,
+            show_microgrids=show_micro,
+            community=community,
+            basemap=effective_basemap,
+            tianditu_key=tianditu_key,
+            intranet=intranet,
+            lang=lang,
+            show_units=show_units,
+        )
+        st_folium(
+            fmap,
+            key="map",
+            height=MAP_HEIGHT,
+            use_container_width=True,
+            returned_objects=["last_object_clicked_tooltip"],
+            feature_group_to_add=render.selected_layer(disp, selected, lang=lang)
+            if selected
+            else None,
+            on_change=_on_map_click,
+        )
+        st.caption(T("legend"))
+    with right:
+        if selected is None:
+            st.info(T("no_grid_selected"))
+        else:
+            g = plan.grids.set_index("grid_code").loc[selected]
+            st.subheader(f"{T('grid_details')} · {selected}")
+            d1, d2, d3 = st.columns(3)
+            d1.metric(T("households"), int(g["households"]))
+            d2.metric(T("residents"), f"{float(g['population']):,.0f}")
+            d3.metric(T("microgrids"), int(g["n_microgrids"]))
+            st.caption(
+                f"{T('community')}: {g['community_id']} · {T('in_band')}: "
+                f"{T('yes') if bool(g['in_band']) else T('no')} · {T(str(g['kind']))}"
+            )
+            mg = plan.report["microgrids"]
+            st.markdown(f"**{T('microgrid_list')}**")
+            st.dataframe(
+                label_columns(
+                    mg.loc[
+                        mg["grid_code"] == selected, ["microgrid_code", "households", "in_band"]
+                    ],
+                    lang,
+                ),
+                hide_index=True,
+                width="stretch",
+                height=180,
+            )
+            if staff is not None:
+                posts = staff.grids[staff.grids["grid_code"].astype(str) == selected]
+                st.markdown(f"**{T('staffing_posts')}**")
+                st.dataframe(_df(posts, lang, [*POST_COLUMNS]), hide_index=True, width="stretch")
+                party = staff.party
+                if "grid_codes" in party.columns:
+                    mine = party[
+                        party["grid_codes"].astype(str).str.contains(selected, regex=False)
+                    ]
+                    st.markdown(f"**{T('party_branch')}**")
+                    st.dataframe(
+                        _df(mine, lang, [*PARTY_COLUMNS]), hide_index=True, width="stretch"
+                    )
+            diags = plan.diagnostics[plan.diagnostics["grid_code"].astype(str) == selected]
+            st.markdown(f"**{T('diagnostics')}**")
+            if diags.empty:
+                st.caption(T("no_diagnostics"))
+            else:
+                st.dataframe(
+                    label_columns(diags[["level", "kind", "message", "fix"]], lang),
+                    hide_index=True,
+                    width="stretch",
+                )
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------------------------
+
+with tabs["report"]:
+    st.subheader(T("summary"))
+    st.dataframe(label_columns(plan.report["totals"], lang), hide_index=True, width="stretch")
+    st.subheader(T("histogram"))
+    st.altair_chart(render.households_histogram(plan, lang=lang), width="stretch")
+    st.caption(
+        T("histogram_caption", lo=plan.rules.grid.min_households, hi=plan.rules.grid.max_households)
+    )
+    st.subheader(T("by_community"))
+    st.dataframe(label_columns(plan.report["communities"], lang), hide_index=True, width="stretch")
+    st.subheader(T("by_street"))
+    st.dataframe(label_columns(plan.report["streets"], lang), hide_index=True, width="stretch")
+    with st.expander(T("grid_table")):
+        st.dataframe(label_columns(plan.report["grids"], lang), hide_index=True, width="stretch")
+    with st.expander(T("microgrid_table")):
+        st.dataframe(
+            label_columns(plan.report["microgrids"], lang), hide_index=True, width="stretch"
+        )
+    with st.expander(f"{T('diagnostics')} ({len(plan.diagnostics)})"):
+        st.dataframe(label_columns(plan.diagnostics, lang), hide_index=True, width="stretch")
+
+
+# ---------------------------------------------------------------------------------------------
+# staffing and party organisation
+# ---------------------------------------------------------------------------------------------
+
+with tabs["staffing"]:
+    if staff is None:
+        st.info(T("staffing_missing"))
+    else:
+        for name, frame in staff.tables(language=lang).items():
+            if frame.empty:
+                continue
+            st.subheader(name)
+            st.dataframe(_df(frame, lang), hide_index=True, width="stretch")
+
+
+# ---------------------------------------------------------------------------------------------
+# manual editing: lock, move, undo
+# ---------------------------------------------------------------------------------------------
+
+with tabs["edit"]:
+    st.caption(T("edit_intro"))
+    locks = edits["locks"]
+    st.write(T("locked_grids", n=len(locks)))
+    b1, b2, b3 = st.columns(3)
+    b2.button(
+        T("undo"),
+        key="undo",
+        on_click=_undo,
+        disabled=not edits["history"],
+        help=None if edits["history"] else T("nothing_to_undo"),
+    )
+    b3.button(
+        T("unlock_all"), key="unlock_all", on_click=_set_locks, args=({},), disabled=not locks
+    )
+    if selected is not None:
+        st.subheader(f"{T('grid')} {selected}")
+        if sup.grid_lock_label(plan, locks, selected) is None:
+            b1.button(
+                T("lock_grid"),
+                key="lock",
+                on_click=_set_locks,
+                args=(sup.lock_grid(locks, plan, selected), _first_unit(plan, selected)),
+            )
+        else:
+            b1.button(
+                T("unlock_grid"),
+                key="unlock",
+                on_click=_set_locks,
+                args=(sup.unlock_grid(locks, plan, selected), _first_unit(plan, selected)),
+            )
+        st.markdown(f"**{T('move_units')}**")
+        in_grid = plan.units[plan.units["grid_code"].astype(str) == selected]
+        labels = {
+            str(i): f"{i} · {int(h)} {T('households')}"
+            for i, h in zip(in_grid.index, in_grid["households"], strict=True)
+        }
+        moving = st.multiselect(
+            T("units_to_move"), list(labels), format_func=labels.get, key="move_units"
+        )
+        compounds = sorted({str(c) for c in in_grid["compound_id"].dropna()})
+        if compounds:
+            whole = st.selectbox(T("compound_to_move"), [None, *compounds], key="move_compound")
+            if whole is not None:
+                moving = sorted(
+                    set(moving)
+                    | set(in_grid.index[in_grid["compound_id"].astype(str) == whole].astype(str))
+                )
+        targets = sup.movable_targets(plan, selected)
+        if not targets:
+            st.caption(T("no_neighbours"))
+        elif moving:
+            target = st.selectbox(T("target_grid"), targets, key="move_target")
+            preview = sup.move_preview(plan, moving, target)
+            st.markdown(f"**{T('preview')}**")
+            st.dataframe(label_columns(preview.table, lang), hide_index=True, width="stretch")
+            if preview.ok:
+                st.success(T("move_ok"))
+            for key, fmt in preview.warnings:
+                st.warning(T(key, **fmt))
+            st.button(
+                T("apply_move"),
+                key="apply_move",
+                type="primary",
+                on_click=_set_locks,
+                args=(sup.move_units(locks, plan, moving, target), moving[0]),
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# downloads
+# ---------------------------------------------------------------------------------------------
+
+with tabs["downloads"]:
+    if export is None:
+        st.info(T("export_missing", what="GeoPackage / GeoJSON / CSV"))
+    else:
+        downloads = [
+            ("download_gpkg", "gpkg", "gridplan.gpkg", "application/geopackage+sqlite3"),
+            ("download_geojson", "geojson", "grids.geojson", "application/geo+json"),
+            (
+                "layer_microgrids",
+                "microgrids_geojson",
+                "microgrids.geojson",
+                "application/geo+json",
+            ),
+            ("download_equivalency", "equivalency", "equivalency.csv", "text/csv"),
+        ]
+        for label, kind, file_name, mime in downloads:
+            st.download_button(
+                T(label) if label != "layer_microgrids" else f"GeoJSON {T(label)}",
+                data=lambda kind=kind: sup.export_bytes(plan, kind),
+                file_name=file_name,
+                mime=mime,
+                key=f"dl_{kind}",
+                on_click="ignore",
+            )
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    if staff is None:
+        st.info(T("staffing_missing"))
+    else:
+        st.download_button(
+            T("download_staffing"),
+            data=lambda: sup.staffing_xlsx(staff, lang=lang),
+            file_name="staffing.xlsx",
+            mime=xlsx,
+            key="dl_staffing",
+            on_click="ignore",
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# reform: old vs new community boundaries
+# ---------------------------------------------------------------------------------------------
+
+if reform is not None:
+    with tabs["reform"]:
+        st.caption(T("reform_intro"))
+        if plan.layers.communities is None:
+            st.info(T("role_communities"))
+        else:
+            r1, r2 = st.columns(2)
+            lo = r1.number_input(T("grid_min"), 1, 1_000_000, 1000, step=100, key="rf_lo")
+            hi = r2.number_input(T("grid_max"), 2, 1_000_000, 3000, step=100, key="rf_hi")
+            if st.toggle(T("reform_run"), key="rf_run"):
+                try:
+                    result = redivide(plan_key, int(lo), int(hi), int(seed), plan)
+                except (ValidationError, ValueError) as exc:
+                    st.error(T("reform_failed", err=exc))
+                else:
+                    rmap = render.reform_map(
+                        plan.layers.communities,
+                        result.communities,
+                        basemap=effective_basemap,
+                        tianditu_key=tianditu_key,
+                        intranet=intranet,
+                        lang=lang,
+                    )
+                    st_folium(
+                        rmap,
+                        key="reform_map",
+                        height=MAP_HEIGHT,
+                        use_container_width=True,
+                        returned_objects=[],
+                    )
+                    counts = result.report.get("counts")
+                    if counts is not None:
+                        st.dataframe(counts, hide_index=True, width="stretch")

@@ -1,0 +1,628 @@
+"""The non-visual work behind ``app.py``: uploads, rules from widgets, locks and edits.
+
+Everything here is a plain function of its arguments (no Streamlit, no module state), so the
+app stays a thin layer of widgets and the logic is tested without a browser.
+
+* :func:`read_upload` reads one uploaded file (GeoPackage, GeoJSON, zipped Shapefile, CSV,
+  XLSX) after :func:`check_upload_size`; zip members are extracted by :func:`safe_extract_zip`,
+  which refuses absolute paths, ``..`` and zip bombs. Files live in a temporary folder that is
+  removed once read, so nothing one session uploads is left where another could see it.
+* :func:`plan_from_uploads` reads every role and calls :func:`gridplan.plan`.
+* Locks are ``{label: (unit_id, ...)}``: :func:`lock_grid`, :func:`unlock_grid`,
+  :func:`move_units` return new lock sets (never changing their argument), and
+  :func:`move_preview` shows what a move does to both grids' households and contiguity before
+  it is applied.
+
+Examples
+--------
+>>> parse_columns("户数 = households\\n楼号: unit_id")
+{'户数': 'households', '楼号': 'unit_id'}
+>>> lock_map({"A": ("u1", "u2"), "B": ("u3",)})
+{'u1': 'A', 'u2': 'A', 'u3': 'B'}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import io
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .errors import Problem, ValidationError
+from .io import FORMATS, list_layers, read_layer
+from .render import grid_adjacency
+
+if TYPE_CHECKING:
+    from .config import PlanRules
+    from .pipeline import Plan
+
+__all__ = [
+    "MAX_UNZIPPED_MB",
+    "MAX_UPLOAD_MB",
+    "ROLES",
+    "Locks",
+    "MovePreview",
+    "Upload",
+    "check_upload_size",
+    "export_bytes",
+    "fingerprint",
+    "grid_lock_label",
+    "lock_grid",
+    "lock_map",
+    "movable_targets",
+    "move_preview",
+    "move_units",
+    "optional_module",
+    "parse_columns",
+    "plan_from_uploads",
+    "problems_table",
+    "read_upload",
+    "safe_extract_zip",
+    "staffing_xlsx",
+    "unlock_grid",
+    "upload_layers",
+]
+
+#: Largest upload accepted, in MB; ``.streamlit/config.toml`` sets the same
+#: ``server.maxUploadSize`` so the browser refuses bigger files before they are sent.
+MAX_UPLOAD_MB = 200
+#: Largest total size of a zip's members once extracted (guards against zip bombs).
+MAX_UNZIPPED_MB = 1000
+MAX_ZIP_MEMBERS = 10_000
+
+ROLES: tuple[str, ...] = ("units", "compounds", "dedicated", "barriers", "communities", "streets")
+
+#: ``{lock label: unit ids}``; units sharing a label form one locked grid.
+Locks = Mapping[str, tuple[str, ...]]
+
+
+# ---------------------------------------------------------------------------------------------
+# uploads
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One uploaded file for one role (hashable, so Streamlit can cache on it)."""
+
+    role: str
+    name: str
+    data: bytes
+    layer: str | None = None
+
+
+def _problem(name: str, check: str, message: str) -> ValidationError:
+    return ValidationError([Problem(name, check, message)])
+
+
+def check_upload_size(name: str, data: bytes, *, limit_mb: float = MAX_UPLOAD_MB) -> None:
+    """Raise :class:`ValidationError` when ``data`` is larger than ``limit_mb``."""
+    size_mb = len(data) / 1e6
+    if size_mb > limit_mb:
+        raise _problem(
+            name,
+            "too_large",
+            f"{name!r} is {size_mb:.1f} MB, above the {limit_mb:g} MB upload limit; split it "
+            "or keep only the layers needed",
+        )
+
+
+def _unsafe_member(name: str) -> bool:
+    norm = name.replace("\\", "/")
+    if norm.startswith("/") or re.match(r"^[A-Za-z]:", norm):
+        return True
+    return ".." in PurePosixPath(norm).parts
+
+
+def safe_extract_zip(
+    data: bytes,
+    dest: Path,
+    *,
+    max_bytes: int = MAX_UNZIPPED_MB * 1_000_000,
+    max_members: int = MAX_ZIP_MEMBERS,
+) -> list[Path]:
+    """Extract a zip archive held in ``data`` into ``dest``, safely.
+
+    Refuses (with a :class:`ValidationError`, before writing anything) archives with absolute
+    member paths, ``..`` components, more than ``max_members`` members or more than
+    ``max_bytes`` once extracted. Symbolic links are written as plain files.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise _problem("zip", "bad_zip", f"not a readable zip file ({exc})") from exc
+    with zf:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        bad = [i.filename for i in infos if _unsafe_member(i.filename)]
+        if bad:
+            raise _problem(
+                "zip",
+                "unsafe_path",
+                f"the zip holds {len(bad)} member(s) with absolute paths or '..' "
+                f"({', '.join(bad[:5])}); re-create it with relative paths only",
+            )
+        if len(infos) > max_members:
+            raise _problem(
+                "zip", "too_many_members", f"the zip holds {len(infos)} files, above {max_members}"
+            )
+        total = sum(i.file_size for i in infos)
+        if total > max_bytes:
+            raise _problem(
+                "zip",
+                "too_large",
+                f"the zip expands to {total / 1e6:.0f} MB, above {max_bytes / 1e6:.0f} MB",
+            )
+        root = dest.resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        written: list[Path] = []
+        for info in infos:
+            target = (root / info.filename.replace("\\", "/")).resolve()
+            if not target.is_relative_to(root):  # belt and braces after the name check
+                raise _problem("zip", "unsafe_path", f"member {info.filename!r} leaves the folder")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(target, "wb") as out:
+                shutil.copyfileobj(src, out, length=1 << 20)
+            written.append(target)
+    return written
+
+
+def _safe_name(name: str, fallback: str) -> str:
+    """A plain file name keeping the suffix: no folders, no odd characters."""
+    base = PurePosixPath(name.replace("\\", "/")).name
+    stem, suffix = Path(base).stem, Path(base).suffix.lower()
+    stem = re.sub(r"[^\w.-]+", "_", stem, flags=re.UNICODE).strip("._") or fallback
+    return f"{stem[:80]}{suffix}"
+
+
+def _readable_in(files: list[Path]) -> list[Path]:
+    """Readable layers among extracted files: Shapefiles first, then other formats."""
+    ok = [
+        f
+        for f in files
+        if f.suffix.lower() in FORMATS
+        and f.suffix.lower() != ".zip"
+        and "__MACOSX" not in f.parts
+        and not f.name.startswith("._")
+    ]
+    return sorted(ok, key=lambda f: (f.suffix.lower() != ".shp", str(f)))
+
+
+def _materialise(upload: Upload, workdir: Path) -> list[Path]:
+    """Write an upload under ``workdir``; a zip is extracted and its layers returned."""
+    check_upload_size(upload.name, upload.data)
+    name = _safe_name(upload.name, upload.role)
+    suffix = Path(name).suffix.lower()
+    if suffix not in FORMATS:
+        raise _problem(
+            upload.name,
+            "unknown_format",
+            f"cannot read {upload.name!r}: unknown file type {suffix or '(none)'!r}; expected one "
+            f"of {', '.join(sorted(FORMATS))}",
+        )
+    folder = workdir / upload.role
+    folder.mkdir(parents=True, exist_ok=True)
+    if suffix == ".zip":
+        files = _readable_in(safe_extract_zip(upload.data, folder / "zip"))
+        if not files:
+            raise _problem(
+                upload.name,
+                "no_layer",
+                f"{upload.name!r} holds no readable layer (.shp, .gpkg, .geojson, .csv, .xlsx)",
+            )
+        return files
+    path = folder / name
+    path.write_bytes(upload.data)
+    return [path]
+
+
+def upload_layers(name: str, data: bytes) -> list[str]:
+    """The layers a user can pick in an upload: GeoPackage layers, Excel sheets, or the
+    readable files (Shapefiles first) of a zip."""
+    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        files = _materialise(Upload("layers", name, data), Path(tmp))
+        if len(files) > 1 or Path(name).suffix.lower() == ".zip":
+            return [f.stem if f.suffix.lower() == ".shp" else f.name for f in files]
+        return list_layers(files[0])
+
+
+def read_upload(upload: Upload, *, workdir: Path) -> gpd.GeoDataFrame:
+    """Read one uploaded layer (see :func:`gridplan.io.read_layer`) via files in ``workdir``."""
+    files = _materialise(upload, workdir)
+    if len(files) > 1 or Path(upload.name).suffix.lower() == ".zip":
+        chosen = files[0]
+        if upload.layer is not None:
+            match = [f for f in files if upload.layer in (f.stem, f.name)]
+            if not match:
+                raise _problem(
+                    upload.name,
+                    "missing_layer",
+                    f"no layer {upload.layer!r} in {upload.name!r}; it holds "
+                    f"{', '.join(f.name for f in files)}",
+                )
+            chosen = match[0]
+        return read_layer(chosen)
+    return read_layer(files[0], layer=upload.layer)
+
+
+def plan_from_uploads(
+    uploads: Sequence[Upload],
+    *,
+    rules: PlanRules,
+    columns: Mapping[str, str] | None = None,
+    seed: int = 0,
+    locks: Locks | None = None,
+    source_crs: str | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> Plan:
+    """Read the uploads (one per role; ``units`` required) and plan them.
+
+    The files are written to a temporary folder that is deleted once they are read.
+    """
+    from .pipeline import plan
+
+    roles = [u.role for u in uploads]
+    problems = [
+        Problem(r, "unknown_role", f"unknown layer role {r!r}; expected one of {', '.join(ROLES)}")
+        for r in roles
+        if r not in ROLES
+    ]
+    if "units" not in roles:
+        problems.append(
+            Problem("units", "missing_layer", "no units layer was given; upload one to plan")
+        )
+    if problems:
+        raise ValidationError(problems)
+    frames: dict[str, gpd.GeoDataFrame] = {}
+    read_problems: list[Problem] = []
+    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        for u in uploads:
+            try:
+                frames[u.role] = read_upload(u, workdir=Path(tmp))
+            except ValidationError as exc:
+                read_problems.extend(exc.problems)
+    if read_problems:
+        raise ValidationError(read_problems)
+    units = frames.pop("units")
+    return plan(
+        units,
+        **frames,
+        rules=rules,
+        columns=dict(columns) if columns else None,
+        seed=seed,
+        locks=lock_map(locks) if locks else None,
+        source_crs=source_crs,  # type: ignore[arg-type]
+        progress=progress,
+    )
+
+
+def parse_columns(text: str) -> dict[str, str]:
+    """Column renaming from text, one ``source = target`` per line (``:``, ``->``, ``→`` also
+    work); blank lines and ``#`` comments are skipped."""
+    mapping: dict[str, str] = {}
+    bad: list[str] = []
+    for raw in (text or "").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = re.split(r"\s*(?:=|->|→|:|：)\s*", line, maxsplit=1)
+        if len(parts) != 2 or not parts[0] or not parts[1]:
+            bad.append(raw.strip())
+            continue
+        mapping[parts[0]] = parts[1]
+    if bad:
+        raise _problem(
+            "columns",
+            "bad_mapping",
+            f"cannot read column mapping line(s) {bad}; write one per line as "
+            "`source = target`, e.g. `户数 = households`",
+        )
+    return mapping
+
+
+def problems_table(exc: ValidationError) -> pd.DataFrame:
+    """A validation error's problems as a table: ``layer``, ``check``, ``message``, ``rows``."""
+    return pd.DataFrame(
+        [
+            {
+                "layer": p.layer,
+                "check": p.check,
+                "message": p.message,
+                "rows": ", ".join(str(r) for r in p.rows[:20])
+                + (f" (+{len(p.rows) - 20})" if len(p.rows) > 20 else ""),
+            }
+            for p in exc.problems
+        ],
+        columns=["layer", "check", "message", "rows"],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# locks and edits
+# ---------------------------------------------------------------------------------------------
+
+
+def lock_map(locks: Locks) -> dict[str, str]:
+    """``{unit_id: label}`` for :func:`gridplan.plan`'s ``locks`` argument."""
+    return {str(uid): str(label) for label, ids in locks.items() for uid in ids}
+
+
+def _grid_unit_ids(plan: Plan, code: str) -> tuple[str, ...]:
+    """Whole units of grid ``code`` (units split across grids are left to the planner)."""
+    u = plan.units
+    whole = u["n_parts"].fillna(1).astype(int) <= 1 if "n_parts" in u.columns else True
+    sel = u[(u["grid_code"].astype(str) == str(code)) & whole]
+    return tuple(sorted(str(i) for i in sel.index))
+
+
+def grid_lock_label(plan: Plan, locks: Locks, code: str) -> str | None:
+    """The lock label of grid ``code`` in ``plan`` (``None`` when it is not locked)."""
+    by_unit = lock_map(locks)
+    labels = {by_unit[i] for i in _grid_unit_ids(plan, code) if i in by_unit}
+    return min(labels) if labels else None
+
+
+def _new_label(locks: Locks, code: str) -> str:
+    label, k = str(code), 2
+    while label in locks:
+        label = f"{code}-{k}"
+        k += 1
+    return label
+
+
+def _without_units(locks: Locks, ids: set[str]) -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for label, members in locks.items():
+        kept = tuple(m for m in members if m not in ids)
+        if kept:
+            out[label] = kept
+    return out
+
+
+def lock_grid(locks: Locks, plan: Plan, code: str) -> dict[str, tuple[str, ...]]:
+    """A new lock set with grid ``code`` locked as it is in ``plan``."""
+    ids = _grid_unit_ids(plan, code)
+    out = _without_units(locks, set(ids))
+    if ids:
+        out[_new_label(out, code)] = ids
+    return out
+
+
+def unlock_grid(locks: Locks, plan: Plan, code: str) -> dict[str, tuple[str, ...]]:
+    """A new lock set without the lock holding grid ``code``."""
+    label = grid_lock_label(plan, locks, code)
+    return {k: v for k, v in locks.items() if k != label}
+
+
+def movable_targets(plan: Plan, code: str) -> list[str]:
+    """Residential grids of the same community that touch grid ``code``."""
+    grids = plan.grids
+    row = grids[grids["grid_code"] == code]
+    if row.empty:
+        return []
+    comm = row["community_id"].iloc[0]
+    same = grids[
+        (grids["kind"] == "residential") & (grids["community_id"].astype(str) == str(comm))
+    ]
+    if code not in set(same["grid_code"]):
+        return []
+    graph = grid_adjacency(same, crs=plan.work_crs)
+    return sorted(graph.neighbors(code)) if code in graph else []
+
+
+@dataclass(frozen=True)
+class MovePreview:
+    """What moving ``unit_ids`` from ``source`` to ``target`` would do.
+
+    ``table`` has one row per grid (``grid``, ``households`` before/after, ``in_band`` after,
+    ``contiguous`` after); ``warnings`` are ``(i18n key, format arguments)`` pairs, empty when
+    both grids stay in band and contiguous.
+    """
+
+    unit_ids: tuple[str, ...]
+    source: str
+    target: str
+    table: pd.DataFrame
+    warnings: tuple[tuple[str, dict[str, Any]], ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.warnings
+
+
+def _parts(geom: Any, *, min_area: float = 1.0) -> int:
+    """Polygon parts of ``geom`` above ``min_area`` m²."""
+    if geom is None or geom.is_empty:
+        return 0
+    parts = shapely.get_parts(geom)
+    return int(sum(1 for p in parts if p.area > min_area))
+
+
+def _cells(grid_geom: Any, unit_geoms: np.ndarray) -> np.ndarray:
+    """Approximate each unit's share of its grid: the unit polygon where units tile the grid,
+    else the Voronoi cell of its representative point clipped to the grid."""
+    areas = shapely.area(unit_geoms)
+    if areas.sum() > 0.5 * grid_geom.area:
+        return shapely.intersection(unit_geoms, grid_geom)
+    pts = shapely.point_on_surface(unit_geoms)
+    if len(pts) == 1:
+        return np.array([grid_geom], dtype=object)
+    vor = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=grid_geom))
+    tree = shapely.STRtree(vor)
+    cells = np.empty(len(pts), dtype=object)
+    for k, p in enumerate(pts):
+        hit = tree.query(p, predicate="intersects")
+        cells[k] = shapely.intersection(vor[hit[0]], grid_geom) if len(hit) else p.buffer(1.0)
+    return cells
+
+
+def move_preview(plan: Plan, unit_ids: Sequence[str], target: str) -> MovePreview:
+    """The effect of moving ``unit_ids`` (all in one grid) to neighbouring grid ``target``:
+    households of both grids before and after, whether each stays in the grid band, and
+    whether each stays contiguous (judged on cells approximated from the units)."""
+    ids = tuple(sorted({str(i) for i in unit_ids}))
+    u = plan.units
+    missing = [i for i in ids if i not in u.index.astype(str)]
+    if missing or not ids:
+        raise _problem("edit", "unknown_unit", f"unknown unit id(s) {missing or '(none)'}")
+    sel = u.loc[list(ids)]
+    sources = sorted(set(sel["grid_code"].astype(str)))
+    if len(sources) != 1:
+        raise _problem("edit", "several_grids", f"the units lie in several grids: {sources}")
+    source = sources[0]
+    warnings: list[tuple[str, dict[str, Any]]] = []
+    split = [i for i in ids if int(u.loc[i].get("n_parts", 1) or 1) > 1]
+    if split:
+        warnings.append(("warn_split_unit", {"ids": ", ".join(split)}))
+    grids = plan.grids.set_index("grid_code")
+    lo, hi = plan.rules.grid.min_households, plan.rules.grid.max_households
+    moved_hh = int(sel["households"].sum())
+    before = {
+        source: int(grids.loc[source, "households"]),
+        target: int(grids.loc[target, "households"]),
+    }
+    after = {source: before[source] - moved_hh, target: before[target] + moved_hh}
+
+    work = plan.work_crs
+    g_work = plan.grids.to_crs(work).set_index("grid_code").geometry
+    in_source = u[u["grid_code"].astype(str) == source].to_crs(work)
+    cells = _cells(g_work[source], in_source.geometry.to_numpy())
+    moving = in_source.index.astype(str).isin(ids)
+    rest = shapely.union_all(cells[~moving]) if (~moving).any() else None
+    moved = shapely.union_all(cells[moving])
+    # grids share boundaries only up to floating point; half a metre closes the seams
+    joined = shapely.union(g_work[target].buffer(0.5), moved.buffer(0.5))
+    contiguous = {
+        source: rest is not None and _parts(rest.buffer(0.01)) == 1,
+        target: _parts(joined) == 1,
+    }
+    rows = []
+    for code in (source, target):
+        band = lo <= after[code] <= hi
+        rows.append(
+            {
+                "grid": code,
+                "before": before[code],
+                "after": after[code],
+                "in_band": band,
+                "contiguous": contiguous[code],
+            }
+        )
+        if not band:
+            warnings.append(
+                ("warn_out_of_band", {"code": code, "hh": after[code], "lo": lo, "hi": hi})
+            )
+        if not contiguous[code]:
+            warnings.append(("warn_not_contiguous", {"code": code}))
+    return MovePreview(
+        unit_ids=ids,
+        source=source,
+        target=target,
+        table=pd.DataFrame(rows, columns=["grid", "before", "after", "in_band", "contiguous"]),
+        warnings=tuple(warnings),
+    )
+
+
+def move_units(
+    locks: Locks, plan: Plan, unit_ids: Sequence[str], target: str
+) -> dict[str, tuple[str, ...]]:
+    """A new lock set in which ``unit_ids`` join grid ``target``; the source and target grids
+    are both locked (as they are in ``plan`` apart from the move), everything else stays as
+    it was, and re-planning with the result re-plans every grid that is not locked."""
+    ids = {str(i) for i in unit_ids}
+    source = str(plan.units.loc[list(ids), "grid_code"].iloc[0])
+    src_label = grid_lock_label(plan, locks, source)
+    tgt_label = grid_lock_label(plan, locks, target)
+    src_ids = tuple(sorted(set(_grid_unit_ids(plan, source)) - ids))
+    tgt_ids = tuple(sorted(set(_grid_unit_ids(plan, target)) | ids))
+    out = _without_units(locks, ids | set(src_ids) | set(tgt_ids))
+    out = {k: v for k, v in out.items() if k not in (src_label, tgt_label)}
+    taken: dict[str, tuple[str, ...]] = {**out, **{k: () for k in (src_label, tgt_label) if k}}
+    src_label = src_label or _new_label(taken, source)
+    taken[src_label] = ()
+    tgt_label = tgt_label or _new_label(taken, target)
+    if src_ids:
+        out[src_label] = src_ids
+    out[tgt_label] = tgt_ids
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# downloads and optional modules
+# ---------------------------------------------------------------------------------------------
+
+ExportKind = Literal["gpkg", "geojson", "microgrids_geojson", "equivalency", "report_xlsx"]
+
+
+def optional_module(name: str) -> ModuleType | None:
+    """``gridplan.<name>`` if it is installed (modules that land separately), else ``None``."""
+    try:
+        return importlib.import_module(f"gridplan.{name}")
+    except ImportError:
+        return None
+
+
+def export_bytes(plan: Plan, kind: ExportKind) -> bytes:
+    """The bytes of one download, written by :mod:`gridplan.export` into a temporary folder.
+
+    ``gpkg``: every layer; ``geojson`` / ``microgrids_geojson``: RFC 7946 grids / micro-grids;
+    ``equivalency``: ``unit_id, grid_code, microgrid_code`` (UTF-8 with BOM for Excel);
+    ``report_xlsx``: the report tables.
+    """
+    from . import export
+
+    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        folder = Path(tmp)
+        if kind == "gpkg":
+            path = export.write_geopackage(plan, folder / "plan.gpkg")
+        elif kind in ("geojson", "microgrids_geojson"):
+            files = export.write_geojson(plan, folder)
+            path = files[0] if kind == "geojson" else files[1]
+        elif kind == "equivalency":
+            path = export.write_equivalency(plan, folder / "equivalency.csv", encoding="utf-8-sig")
+        elif kind == "report_xlsx":
+            path = export.write_report_xlsx(plan, folder / "report.xlsx")
+        else:
+            raise ValueError(f"unknown export kind {kind!r}")
+        return Path(path).read_bytes()
+
+
+def staffing_xlsx(staff: Any, *, lang: str = "zh") -> bytes:
+    """A :class:`gridplan.staffing.Staffing` workbook as bytes (phones masked)."""
+    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        path = staff.to_excel(Path(tmp) / "staffing.xlsx", language=lang)
+        return Path(path).read_bytes()
+
+
+def fingerprint(*parts: object) -> str:
+    """A short stable digest of ``parts`` (bytes hashed as they are, the rest by ``repr``)."""
+    h = hashlib.sha256()
+    for p in parts:
+        if isinstance(p, Upload):
+            h.update(f"{p.role}|{p.name}|{p.layer}|".encode())
+            h.update(hashlib.sha256(p.data).digest())
+        elif isinstance(p, bytes):
+            h.update(hashlib.sha256(p).digest())
+        elif isinstance(p, (tuple, list)):
+            h.update(fingerprint(*p).encode())
+        else:
+            h.update(repr(p).encode())
+        h.update(b"\x1f")
+    return h.hexdigest()[:16]

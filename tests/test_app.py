@@ -1,0 +1,331 @@
+"""The Streamlit app through ``streamlit.testing.v1.AppTest``, and the upload/edit helpers it
+calls (:mod:`gridplan.appsupport`).
+
+The sample plan is cached by ``st.cache_data`` for the whole process, so only the first test
+pays for planning it; each rule change or edit below re-plans once.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from conftest import make_lattice_units
+from streamlit.testing.v1 import AppTest
+
+import gridplan
+from gridplan import appsupport as sup
+from gridplan.errors import ValidationError
+from gridplan.i18n import t
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+
+
+def _start() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    _ok(at)
+    return at
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _texts(at: AppTest) -> str:
+    return "\n".join(str(m.value) for m in [*at.markdown, *at.caption, *at.subheader])
+
+
+def _lattice_geojson(households_col: str = "户数") -> bytes:
+    units = make_lattice_units(6, 6, households=40).rename(columns={"households": households_col})
+    return units.to_crs(4326).to_json().encode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# the app
+# ---------------------------------------------------------------------------------------------
+
+
+def test_sample_plan_opens_ready() -> None:
+    at = _start()
+    assert at.title[0].value == t("app_title", "zh")
+    metrics = _metrics(at)
+    assert metrics[t("households_total", "zh")] == "34,819"  # the sample's counted households
+    assert int(metrics[t("grid_count", "zh")]) > 50
+    grids = at.selectbox(key="grid")
+    assert len(grids.options) == int(metrics[t("grid_count", "zh")])
+    assert grids.value == grids.options[0]
+    assert not at.error
+    # grid details, report tables and downloads are there
+    assert t("grid_details", "zh") in _texts(at)
+    assert len(at.dataframe) >= 5
+    assert at.get("download_button")
+
+
+def test_rule_change_replans() -> None:
+    at = _start()
+    before = _metrics(at)
+    at.number_input(key="r_gmax").set_value(450)
+    at.button(key="run").click().run()
+    _ok(at)
+    after = _metrics(at)
+    assert after[t("households_total", "zh")] == before[t("households_total", "zh")]
+    assert int(after[t("grid_count", "zh")]) > int(before[t("grid_count", "zh")])
+    assert "300–450" in _texts(at)
+
+
+def test_invalid_rules_are_reported() -> None:
+    at = _start()
+    at.number_input(key="r_gmin").set_value(600)  # above the maximum of 500
+    at.button(key="run").click().run()
+    _ok(at)
+    assert at.error and t("rules_invalid", "zh") in at.error[0].value
+    assert "max_households" in at.dataframe[0].value.to_string()
+
+
+def test_language_switch() -> None:
+    at = _start()
+    assert at.title[0].value == "社区网格规划"
+    at.toggle(key="lang_en").set_value(True).run()
+    _ok(at)
+    assert at.title[0].value == "Community grid planning"
+    assert "Households" in _metrics(at)
+    assert at.tabs[0].label == "Map"
+
+
+def test_lock_move_undo() -> None:
+    at = _start()
+    locked = t("locked_grids", "zh", n=0)
+    assert locked in _texts(at)
+    grid = at.selectbox(key="grid").value
+
+    at.button(key="lock").click().run()
+    _ok(at)
+    assert t("locked_grids", "zh", n=1) in _texts(at)
+    assert at.selectbox(key="grid").value == grid
+    assert at.button(key="unlock")  # the grid now shows as locked
+
+    moving = at.multiselect(key="move_units")
+    unit = moving.options[0].split(" ")[0]  # options read "<unit id> · <n> 户数"
+    moving.set_value([unit]).run()
+    _ok(at)
+    target = at.selectbox(key="move_target").value
+    assert target and target != grid
+    preview = next(d for d in at.dataframe if "调整后" in d.value)
+    table = preview.value
+    assert list(table["网格"]) == [grid, target]
+    assert int(table["调整前"].sum()) == int(table["调整后"].sum())  # households conserved
+
+    at.button(key="apply_move").click().run()
+    _ok(at)
+    assert t("locked_grids", "zh", n=2) in _texts(at)
+    # the selection follows the unit into its new grid (codes are renumbered by each plan)
+    assert at.button(key="unlock")
+    assert any(o.split(" ")[0] == unit for o in at.multiselect(key="move_units").options)
+
+    at.button(key="undo").click().run()
+    _ok(at)
+    assert t("locked_grids", "zh", n=1) in _texts(at)
+    at.button(key="undo").click().run()
+    _ok(at)
+    assert t("locked_grids", "zh", n=0) in _texts(at)
+    assert at.button(key="undo").disabled
+
+
+def test_upload_flow_with_column_mapping() -> None:
+    at = _start()
+    at.radio(key="source").set_value("upload").run()
+    _ok(at)
+    assert at.info and t("need_units", "zh") in at.info[0].value
+
+    at.file_uploader(key="up_units").set_value(
+        ("units.geojson", _lattice_geojson(), "application/geo+json")
+    )
+    at.run()
+    _ok(at)
+    # without the mapping, 户数 is not households: the validation report says so
+    assert at.error and t("validation_failed", "zh", n=1)[:6] in at.error[0].value
+    report = at.dataframe[0].value
+    assert "households" in report.to_string()
+
+    at.text_area(key="columns").set_value("户数 = households").run()
+    _ok(at)
+    assert not at.error
+    metrics = _metrics(at)
+    assert metrics[t("households_total", "zh")] == f"{36 * 40:,}"
+    assert int(metrics[t("grid_count", "zh")]) >= 3
+
+
+# ---------------------------------------------------------------------------------------------
+# upload helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("bad", ["../evil.txt", "/etc/evil.txt", "a/../../evil.txt", "C:/x.txt"])
+def test_zip_members_cannot_leave_the_folder(tmp_path: Path, bad: str) -> None:
+    data = _zip({"ok.txt": b"fine", bad: b"pwned"})
+    with pytest.raises(ValidationError, match=r"absolute paths or '\.\.'"):
+        sup.safe_extract_zip(data, tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert not (tmp_path / "evil.txt").exists()
+
+
+def test_zip_bombs_and_large_uploads_are_refused(tmp_path: Path) -> None:
+    data = _zip({"big.bin": b"\0" * 2_000_000})
+    with pytest.raises(ValidationError, match="expands to"):
+        sup.safe_extract_zip(data, tmp_path, max_bytes=1_000_000)
+    with pytest.raises(ValidationError, match="upload limit"):
+        sup.check_upload_size("big.gpkg", b"\0" * 2_000_000, limit_mb=1)
+    written = sup.safe_extract_zip(_zip({"a/b.txt": b"x"}), tmp_path / "ok")
+    assert [p.read_bytes() for p in written] == [b"x"]
+
+
+def test_zipped_shapefile_upload(tmp_path: Path) -> None:
+    units = make_lattice_units(3, 2, households=45)
+    shp = tmp_path / "shp"
+    shp.mkdir()
+    units.to_file(shp / "楼栋.shp", encoding="utf-8")
+    members = {p.name: p.read_bytes() for p in shp.iterdir()}
+    data = _zip({f"export/{k}": v for k, v in members.items()})
+    assert sup.upload_layers("buildings.zip", data) == ["楼栋"]
+    gdf = sup.read_upload(sup.Upload("units", "buildings.zip", data), workdir=tmp_path / "w")
+    assert len(gdf) == 6 and int(gdf["households"].sum()) == 270
+
+
+def test_gpkg_layers_csv_and_errors(tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[1] / "data" / "singapore_queenstown.gpkg"
+    data = sample.read_bytes()
+    assert {"units", "communities", "barriers", "streets"} <= set(
+        sup.upload_layers(sample.name, data)
+    )
+    comms = sup.read_upload(
+        sup.Upload("communities", "../../x/" + sample.name, data, layer="communities"),
+        workdir=tmp_path,
+    )
+    assert len(comms) == 15
+    assert not list(tmp_path.parent.glob("x"))  # the name's folders were dropped
+    csv = "楼号,户数,经度,纬度\n1,120,112.55,37.80\n2,96,112.551,37.80\n".encode()
+    pts = sup.read_upload(sup.Upload("units", "楼栋.csv", csv), workdir=tmp_path)
+    assert pts.crs.to_epsg() == 4326 and list(pts["户数"]) == [120, 96]
+    with pytest.raises(ValidationError, match="unknown file type"):
+        sup.read_upload(sup.Upload("units", "notes.docx", b"x"), workdir=tmp_path)
+    with pytest.raises(ValidationError) as err:
+        sup.plan_from_uploads([sup.Upload("barriers", "b.csv", csv)], rules=gridplan.PlanRules())
+    assert "no units layer" in str(err.value)
+    table = sup.problems_table(err.value)
+    assert list(table.columns) == ["layer", "check", "message", "rows"]
+
+
+def test_parse_columns() -> None:
+    assert sup.parse_columns("户数 = households\n# note\n\n楼号 -> unit_id\n人口：population") == {
+        "户数": "households",
+        "楼号": "unit_id",
+        "人口": "population",
+    }
+    with pytest.raises(ValidationError, match="source = target"):
+        sup.parse_columns("just a word")
+
+
+# ---------------------------------------------------------------------------------------------
+# edit helpers on a small plan
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_plan() -> gridplan.Plan:
+    return gridplan.plan(make_lattice_units(6, 6, households=40))
+
+
+def test_locks_and_moves(small_plan: gridplan.Plan) -> None:
+    p = small_plan
+    code = p.grids["grid_code"].iloc[0]
+    locks = sup.lock_grid({}, p, code)
+    assert sup.grid_lock_label(p, locks, code) == code
+    assert set(locks[code]) == set(p.units.index[p.units["grid_code"] == code])
+    assert sup.unlock_grid(locks, p, code) == {}
+
+    targets = sup.movable_targets(p, code)
+    assert targets and code not in targets
+    unit = p.units.index[p.units["grid_code"] == code][0]
+    preview = sup.move_preview(p, [unit], targets[0])
+    row = preview.table.set_index("grid")
+    assert row.loc[code, "after"] == row.loc[code, "before"] - 40
+    assert row.loc[targets[0], "after"] == row.loc[targets[0], "before"] + 40
+
+    moved = sup.move_units(locks, p, [unit], targets[0])
+    assert unit in moved[sup.grid_lock_label(p, {k: v for k, v in moved.items()}, targets[0])]
+    assert locks == sup.lock_grid({}, p, code)  # the argument is not changed
+    replanned = gridplan.plan(p.layers, locks=sup.lock_map(moved))
+    new_grid = replanned.units.loc[unit, "grid_code"]
+    mates = set(replanned.units.index[replanned.units["grid_code"] == new_grid])
+    assert mates == set(moved[next(k for k, v in moved.items() if unit in v)])
+    assert bool(replanned.grids.loc[replanned.grids["grid_code"] == new_grid, "locked"].iloc[0])
+
+
+def test_move_preview_flags_broken_contiguity_and_band() -> None:
+    # two locked strips of three 150-household squares: taking the middle square out of the
+    # lower strip cuts it in two and pushes the upper one over 500 households
+    units = make_lattice_units(3, 2, households=150)
+    locks = {"u0": "A", "u1": "A", "u2": "A", "u3": "B", "u4": "B", "u5": "B"}
+    p = gridplan.plan(units, locks=locks)
+    lower = p.units.loc["u0", "grid_code"]
+    upper = p.units.loc["u3", "grid_code"]
+    assert sup.movable_targets(p, lower) == [upper]
+    preview = sup.move_preview(p, ["u1"], upper)
+    table = preview.table.set_index("grid")
+    assert not bool(table.loc[lower, "contiguous"]) and bool(table.loc[upper, "contiguous"])
+    assert list(table["after"]) == [300, 600]
+    assert ("warn_not_contiguous", {"code": lower}) in preview.warnings
+    assert ("warn_out_of_band", {"code": upper, "hh": 600, "lo": 300, "hi": 500}) in (
+        preview.warnings
+    )
+    assert not preview.ok
+    # an end square keeps both strips whole
+    fine = sup.move_preview(p, ["u0"], upper).table
+    assert fine["contiguous"].all()
+
+
+def test_export_bytes_parse(small_plan: gridplan.Plan) -> None:
+    if sup.optional_module("export") is None:
+        pytest.skip("gridplan.export is not installed yet")
+    data = json.loads(sup.export_bytes(small_plan, "geojson"))
+    assert data["type"] == "FeatureCollection"
+    assert {f["properties"]["grid_code"] for f in data["features"]} == set(
+        small_plan.grids["grid_code"]
+    )
+    csv = sup.export_bytes(small_plan, "equivalency").decode("utf-8-sig")
+    assert csv.splitlines()[0] == "unit_id,grid_code,microgrid_code"
+    gpkg = sup.export_bytes(small_plan, "gpkg")
+    assert gpkg[:15] == b"SQLite format 3"
+
+
+def test_fingerprint_is_stable() -> None:
+    a = sup.Upload("units", "a.geojson", b"123")
+    assert sup.fingerprint(a, 1) == sup.fingerprint(sup.Upload("units", "a.geojson", b"123"), 1)
+    assert sup.fingerprint(a, 1) != sup.fingerprint(sup.Upload("units", "a.geojson", b"124"), 1)
+    assert np.all([len(sup.fingerprint(x)) == 16 for x in ("x", b"y", (1, 2))])
+
+
+def test_dedicated_categories_from_upload(tmp_path: Path) -> None:
+    units = make_lattice_units(2, 1, households=40)
+    ded = units.assign(category=["school", "park"]).drop(columns=["households"])
+    data = ded.to_json().encode()
+    gdf = sup.read_upload(sup.Upload("dedicated", "d.geojson", data), workdir=tmp_path)
+    assert isinstance(gdf, gpd.GeoDataFrame) and set(gdf["category"]) == {"school", "park"}
