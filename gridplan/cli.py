@@ -843,7 +843,7 @@ def staff_command(
             "lon/lat or unit_id/compound_id, capacity."
         ),
     ] = None,
-    config: Annotated[Path | None, typer.Option(help="Rules as TOML ([staffing]).")] = None,
+    config: Annotated[Path | None, typer.Option(help="Rules as TOML: a staffing table.")] = None,
     lang: Annotated[
         LangChoice, typer.Option("--lang", help="Headers in Chinese (zh) or English (en).")
     ] = LangChoice.zh,
