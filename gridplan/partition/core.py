@@ -479,27 +479,43 @@ def split_piece(
         k_min, k_max = band_admits(total, lo, hi)
         feasible = k_min <= k <= k_max
     k = max(1, min(k, g.n))
-    bis = _Bisector(g, lo=lo, hi=hi, rng=rng, tries=tries)
     nodes = np.arange(g.n)
 
-    def finish(parts: list[np.ndarray], passes: int) -> tuple[np.ndarray, int, bool]:
+    def finish(parts: list[np.ndarray], passes: int) -> tuple[np.ndarray, int, float]:
         kk = len(parts)
         lab = _refine(g, _relabel(parts, g.n, g.xy), kk, lo=lo, hi=hi, passes=passes)
         sums = np.bincount(lab, weights=g.weight.astype(float), minlength=kk)
-        return lab, kk, bool(np.all((sums >= lo - 1e-9) & (sums <= hi + 1e-9)))
+        viol = float(np.maximum(lo - sums, 0).sum() + np.maximum(sums - hi, 0).sum())
+        return lab, kk, viol
 
-    # 1. greedy bisection (a node without an admissible cut takes the least-violating one),
-    #    then repair moves: cheap, and enough for most pieces
-    labels, k_out, in_band = finish(bis.split(nodes, k), max(refine_passes, 12))
-    fallback = bis.relaxed > 0
-    if not in_band and feasible:
+    # 1. greedy bisection (a node without an admissible cut takes the least-violating one)
+    #    and repair moves: cheap, and enough for most pieces. When the preferred count
+    #    misses, neighbouring admissible counts often fit coarse units better.
+    k_min, k_max = band_admits(total, lo, hi)
+    counts = [k]
+    if feasible:
+        counts += [c for d in (1, 2) for c in (k - d, k + d) if k_min <= c <= k_max]
+    best: tuple[np.ndarray, int, float] | None = None
+    fallback = False
+    for kk in counts:
+        bis = _Bisector(g, lo=lo, hi=hi, rng=rng, tries=tries)
+        res = finish(bis.split(nodes, min(kk, g.n)), max(refine_passes, 12))
+        if best is None or res[2] < best[2] - 1e-9:
+            best = res
+            fallback = bis.relaxed > 0
+        if best[2] <= 1e-9:
+            break
+    assert best is not None
+    if best[2] > 1e-9 and feasible:
         # 2. admissible cuts only, with bounded backtracking over other trees
+        bis = _Bisector(g, lo=lo, hi=hi, rng=rng, tries=tries)
         bis.budget = 8 * tries + 4 * k
         parts = bis.split_exact(nodes, k)
         if parts is not None:
-            labels, k_out, in_band = finish(parts, refine_passes)
+            best = finish(parts, refine_passes)
             fallback = False
-    k = k_out
+    labels, k, viol = best
+    in_band = viol <= 1e-9
     proven = False
     if not in_band and feasible and exact and g.n <= exact_max_units:
         # Trees and repair moves found nothing. For a coarse piece, enumerate every candidate
