@@ -7,6 +7,7 @@ from .layers import Layers, prepare_layers
 from .partition import GridPartition, partition_grids
 from .partition.microgrids import MicroPartition, partition_microgrids
 from .pipeline import Plan, plan
+from .staffing import Staffing, StaffingRules, staffing_plan
 
 __version__ = "0.1.0"
 
@@ -22,6 +23,8 @@ __all__ = [
     "Plan",
     "PlanRules",
     "Problem",
+    "Staffing",
+    "StaffingRules",
     "ValidationError",
     "__version__",
     "band_admits",
@@ -31,5 +34,6 @@ __all__ = [
     "plan",
     "prepare_layers",
     "read_layer",
+    "staffing_plan",
     "write_layer",
 ]

@@ -277,6 +277,8 @@ def rules_from_dict(data: dict[str, Any]) -> PlanRules:
     Unknown keys are an error naming the key and the allowed keys.
     """
     sections = {"grid": GridRules, "microgrid": MicroGridRules, "codes": CodeRules}
+    # sections read by other modules from the same rules.toml (staffing, reform)
+    foreign = {"staffing", "reform"}
     problems: list[Problem] = []
     kwargs: dict[str, Any] = {}
     top_allowed = {f.name for f in fields(PlanRules)}
@@ -299,6 +301,8 @@ def rules_from_dict(data: dict[str, Any]) -> PlanRules:
                 kwargs[key] = cls(**vals)
             except ValidationError as exc:
                 problems.extend(exc.problems)
+        elif key in foreign:
+            continue
         elif key in top_allowed:
             kwargs[key] = tuple(value) if isinstance(value, list) else value
         else:

@@ -177,16 +177,29 @@ def plan(
     mg["microgrid_code"] = microgrid_codes(mg, rules=rules.codes).to_numpy()
     mcode_of = dict(zip(mg["microgrid_id"], mg["microgrid_code"], strict=True))
 
-    # residents: counted where given, else estimated from households (flagged)
+    # residents and party members per grid, counted from unit *parts*: a building split
+    # across grids contributes to each grid in proportion to the households of its parts.
+    # Residents are estimated from households where not given, and flagged.
+    shares = _unit_shares(gp)
     u = layers.units
-    pop_known = u["population"].notna()
-    grid_of_unit = gp.units["grid_id"]
-    est = (~pop_known).groupby(grid_of_unit).any()
-    grids["population_estimated"] = grids["grid_id"].map(est).fillna(False).astype(bool)
-    pop_filled = u["population"].where(pop_known, u["households"] * rules.household_size)
-    grids["population"] = grids["grid_id"].map(pop_filled.groupby(grid_of_unit).sum()).fillna(0.0)
-    party = u["party_members"]
-    grids["party_members"] = grids["grid_id"].map(party.groupby(grid_of_unit).sum(min_count=1))
+    unit_hh = u["households"].reindex(shares["unit_id"]).to_numpy(dtype=float)
+    frac = np.where(unit_hh > 0, shares["households"].to_numpy() / np.maximum(unit_hh, 1), 1.0)
+    frac = np.where(unit_hh > 0, frac, 1.0 / shares["n_parts"].to_numpy())
+    pop = u["population"].reindex(shares["unit_id"]).to_numpy(dtype=float)
+    shares["estimated"] = np.isnan(pop)
+    shares["population"] = np.where(
+        np.isnan(pop), shares["households"].to_numpy() * rules.household_size, pop * frac
+    )
+    shares["party_members"] = _apportion(
+        u["party_members"].reindex(shares["unit_id"]).to_numpy(dtype=float),
+        frac,
+        shares["unit_id"].to_numpy(),
+    )
+    by_grid = shares.groupby("grid_id")
+    grids["population_estimated"] = grids["grid_id"].map(by_grid["estimated"].any())
+    grids["population_estimated"] = grids["population_estimated"].fillna(False).astype(bool)
+    grids["population"] = grids["grid_id"].map(by_grid["population"].sum()).fillna(0.0)
+    grids["party_members"] = grids["grid_id"].map(by_grid["party_members"].sum(min_count=1))
     n_micro = mg.groupby("grid_id").size()
     grids["n_microgrids"] = grids["grid_id"].map(n_micro).fillna(0).astype(np.int64)
     target = rules.grid.target
@@ -272,6 +285,54 @@ def plan(
         layers=layers,
         work_crs=gp.crs,
     )
+
+
+def _apportion(total: np.ndarray, frac: np.ndarray, unit: np.ndarray) -> np.ndarray:
+    """Whole people per piece of a unit by largest remainder (NaN stays NaN).
+
+    Examples
+    --------
+    >>> _apportion(np.array([5.0, 5.0]), np.array([0.5, 0.5]), np.array(["a", "a"]))
+    array([3., 2.])
+    """
+    raw = total * frac
+    base = np.floor(raw)
+    rem = raw - base
+    df = pd.DataFrame({"unit": unit, "base": base, "rem": rem, "total": total})
+    short = df.groupby("unit")["total"].transform("first") - df.groupby("unit")["base"].transform(
+        "sum"
+    )
+    # rank remainders within each unit, largest first (ties by position: deterministic)
+    rank = (
+        df.sort_values(["unit", "rem"], ascending=[True, False], kind="stable")
+        .groupby("unit")
+        .cumcount()
+    )
+    extra = (rank.reindex(df.index).to_numpy() < np.rint(short.to_numpy())).astype(float)
+    return np.where(np.isnan(total), np.nan, base + extra)
+
+
+def _unit_shares(gp) -> pd.DataFrame:
+    """One row per (unit, grid) piece: residential unit parts, plus whole dedicated units."""
+    parts = pd.DataFrame(
+        {
+            "unit_id": gp.parts["unit_id"].to_numpy(),
+            "households": gp.parts["households"].to_numpy(dtype=float),
+            "grid_id": gp.parts["grid_id"].to_numpy(),
+        }
+    )
+    in_parts = gp.units.index.astype(str).isin(parts["unit_id"])
+    ded = gp.units.loc[~in_parts]
+    whole = pd.DataFrame(
+        {
+            "unit_id": ded.index.astype(str),
+            "households": ded["households"].to_numpy(dtype=float),
+            "grid_id": ded["grid_id"].to_numpy(),
+        }
+    )
+    out = pd.concat([parts, whole], ignore_index=True)
+    out["n_parts"] = out.groupby("unit_id")["unit_id"].transform("size")
+    return out
 
 
 def _dedicated_filter(
