@@ -31,6 +31,7 @@ SAMPLE_LAYERS = ("units", "communities", "streets", "barriers")
 UPLOAD_TYPES = ["gpkg", "geojson", "json", "zip", "csv", "txt", "xlsx", "xlsm", "parquet"]
 MAP_HEIGHT = 620
 POST_COLUMNS = ("grid_head", "fulltime_worker", "parttime_workers", "dedicated_contact", "posts")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PARTY_COLUMNS = ("branch_id", "type", "members", "meets_min", "needs_committee")
 
 staffing = sup.optional_module("staffing")
@@ -507,29 +508,19 @@ with tabs["staffing"]:
 with tabs["edit"]:
     st.caption(T("edit_intro"))
     locks = edits["locks"]
-    st.write(T("locked_grids", n=len(locks)))
-    b1, b2, b3 = st.columns(3)
-    b2.button(
-        T("undo"),
-        key="undo",
-        on_click=_undo,
-        disabled=not edits["history"],
-        help=None if edits["history"] else T("nothing_to_undo"),
-    )
-    b3.button(
-        T("unlock_all"), key="unlock_all", on_click=_set_locks, args=({},), disabled=not locks
-    )
     if selected is not None:
-        st.subheader(f"{T('grid')} {selected}")
-        if sup.grid_lock_label(plan, locks, selected) is None:
-            b1.button(
+        is_locked = sup.grid_lock_label(plan, locks, selected) is not None
+        st.subheader(f"{T('grid')} {selected}" + (" 🔒" if is_locked else ""))
+        st.caption(T("edit_pick_hint"))
+        if not is_locked:
+            st.button(
                 T("lock_grid"),
                 key="lock",
                 on_click=_set_locks,
                 args=(sup.lock_grid(locks, plan, selected), _first_unit(plan, selected)),
             )
         else:
-            b1.button(
+            st.button(
                 T("unlock_grid"),
                 key="unlock",
                 on_click=_set_locks,
@@ -571,6 +562,26 @@ with tabs["edit"]:
                 on_click=_set_locks,
                 args=(sup.move_units(locks, plan, moving, target), moving[0]),
             )
+    st.divider()
+    st.markdown(f"**{T('locked_grids', n=len(locks))}**")
+    locked_rows = plan.grids[plan.grids["locked"].astype(bool)]
+    if len(locked_rows):
+        st.dataframe(
+            _df(locked_rows, lang, ["grid_code", "community_id", "households", "in_band"]),
+            hide_index=True,
+            width="stretch",
+        )
+    b1, b2 = st.columns(2)
+    b1.button(
+        T("undo"),
+        key="undo",
+        on_click=_undo,
+        disabled=not edits["history"],
+        help=None if edits["history"] else T("nothing_to_undo"),
+    )
+    b2.button(
+        T("unlock_all"), key="unlock_all", on_click=_set_locks, args=({},), disabled=not locks
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -591,6 +602,7 @@ with tabs["downloads"]:
                 "application/geo+json",
             ),
             ("download_equivalency", "equivalency", "equivalency.csv", "text/csv"),
+            ("download_report", "report_xlsx", "report.xlsx", XLSX),
         ]
         for label, kind, file_name, mime in downloads:
             st.download_button(
@@ -601,7 +613,6 @@ with tabs["downloads"]:
                 key=f"dl_{kind}",
                 on_click="ignore",
             )
-    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     if staff is None:
         st.info(T("staffing_missing"))
     else:
@@ -609,7 +620,7 @@ with tabs["downloads"]:
             T("download_staffing"),
             data=lambda: sup.staffing_xlsx(staff, lang=lang),
             file_name="staffing.xlsx",
-            mime=xlsx,
+            mime=XLSX,
             key="dl_staffing",
             on_click="ignore",
         )
@@ -626,8 +637,8 @@ if reform is not None:
             st.info(T("role_communities"))
         else:
             r1, r2 = st.columns(2)
-            lo = r1.number_input(T("grid_min"), 1, 1_000_000, 1000, step=100, key="rf_lo")
-            hi = r2.number_input(T("grid_max"), 2, 1_000_000, 3000, step=100, key="rf_hi")
+            lo = r1.number_input(T("community_min"), 1, 1_000_000, 1000, step=100, key="rf_lo")
+            hi = r2.number_input(T("community_max"), 2, 1_000_000, 3000, step=100, key="rf_hi")
             if st.toggle(T("reform_run"), key="rf_run"):
                 try:
                     result = redivide(plan_key, int(lo), int(hi), int(seed), plan)
@@ -651,4 +662,14 @@ if reform is not None:
                     )
                     counts = result.report.get("counts")
                     if counts is not None:
+                        st.subheader(T("reform_counts"))
                         st.dataframe(counts, hide_index=True, width="stretch")
+                    st.dataframe(
+                        _df(
+                            result.communities.drop(columns="geometry"),
+                            lang,
+                            ["community_code", "previous_code", "households", "in_bounds"],
+                        ),
+                        hide_index=True,
+                        width="stretch",
+                    )

@@ -182,6 +182,10 @@ _LABELS: dict[str, tuple[str, str]] = {
         "Locked grids are kept when re-planning; moving units to a neighbouring grid locks "
         "both grids.",
     ),
+    "edit_pick_hint": (
+        "在“地图”页点击或选择要调整的网格。",
+        "Pick the grid to edit on the Map tab (click it or choose it there).",
+    ),
     "lock_grid": ("锁定此网格", "Lock this grid"),
     "unlock_grid": ("解锁此网格", "Unlock this grid"),
     "unlock_all": ("全部解锁并重新规划", "Unlock all and re-plan"),
@@ -218,6 +222,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "download_gpkg": ("GeoPackage（全部图层）", "GeoPackage (all layers)"),
     "download_geojson": ("GeoJSON 网格（RFC 7946）", "GeoJSON grids (RFC 7946)"),
     "download_equivalency": ("单元–网格对应表（CSV）", "Equivalency table (CSV)"),
+    "download_report": ("统计报表工作簿（Excel）", "Report workbook (Excel)"),
     "download_staffing": ("人员配置工作簿（Excel）", "Staffing workbook (Excel)"),
     "export_missing": (
         "导出模块（gridplan.export）尚未安装，暂不能下载 {what}。",
@@ -229,6 +234,9 @@ _LABELS: dict[str, tuple[str, str]] = {
         "按当前规则重新划分社区边界，对比新旧边界。",
         "Redivide community boundaries under the current rules and compare old and new.",
     ),
+    "community_min": ("新社区最少户数", "New community: min households"),
+    "community_max": ("新社区最多户数", "New community: max households"),
+    "reform_counts": ("调整前后对比", "Before and after"),
     "reform_run": ("计算新社区边界", "Compute new community boundaries"),
     "reform_failed": ("社区调整计算失败：{err}", "Reform failed: {err}"),
     # generic values

@@ -141,6 +141,18 @@ def test_lock_move_undo() -> None:
     assert at.button(key="undo").disabled
 
 
+def test_reform_tab_compares_old_and_new_communities() -> None:
+    if sup.optional_module("reform") is None:
+        pytest.skip("gridplan.reform is not installed yet")
+    at = _start()
+    at.toggle(key="rf_run").set_value(True).run()
+    _ok(at)
+    assert not at.error
+    counts = next(d.value for d in at.dataframe if "metric" in d.value.columns)
+    row = counts.set_index("metric")
+    assert row.loc["households", "before"] == row.loc["households", "after"] == 34_819
+
+
 def test_upload_flow_with_column_mapping() -> None:
     at = _start()
     at.radio(key="source").set_value("upload").run()
