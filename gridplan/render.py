@@ -26,9 +26,14 @@ needed by anything these maps draw and are dropped.
 
 Examples
 --------
->>> import pickle  # doctest: +SKIP
->>> m = plan_map(plan, basemap="none", intranet=True)  # doctest: +SKIP
->>> m.save("plan.html")  # doctest: +SKIP
+>>> import geopandas as gpd, gridplan
+>>> src = "data/camden_sample.gpkg"
+>>> plan = gridplan.plan(gpd.read_file(src, layer="units"),
+...                      communities=gpd.read_file(src, layer="communities"))
+>>> m = plan_map(plan, basemap="none", intranet=True)
+>>> html = m.get_root().render()
+>>> all(code in html for code in plan.grids["grid_code"]), "jsdelivr" in html
+(True, False)
 """
 
 from __future__ import annotations
@@ -305,7 +310,7 @@ def display_layers(
         Shift coordinates to GCJ-02 for a Gaode basemap (display only).
     """
     work = plan.work_crs
-    kw = {"work_crs": work, "tolerance_m": tolerance_m, "gcj02": gcj02}
+    kw: dict[str, Any] = {"work_crs": work, "tolerance_m": tolerance_m, "gcj02": gcj02}
     grids = plan.grids
     colours = pd.Series(DEDICATED_COLOUR, index=grids.index, dtype=object)
     res = grids["kind"] == "residential"
@@ -778,7 +783,7 @@ def reform_map(
     """
     gcj02 = basemap == "gaode"
     work = working_crs(new) if new.crs is not None else None
-    kw = {"work_crs": work, "tolerance_m": tolerance_m, "gcj02": gcj02}
+    kw: dict[str, Any] = {"work_crs": work, "tolerance_m": tolerance_m, "gcj02": gcj02}
     new_cols = [c for c in ("community_code", "households", "previous_code") if c in new.columns]
     n = _frame(
         new.assign(colour=grid_colours(new, code_col="community_code")), [*new_cols, "colour"], **kw

@@ -102,6 +102,22 @@ def test_language_switch() -> None:
     assert at.tabs[0].label == "Map"
 
 
+def test_basemap_choices() -> None:
+    at = _start()
+    at.selectbox(key="basemap").set_value("tianditu").run()
+    _ok(at)
+    assert any(t("tianditu_needs_key", "zh") in w.value for w in at.warning)
+    at.text_input(key="tk").set_value("0123456789abcdef").run()
+    _ok(at)
+    assert not any(t("tianditu_needs_key", "zh") in w.value for w in at.warning)
+    at.selectbox(key="basemap").set_value("gaode").run()
+    _ok(at)
+    assert t("gaode_note", "zh") in _texts(at)
+    at.toggle(key="show_micro").set_value(True)
+    at.selectbox(key="community").set_value(at.selectbox(key="community").options[1]).run()
+    _ok(at)
+
+
 def test_lock_move_undo() -> None:
     at = _start()
     locked = t("locked_grids", "zh", n=0)
