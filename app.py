@@ -6,6 +6,9 @@ and the result is rendered. Planning is :func:`gridplan.plan`; uploads, locks an
 :mod:`gridplan.i18n`. Staffing, exports and the reform view use :mod:`gridplan.staffing`,
 :mod:`gridplan.export` and :mod:`gridplan.reform` when they are installed and say so when not.
 
+Intranet mode (Leaflet from ``gridplan/assets/`` instead of CDNs) is on unless the environment
+sets ``GRIDPLAN_INTRANET=0``; it can be switched in the map settings.
+
 State is per session (``st.session_state``): the chosen grid, the locks and the undo stack.
 The bundled sample's plan is cached for everyone; plans of uploaded data are cached per
 session (``scope="session"``), so one planner's data never reaches another session.
@@ -107,12 +110,8 @@ def upload_layers(name: str, data: bytes) -> list[str]:
 
 
 @st.cache_data(show_spinner=False, max_entries=16, scope="session")
-def upload_categories(upload: sup.Upload) -> list[str]:
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
-        gdf = sup.read_upload(upload, workdir=Path(tmp))
-    return sorted({str(c) for c in gdf["category"].dropna()}) if "category" in gdf else []
+def upload_categories(upload: sup.Upload, columns: tuple[tuple[str, str], ...]) -> list[str]:
+    return sup.upload_categories(upload, columns=dict(columns))
 
 
 @st.cache_data(show_spinner=False, max_entries=4, scope="session")
@@ -226,7 +225,7 @@ else:
         if len(layers) > 1:
             default = layers.index(role) if role in layers else 0
             layer = st.sidebar.selectbox(
-                T("layer_in_file"), layers, index=default, key=f"layer_{role}"
+                f"{T('layer_in_file')} ({f.name})", layers, index=default, key=f"layer_{role}"
             )
         found.append(sup.Upload(role, f.name, data, layer=layer))
     uploads = tuple(found)
@@ -245,7 +244,13 @@ else:
     )
 
 dedicated = [u for u in uploads if u.role == "dedicated"]
-categories = upload_categories(dedicated[0]) if dedicated else []
+try:
+    categories = (
+        upload_categories(dedicated[0], tuple(sorted(columns.items()))) if dedicated else []
+    )
+except ValidationError as exc:
+    upload_errors.append(exc)
+    categories = []
 
 with st.sidebar.form("rules"):
     st.subheader(T("rules"))

@@ -73,6 +73,7 @@ __all__ = [
     "safe_extract_zip",
     "staffing_xlsx",
     "unlock_grid",
+    "upload_categories",
     "upload_layers",
 ]
 
@@ -260,6 +261,15 @@ def read_upload(upload: Upload, *, workdir: Path) -> gpd.GeoDataFrame:
             chosen = match[0]
         return read_layer(chosen)
     return read_layer(files[0], layer=upload.layer)
+
+
+def upload_categories(upload: Upload, *, columns: Mapping[str, str] | None = None) -> list[str]:
+    """The ``category`` values of an uploaded dedicated layer (after ``columns`` renaming), for
+    the rules' dedicated-category choice."""
+    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        gdf = read_upload(upload, workdir=Path(tmp))
+    gdf = gdf.rename(columns={k: v for k, v in (columns or {}).items() if k in gdf.columns})
+    return sorted({str(c) for c in gdf["category"].dropna()}) if "category" in gdf else []
 
 
 def plan_from_uploads(

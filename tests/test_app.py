@@ -357,3 +357,9 @@ def test_dedicated_categories_from_upload(tmp_path: Path) -> None:
     data = ded.to_json().encode()
     gdf = sup.read_upload(sup.Upload("dedicated", "d.geojson", data), workdir=tmp_path)
     assert isinstance(gdf, gpd.GeoDataFrame) and set(gdf["category"]) == {"school", "park"}
+    upload = sup.Upload("dedicated", "d.geojson", data)
+    assert sup.upload_categories(upload) == ["park", "school"]
+    renamed = ded.rename(columns={"category": "类别"}).to_json().encode()
+    upload = sup.Upload("dedicated", "d.geojson", renamed)
+    assert sup.upload_categories(upload) == []
+    assert sup.upload_categories(upload, columns={"类别": "category"}) == ["park", "school"]
