@@ -96,12 +96,13 @@ PALETTE: tuple[str, ...] = (
     "#d4a6c8",
 )
 DEDICATED_COLOUR = "#8c8c8c"
-BARRIER_COLOURS = {
-    "major_road": "#c0392b",
-    "railway": "#222222",
-    "waterway": "#2e86de",
-    "river": "#2e86de",
-}
+#: barrier line colour by ``barrier_class`` prefix (read-only: sessions share the module)
+BARRIER_COLOURS: tuple[tuple[str, str], ...] = (
+    ("major_road", "#c0392b"),
+    ("railway", "#222222"),
+    ("waterway", "#2e86de"),
+    ("river", "#2e86de"),
+)
 DEFAULT_BARRIER_COLOUR = "#e67e22"
 
 _TIANDITU = (
@@ -503,9 +504,7 @@ def _micro_style(feature: dict) -> dict:
 
 def _barrier_style(feature: dict) -> dict:
     cls = str(feature["properties"].get("barrier_class") or "")
-    colour = next(
-        (c for k, c in BARRIER_COLOURS.items() if cls.startswith(k)), DEFAULT_BARRIER_COLOUR
-    )
+    colour = next((c for k, c in BARRIER_COLOURS if cls.startswith(k)), DEFAULT_BARRIER_COLOUR)
     return {"color": colour, "weight": 2.5 if cls.startswith("major") else 1.5, "opacity": 0.85}
 
 
