@@ -22,6 +22,7 @@ search that reduces band violations first. The caller reports such pieces.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -85,6 +86,8 @@ def choose_k(total: float, lo: float, hi: float, target: float) -> tuple[int, bo
     --------
     >>> choose_k(1200, 300, 500, 400)
     (3, True)
+    >>> choose_k(1000, 300, 500, 400)  # 3 grids of 333 are nearer 400 than 2 of 500
+    (3, True)
     >>> choose_k(550, 300, 500, 400)
     (2, False)
     """
@@ -92,8 +95,12 @@ def choose_k(total: float, lo: float, hi: float, target: float) -> tuple[int, bo
     if total <= 0:
         return 1, False
     if k_min <= k_max:
-        k = int(np.clip(round(total / target), k_min, k_max))
-        return k, True
+        # the admissible count whose mean part size is nearest the target (ties: fewer parts)
+        # (the mean falls as the count grows, so the answer is next to total / target)
+        guess = total / target
+        options = {int(np.clip(c, k_min, k_max)) for c in (math.floor(guess), math.ceil(guess))}
+        k = min(options, key=lambda c: (abs(total / c - target), c))
+        return int(k), True
     # no count fits: compare the nearest counts on either side by worst relative violation
     candidates = sorted({max(1, k_max), k_min})
     best_k, best_v = candidates[0], np.inf

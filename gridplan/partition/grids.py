@@ -460,9 +460,28 @@ def _partition(
         for lab in sorted({str(v) for v in locked_label if v is not None}):
             members = np.flatnonzero(locked_label == lab)
             comms_here = sorted(set(parts.community[members]))
-            new_grid(
-                members, kind="residential", community=comms_here[0], locked=True, lock_label=lab
+            gid = new_grid(
+                members,
+                kind="residential",
+                community=comms_here[0],
+                locked=True,
+                lock_label=lab,
             )
+            total = float(parts.weight[members].sum())
+            if not lo <= total <= hi:
+                diags.append(
+                    {
+                        "level": "grid",
+                        "kind": "locked_out_of_band",
+                        "community_id": comms_here[0],
+                        "grid_id": gid,
+                        "unit_ids": describe_rows(sorted({ids[parts.unit[m]] for m in members})),
+                        "households": int(total),
+                        "message": f"locked grid {lab!r} holds {int(total)}, outside the band "
+                        f"{int(lo)}-{int(hi)}; it is kept exactly as locked",
+                        "fix": "unlock it, or move units in or out before locking",
+                    }
+                )
 
     # 5. compounds
     free = label < 0
