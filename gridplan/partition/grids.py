@@ -22,7 +22,7 @@ import logging
 import math
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import geopandas as gpd
 import numpy as np
@@ -373,9 +373,31 @@ def _partition(
     locks: dict,
     seed: int,
     progress: Progress | None,
+    work_crs: object | None = None,
+) -> GridPartition:
+    """Plan in canonical unit order (sorted unit ids) so the plan does not depend on the
+    order of the input rows, then hand units back in the input order."""
+    original = layers.units.index
+    canon = np.argsort(original.astype(str).to_numpy(), kind="stable")
+    sorted_layers = replace(layers, units=layers.units.iloc[canon])
+    result = _partition_sorted(
+        sorted_layers, rules=rules, locks=locks, seed=seed, progress=progress, work_crs=work_crs
+    )
+    return replace(result, units=result.units.loc[original])
+
+
+def _partition_sorted(
+    layers: Layers,
+    *,
+    rules: GridRules,
+    locks: dict,
+    seed: int,
+    progress: Progress | None,
+    work_crs: object | None,
 ) -> GridPartition:
     lo, hi, target = float(rules.min_households), float(rules.max_households), rules.target
-    crs = working_crs(layers.units)
+    # a distributed run passes the whole input's CRS so every part works in the same one
+    crs = work_crs if work_crs is not None else working_crs(layers.units)
     units_in = layers.units
     u = units_in.to_crs(crs)
     n_units = len(u)
@@ -575,9 +597,11 @@ def _partition(
             xy=nxy[members],
             mass=nmass[members],
         )
-        piece_key = f"{comm_key}:{int(nodes[members].min())}"
-        res = _split_connected(g, lo, hi, target, rules, _stable_seed(seed, piece_key))
         part_members = np.flatnonzero(np.isin(part_node, members))
+        # named by its smallest unit id, so the seed does not depend on row order or on which
+        # other streets are planned in the same run
+        piece_key = f"{comm_key}:{min(ids[parts.unit[part_members]])}"
+        res = _split_connected(g, lo, hi, target, rules, _stable_seed(seed, piece_key))
         piece_label = res.labels[loc[part_node[part_members]]]
         crossed = c in joined_pieces
         base = len(grid_info)

@@ -112,6 +112,18 @@ def partition_microgrids(
     area = shapely.area(geoms)
     area = np.where(np.isnan(area), 0.0, area)
     fine_grids: dict[str, tuple] = {}
+    # a grid is named by its community and smallest unit id for seeding, never by its
+    # global number (which depends on everything else in the run)
+    by_grid = sl.groupby("grid_id")
+    grid_key = {
+        gid: f"{c}:{u}"
+        for gid, c, u in zip(
+            by_grid.size().index,
+            by_grid["community_id"].first(),
+            by_grid["unit_id"].min(),
+            strict=True,
+        )
+    }
     n_todo = len(residential)
     for done, gid in enumerate(sorted(residential), start=1):
         if progress is not None and (done % 50 == 0 or done == n_todo):
@@ -133,7 +145,7 @@ def partition_microgrids(
             lo=lo,
             hi=hi,
             rules=rules,
-            seed=_stable_seed(seed, "micro", gid),
+            seed=_stable_seed(seed, "micro", grid_key[gid]),
         )
         if not ok and rules.split_buildings:
             # retry with finer slices (about half the floor each) so slices can recombine
@@ -161,7 +173,7 @@ def partition_microgrids(
                 lo=lo,
                 hi=hi,
                 rules=rules,
-                seed=_stable_seed(seed, "micro-fine", gid),
+                seed=_stable_seed(seed, "micro-fine", grid_key[gid]),
             )
             if f_ok:
                 fine_grids[gid] = (f_sl, f_geoms, f_lab)
