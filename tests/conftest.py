@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 
 import geopandas as gpd
+import numpy as np
 import pytest
 from shapely.geometry import box
 
@@ -82,3 +84,80 @@ def write_gpkg(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return _write
+
+
+# --- piece graphs for the partition core (appended for test_partition_core / _exact) -----------
+
+
+def make_piece_graph(
+    n: int,
+    edges: Sequence[tuple[int, int]] | np.ndarray,
+    weights: Sequence[int] | np.ndarray,
+    *,
+    xy: np.ndarray | None = None,
+    mass: np.ndarray | None = None,
+):
+    """A :class:`gridplan.partition.core.PieceGraph` from an edge list (costs = distance + 1)."""
+    from gridplan.adjacency import to_csr
+    from gridplan.partition.core import PieceGraph
+
+    e = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    if xy is None:
+        xy = np.column_stack([np.arange(n, dtype=float) * 100.0, np.zeros(n)])
+    xy = np.asarray(xy, dtype=float)
+    cost = np.hypot(*(xy[e[:, 0]] - xy[e[:, 1]]).T) + 1.0
+    w = np.asarray(weights, dtype=np.int64)
+    return PieceGraph(
+        adjacency=to_csr(n, e[:, 0], e[:, 1], cost),
+        weight=w,
+        xy=xy,
+        mass=np.ones(n) if mass is None else np.asarray(mass, dtype=float),
+    )
+
+
+def lattice_edges(nx: int, ny: int) -> np.ndarray:
+    """4-neighbour edges of an ``nx`` x ``ny`` lattice numbered row-major."""
+    k = np.arange(nx * ny).reshape(ny, nx)
+    horiz = np.column_stack([k[:, :-1].ravel(), k[:, 1:].ravel()])
+    vert = np.column_stack([k[:-1, :].ravel(), k[1:, :].ravel()])
+    return np.vstack([horiz, vert]).astype(np.int64)
+
+
+def lattice_xy(nx: int, ny: int, cell: float = LATTICE_CELL_M) -> np.ndarray:
+    r, c = np.divmod(np.arange(nx * ny), nx)
+    return np.column_stack([c * cell, r * cell]).astype(float)
+
+
+def delaunay_edges(xy: np.ndarray) -> np.ndarray:
+    """Unique undirected edges of the Delaunay triangulation of ``xy`` (a planar graph)."""
+    from scipy.spatial import Delaunay
+
+    tri = Delaunay(xy)
+    s = tri.simplices
+    e = np.vstack([s[:, [0, 1]], s[:, [1, 2]], s[:, [0, 2]]])
+    e = np.sort(e, axis=1)
+    return np.unique(e, axis=0).astype(np.int64)
+
+
+@pytest.fixture(scope="session")
+def piece_graphs() -> SimpleNamespace:
+    """Builders for partition-core graphs: ``from_edges(n, edges, weights, xy=None)``,
+    ``lattice(nx, ny, weights)``, ``delaunay(xy, weights)`` and the raw edge helpers.
+    Session-scoped (stateless) so hypothesis tests can use it."""
+
+    def lattice(nx: int, ny: int, weights) -> object:
+        w = np.broadcast_to(np.asarray(weights, dtype=np.int64), (nx * ny,)).copy()
+        return make_piece_graph(nx * ny, lattice_edges(nx, ny), w, xy=lattice_xy(nx, ny))
+
+    def delaunay(xy: np.ndarray, weights) -> object:
+        xy = np.asarray(xy, dtype=float)
+        return make_piece_graph(len(xy), delaunay_edges(xy), weights, xy=xy)
+
+    return SimpleNamespace(
+        from_edges=make_piece_graph,
+        lattice=lattice,
+        delaunay=delaunay,
+        lattice_edges=lattice_edges,
+        lattice_xy=lattice_xy,
+        delaunay_edges=delaunay_edges,
+    )

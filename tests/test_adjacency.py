@@ -1,0 +1,152 @@
+"""The unit graph: cells sharing an edge are neighbours (touching corners are not), and an edge
+whose units a barrier separates is flagged with that barrier."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import LineString, box
+
+from gridplan.adjacency import cell_edges, to_csr
+
+
+def lattice_cells(nx: int, ny: int, cell: float = 100.0):
+    cells = np.array(
+        [
+            box(c * cell, r * cell, (c + 1) * cell, (r + 1) * cell)
+            for r in range(ny)
+            for c in range(nx)
+        ],
+        dtype=object,
+    )
+    xy = shapely.get_coordinates(shapely.centroid(cells))
+    return cells, xy
+
+
+def four_neighbours(nx: int, ny: int) -> set[tuple[int, int]]:
+    out = set()
+    for r in range(ny):
+        for c in range(nx):
+            k = r * nx + c
+            if c + 1 < nx:
+                out.add((k, k + 1))
+            if r + 1 < ny:
+                out.add((k, k + nx))
+    return out
+
+
+def edge_set(e) -> set[tuple[int, int]]:
+    return set(zip(e.i.tolist(), e.j.tolist(), strict=True))
+
+
+@settings(max_examples=25, deadline=None)
+@given(nx=st.integers(1, 9), ny=st.integers(1, 9))
+def test_lattice_cells_give_four_neighbour_edges(nx, ny):
+    cells, xy = lattice_cells(nx, ny)
+    e = cell_edges(cells, xy)
+    assert (e.i < e.j).all()
+    # diagonal cells touch at a point only: no edge
+    assert edge_set(e) == four_neighbours(nx, ny)
+    assert len(e) == len(four_neighbours(nx, ny))
+    np.testing.assert_allclose(e.shared_m, 100.0)
+    assert not e.crossing.any()
+    assert (e.barrier == -1).all()
+
+
+def test_short_shared_boundary_is_not_an_edge():
+    # two cells sharing 0.3 m of boundary (below min_shared_m = 0.5) and two sharing 2 m
+    a = box(0, 0, 10, 10)
+    b = box(10, 9.7, 20, 19.7)  # shares y 9.7..10 with a
+    c = box(0, 10, 2, 20)  # shares x 0..2 with a
+    cells = np.array([a, b, c], dtype=object)
+    xy = shapely.get_coordinates(shapely.centroid(cells))
+    e = cell_edges(cells, xy)
+    assert edge_set(e) == {(0, 2)}
+    assert e.shared_m[0] == pytest.approx(2.0)
+    # with a lower threshold the 0.3 m contact counts too
+    loose = cell_edges(cells, xy, min_shared_m=0.1)
+    assert edge_set(loose) == {(0, 1), (0, 2)}
+
+
+def test_empty_and_missing_cells_have_no_edges():
+    cells, xy = lattice_cells(3, 1)
+    cells = cells.copy()
+    cells[1] = shapely.Polygon()
+    e = cell_edges(cells, xy)
+    assert len(e) == 0
+    cells[1] = None
+    assert len(cell_edges(cells, xy)) == 0
+
+
+def test_barrier_crossing_edges_name_their_barrier():
+    nx, ny = 4, 3
+    cells, xy = lattice_cells(nx, ny)
+    far_road = LineString([(5000, 0), (5000, 300)])  # index 0, far away
+    river = LineString([(200, -20), (200, 320)])  # index 1, between columns 1 and 2
+    e = cell_edges(cells, xy, barriers=np.array([far_road, river], dtype=object))
+    assert edge_set(e) == four_neighbours(nx, ny)
+    col_i, col_j = e.i % nx, e.j % nx
+    across = (col_i <= 1) != (col_j <= 1)
+    assert across.sum() == ny
+    np.testing.assert_array_equal(e.crossing, across)
+    np.testing.assert_array_equal(e.barrier, np.where(across, 1, -1))
+
+
+def test_dead_end_road_still_cuts_the_edges_it_crosses():
+    # a spur that stops half way up: the segments it crosses are cut, the rest are not
+    cells, xy = lattice_cells(2, 4)
+    spur = LineString([(100, -10), (100, 210)])
+    e = cell_edges(cells, xy, barriers=np.array([spur], dtype=object))
+    horizontal = e.j == e.i + 1
+    rows = e.i // 2
+    expected = horizontal & (rows <= 1)
+    np.testing.assert_array_equal(e.crossing, expected)
+    assert (e.barrier[expected] == 0).all()
+    assert (e.barrier[~expected] == -1).all()
+
+
+def test_face_difference_marks_crossing_and_names_the_nearest_barrier():
+    # faces say units 0|1 are apart, but the straight segment between them misses the line (a
+    # road bending around them): the edge is still a crossing and takes the nearest line
+    cells, xy = lattice_cells(2, 1)
+    face = np.array([0, 1])
+    bend = LineString([(100, 120), (100, 400)])  # ends just above the shared edge
+    elsewhere = LineString([(3000, 0), (3000, 100)])
+    e = cell_edges(cells, xy, face=face, barriers=np.array([elsewhere, bend], dtype=object))
+    assert len(e) == 1
+    assert e.crossing[0]
+    assert e.barrier[0] == 1
+
+
+def test_face_difference_without_barriers():
+    cells, xy = lattice_cells(3, 1)
+    e = cell_edges(cells, xy, face=np.array([0, 0, 1]))
+    crossing = dict(zip(zip(e.i.tolist(), e.j.tolist(), strict=True), e.crossing, strict=True))
+    assert crossing == {(0, 1): False, (1, 2): True}
+    assert (e.barrier == -1).all()
+
+
+def test_subset_keeps_columns_aligned():
+    cells, xy = lattice_cells(3, 2)
+    e = cell_edges(cells, xy, barriers=np.array([LineString([(100, -5), (100, 205)])]))
+    keep = e.crossing.copy()
+    s = e.subset(keep)
+    assert len(s) == int(keep.sum())
+    np.testing.assert_array_equal(s.i, e.i[keep])
+    np.testing.assert_array_equal(s.barrier, e.barrier[keep])
+
+
+def test_to_csr_is_symmetric_with_positive_costs():
+    i = np.array([0, 1, 2])
+    j = np.array([1, 2, 3])
+    cost = np.array([5.0, 0.0, 2.5])
+    m = to_csr(4, i, j, cost)
+    assert m.shape == (4, 4)
+    d = m.toarray()
+    np.testing.assert_array_equal(d, d.T)
+    assert d[0, 1] == 5.0
+    assert d[1, 2] > 0, "a zero cost must not drop the edge"
+    assert m.nnz == 6

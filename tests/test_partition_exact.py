@@ -1,0 +1,259 @@
+"""Exact plans for coarse pieces: ``enumerate_subsets`` against brute force, and ``solve_exact``
+against a brute-force set partitioning, with its infeasibility proofs and its refusal to prove
+anything when the enumeration was cut short.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+from scipy.sparse import csgraph
+
+from gridplan.partition.exact import enumerate_subsets, solve_exact
+
+# ---------------------------------------------------------------------------------------------
+# brute force
+# ---------------------------------------------------------------------------------------------
+
+
+def is_connected(n: int, edges: np.ndarray, nodes: tuple[int, ...]) -> bool:
+    if len(nodes) == 1:
+        return True
+    idx = np.asarray(nodes)
+    e = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    m = sparse.coo_array((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n)).tocsr()
+    m = m + m.T
+    n_comp, _ = csgraph.connected_components(m[idx][:, idx], directed=False)
+    return n_comp == 1
+
+
+def brute_subsets(n, edges, w, lo, hi) -> set[tuple[int, ...]]:
+    out = set()
+    for size in range(1, n + 1):
+        for nodes in itertools.combinations(range(n), size):
+            t = sum(w[i] for i in nodes)
+            if lo <= t <= hi and is_connected(n, edges, nodes):
+                out.add(nodes)
+    return out
+
+
+def brute_best_plan(n, candidates, cost) -> float | None:
+    """Minimum total cost of an exact cover of 0..n-1 by candidate sets (None if none)."""
+    by_first: dict[int, list[tuple[int, ...]]] = {}
+    for c in candidates:
+        by_first.setdefault(min(c), []).append(c)
+    best = [None]
+
+    def rec(covered: frozenset, acc: float) -> None:
+        if len(covered) == n:
+            if best[0] is None or acc < best[0]:
+                best[0] = acc
+            return
+        v = min(set(range(n)) - covered)
+        for c in by_first.get(v, []):
+            if covered.isdisjoint(c):
+                rec(covered | frozenset(c), acc + cost(c))
+
+    # a cover takes, for the smallest uncovered node, a set whose smallest node it is only if
+    # every smaller node is already covered, which the recursion guarantees
+    rec(frozenset(), 0.0)
+    return best[0]
+
+
+@st.composite
+def small_graph(draw, max_n: int = 8, min_w: int = 0, max_w: int = 10):
+    n = draw(st.integers(1, max_n))
+    pairs = list(itertools.combinations(range(n), 2))
+    chosen = (
+        draw(st.lists(st.sampled_from(pairs), unique=True, max_size=len(pairs))) if pairs else []
+    )
+    edges = np.asarray(chosen, dtype=np.int64).reshape(-1, 2)
+    w = draw(st.lists(st.integers(min_w, max_w), min_size=n, max_size=n))
+    lo = draw(st.integers(0, 15))
+    hi = lo + draw(st.integers(0, 15))
+    return n, edges, w, lo, hi
+
+
+def path_edges(n: int) -> np.ndarray:
+    return np.column_stack([np.arange(n - 1), np.arange(1, n)])
+
+
+def cycle_edges(n: int) -> np.ndarray:
+    return np.vstack([path_edges(n), [[n - 1, 0]]])
+
+
+# ---------------------------------------------------------------------------------------------
+# enumerate_subsets
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "edges", "w", "lo", "hi"),
+    [
+        ("path", path_edges(6), [3, 1, 4, 1, 5, 9], 5, 10),
+        ("cycle", cycle_edges(7), [2, 7, 1, 8, 2, 8, 1], 8, 12),
+        ("star", [(0, 1), (0, 2), (0, 3), (0, 4)], [1, 4, 4, 4, 4], 5, 9),
+        ("lattice", [(0, 1), (1, 2), (3, 4), (4, 5), (0, 3), (1, 4), (2, 5)], [2] * 6, 4, 6),
+    ],
+)
+def test_enumerate_subsets_matches_brute_force(piece_graphs, name, edges, w, lo, hi):
+    n = len(w)
+    edges = np.asarray(edges)
+    g = piece_graphs.from_edges(n, edges, w)
+    got = enumerate_subsets(g, lo=lo, hi=hi)
+    assert got is not None
+    assert len(got) == len(set(got)), "a set was generated twice"
+    assert set(got) == brute_subsets(n, edges, w, lo, hi)
+
+
+def test_enumerate_subsets_path_by_hand(piece_graphs):
+    # path 3-1-4-1-5-9, band 5..10: the runs with sums in band, written out by hand
+    g = piece_graphs.from_edges(6, path_edges(6), [3, 1, 4, 1, 5, 9])
+    got = set(enumerate_subsets(g, lo=5, hi=10))
+    assert got == {
+        (0, 1, 2),
+        (0, 1, 2, 3),
+        (1, 2),
+        (1, 2, 3),
+        (2, 3),
+        (3, 4),
+        (2, 3, 4),
+        (4,),
+        (5,),
+    }
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=small_graph())
+def test_enumerate_subsets_random_graphs_match_brute_force(piece_graphs, case):
+    n, edges, w, lo, hi = case
+    g = piece_graphs.from_edges(n, edges, w)
+    got = enumerate_subsets(g, lo=lo, hi=hi)
+    # nothing is truncated for graphs this small, so the answer must be complete
+    assert got is not None
+    assert len(got) == len(set(got))
+    assert all(tuple(sorted(s)) == tuple(s) for s in got)
+    assert set(got) == brute_subsets(n, edges, w, lo, hi)
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=small_graph(min_w=1), max_size=st.integers(1, 4), cap=st.integers(1, 60))
+def test_enumerate_subsets_never_returns_an_incomplete_list(piece_graphs, case, max_size, cap):
+    # with a tight size or visit cap the enumerator may give up (None), but whatever list it
+    # returns is the complete one: no false infeasibility proof can be built on it
+    n, edges, w, lo, hi = case
+    g = piece_graphs.from_edges(n, edges, w)
+    got = enumerate_subsets(g, lo=lo, hi=hi, cap=cap, max_size=max_size)
+    if got is not None:
+        assert set(got) == brute_subsets(n, edges, w, lo, hi)
+
+
+def test_enumerate_subsets_gives_up_on_the_visit_cap(piece_graphs):
+    g = piece_graphs.from_edges(30, path_edges(30), [1] * 30)
+    assert enumerate_subsets(g, lo=1, hi=30, cap=50) is None
+    full = enumerate_subsets(g, lo=1, hi=30, cap=10_000, max_size=30)
+    assert full is not None
+    assert len(full) == 30 * 31 // 2  # every run of a path of 30
+
+
+def test_enumerate_subsets_gives_up_on_the_size_cap(piece_graphs):
+    # 20 units of 20 against 300-400: every in-band set has 15-20 units, beyond max_size=12
+    g = piece_graphs.from_edges(20, path_edges(20), [20] * 20)
+    assert enumerate_subsets(g, lo=300, hi=400) is None
+    full = enumerate_subsets(g, lo=300, hi=400, max_size=20)
+    assert full is not None
+    assert len(full) == sum(20 - s + 1 for s in range(15, 21))
+
+
+def test_solve_exact_does_not_claim_infeasible_when_truncated(piece_graphs):
+    # the same path is feasible (all 20 units make one grid of 400), but every in-band set
+    # has more units than the enumerator's size cap: "skipped", never a false "infeasible"
+    g = piece_graphs.from_edges(20, path_edges(20), [20] * 20)
+    res = solve_exact(g, lo=300, hi=400, target=350)
+    assert res.status == "skipped"
+    assert res.labels is None
+
+
+# ---------------------------------------------------------------------------------------------
+# solve_exact
+# ---------------------------------------------------------------------------------------------
+
+
+def test_solve_exact_proves_the_star_infeasible(piece_graphs):
+    # centre 10, four leaves of 260, band 300-500: 1,050 households fit three grids by count,
+    # but a connected set is a leaf (260), the centre plus one leaf (270) or two (530)
+    g = piece_graphs.from_edges(5, [(0, 1), (0, 2), (0, 3), (0, 4)], [10, 260, 260, 260, 260])
+    res = solve_exact(g, lo=300, hi=500, target=400)
+    assert res.status == "infeasible"
+    assert res.labels is None
+    assert res.n_candidates == 0
+
+
+def test_solve_exact_proves_infeasible_when_candidates_overlap(piece_graphs):
+    # 200-200-200 on a path: {0,1} and {1,2} are in band but no two of them are disjoint
+    g = piece_graphs.from_edges(3, path_edges(3), [200, 200, 200])
+    res = solve_exact(g, lo=300, hi=500, target=400)
+    assert res.status == "infeasible"
+    assert res.n_candidates == 2
+
+
+def test_solve_exact_proves_infeasible_when_a_unit_is_in_no_candidate(piece_graphs):
+    g = piece_graphs.from_edges(3, path_edges(3), [100, 450, 100])
+    res = solve_exact(g, lo=300, hi=500, target=400)
+    assert res.status == "infeasible"
+
+
+def test_solve_exact_finds_the_optimum_by_hand(piece_graphs):
+    # six units of 150 at one point (no compactness term): two grids of 450 (deviation 12.5%
+    # each) beat three of 300 (25% each)
+    g = piece_graphs.from_edges(6, path_edges(6), [150] * 6, xy=np.zeros((6, 2)))
+    res = solve_exact(g, lo=300, hi=500, target=400)
+    assert res.status == "optimal"
+    np.testing.assert_array_equal(res.labels, [0, 0, 0, 1, 1, 1])
+
+
+def test_solve_exact_unique_plan(piece_graphs):
+    g = piece_graphs.from_edges(4, path_edges(4), [200] * 4)
+    res = solve_exact(g, lo=300, hi=500, target=400)
+    assert res.status == "optimal"
+    np.testing.assert_array_equal(res.labels, [0, 0, 1, 1])
+
+
+@settings(max_examples=30, deadline=None)
+@given(case=small_graph(max_n=8, min_w=1, max_w=12))
+def test_solve_exact_matches_brute_force_set_partitioning(piece_graphs, case):
+    n, edges, w, lo, hi = case
+    if lo == 0:
+        lo = 1
+        hi = max(hi, 1)
+    target = (lo + hi) / 2
+    # all units at one point: the objective is then only the size term 4 * dev^2 per grid
+    g = piece_graphs.from_edges(n, edges, w, xy=np.zeros((n, 2)))
+    res = solve_exact(g, lo=lo, hi=hi, target=target)
+    cands = brute_subsets(n, edges, w, lo, hi)
+
+    def cost(c):
+        dev = (sum(w[i] for i in c) - target) / target
+        return 4.0 * dev * dev
+
+    best = brute_best_plan(n, cands, cost)
+    if best is None:
+        assert res.status == "infeasible"
+        assert res.labels is None
+        return
+    assert res.status == "optimal"
+    labels = res.labels
+    assert labels.shape == (n,)
+    k = int(labels.max()) + 1
+    assert set(labels.tolist()) == set(range(k))
+    blocks = [tuple(np.flatnonzero(labels == p).tolist()) for p in range(k)]
+    for b in blocks:
+        assert b in cands, f"part {b} is not a connected in-band set"
+    got = sum(cost(b) for b in blocks)
+    # the solver's tie-breaker adds at most 1e-6 per chosen set
+    assert got == pytest.approx(best, abs=1e-4)
