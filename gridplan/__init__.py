@@ -7,6 +7,7 @@ from .layers import Layers, prepare_layers
 from .partition import GridPartition, partition_grids
 from .partition.microgrids import MicroPartition, partition_microgrids
 from .pipeline import Plan, plan
+from .reform import Reform, ReformRules, redivide
 from .staffing import Staffing, StaffingRules, staffing_plan
 
 __version__ = "0.1.0"
@@ -23,6 +24,8 @@ __all__ = [
     "Plan",
     "PlanRules",
     "Problem",
+    "Reform",
+    "ReformRules",
     "Staffing",
     "StaffingRules",
     "ValidationError",
@@ -34,6 +37,7 @@ __all__ = [
     "plan",
     "prepare_layers",
     "read_layer",
+    "redivide",
     "staffing_plan",
     "write_layer",
 ]

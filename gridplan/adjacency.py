@@ -16,7 +16,7 @@ import shapely
 from scipy import sparse
 from shapely import STRtree
 
-__all__ = ["Edges", "cell_edges", "to_csr"]
+__all__ = ["Edges", "barrier_lines", "cell_edges", "to_csr"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,22 @@ def cell_edges(
             mids = shapely.points((xy[a[unnamed]] + xy[b[unnamed]]) / 2)
             barrier[unnamed] = STRtree(barriers).query_nearest(mids, all_matches=False)[1]
     return Edges(a, b, shared, crossing, barrier)
+
+
+def barrier_lines(barriers, *, classes: tuple[str, ...], crs: object):
+    """The barrier lines that cut the unit graph: those whose ``barrier_class`` starts with
+    one of ``classes`` (all of them when ``classes`` is empty), in ``crs``; None if none."""
+    if barriers is None or len(barriers) == 0:
+        return None
+    bars = barriers.to_crs(crs)
+    if classes:
+        cls = bars["barrier_class"].astype(str)
+        keep = np.zeros(len(bars), dtype=bool)
+        for prefix in classes:
+            keep |= cls.str.startswith(prefix).to_numpy()
+        bars = bars[keep]
+    bars = bars[~bars.geometry.is_empty & bars.geometry.notna()]
+    return bars if len(bars) else None
 
 
 def to_csr(n: int, i: np.ndarray, j: np.ndarray, cost: np.ndarray) -> sparse.csr_array:

@@ -66,14 +66,14 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from shapely import STRtree
 
-from .adjacency import cell_edges, to_csr
+from .adjacency import barrier_lines, cell_edges, to_csr
 from .config import Balance, band_admits
 from .crs import working_crs
 from .errors import Problem, ValidationError, describe_rows
 from .layers import Layers, prepare_layers
 from .partition.core import PieceGraph, split_piece
 from .partition.grids import polsby_popper
-from .tessellation import region_hulls, tessellate
+from .tessellation import region_hulls, tessellate, units_tile
 
 __all__ = [
     "DIAGNOSTIC_COLUMNS",
@@ -1257,20 +1257,6 @@ def _enterprise_mask(categories: pd.Series, words: tuple[str, ...]) -> np.ndarra
     return mask
 
 
-def _barrier_lines(layers: Layers, classes: tuple[str, ...], crs: Any) -> gpd.GeoDataFrame | None:
-    if layers.barriers is None or len(layers.barriers) == 0:
-        return None
-    bars = layers.barriers.to_crs(crs)
-    if classes:
-        cls = bars["barrier_class"].astype(str)
-        keep = np.zeros(len(bars), dtype=bool)
-        for prefix in classes:
-            keep |= cls.str.startswith(prefix).to_numpy()
-        bars = bars[keep]
-    bars = bars[~bars.geometry.is_empty & bars.geometry.notna()]
-    return bars if len(bars) else None
-
-
 def _str_key(v: object) -> str:
     return "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
 
@@ -1464,24 +1450,6 @@ def _street_regions(
     return regions
 
 
-def _units_tile(geoms: np.ndarray, street_key: np.ndarray, regions: dict[str, Any]) -> bool:
-    """True when the units are polygons that cover at least 90 % of every street's region
-    without overlapping (census areas, blocks, village polygons), so they are their own cells.
-
-    Building footprints leave gaps between them and fail the cover test; points fail outright.
-    """
-    if len(geoms) == 0 or not np.isin(shapely.get_type_id(geoms), (3, 6)).all():
-        return False
-    area = shapely.area(geoms)
-    for key, region in regions.items():
-        sel = street_key == key
-        r_area = float(shapely.area(region))
-        total = float(area[sel].sum())
-        if r_area <= 0 or not (0.9 * r_area <= total <= 1.02 * r_area):
-            return False
-    return True
-
-
 def _redivide(layers: Layers, *, rules: ReformRules, seed: int) -> Reform:
     lo, hi = float(rules.min_households), float(rules.max_households)
     crs = working_crs(layers.units)
@@ -1515,14 +1483,14 @@ def _redivide(layers: Layers, *, rules: ReformRules, seed: int) -> Reform:
     resid = np.flatnonzero(ent_of < 0)
 
     # 2. cells per street, cut by barriers; neighbours within a street only
-    bars = _barrier_lines(layers, rules.barrier_classes, crs)
+    bars = barrier_lines(layers.barriers, classes=rules.barrier_classes, crs=crs)
     bar_geoms = bars.geometry.to_numpy() if bars is not None else None
     regions = _street_regions(u, resid, street_key, layers, crs)
     cells = np.empty(n_units, dtype=object)
     face = np.full(n_units, -1, dtype=np.int64)
     mode = rules.cells
     if mode == "auto":
-        mode = "units" if _units_tile(geoms[resid], street_key[resid], regions) else "tessellate"
+        mode = "units" if units_tile(geoms[resid], street_key[resid], regions) else "tessellate"
     log.info("cells: %s", mode)
     if resid.size and mode == "units":
         # areal units already tile their street; barriers are read from the segment test

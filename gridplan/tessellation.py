@@ -381,3 +381,24 @@ def dissolve(cells: np.ndarray, *, grid_size: float = 0.01, min_hole_m2: float =
     if not parts:
         return shapely.Polygon()
     return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
+
+
+def units_tile(geoms: np.ndarray, region_of: np.ndarray, regions: dict) -> bool:
+    """True when the units are polygons covering 90-102 % of every region's area (census
+    areas, blocks, village polygons): then they are their own cells.
+
+    Building footprints leave gaps between them and fail the cover test; points fail outright.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    if len(geoms) == 0 or not np.isin(shapely.get_type_id(geoms), (3, 6)).all():
+        return False
+    area = shapely.area(geoms)
+    for key, region in regions.items():
+        sel = region_of == key
+        if not sel.any():
+            continue
+        r_area = float(shapely.area(region))
+        total = float(area[sel].sum())
+        if r_area <= 0 or not (0.9 * r_area <= total <= 1.02 * r_area):
+            return False
+    return True

@@ -32,12 +32,12 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from shapely import STRtree
 
-from ..adjacency import Edges, cell_edges, to_csr
+from ..adjacency import Edges, barrier_lines, cell_edges, to_csr
 from ..config import GridRules, band_admits
 from ..crs import working_crs
 from ..errors import Problem, ValidationError, describe_rows
 from ..layers import Layers, prepare_layers
-from ..tessellation import dissolve, region_hulls, slice_polygon, tessellate
+from ..tessellation import dissolve, region_hulls, slice_polygon, tessellate, units_tile
 from .core import PieceGraph, choose_k, split_piece
 
 __all__ = ["DIAGNOSTIC_COLUMNS", "GridPartition", "partition_grids", "polsby_popper"]
@@ -106,20 +106,6 @@ def _stable_seed(seed: int, *keys: object) -> np.random.Generator:
     pieces are processed in (so a distributed run gives the same plan)."""
     words = [int(seed) & 0xFFFFFFFF] + [zlib.crc32(str(k).encode("utf-8")) for k in keys]
     return np.random.default_rng(words)
-
-
-def _barrier_lines(layers: Layers, rules: GridRules, crs: object) -> gpd.GeoDataFrame | None:
-    if not rules.respect_barriers or layers.barriers is None or len(layers.barriers) == 0:
-        return None
-    bars = layers.barriers.to_crs(crs)
-    if rules.barrier_classes:
-        cls = bars["barrier_class"].astype(str)
-        keep = np.zeros(len(bars), dtype=bool)
-        for prefix in rules.barrier_classes:
-            keep |= cls.str.startswith(prefix).to_numpy()
-        bars = bars[keep]
-    bars = bars[~bars.geometry.is_empty & bars.geometry.notna()]
-    return bars if len(bars) else None
 
 
 def _dedicated_areas(
@@ -433,7 +419,11 @@ def _partition_sorted(
                 regions[key] = hulls[key]
     else:
         regions = region_hulls(geoms[resid], community[resid]) if resid.size else {}
-    bars = _barrier_lines(layers, rules, crs)
+    bars = (
+        barrier_lines(layers.barriers, classes=rules.barrier_classes, crs=crs)
+        if rules.respect_barriers
+        else None
+    )
     bar_geoms = bars.geometry.to_numpy() if bars is not None else None
     bar_names = (
         [
@@ -445,7 +435,11 @@ def _partition_sorted(
     )
     cells = np.empty(n_units, dtype=object)
     face = np.full(n_units, -1, dtype=np.int64)
-    if resid.size:
+    if resid.size and units_tile(geoms[resid], community[resid], regions) and ded is None:
+        # areal units (census areas, blocks) already tile their community: they are the
+        # cells; barriers are read from the segment test alone
+        cells[resid] = shapely.make_valid(geoms[resid])
+    elif resid.size:
         tess = tessellate(
             geoms[resid],
             community[resid],
