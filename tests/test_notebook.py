@@ -6,11 +6,10 @@ import json
 import sys
 from pathlib import Path
 
+import ipykernel  # noqa: F401  (the kernel the notebook runs on; a dev dependency)
+import nbclient
+import nbformat
 import pytest
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 KERNEL = "gridplan-tests"
