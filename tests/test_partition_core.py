@@ -146,6 +146,9 @@ def test_band_admits_300_500_fits_exactly_outside_the_two_gaps():
         (2000, (5, True)),
         (900, (2, True)),  # 450 beats 300
         (1400, (4, True)),  # 350 beats 466.7
+        (1000, (3, True)),  # 333 is nearer 400 than 500 (not round(2.5) == 2)
+        (980, (3, True)),  # 326.7 beats 490
+        (1100, (3, True)),  # 366.7 beats 550 (out of band anyway)
         (300, (1, True)),
         (500, (1, True)),
         (600, (2, True)),

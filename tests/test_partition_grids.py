@@ -394,7 +394,13 @@ def test_unknown_locked_unit_is_an_error(lattice_units):
 def test_out_of_band_locked_grid_is_reported(lattice_units):
     units = lattice_units(6, 5)
     result = partition_grids(units, communities=community_of(units), locks={"u0": "A", "u1": "A"})
+    check_plan(result, units)
     check_in_band_or_reported(result, GridRules())
+    gid = result.units.loc["u0", "grid_id"]
+    assert members(result)[gid] == {"u0", "u1"}, "kept exactly as locked"
+    row = result.diagnostics[result.diagnostics["grid_id"] == gid].iloc[0]
+    assert row["kind"] == "locked_out_of_band"
+    assert int(row["households"]) == 80
 
 
 def test_thousand_households_in_small_units_are_planned_in_band(lattice_units):

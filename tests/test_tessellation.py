@@ -124,6 +124,48 @@ def test_rectangular_footprint_cells_tile_the_region(layout):
     assert_tiles(t.cells, region)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="_voronoi rounds the seeds to 1 mm and then measures coverage with "
+    "shapely.intersection(vor, face); for these two rectangles (seeds of the outlines, rounded) "
+    "shapely.voronoi_polygons returns a self-intersecting cell ('Self-intersection[42.263 "
+    "254.547331698875]'; the unrounded seeds give valid cells), so the coverage check itself "
+    "raises GEOSException 'TopologyException: unable to assign free hole to a shell' before "
+    "the nudge-and-retry is reached, and the whole plan fails. About 2 in 100 random layouts "
+    "of separate axis-aligned rectangles still fail this way",
+)
+def test_rectangles_whose_rounded_seeds_give_an_invalid_cell():
+    feet = np.array(
+        [
+            box(30.423929068200824, 7.372959597912873, 44.21652205561899, 34.88899848477033),
+            box(36.5680006461019, 248.92971116499092, 47.95813954317053, 284.10155646821397),
+        ],
+        dtype=object,
+    )
+    region = box(-50, -50, 250, 350)
+    t = tessellate(feet, np.zeros(2, dtype=int), {0: region})
+    assert_tiles(t.cells, region)
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(nx=st.integers(1, 4), ny=st.integers(1, 4), seed=st.integers(0, 2**32 - 1))
+def test_rotated_rectangle_footprints_tile_the_region(nx, ny, seed):
+    # slab blocks at random orientations; derandomized so a rare GEOS robustness failure
+    # cannot make the suite flaky (the axis-aligned case has its own examples above)
+    rng = np.random.default_rng(seed)
+    feet = []
+    for r in range(ny):
+        for c in range(nx):
+            w, h = rng.uniform(10, 60, size=2)
+            x = c * 100 + rng.uniform(5, 95 - w)
+            y = r * 100 + rng.uniform(5, 95 - h)
+            feet.append(affinity.rotate(box(x, y, x + w, y + h), float(rng.uniform(0, 90))))
+    feet = np.array(feet, dtype=object)
+    region = box(-50, -50, nx * 100 + 50, ny * 100 + 50)
+    t = tessellate(feet, np.zeros(len(feet), dtype=int), {0: region})
+    assert_tiles(t.cells, region)
+
+
 def test_touching_footprints_get_their_own_squares(lattice_units):
     units = lattice_units(4, 3)
     feet = units.geometry.to_numpy()
