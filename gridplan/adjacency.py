@@ -61,7 +61,9 @@ def cell_edges(
     """
     cells = np.asarray(cells, dtype=object)
     valid = ~(shapely.is_empty(cells) | shapely.is_missing(cells))
-    tree = STRtree(np.where(valid, cells, None))
+    queryable = cells.copy()
+    queryable[~valid] = None
+    tree = STRtree(queryable)
     a, b = tree.query(cells, predicate="intersects")
     keep = (a < b) & valid[a] & valid[b]
     a, b = a[keep], b[keep]

@@ -6,6 +6,7 @@ problems found, names the offending rows or columns, and says how to fix them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -53,7 +54,7 @@ class InfeasibleError(GridplanError):
     which are reported in the plan's diagnostics table instead)."""
 
 
-def describe_rows(rows: list[object] | tuple[object, ...], *, limit: int = 10) -> str:
+def describe_rows(rows: Sequence[object], *, limit: int = 10) -> str:
     """Format row identifiers for an error message: ``ids 4, 9, 12`` (truncated after ``limit``)."""
     shown = ", ".join(str(r) for r in list(rows)[:limit])
     more = f" and {len(rows) - limit} more" if len(rows) > limit else ""

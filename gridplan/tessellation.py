@@ -194,8 +194,8 @@ def mend_parts(cells: np.ndarray) -> np.ndarray:
     longest edge with them; the largest piece stays. Total area is unchanged."""
     cells = np.asarray(cells, dtype=object).copy()
     multi = np.flatnonzero(shapely.get_num_geometries(cells) > 1)
-    strays = []
-    for i in multi:
+    strays: list[tuple[int, object]] = []
+    for i in multi.tolist():
         parts = shapely.get_parts(cells[i])
         parts = parts[shapely.get_type_id(parts) == 3]
         if len(parts) <= 1:
@@ -209,8 +209,8 @@ def mend_parts(cells: np.ndarray) -> np.ndarray:
         # a piece that touches no other cell stays with its own cell (nothing is dropped)
         owner = {id(p): i for i, p in strays}
         for p in left:
-            i = owner[id(p)]
-            cells[i] = shapely.union_all([cells[i], p])
+            own = owner[id(p)]
+            cells[own] = shapely.union_all([cells[own], p])
     return cells
 
 
@@ -285,12 +285,12 @@ def tessellate(
         if members.size == 0:
             continue
         region = regions[key]
-        if er_tree is not None:
+        if er_tree is not None and erase is not None:
             hits = er_tree.query(region, predicate="intersects")
             if len(hits):
                 region = shapely.difference(region, shapely.union_all(erase[hits]))
         lines = None
-        if bar_tree is not None:
+        if bar_tree is not None and barriers is not None:
             hits = bar_tree.query(region, predicate="intersects")
             lines = barriers[hits] if len(hits) else None
         faces = _faces(region, lines)

@@ -282,16 +282,16 @@ class _Bisector:
             # are not starved (1,000 households left for exactly two 300-500 grids); tiers
             # relax s to zero.
             for slack in (0.35 * band, 0.15 * band, 0.0):
-                k_a = self._counts(sw, rest_w, k, slack)
-                ok = k_a > 0
+                counts = self._counts(sw, rest_w, k, slack)
+                ok = counts > 0
                 if not ok.any():
                     continue
-                ka = np.where(ok, k_a, 1).astype(float)
+                ka = np.where(ok, counts, 1).astype(float)
                 dev = (sw / ka - mean) / mean
                 uneven = np.abs(2.0 * ka / k - 1.0)
                 score = np.where(ok, inert * (1.0 + 4.0 * dev * dev) * (1.0 + 0.5 * uneven), np.inf)
                 i = int(np.argmin(score))
-                best = (float(score[i]), i, int(k_a[i]))
+                best = (float(score[i]), i, int(counts[i]))
                 break
         else:
             for k_a in range(1, k):

@@ -142,8 +142,12 @@ def _dedicated_areas(
 def _norm_locks(locks: Mapping[str, object] | pd.Series | None, unit_ids: pd.Index) -> dict:
     if locks is None:
         return {}
-    items = dict(locks.items()) if isinstance(locks, pd.Series) else dict(locks)
-    items = {str(k): str(v) for k, v in items.items() if v is not None and not pd.isna(v)}
+    raw: dict = dict(locks.items()) if isinstance(locks, pd.Series) else dict(locks)
+    items = {
+        str(k): str(v)
+        for k, v in raw.items()
+        if v is not None and not (isinstance(v, float) and math.isnan(v))
+    }
     unknown = sorted(set(items) - set(unit_ids.astype(str)))
     if unknown:
         raise ValidationError(
@@ -255,7 +259,8 @@ def _merge_infeasible(
     comp = comp.copy()
     joins: list[tuple[int, int]] = []
     for _ in range(len(np.unique(comp))):
-        totals = pd.Series(weight).groupby(comp).sum()
+        sums = np.bincount(comp, weights=weight)
+        totals: dict[int, float] = {int(c): float(sums[c]) for c in np.unique(comp)}
         bad = [
             c for c, t in totals.items() if (lambda r: r[0] > r[1])(band_admits(float(t), lo, hi))
         ]
@@ -270,7 +275,8 @@ def _merge_infeasible(
             other = np.where(ca[touch] == c, cb[touch], ca[touch])
             contact = pd.Series(cross_len[touch]).groupby(other).sum()
             options = []
-            for o, length in contact.items():
+            for o_key, length in zip(contact.index.to_numpy(), contact.to_numpy(), strict=True):
+                o = int(o_key)
                 r = band_admits(float(totals[c] + totals[o]), lo, hi)
                 options.append((r[0] > r[1], -length, o))
             options.sort()
@@ -798,7 +804,7 @@ def _assemble(
     cross_in = edges.crossing & (label[edges.i] == label[edges.j])
     crosses = np.zeros(n_res, dtype=bool)
     crosses[label[edges.i[cross_in]]] = True
-    for gi in np.flatnonzero(crosses):
+    for gi in np.flatnonzero(crosses).tolist():
         sel = cross_in & (label[edges.i] == gi)
         names = sorted({bar_names[b] for b in edges.barrier[sel] if b >= 0})
         diags.append(
@@ -840,7 +846,7 @@ def _assemble(
             "name": [str(gi_.get("compound") or gi_.get("lock_label") or "") for gi_ in grid_info],
         }
     )
-    res_rows["street_id"] = [street_of_comm.get(c) for c in res_rows["community_id"]]
+    res_rows["street_id"] = res_rows["community_id"].map(street_of_comm)
     grids = gpd.GeoDataFrame(res_rows, geometry=geom, crs=crs)
 
     # dedicated grids
@@ -936,9 +942,9 @@ def _assemble(
             unit_grid[uu] = part_grid[k]
             seen.add(uu)
     n_res_offset = n_res
-    in_d = np.flatnonzero(ded_of >= 0)
-    unit_grid[in_d] = new_id[n_res_offset + ded_of[in_d]]
-    n_parts[in_d] = 1
+    ded_units = np.flatnonzero(ded_of >= 0)
+    unit_grid[ded_units] = new_id[n_res_offset + ded_of[ded_units]]
+    n_parts[ded_units] = 1
     units_out = layers.units.copy()
     units_out["grid_id"] = unit_grid
     units_out["n_parts"] = n_parts

@@ -150,7 +150,7 @@ def partition_microgrids(
         if not ok and rules.split_buildings:
             # retry with finer slices (about half the floor each) so slices can recombine
             f_rows = p.index[p["grid_id"].to_numpy() == gid]
-            f_sl, f_geoms = _slice_parts(
+            f_sl, f_geom_list = _slice_parts(
                 p.loc[f_rows],
                 stair[f_rows],
                 n_parts_of_unit[f_rows],
@@ -159,7 +159,7 @@ def partition_microgrids(
                 rules=rules,
                 fine=True,
             )
-            f_geoms = np.asarray(f_geoms, dtype=object)
+            f_geoms = np.asarray(f_geom_list, dtype=object)
             f_xy = _xy(f_geoms)
             f_e = cell_edges(f_geoms, f_xy, min_shared_m=0.05)
             f_area = np.maximum(shapely.area(f_geoms), 1.0)
@@ -287,7 +287,7 @@ def _slice_parts(
         share = hh[i] // n + (np.arange(n) < hh[i] % n)
         for s_ in range(n):
             cols["unit_id"].append(p["unit_id"].iat[i])
-            cols["part"].append(int(p["part"].iat[i]))
+            cols["part"].append(int(p["part"].to_numpy()[i]))
             cols["slice"].append(s_)
             cols["households"].append(int(share[s_]))
             cols["population"].append(pop[i] / n)
