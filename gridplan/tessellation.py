@@ -143,13 +143,19 @@ def _voronoi(xy: np.ndarray, face) -> tuple[np.ndarray, np.ndarray]:
     area = float(shapely.area(face))
     pts = np.round(xy, 3)
     rng = np.random.default_rng(len(xy))
-    for attempt in range(4):
+    for attempt in range(6):
         vor = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=face))
-        covered = float(shapely.area(shapely.intersection(vor, face)).sum())
-        if covered <= area * (1 + 1e-7) + 1e-6:
-            return vor, pts
+        # GEOS can also return a self-intersecting cell: count that as a failed attempt too
+        if shapely.is_valid(vor).all():
+            try:
+                covered = float(shapely.area(shapely.intersection(vor, face)).sum())
+            except shapely.errors.GEOSException:
+                covered = np.inf
+            if covered <= area * (1 + 1e-7) + 1e-6:
+                return vor, pts
         pts = np.round(xy + rng.uniform(-0.01, 0.01, xy.shape) * (attempt + 1), 3)
-    return vor, pts  # pragma: no cover - four nudges have always been enough
+    # still degenerate after six nudges: repair the cells rather than fail the plan
+    return shapely.make_valid(vor), pts
 
 
 def _voronoi_in_face(face, geoms: np.ndarray) -> np.ndarray:

@@ -124,16 +124,6 @@ def test_rectangular_footprint_cells_tile_the_region(layout):
     assert_tiles(t.cells, region)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_voronoi rounds the seeds to 1 mm and then measures coverage with "
-    "shapely.intersection(vor, face); for these two rectangles (seeds of the outlines, rounded) "
-    "shapely.voronoi_polygons returns a self-intersecting cell ('Self-intersection[42.263 "
-    "254.547331698875]'; the unrounded seeds give valid cells), so the coverage check itself "
-    "raises GEOSException 'TopologyException: unable to assign free hole to a shell' before "
-    "the nudge-and-retry is reached, and the whole plan fails. About 2 in 100 random layouts "
-    "of separate axis-aligned rectangles still fail this way",
-)
 def test_rectangles_whose_rounded_seeds_give_an_invalid_cell():
     feet = np.array(
         [
