@@ -400,15 +400,6 @@ def test_split_piece_exact_rescue_returns_an_in_band_plan(piece_graphs):
         assert not res.proven_infeasible
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="split_piece ignores an explicit k whenever its first greedy pass misses the band: "
-    "it then tries k-1, k+1, k-2, k+2 (commit acf85c5) before the bounded backtracking at k, "
-    "and returns the first in-band neighbour. On this 7 x 4 lattice (1,750 households) k=5 "
-    "is asked for and _Bisector.split_exact(k=5) finds 353/300/451/346/300, but split_piece "
-    "returns k=4 (353/413/494/490). partition_grids relies on k for gated compounds "
-    "('split into the fewest in-band grids', _split_connected(fewest=True))",
-)
 def test_split_piece_honours_an_explicit_k_when_it_fits(piece_graphs):
     w = [1, 1, 9, 94, 5, 1, 21, 74, 14, 100, 53, 70, 1, 55]
     w += [100, 100, 100, 82, 100, 63, 44, 100, 100, 100, 100, 94, 68, 100]

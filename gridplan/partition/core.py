@@ -480,6 +480,7 @@ def split_piece(
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     total = float(g.weight.sum())
     feasible = True
+    explicit = k is not None
     if k is None:
         k, feasible = choose_k(total, lo, hi, target)
     else:
@@ -500,7 +501,7 @@ def split_piece(
     #    misses, neighbouring admissible counts often fit coarse units better.
     k_min, k_max = band_admits(total, lo, hi)
     counts = [k]
-    if feasible:
+    if feasible and not explicit:  # an explicit k (e.g. a compound's fewest grids) is kept
         counts += [c for d in (1, 2) for c in (k - d, k + d) if k_min <= c <= k_max]
     best: tuple[np.ndarray, int, float] | None = None
     fallback = False

@@ -136,7 +136,20 @@ def _dedicated_areas(
                 "geometry": shapely.union_all(sub.geometry.to_numpy()),
             }
         )
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+    out = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+    # dedicated grids must not overlap: where areas of different categories overlap (a
+    # hospital inside a park), the smaller area keeps the overlap
+    by_size = np.argsort(out.area.to_numpy(), kind="stable")
+    taken = None
+    geoms = out.geometry.to_numpy().copy()
+    for i in by_size:
+        g = geoms[i]
+        if taken is not None and shapely.intersects(g, taken):
+            g = shapely.difference(g, taken)
+        geoms[i] = g
+        taken = g if taken is None else shapely.union_all([taken, g])
+    out = out.set_geometry(geoms)
+    return out[~out.geometry.is_empty].reset_index(drop=True)
 
 
 def _norm_locks(locks: Mapping[str, object] | pd.Series | None, unit_ids: pd.Index) -> dict:
