@@ -22,7 +22,7 @@ import typer
 from .config import PlanRules
 from .crs import unshift_to_wgs84
 from .errors import GridplanError, Problem, ValidationError
-from .io import FORMATS, list_layers, read_layer
+from .io import FORMATS, list_layers, read_layer, reproducible_gdal
 from .pipeline import Plan
 from .validate import ROLES, validate_layer, validate_layers
 
@@ -728,9 +728,10 @@ def grids_command(
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.exists():
             out.unlink()
-        pyogrio.write_dataframe(grids_out, out, layer="grids", driver="GPKG")
-        pyogrio.write_dataframe(units_out, out, layer="units", driver="GPKG")
-        pyogrio.write_dataframe(diags, out, layer="diagnostics", driver="GPKG")
+        with reproducible_gdal():
+            pyogrio.write_dataframe(grids_out, out, layer="grids", driver="GPKG")
+            pyogrio.write_dataframe(units_out, out, layer="units", driver="GPKG")
+            pyogrio.write_dataframe(diags, out, layer="diagnostics", driver="GPKG")
     except typer.Exit:
         raise
     except typer.BadParameter:

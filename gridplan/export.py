@@ -38,6 +38,8 @@ import pyogrio
 import shapely
 from shapely.geometry import mapping
 
+from .io import normalize_xlsx, reproducible_gdal
+
 if TYPE_CHECKING:
     from .pipeline import Plan
 
@@ -262,8 +264,9 @@ def write_geopackage(plan: Plan, path: str | Path) -> Path:
         "diagnostics": _flat_values(pd.DataFrame(plan.diagnostics)),
         "summary": summary_table(plan),
     }
-    for name, frame in layers.items():
-        pyogrio.write_dataframe(frame, p, layer=name, driver="GPKG")
+    with reproducible_gdal():
+        for name, frame in layers.items():
+            pyogrio.write_dataframe(frame, p, layer=name, driver="GPKG")
     log.info("wrote %s (%s)", p, ", ".join(layers))
     return p
 
@@ -351,5 +354,6 @@ def write_report_xlsx(plan: Plan, path: str | Path) -> Path:
                     (len(str(c.value)) for c in cells[:200] if c.value is not None), default=8
                 )
                 ws.column_dimensions[cells[0].column_letter].width = min(max(width + 2, 8), 60)
+    normalize_xlsx(p)
     log.info("wrote %s", p)
     return p

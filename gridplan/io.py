@@ -16,8 +16,10 @@ Examples
 from __future__ import annotations
 
 import logging
+import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -385,7 +387,8 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = 
     suffix = p.suffix.lower()
     out = _flat(gdf)
     if suffix == ".gpkg":
-        pyogrio.write_dataframe(out, p, layer=layer or p.stem, driver="GPKG")
+        with reproducible_gdal():
+            pyogrio.write_dataframe(out, p, layer=layer or p.stem, driver="GPKG")
     elif suffix in (".geojson", ".json"):
         if out.crs is not None:
             out = out.to_crs(output_crs(out.crs, fmt="geojson"))
@@ -413,4 +416,42 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = 
             f"cannot write {p.name!r}: expected .gpkg, .geojson, .parquet or .csv",
         )
     logger.info("wrote %d rows to %s", len(out), p)
+    return p
+
+
+#: Timestamp written into GeoPackage and workbook metadata, so that the same plan gives
+#: byte-identical files (GDAL and openpyxl would otherwise stamp the current time).
+FIXED_TIMESTAMP = "2000-01-01T00:00:00Z"
+
+
+@contextmanager
+def reproducible_gdal() -> Iterator[None]:
+    """Within the block GDAL stamps GeoPackage metadata with :data:`FIXED_TIMESTAMP`."""
+    old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_TIMESTAMP})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
+
+
+def normalize_xlsx(path: str | Path) -> Path:
+    """Rewrite an .xlsx so it is byte-identical for identical content: fixed zip entry dates
+    and fixed created/modified times in ``docProps/core.xml``."""
+    p = Path(path)
+    with zipfile.ZipFile(p) as z:
+        items = [(info, z.read(info.filename)) for info in z.infolist()]
+    stamp = FIXED_TIMESTAMP.encode()
+    tmp = p.with_name(p.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, content in items:
+            if info.filename == "docProps/core.xml":
+                content = re.sub(
+                    rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>" + stamp, content
+                )
+            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = info.external_attr
+            z.writestr(entry, content)
+    tmp.replace(p)
     return p

@@ -59,7 +59,7 @@ from scipy.optimize import linear_sum_assignment
 from .config import PlanRules
 from .crs import working_crs
 from .errors import Problem, ValidationError, describe_rows
-from .io import _X_NAMES, _Y_NAMES, list_layers, read_layer
+from .io import _X_NAMES, _Y_NAMES, list_layers, normalize_xlsx, read_layer
 from .validate import _id_str
 
 __all__ = [
@@ -2236,6 +2236,7 @@ class Staffing:
                     # CJK characters are about twice as wide as Latin ones
                     width = max(sum(2 if ord(ch) > 0x2E80 else 1 for ch in v) for v in values)
                     ws.column_dimensions[ws.cell(1, j).column_letter].width = min(60, width + 2)
+        normalize_xlsx(p)
         log.info("wrote staffing workbook %s (%d sheets)", p, len(tables))
         return p
 
