@@ -1,0 +1,318 @@
+"""Province benchmark: one process vs a local Dask cluster on a tiled Singapore.
+
+A synthetic province is built by tiling the real Singapore HDB blocks (1,167,900 counted
+households in 10,744 blocks) side by side in SVY21 (EPSG:3414): copy ``k`` is shifted east by
+``k x (width + gap)`` and its unit, community (subzone) and street (planning area) ids get the
+suffix ``-k``. Five copies hold 5.84 million households in 160 streets.
+
+Each engine is run by its own command (its own process), so its peak memory is its own:
+
+* ``single``: :func:`gridplan.plan` in one process;
+* ``dask``: :func:`gridplan.distributed.plan_distributed` on a local cluster (``--workers``
+  worker processes with one thread each), split by street. Peak memory per worker is the
+  worker process's own peak RSS (``getrusage``), read with ``client.run`` at the end, and the
+  largest RSS seen by a 1 s psutil sampler.
+
+Usage::
+
+    .venv/bin/python benchmarks/province_bench.py run --copies 5 --engine dask
+    .venv/bin/python benchmarks/province_bench.py run --copies 5 --engine single
+    .venv/bin/python benchmarks/province_bench.py report      # -> benchmarks/PROVINCE_RESULTS.md
+
+Results of each run are appended to ``benchmarks/work/province_runs.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import resource
+import sys
+import threading
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+SHARED = REPO.parent / "shared" / "data"
+RUNS = HERE / "work" / "province_runs.jsonl"
+RESULTS = HERE / "PROVINCE_RESULTS.md"
+CRS = "EPSG:3414"  # SVY21 / Singapore TM, metres
+GAP_M = 5_000.0
+
+log = logging.getLogger("province_bench")
+
+
+def _shift(gdf: gpd.GeoDataFrame, dx: float) -> gpd.GeoDataFrame:
+    out = gdf.copy()
+    geoms = out.geometry.to_numpy()
+    out[out.geometry.name] = gpd.GeoSeries(
+        shapely.transform(geoms, lambda xy: xy + np.array([dx, 0.0])), index=out.index, crs=CRS
+    )
+    return out
+
+
+def singapore() -> dict[str, gpd.GeoDataFrame]:
+    """One copy: units (HDB blocks), communities (subzones), streets (planning areas),
+    barriers (the partial major-road layer), all in EPSG:3414 with gridplan columns."""
+    b = gpd.read_file(SHARED / "singapore_hdb_buildings.gpkg", layer="buildings").to_crs(CRS)
+    sz = gpd.read_file(SHARED / "singapore_boundaries.gpkg", layer="subzones").to_crs(CRS)
+    pa = gpd.read_file(SHARED / "singapore_boundaries.gpkg", layer="planning_areas").to_crs(CRS)
+    bars = gpd.read_file(SHARED / "singapore_boundaries.gpkg", layer="barriers").to_crs(CRS)
+    area_code = dict(zip(pa["PLN_AREA_N"], pa["PLN_AREA_C"], strict=True))
+    units = gpd.GeoDataFrame(
+        {
+            "unit_id": b["hdb_objectid"].astype(str),
+            "households": b["households"].astype(int),
+            "floors": b["max_floor_lvl"],
+            "community_id": b["subzone_code"].astype(str),
+            "street_id": b["planning_area"].map(area_code).astype(str),
+        },
+        geometry=b.geometry.to_numpy(),
+        crs=CRS,
+    )
+    communities = gpd.GeoDataFrame(
+        {
+            "community_id": sz["SUBZONE_C"].astype(str),
+            "name": sz["SUBZONE_N"],
+            "street_id": sz["PLN_AREA_C"].astype(str),
+        },
+        geometry=sz.geometry.to_numpy(),
+        crs=CRS,
+    )
+    streets = gpd.GeoDataFrame(
+        {"street_id": pa["PLN_AREA_C"].astype(str), "name": pa["PLN_AREA_N"]},
+        geometry=pa.geometry.to_numpy(),
+        crs=CRS,
+    )
+    barriers = gpd.GeoDataFrame(
+        {
+            "barrier_id": [f"b{i}" for i in range(len(bars))],
+            "name": bars["name"],
+            "barrier_class": bars["barrier_class"],
+        },
+        geometry=bars.geometry.to_numpy(),
+        crs=CRS,
+    )
+    return {"units": units, "communities": communities, "streets": streets, "barriers": barriers}
+
+
+def province(copies: int) -> dict[str, gpd.GeoDataFrame]:
+    """``copies`` translated copies of Singapore, side by side, with suffixed ids."""
+    one = singapore()
+    minx, _, maxx, _ = one["communities"].total_bounds
+    step = (maxx - minx) + GAP_M
+    id_cols = {
+        "units": ("unit_id", "community_id", "street_id"),
+        "communities": ("community_id", "street_id"),
+        "streets": ("street_id",),
+        "barriers": ("barrier_id",),
+    }
+    out: dict[str, list[gpd.GeoDataFrame]] = {k: [] for k in one}
+    for k in range(1, copies + 1):
+        for role, gdf in one.items():
+            c = _shift(gdf, (k - 1) * step)
+            for col in id_cols[role]:
+                c[col] = c[col] + f"-{k}"
+            out[role].append(c)
+    return {
+        role: gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=CRS)
+        for role, parts in out.items()
+    }
+
+
+def _commit() -> str:
+    """HEAD, with ``+dirty`` when gridplan/ has uncommitted changes (engines change fast)."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD")
+    return head + ("+dirty" if git("status", "--porcelain", "gridplan") else "")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+class _Sampler:
+    """Largest RSS of every worker, sampled once a second with ``client.run``."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self.peak: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        import psutil
+
+        def rss() -> float:
+            return psutil.Process().memory_info().rss / 2**20
+
+        while not self._stop.wait(1.0):
+            try:
+                for w, mb in self.client.run(rss).items():
+                    self.peak[w] = max(self.peak.get(w, 0.0), float(mb))
+            except Exception:  # a worker restarting; the next sample catches up
+                continue
+
+    def __enter__(self) -> _Sampler:
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._t.join()
+
+
+def run_once(copies: int, engine: str, workers: int, seed: int) -> dict:
+    """Plan the province once with ``engine``; returns the measurements."""
+    import gridplan
+    from gridplan.distributed import plan_distributed
+
+    t0 = time.perf_counter()
+    layers = province(copies)
+    t_build = time.perf_counter() - t0
+    hh = int(layers["units"]["households"].sum())
+    n_streets = layers["units"]["street_id"].nunique()
+    log.info("province: %d copies, %d units, %d households", copies, len(layers["units"]), hh)
+    kw = {k: v for k, v in layers.items() if k != "units"}
+    result: dict = {
+        "copies": copies,
+        "engine": engine,
+        "units": len(layers["units"]),
+        "households": hh,
+        "streets": int(n_streets),
+        "build_s": round(t_build, 1),
+        "seed": seed,
+        "cpus": os.cpu_count(),
+        "load_before": os.getloadavg(),
+        "python": platform.python_version(),
+        "commit": _commit(),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+    def progress(done: int, total: int, message: str) -> None:
+        if done == total or done % max(1, total // 20) == 0:
+            log.info("%d/%d %s (%.0f s)", done, total, message, time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    if engine == "single":
+        p = gridplan.plan(layers["units"], **kw, seed=seed)
+        result["wall_s"] = round(time.perf_counter() - t0, 1)
+        result["peak_rss_mb"] = round(_peak_rss_mb(), 0)
+    else:
+        from distributed import Client, LocalCluster
+
+        with (
+            LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            t_start = time.perf_counter() - t0
+            with _Sampler(client) as sampler:
+                p = plan_distributed(
+                    layers["units"], **kw, seed=seed, scheduler=client, progress=progress
+                )
+            result["wall_s"] = round(time.perf_counter() - t0, 1)
+            peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            result["cluster_start_s"] = round(t_start, 1)
+            result["worker_peak_rss_mb"] = sorted(round(v) for v in peaks.values())
+            result["worker_sampled_rss_mb"] = sorted(round(v) for v in sampler.peak.values())
+        result["workers"] = workers
+        result["driver_peak_rss_mb"] = round(_peak_rss_mb(), 0)
+    g = p.grids
+    result.update(
+        grids=len(g),
+        dedicated=int((g["kind"] == "dedicated").sum()),
+        microgrids=len(p.microgrids),
+        grids_in_band=round(float(g.loc[g["kind"] == "residential", "in_band"].mean()), 4),
+        households_in_grids=int(g["households"].sum()),
+        households_in_microgrids=int(p.microgrids["households"].sum()),
+        failed_parts=int((p.diagnostics["kind"] == "part_failed").sum()),
+        load_after=os.getloadavg(),
+    )
+    return result
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    res = run_once(args.copies, args.engine, args.workers, args.seed)
+    RUNS.parent.mkdir(parents=True, exist_ok=True)
+    with RUNS.open("a") as f:
+        f.write(json.dumps(res) + "\n")
+    print(json.dumps(res, indent=1))
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    rows = [json.loads(line) for line in RUNS.read_text().splitlines() if line.strip()]
+    runs = pd.DataFrame(rows)
+    lines = [
+        "# Province benchmark: one process vs a local Dask cluster",
+        "",
+        "Generated by `benchmarks/province_bench.py report` from the runs in",
+        "`benchmarks/work/province_runs.jsonl`; the note below the tables is kept by hand in",
+        "`NOTES` at the bottom of the script.",
+        "",
+        "| copies | households | units | streets | engine | workers | wall (s) | speed-up |"
+        " speed-up per core | peak RSS (MB) | grids | micro-grids | failed parts | load avg"
+        " before |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for copies, grp in runs.groupby("copies"):
+        single = grp[grp["engine"] == "single"]
+        base = float(single["wall_s"].iloc[-1]) if len(single) else None
+        for _, r in grp.iterrows():
+            w = int(r["workers"]) if r["engine"] == "dask" else 1
+            speed = base / r["wall_s"] if base else float("nan")
+            if r["engine"] == "dask":
+                mem = "workers " + ", ".join(str(v) for v in r["worker_peak_rss_mb"])
+                mem += f"; driver {int(r['driver_peak_rss_mb'])}"
+            else:
+                mem = str(int(r["peak_rss_mb"]))
+            lines.append(
+                f"| {copies} | {r['households']:,} | {r['units']:,} | {r['streets']} | "
+                f"{r['engine']} | {w} | {r['wall_s']:.0f} | {speed:.2f} | {speed / w:.2f} | "
+                f"{mem} | {r['grids']:,} | {r['microgrids']:,} | {r['failed_parts']} | "
+                f"{r['load_before'][0]:.1f} |"
+            )
+    lines += ["", NOTES.strip(), ""]
+    RESULTS.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+NOTES = """
+See the section below (kept by hand in the script's `NOTES`).
+"""
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="plan the province once and append the figures")
+    r.add_argument("--copies", type=int, default=5)
+    r.add_argument("--engine", choices=["single", "dask"], default="dask")
+    r.add_argument("--workers", type=int, default=2)
+    r.add_argument("--seed", type=int, default=0)
+    r.set_defaults(func=cmd_run)
+    rep = sub.add_parser("report", help="write PROVINCE_RESULTS.md from the recorded runs")
+    rep.set_defaults(func=cmd_report)
+    args = ap.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
