@@ -163,7 +163,7 @@ class MicroGridRules:
     max_households: int = 50
     split_buildings: bool = True
     refine_passes: int = 4
-    tries: int = 12
+    tries: int = 4
 
     def __post_init__(self) -> None:
         problems = _band_problems(

@@ -449,6 +449,7 @@ def split_piece(
     refine_passes: int = 8,
     exact: bool = True,
     exact_max_units: int = 150,
+    exact_first_max_units: int = 30,
 ) -> PieceResult:
     """Split a connected piece into ``k`` contiguous parts with weights in ``[lo, hi]``.
 
@@ -469,7 +470,9 @@ def split_piece(
     exact
         When the tree search finds no in-band plan for a piece of at most
         ``exact_max_units`` units, try :func:`gridplan.partition.exact.solve_exact`, which
-        finds a plan or proves that none exists.
+        finds a plan or proves that none exists. Pieces of at most
+        ``exact_first_max_units`` units (with k chosen automatically) go to the exact model
+        first: for a handful of units it is cheaper than spanning trees.
 
     Returns
     -------
@@ -481,6 +484,7 @@ def split_piece(
     total = float(g.weight.sum())
     feasible = True
     explicit = k is not None
+    proven_first = False
     if k is None:
         k, feasible = choose_k(total, lo, hi, target)
     else:
@@ -488,6 +492,27 @@ def split_piece(
         feasible = k_min <= k <= k_max
     k = max(1, min(k, g.n))
     nodes = np.arange(g.n)
+    if feasible and exact and not explicit and g.n <= exact_first_max_units:
+        # Small piece (a grid's building slices): the exact model is cheaper than growing
+        # spanning trees, and optimal. Trees remain the fallback when it is skipped.
+        from .exact import solve_exact
+
+        ex = solve_exact(g, lo=lo, hi=hi, target=target, cap=3000, max_candidates=400)
+        if ex.labels is not None:
+            k_ex = int(ex.labels.max()) + 1
+            labels = _refine(g, ex.labels, k_ex, lo=lo, hi=hi, passes=refine_passes)
+            return PieceResult(
+                labels=labels,
+                k=k_ex,
+                feasible_count=True,
+                in_band=True,
+                fallback=False,
+                method="exact",
+            )
+        if ex.status == "infeasible":
+            # proven: no contiguous in-band plan; the trees still give the least-violating one
+            exact = False
+            proven_first = True
 
     def finish(parts: list[np.ndarray], passes: int) -> tuple[np.ndarray, int, float]:
         kk = len(parts)
@@ -501,7 +526,9 @@ def split_piece(
     #    misses, neighbouring admissible counts often fit coarse units better.
     k_min, k_max = band_admits(total, lo, hi)
     counts = [k]
-    if feasible and not explicit:  # an explicit k (e.g. a compound's fewest grids) is kept
+    # after a proof of infeasibility only the least-violating plan is wanted: no retries
+    search = feasible and not proven_first
+    if search and not explicit:  # an explicit k (e.g. a compound's fewest grids) is kept
         counts += [c for d in (1, 2) for c in (k - d, k + d) if k_min <= c <= k_max]
     best: tuple[np.ndarray, int, float] | None = None
     fallback = False
@@ -514,7 +541,7 @@ def split_piece(
         if best[2] <= 1e-9:
             break
     assert best is not None
-    if best[2] > 1e-9 and feasible:
+    if best[2] > 1e-9 and search:
         # 2. admissible cuts only, with bounded backtracking over other trees
         bis = _Bisector(g, lo=lo, hi=hi, rng=rng, tries=tries)
         bis.budget = 8 * tries + 4 * k
@@ -550,5 +577,5 @@ def split_piece(
         feasible_count=feasible,
         in_band=in_band,
         fallback=fallback,
-        proven_infeasible=proven and not in_band,
+        proven_infeasible=(proven or proven_first) and not in_band,
     )
