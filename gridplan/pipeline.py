@@ -24,7 +24,41 @@ from .layers import Layers, prepare_layers
 from .partition.grids import DIAGNOSTIC_COLUMNS, _norm_locks, _partition
 from .partition.microgrids import partition_microgrids
 
-__all__ = ["Plan", "plan"]
+__all__ = ["GRID_COLUMNS", "MICROGRID_COLUMNS", "Plan", "plan"]
+
+#: Columns of :attr:`Plan.grids` (before geometry), in order.
+GRID_COLUMNS = (
+    "grid_code",
+    "community_code",
+    "community_id",
+    "street_id",
+    "kind",
+    "category",
+    "name",
+    "households",
+    "population",
+    "population_estimated",
+    "party_members",
+    "n_units",
+    "n_microgrids",
+    "in_band",
+    "deviation",
+    "compactness",
+    "crosses_barrier",
+    "locked",
+    "grid_id",
+)
+#: Columns of :attr:`Plan.microgrids` (before geometry), in order.
+MICROGRID_COLUMNS = (
+    "microgrid_code",
+    "grid_code",
+    "community_id",
+    "households",
+    "population",
+    "n_units",
+    "in_band",
+    "compactness",
+)
 
 log = logging.getLogger(__name__)
 
@@ -228,40 +262,9 @@ def plan(
     diags = diags.drop(columns=["grid_id"])
 
     in_crs = layers.crs
-    grid_cols = [
-        "grid_code",
-        "community_code",
-        "community_id",
-        "street_id",
-        "kind",
-        "category",
-        "name",
-        "households",
-        "population",
-        "population_estimated",
-        "party_members",
-        "n_units",
-        "n_microgrids",
-        "in_band",
-        "deviation",
-        "compactness",
-        "crosses_barrier",
-        "locked",
-        "grid_id",
-    ]
-    grids_out = grids[[c for c in grid_cols if c in grids.columns] + ["geometry"]].to_crs(in_crs)
+    grids_out = grids[[c for c in GRID_COLUMNS if c in grids.columns] + ["geometry"]].to_crs(in_crs)
     grids_out = grids_out.sort_values("grid_code", kind="stable").reset_index(drop=True)
-    mg_cols = [
-        "microgrid_code",
-        "grid_code",
-        "community_id",
-        "households",
-        "population",
-        "n_units",
-        "in_band",
-        "compactness",
-    ]
-    mg_out = mg[[*mg_cols, "geometry"]].to_crs(in_crs)
+    mg_out = mg[[*MICROGRID_COLUMNS, "geometry"]].to_crs(in_crs)
     mg_out = mg_out.sort_values("microgrid_code", kind="stable").reset_index(drop=True)
     units_out = units_out.drop(columns=["grid_id"])
 

@@ -71,7 +71,7 @@ from .config import Balance, band_admits
 from .crs import working_crs
 from .errors import Problem, ValidationError, describe_rows
 from .layers import Layers, prepare_layers
-from .partition.core import PieceGraph, split_piece
+from .partition.core import PieceGraph, part_stays_connected, split_piece
 from .partition.grids import polsby_popper
 from .tessellation import region_hulls, tessellate, units_tile
 
@@ -1081,22 +1081,7 @@ class _Planner:
             return (lo - x if x < lo else 0.0) + (x - hi if x > hi else 0.0)
 
         def stays_connected(u: int, p: int) -> bool:
-            nbrs = [v for v in indices[indptr[u] : indptr[u + 1]] if lab[v] == p]
-            if len(nbrs) <= 1:
-                return True
-            target = set(nbrs)
-            first = nbrs[0]
-            seen = {first, u}
-            target.discard(first)
-            dq = deque([first])
-            while dq and target:
-                a = dq.popleft()
-                for b in indices[indptr[a] : indptr[a + 1]]:
-                    if lab[b] == p and b not in seen:
-                        seen.add(b)
-                        target.discard(b)
-                        dq.append(b)
-            return not target
+            return part_stays_connected(indptr, indices, lab, u, p)
 
         nodes_all = np.concatenate([self.members[x] for x in active]).tolist()
         moves = 0

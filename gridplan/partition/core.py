@@ -32,7 +32,7 @@ from scipy.sparse import csgraph
 
 from ..config import band_admits
 
-__all__ = ["PieceGraph", "PieceResult", "choose_k", "split_piece"]
+__all__ = ["PieceGraph", "PieceResult", "choose_k", "part_stays_connected", "split_piece"]
 
 
 @dataclass(frozen=True)
@@ -319,6 +319,32 @@ class _Bisector:
         return side_a, k_a
 
 
+def part_stays_connected(
+    indptr: list[int], indices: list[int], lab: list[int], u: int, p: int
+) -> bool:
+    """Whether part ``p`` stays connected when unit ``u`` leaves it (plain lists: this sits
+    in the hot loop of every local search).
+
+    Only ``u``'s neighbours in ``p`` need to stay mutually reachable without ``u``.
+    """
+    nbrs = [v for v in indices[indptr[u] : indptr[u + 1]] if lab[v] == p]
+    if len(nbrs) <= 1:
+        return True
+    target = set(nbrs)
+    first = nbrs[0]
+    seen = {first, u}
+    target.discard(first)
+    dq = deque([first])
+    while dq and target:
+        a = dq.popleft()
+        for b in indices[indptr[a] : indptr[a + 1]]:
+            if lab[b] == p and b not in seen:
+                seen.add(b)
+                target.discard(b)
+                dq.append(b)
+    return not target
+
+
 def _refine(
     g: PieceGraph,
     labels: np.ndarray,
@@ -357,22 +383,7 @@ def _refine(
         return (lo - s if s < lo else 0.0) + (s - hi if s > hi else 0.0)
 
     def stays_connected(u: int, p: int) -> bool:
-        nbrs = [v for v in indices[indptr[u] : indptr[u + 1]] if lab[v] == p]
-        if len(nbrs) <= 1:
-            return True
-        target = set(nbrs)
-        first = nbrs[0]
-        seen = {first, u}
-        target.discard(first)
-        dq = deque([first])
-        while dq and target:
-            a = dq.popleft()
-            for b in indices[indptr[a] : indptr[a + 1]]:
-                if lab[b] == p and b not in seen:
-                    seen.add(b)
-                    target.discard(b)
-                    dq.append(b)
-        return not target
+        return part_stays_connected(indptr, indices, lab, u, p)
 
     total_m = sum(sm)
     scale = max(inertia(total_m, sum(sx), sum(sy), sum(sq)) / max(k, 1), 1e-9)
@@ -437,6 +448,23 @@ def _relabel(parts: list[np.ndarray], n: int, xy: np.ndarray) -> np.ndarray:
     return labels
 
 
+def _exact(
+    g: PieceGraph, lo: float, hi: float, target: float, passes: int, **limits: int
+) -> tuple[PieceResult | None, str]:
+    """The exact model's plan (polished by refinement) if it has one, and its status."""
+    from .exact import solve_exact
+
+    ex = solve_exact(g, lo=lo, hi=hi, target=target, **limits)
+    if ex.labels is None:
+        return None, ex.status
+    k_ex = int(ex.labels.max()) + 1
+    labels = _refine(g, ex.labels, k_ex, lo=lo, hi=hi, passes=passes)
+    found = PieceResult(
+        labels=labels, k=k_ex, feasible_count=True, in_band=True, fallback=False, method="exact"
+    )
+    return found, ex.status
+
+
 def split_piece(
     g: PieceGraph,
     *,
@@ -495,21 +523,10 @@ def split_piece(
     if feasible and exact and not explicit and g.n <= exact_first_max_units:
         # Small piece (a grid's building slices): the exact model is cheaper than growing
         # spanning trees, and optimal. Trees remain the fallback when it is skipped.
-        from .exact import solve_exact
-
-        ex = solve_exact(g, lo=lo, hi=hi, target=target, cap=3000, max_candidates=400)
-        if ex.labels is not None:
-            k_ex = int(ex.labels.max()) + 1
-            labels = _refine(g, ex.labels, k_ex, lo=lo, hi=hi, passes=refine_passes)
-            return PieceResult(
-                labels=labels,
-                k=k_ex,
-                feasible_count=True,
-                in_band=True,
-                fallback=False,
-                method="exact",
-            )
-        if ex.status == "infeasible":
+        found, status = _exact(g, lo, hi, target, refine_passes, cap=3000, max_candidates=400)
+        if found is not None:
+            return found
+        if status == "infeasible":
             # proven: no contiguous in-band plan; the trees still give the least-violating one
             exact = False
             proven_first = True
@@ -556,21 +573,10 @@ def split_piece(
         # Trees and repair moves found nothing. For a coarse piece, enumerate every candidate
         # part and solve the set partitioning: it finds a plan they missed, or proves that
         # none exists.
-        from .exact import solve_exact
-
-        ex = solve_exact(g, lo=lo, hi=hi, target=target)
-        if ex.labels is not None:
-            k_ex = int(ex.labels.max()) + 1
-            labels = _refine(g, ex.labels, k_ex, lo=lo, hi=hi, passes=refine_passes)
-            return PieceResult(
-                labels=labels,
-                k=k_ex,
-                feasible_count=True,
-                in_band=True,
-                fallback=False,
-                method="exact",
-            )
-        proven = ex.status == "infeasible"
+        found, status = _exact(g, lo, hi, target, refine_passes)
+        if found is not None:
+            return found
+        proven = status == "infeasible"
     return PieceResult(
         labels=labels,
         k=k,
