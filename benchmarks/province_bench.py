@@ -177,6 +177,24 @@ class _Sampler:
         self._t.join()
 
 
+def plan_digest(p) -> str:
+    """SHA-256 over every unit's codes and every grid's and micro-grid's code, households and
+    geometry (WKB): equal digests mean the two engines gave the same plan."""
+    import hashlib
+
+    h = hashlib.sha256()
+    u = p.units.sort_index()
+    for col in ("grid_code", "microgrid_code", "n_parts"):
+        h.update("|".join(map(str, u[col].tolist())).encode())
+    for frame, code in ((p.grids, "grid_code"), (p.microgrids, "microgrid_code")):
+        f = frame.sort_values(code)
+        h.update("|".join(f[code].astype(str)).encode())
+        h.update(f["households"].to_numpy(dtype=np.int64).tobytes())
+        for wkb in shapely.to_wkb(f.geometry.to_numpy()):
+            h.update(wkb)
+    return h.hexdigest()[:16]
+
+
 def run_once(copies: int, engine: str, workers: int, seed: int) -> dict:
     """Plan the province once with ``engine``; returns the measurements."""
     import gridplan
@@ -200,7 +218,10 @@ def run_once(copies: int, engine: str, workers: int, seed: int) -> dict:
         "cpus": os.cpu_count(),
         "load_before": os.getloadavg(),
         "python": platform.python_version(),
-        "commit": _commit(),
+        # a frozen copy of the package (GRIDPLAN_SNAPSHOT names its commit) keeps both engines
+        # on the same code while the tree moves
+        "commit": os.environ.get("GRIDPLAN_SNAPSHOT") or _commit(),
+        "gridplan": str(Path(gridplan.__file__).parent),
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
 
@@ -235,6 +256,7 @@ def run_once(copies: int, engine: str, workers: int, seed: int) -> dict:
         result["workers"] = workers
         result["driver_peak_rss_mb"] = round(_peak_rss_mb(), 0)
     g = p.grids
+    result["plan_digest"] = plan_digest(p)
     result.update(
         grids=len(g),
         dedicated=int((g["kind"] == "dedicated").sum()),

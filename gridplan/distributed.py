@@ -189,8 +189,10 @@ def _to_work(layers: Layers, crs: pyproj.CRS) -> Layers:
             return gdf
         return gdf.to_crs(crs)
 
+    units = move(layers.units)
+    assert units is not None
     return Layers(
-        units=move(layers.units),  # type: ignore[arg-type]
+        units=units,
         compounds=move(layers.compounds),
         dedicated=move(layers.dedicated),
         barriers=move(layers.barriers),
@@ -630,7 +632,10 @@ def _merge(
     rules: PlanRules,
     crs: pyproj.CRS,
 ) -> Plan:
-    grids_l, mg_l, units_l, diag_l = [], [], [], []
+    grids_l: list[gpd.GeoDataFrame] = []
+    mg_l: list[gpd.GeoDataFrame] = []
+    units_l: list[tuple[int, pd.DataFrame]] = []
+    diag_l: list[tuple[int, pd.DataFrame]] = []
     stand_ins = []
     for i, (part, out) in enumerate(zip(parts, outcomes, strict=True)):
         if isinstance(out, _PartFailure):
@@ -646,9 +651,9 @@ def _merge(
         grids_l.append(g[~foreign].assign(_part=i))
         if len(out.microgrids):
             mg_l.append(out.microgrids.assign(_part=i))
-        units_l.append(out.units.assign(_part=i))
+        units_l.append((i, out.units))
         if len(out.diagnostics):
-            diag_l.append(out.diagnostics.assign(_part=i))
+            diag_l.append((i, out.diagnostics))
     grids = (
         _concat(grids_l)
         if grids_l
@@ -726,8 +731,7 @@ def _merge(
     n_parts = pd.Series(0, index=units.index, dtype=np.int64)
     gcode: dict[str, str] = {}
     joined: dict[str, str] = {}
-    for uf in units_l:
-        p = int(uf["_part"].iat[0])
+    for p, uf in units_l:
         n_parts.loc[uf.index] = uf["n_parts"].to_numpy(dtype=np.int64)
         mm = micro_map.get(p, {})
         for uid, g, s in zip(
@@ -745,11 +749,10 @@ def _merge(
     units["microgrid_code"] = uid.map(pd.Series(joined))
 
     # diagnostics: the parts' own, then one row per failed part
-    diag_cols = list(diag_l[0].columns.drop("_part")) if diag_l else PLAN_DIAGNOSTIC_COLUMNS
+    diag_cols = list(diag_l[0][1].columns) if diag_l else PLAN_DIAGNOSTIC_COLUMNS
     frames = []
-    for d in diag_l:
-        p = int(d["_part"].iat[0])
-        d = d.drop(columns="_part")
+    for p, d in diag_l:
+        d = d.copy()
         msgs = []
         for c, m in zip(d["grid_code"], d["message"], strict=True):
             ids = ids_of.get((p, c)) if isinstance(c, str) else None
