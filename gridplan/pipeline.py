@@ -116,6 +116,8 @@ def plan(
     source_crs: Literal["wgs84", "gcj02", "bd09"] | None = None,
     fix_invalid: bool = False,
     progress: Progress | None = None,
+    engine: Literal["single", "dask"] = "single",
+    scheduler: object | None = None,
 ) -> Plan:
     """Plan grids, micro-grids and dedicated grids with codes and a report.
 
@@ -140,6 +142,12 @@ def plan(
         Repair invalid geometries instead of reporting them.
     progress
         ``progress(done, total, message)``, called as communities are planned.
+    engine
+        ``"dask"`` plans street by street on a Dask cluster
+        (:func:`gridplan.distributed.plan_distributed`; needs the ``dask`` extra).
+    scheduler
+        With ``engine="dask"``: a scheduler address such as ``"tcp://host:8786"``; a local
+        cluster of 2 workers is started when None.
 
     Returns
     -------
@@ -159,6 +167,25 @@ def plan(
     >>> int(p.microgrids["households"].sum()) == int(p.units["households"].sum())
     True
     """
+    if engine == "dask":
+        from .distributed import plan_distributed
+
+        return plan_distributed(
+            units,
+            compounds=compounds,
+            dedicated=dedicated,
+            barriers=barriers,
+            communities=communities,
+            streets=streets,
+            rules=rules,
+            locks=locks,
+            seed=seed,
+            columns=columns,
+            source_crs=source_crs,
+            fix_invalid=fix_invalid,
+            progress=progress,
+            scheduler=scheduler,
+        )
     rules = rules or PlanRules()
     if isinstance(units, Layers):
         layers = units
