@@ -69,7 +69,7 @@ from .crs import working_crs
 from .errors import GridplanError, Problem, ValidationError, describe_rows
 from .layers import Layers, prepare_layers
 from .partition.grids import DIAGNOSTIC_COLUMNS, _dedicated_areas, _norm_locks
-from .pipeline import Plan, _dedicated_filter, plan
+from .pipeline import GRID_COLUMNS, MICROGRID_COLUMNS, Plan, _dedicated_filter, plan
 from .tessellation import units_tile
 
 __all__ = ["PlanPart", "plan_distributed", "split_layers"]
@@ -82,37 +82,8 @@ SplitBy = Literal["street", "county"]
 #: diagnostics columns of a :class:`~gridplan.pipeline.Plan`
 PLAN_DIAGNOSTIC_COLUMNS = [c for c in DIAGNOSTIC_COLUMNS if c != "grid_id"] + ["grid_code"]
 #: columns of the grids / micro-grids of a plan whose every part failed (docs/contracts.md)
-EMPTY_GRID_COLUMNS = (
-    "grid_code",
-    "community_code",
-    "community_id",
-    "street_id",
-    "kind",
-    "category",
-    "name",
-    "households",
-    "population",
-    "population_estimated",
-    "party_members",
-    "n_units",
-    "n_microgrids",
-    "in_band",
-    "deviation",
-    "compactness",
-    "crosses_barrier",
-    "locked",
-    "grid_id",
-)
-EMPTY_MICROGRID_COLUMNS = (
-    "microgrid_code",
-    "grid_code",
-    "community_id",
-    "households",
-    "population",
-    "n_units",
-    "in_band",
-    "compactness",
-)
+EMPTY_GRID_COLUMNS = GRID_COLUMNS
+EMPTY_MICROGRID_COLUMNS = MICROGRID_COLUMNS
 
 
 @dataclass(frozen=True)
