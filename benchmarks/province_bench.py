@@ -13,13 +13,19 @@ Each engine is run by its own command (its own process), so its peak memory is i
   worker process's own peak RSS (``getrusage``), read with ``client.run`` at the end, and the
   largest RSS seen by a 1 s psutil sampler.
 
-Usage::
+Every run records a digest of the whole plan, so the two engines' plans can be compared.
 
+Usage (the engine changes fast: freeze a copy of the package so both engines run the same code;
+the workers inherit ``PYTHONPATH``)::
+
+    cp -r gridplan /tmp/gp_snapshot/
+    export PYTHONPATH=/tmp/gp_snapshot GRIDPLAN_SNAPSHOT=$(git rev-parse --short HEAD)
     .venv/bin/python benchmarks/province_bench.py run --copies 5 --engine dask
     .venv/bin/python benchmarks/province_bench.py run --copies 5 --engine single
-    .venv/bin/python benchmarks/province_bench.py report      # -> benchmarks/PROVINCE_RESULTS.md
+    .venv/bin/python benchmarks/province_bench.py report benchmarks/work/province_runs.jsonl
 
-Results of each run are appended to ``benchmarks/work/province_runs.jsonl``.
+Results of each run are appended to ``benchmarks/work/province_runs.jsonl``; ``report`` writes
+``benchmarks/PROVINCE_RESULTS.md`` from one or more such files.
 """
 
 from __future__ import annotations
@@ -293,12 +299,13 @@ def _table(runs: pd.DataFrame) -> list[str]:
     lines = [
         "| copies | households | units | streets | engine | wall (s) | CPU (s) | speed-up |"
         " speed-up per core | peak RSS per process (MB) | grids | micro-grids | plan digest |"
-        " load avg before |",
+        " load avg before, after |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for copies, grp in runs.groupby("copies"):
         single = grp[grp["engine"] == "single"]
-        base = float(single["wall_s"].iloc[-1]) if len(single) else float("nan")
+        # against the fastest one-process run of the same size: the conservative choice
+        base = float(single["wall_s"].min()) if len(single) else float("nan")
         digest = single["plan_digest"].iloc[-1] if len(single) else None
         for _, r in grp.iterrows():
             if r["engine"] == "dask":
@@ -322,7 +329,7 @@ def _table(runs: pd.DataFrame) -> list[str]:
                 f"| {copies} | {r['households']:,} | {r['units']:,} | {r['streets']} | {engine} | "
                 f"{r['wall_s']:.0f} | {cpu} | {speed:.2f} | {speed / w:.2f} | {mem} | "
                 f"{r['grids']:,} | {r['microgrids']:,} | `{r['plan_digest']}`{same} | "
-                f"{r['load_before'][0]:.1f} |"
+                f"{r['load_before'][0]:.1f}, {r['load_after'][0]:.1f} |"
             )
     return lines
 
@@ -355,15 +362,16 @@ Singapore + 5 km) and its unit, community and street ids get the suffix `-k`. Fi
 **5,839,500 households**, 53,720 blocks, 1,660 communities (790 with blocks), 160 streets with
 blocks. Default rules (grids 300-500, micro-grids 30-50), seed 0.
 
-**Machine.** 2 cores, 24 GB, *shared with other engineers' test runs*: "load avg before" is
-the 1-minute load when the run started. Each engine ran in its own process, one after the other.
+**Machine.** 2 cores, 24 GB, *shared with other engineers' test runs*: "load avg before, after"
+is the 1-minute load average when the run started and ended (the two engines' own processes add
+about 1 and 2). Each engine ran in its own process, one after the other.
 "CPU (s)" is user + system time of the planning process (one process) or of each worker
-(Dask). "speed-up" is the one-process wall time of the same row group divided by the row's
-wall time; "per core" divides by the workers. Peak RSS is each process's own peak
-(`getrusage`); for Dask the workers' figures come from `client.run`, the client holds the
-inputs and the merged plan. "plan digest" hashes every unit's codes and every grid's and
-micro-grid's code, households and geometry (WKB); `(=)` marks a Dask plan identical to the
-one-process plan, `(≠)` one that is not.
+(Dask). "speed-up" is the *fastest* one-process wall time for the same number of copies
+divided by the row's wall time (conservative); "per core" divides it by the workers. Peak
+RSS is each process's own peak (`getrusage`); the workers' come from `client.run`, and the
+client holds the inputs and the merged plan. "plan digest" hashes every unit's codes and
+every grid's and micro-grid's code, households and geometry (WKB); `(=)` marks a Dask plan
+identical to the one-process plan, `(≠)` one that is not.
 
 {{TABLES}}
 
@@ -373,8 +381,8 @@ one-process plan, `(≠)` one that is not.
   distributed plans are byte-identical to the one-process plans at 2 and 5 copies (same digest:
   codes, assignments, households and geometry of all 14,664 grids and 139,597 micro-grids).
   Without the fix (the `2c16829` runs) grid and micro-grid counts agree but the digests do not:
-  about 0.3 % of the grid polygons start their rings at another vertex and 0.07 % of the
-  blocks land in other micro-grids. The cause is in the engine, not the split:
+  in one copy, 0.3 % of the grid polygons start their rings at another vertex and 0.07 % of
+  the blocks land in other micro-grids. The cause is in the engine, not the split:
   `tessellate` unions the barrier lines (and dedicated areas) hitting a community in the order an
   `STRtree` returns them, and that order depends on everything else in the tree, so a street
   planned with fewer barriers around it gets faces with the same area but other vertex order.
@@ -383,20 +391,22 @@ one-process plan, `(≠)` one that is not.
   them identical (checked on one copy in-process and on 2 and 5 copies through Dask).
 * **Speed.** Five copies: 488 s in one process, 208 s on the 2-worker cluster, a speed-up of
   2.35 (1.17 per core). It is more than 2 because the one-process engine does more than linear
-  work as the input grows (139 CPU-s for 2 copies, 488 for 5, i.e. 3.5x the work for 2.5x the
-  data; some per-piece steps scan the whole input), while a street-sized part stays small
-  (the two workers together spent 378 CPU-s). At 2 copies the cluster is no faster than one
-  process when another engineer's job holds one of the two cores (the row with load 4.2: each
-  worker got about half a core); on free cores it is 1.6-2x (see the rerun rows). Starting the
-  cluster takes about 2 s, splitting under 1 s, merging and recoding 5 s for 5 copies.
+  work as the input grows (139-163 CPU-s for 2 copies, 488 for 5: 3-3.5x the work for 2.5x
+  the data; some per-piece steps scan the whole input), while a street-sized part stays small
+  (the two workers together spent 378 CPU-s). At 2 copies the first cluster run was no faster
+  than one process because another engineer's job started during it and held one of the two
+  cores (load 0.2 before, 4.3 after; each worker got about half a core: 78 CPU-s in 150 s);
+  rerun on free cores it took 100 s, 1.47x the fastest one-process run (1.68x the one right
+  after it). Starting the cluster takes about 2 s, splitting 1 s, merging and recoding 7 s
+  for 5 copies.
 * **Memory.** A worker peaks at about 380 MB whatever the province's size (it holds one street
   at a time), against 711 MB for the one-process plan of 5 copies; the client peaks at about
   700 MB because it holds the whole input and the merged plan. For the ~12 million households
   of a real province expect a client of roughly 1.5 GB and workers of 400-500 MB.
-* **Granularity.** Parts are streets, submitted largest first; the largest Singapore planning
-  area (Tampines, about 70,000 households) takes 10-15 s, so a cluster of a few dozen cores
-  would still be kept busy by a province of 500+ streets. `split_by="county"` gives fewer,
-  larger parts (units need a `county_id` column).
+* **Granularity.** Parts are streets, submitted largest first; the largest street (Tampines,
+  86,549 households, 5.2 s alone) is about 1.4 % of the 5-copy work, so a cluster of a few
+  dozen cores would still be kept busy by a province of 500+ streets. `split_by="county"`
+  gives fewer, larger parts (units need a `county_id` column).
 
 ## Running on a real cluster
 
