@@ -77,6 +77,9 @@ def cell_edges(
     if barriers is not None and len(barriers) and a.size:
         segs = shapely.linestrings(np.stack([xy[a], xy[b]], axis=1))
         s_idx, b_idx = STRtree(barriers).query(segs, predicate="intersects")
+        # a stable order, so the barrier named for an edge does not depend on the tree layout
+        order = np.lexsort((b_idx, s_idx))
+        s_idx, b_idx = s_idx[order], b_idx[order]
         _, first = np.unique(s_idx, return_index=True)
         barrier[s_idx[first]] = b_idx[first]
         crossing[s_idx] = True

@@ -292,12 +292,13 @@ def tessellate(
             continue
         region = regions[key]
         if er_tree is not None and erase is not None:
-            hits = er_tree.query(region, predicate="intersects")
+            # sorted: index order depends on what else is in the tree (another run, another part)
+            hits = np.sort(er_tree.query(region, predicate="intersects"))
             if len(hits):
                 region = shapely.difference(region, shapely.union_all(erase[hits]))
         lines = None
         if bar_tree is not None and barriers is not None:
-            hits = bar_tree.query(region, predicate="intersects")
+            hits = np.sort(bar_tree.query(region, predicate="intersects"))
             lines = barriers[hits] if len(hits) else None
         faces = _faces(region, lines)
         faces_arr = np.array(faces, dtype=object)

@@ -218,11 +218,6 @@ def test_same_plan_with_dedicated_areas_and_locks(client):
     assert_conserved(dist, u)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: tessellate() and cell_edges() use barriers in STRtree order, which depends "
-    "on every other barrier in the run (sort the hits; issue 8). Remove this mark with the fix.",
-)
 def test_same_plan_when_far_barriers_change_the_tree(client):
     layers = lattice_province(2)
     u, comm = layers["units"], layers["communities"]
