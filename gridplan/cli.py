@@ -540,6 +540,13 @@ def _write_outputs(
     return written
 
 
+class EngineChoice(str, Enum):
+    """Where ``gridplan plan`` computes: one process, or street by street on Dask."""
+
+    single = "single"
+    dask = "dask"
+
+
 _InputOpt = typer.Option(help="File, or file.gpkg:layer.")
 
 
@@ -574,6 +581,16 @@ def plan_command(
         Path | None, typer.Option(help="CSV: unit_id, grid_code, microgrid_code.")
     ] = None,
     report: Annotated[Path | None, typer.Option(help="Excel workbook of the report.")] = None,
+    engine: Annotated[
+        EngineChoice,
+        typer.Option(help="single: one process; dask: street by street on a Dask cluster."),
+    ] = EngineChoice.single,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Dask scheduler, e.g. tcp://host:8786 (a local 2-worker cluster if omitted)."
+        ),
+    ] = None,
 ) -> None:
     """Plan grids, micro-grids and dedicated grids with codes, and write them out.
 
@@ -604,6 +621,8 @@ def plan_command(
         hint = _unused_layers_hint(units, given)
         if hint:
             typer.echo(hint, err=True)
+        if scheduler is not None and engine is not EngineChoice.dask:
+            raise typer.BadParameter("--scheduler needs --engine dask", param_hint="--scheduler")
         bar = _ProgressBar("planning")
         try:
             result = run_plan(
@@ -619,6 +638,8 @@ def plan_command(
                 source_crs=source_crs.value if source_crs else None,
                 fix_invalid=fix_invalid,
                 progress=bar,
+                engine=engine.value,
+                scheduler=scheduler,
             )
         finally:
             bar.close()
