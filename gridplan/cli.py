@@ -540,6 +540,21 @@ def _write_outputs(
     return written
 
 
+def _read_inputs(units: str, given: dict[str, str | None]) -> dict:
+    """Read the units and every context layer given; all reading problems raised at once."""
+    frames = {"units": _read_input(units, role="units")}
+    problems: list[Problem] = []
+    for role, spec in given.items():
+        if spec is not None:
+            try:
+                frames[role] = _read_input(spec, role=role)
+            except ValidationError as exc:
+                problems.extend(exc.problems)
+    if problems:
+        raise ValidationError(problems)
+    return frames
+
+
 class EngineChoice(str, Enum):
     """Where ``gridplan plan`` computes: one process, or street by street on Dask."""
 
@@ -608,16 +623,7 @@ def plan_command(
 
         mapping = _parse_columns(columns)
         rules = _load_rules(config, county_code)
-        frames = {"units": _read_input(units, role="units")}
-        problems: list[Problem] = []
-        for role, spec in given.items():
-            if spec is not None:
-                try:
-                    frames[role] = _read_input(spec, role=role)
-                except ValidationError as exc:
-                    problems.extend(exc.problems)
-        if problems:
-            raise ValidationError(problems)
+        frames = _read_inputs(units, given)
         hint = _unused_layers_hint(units, given)
         if hint:
             typer.echo(hint, err=True)
@@ -699,22 +705,12 @@ def grids_command(
         from .codes import grid_codes
         from .layers import prepare_layers
         from .partition import partition_grids
+        from .pipeline import _dedicated_filter
 
         mapping = _parse_columns(columns)
         rules = _load_rules(config, county_code)
-        frames = {"units": _read_input(units, role="units")}
-        problems: list[Problem] = []
-        for role, spec in given.items():
-            if spec is not None:
-                try:
-                    frames[role] = _read_input(spec, role=role)
-                except ValidationError as exc:
-                    problems.extend(exc.problems)
-        if problems:
-            raise ValidationError(problems)
-        ded = frames.get("dedicated")
-        if ded is not None and rules.dedicated_categories and "category" in ded.columns:
-            ded = ded[ded["category"].isin(rules.dedicated_categories)]
+        frames = _read_inputs(units, given)
+        ded = _dedicated_filter(frames.get("dedicated"), rules)
         layers = prepare_layers(
             frames["units"],
             compounds=frames.get("compounds"),
