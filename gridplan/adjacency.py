@@ -68,6 +68,15 @@ def cell_edges(
     keep = (a < b) & valid[a] & valid[b]
     a, b = a[keep], b[keep]
     shared = shapely.length(shapely.intersection(cells[a], cells[b]))
+    # Cells cut from one another (a building's slices, cells clipped by barriers) carry
+    # computed vertices a few 1e-11 m off their neighbour's edge; a floating overlay then sees
+    # the shared edge as a single crossing point. Re-measure those pairs with 1 mm
+    # snap-rounding, which puts such vertices back on the edge.
+    short = np.flatnonzero(shared < min_shared_m)
+    if short.size:
+        shared[short] = shapely.length(
+            shapely.intersection(cells[a[short]], cells[b[short]], grid_size=1e-3)
+        )
     ok = shared >= min_shared_m
     a, b, shared = a[ok], b[ok], shared[ok]
     crossing = np.zeros(a.shape[0], dtype=bool)

@@ -8,6 +8,7 @@ sequence, or a function ``(row, col) -> int``.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -161,3 +162,15 @@ def piece_graphs() -> SimpleNamespace:
         lattice_xy=lattice_xy,
         delaunay_edges=delaunay_edges,
     )
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    """Streamlit's ``AppTest`` runs ``app.py`` as ``__main__`` and leaves it in
+    ``sys.modules``; Dask's spawned worker processes then re-run the app instead of starting
+    ("Nanny failed to start"), so a Dask test after an app test in the same process fails.
+    Put the real ``__main__`` back after every test."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main

@@ -150,3 +150,33 @@ def test_to_csr_is_symmetric_with_positive_costs():
     assert d[0, 1] == 5.0
     assert d[1, 2] > 0, "a zero cost must not drop the edge"
     assert m.nnz == 6
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_slices_cut_from_a_cell_keep_their_neighbours(seed):
+    # A building's cell cut into strips gets computed vertices on its old edges, a few
+    # 1e-11 m off the line; a floating overlay then meets the neighbour in one point. The
+    # shared edge must still count (micro-grids of that building would otherwise be cut off).
+    from gridplan.tessellation import slice_polygon
+
+    rng = np.random.default_rng(seed)
+    a = np.array([381765.236382418, 147697.61560801446]) + rng.normal(0, 5, 2)
+    b = a + np.array([26.85, -0.684]) + rng.normal(0, 3, 2)
+    below = shapely.Polygon([a, b, b + np.array([41, -111]), a + np.array([-60, -103])])
+    above = shapely.Polygon(
+        [b, a, a + np.array([-23, 23]), a + np.array([17, 146]), b + np.array([21, 19])]
+    )
+    strips = slice_polygon(below, 2)
+    cells = np.array([above, *strips], dtype=object)
+    xy = shapely.get_coordinates(shapely.point_on_surface(cells))
+    edges = cell_edges(cells, xy, min_shared_m=0.05)
+    found = {int(j) for i, j in zip(edges.i, edges.j, strict=True) if i == 0}
+    # independent measure: the strip's outline lying within 1 mm of the neighbour's outline
+    near = shapely.buffer(shapely.boundary(above), 1e-3)
+    touching = {
+        s + 1
+        for s, strip in enumerate(strips)
+        if shapely.length(shapely.intersection(shapely.boundary(strip), near)) >= 0.05
+    }
+    assert touching, "the case must have a strip along the shared edge"
+    assert found == touching

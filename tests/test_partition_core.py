@@ -407,3 +407,149 @@ def test_split_piece_honours_an_explicit_k_when_it_fits(piece_graphs):
     res = split_piece(g, lo=300, hi=500, target=400, k=5, seed=0)
     assert res.in_band
     assert res.k == 5, part_sums(res.labels, g.weight, res.k)
+
+
+# ---------------------------------------------------------------------------------------------
+# small node sets: every bipartition enumerated
+# ---------------------------------------------------------------------------------------------
+
+
+def _brute_force_cuts(g: PieceGraph, nodes: np.ndarray, lo: float, hi: float, k: int):
+    """Bipartitions of ``nodes`` with both sides connected and a count split (k_a, k - k_a)
+    that both sides can hold by the band (networkx, independent of the engine)."""
+    import itertools
+
+    import networkx as nx
+
+    graph = nx.Graph()
+    graph.add_nodes_from(nodes.tolist())
+    coo = g.adjacency.tocoo()
+    keep = set(nodes.tolist())
+    graph.add_edges_from(
+        (int(i), int(j))
+        for i, j in zip(coo.row, coo.col, strict=True)
+        if int(i) in keep and int(j) in keep
+    )
+    w = {int(v): float(g.weight[v]) for v in nodes}
+    out = set()
+    nl = nodes.tolist()
+    for r in range(1, len(nl)):
+        for side in itertools.combinations(nl, r):
+            rest = [v for v in nl if v not in side]
+            if not (
+                nx.is_connected(graph.subgraph(side)) and nx.is_connected(graph.subgraph(rest))
+            ):
+                continue
+            a, b = sum(w[v] for v in side), sum(w[v] for v in rest)
+            if any(
+                ka * lo <= a <= ka * hi and (k - ka) * lo <= b <= (k - ka) * hi
+                for ka in range(1, k)
+            ):
+                out.add(frozenset(side))
+    return out
+
+
+@given(
+    n=st.integers(2, 9),
+    k=st.integers(2, 3),
+    seed=st.integers(0, 10_000),
+)
+@PROPERTY
+def test_small_cuts_are_exactly_the_connected_admissible_bipartitions(piece_graphs, n, k, seed):
+    from gridplan.partition.core import _Bisector
+
+    rng = np.random.default_rng(seed)
+    xy = rng.random((n, 2)) * 100
+    edges = {(i, i + 1) for i in range(n - 1)}  # a path keeps the node set connected
+    edges |= {tuple(sorted(map(int, rng.choice(n, 2, replace=False)))) for _ in range(n // 2)}
+    w = rng.integers(5, 25, n)
+    g = piece_graphs.from_edges(n, sorted(edges), w, xy=xy)
+    lo, hi = 30.0, 50.0
+    bis = _Bisector(g, lo=lo, hi=hi, rng=np.random.default_rng(0), tries=4)
+    nodes = np.arange(n)
+    cuts = bis._small_cuts(nodes, k, float(w.sum()), strict=True)
+    got = {frozenset(nodes[side].tolist()) for side, _ in cuts}
+    assert len(got) == len(cuts), "a bipartition was listed twice"
+    # every cut offered is a real admissible bipartition, with a count its sides can hold
+    expected = _brute_force_cuts(g, nodes, lo, hi, k)
+    assert got <= expected
+    for side, ka in cuts:
+        a = float(w[side].sum())
+        assert ka * lo <= a <= ka * hi and (k - ka) * lo <= w.sum() - a <= (k - ka) * hi
+    # and none is missed when every side is a single part (k = 2: no slack tiers apply)
+    if k == 2:
+        assert got == expected
+    # the greedy split takes the first one; without any, the least-violating cut
+    relaxed = bis._small_cuts(nodes, k, float(w.sum()), strict=False)
+    assert len(relaxed) == 1
+
+
+def test_small_piece_with_no_admissible_cut_is_reported_without_trees(piece_graphs):
+    # a path 20-20-20-20-20 (100 households) into two 30-50 parts: 40 + 60 or 60 + 40 only
+    g = piece_graphs.from_edges(5, [(0, 1), (1, 2), (2, 3), (3, 4)], [20] * 5)
+    res = split_piece(g, lo=30, hi=50, target=40, k=2, exact=False)
+    assert not res.in_band
+    assert res.fallback
+    assert sorted(part_sums(res.labels, g.weight, 2).tolist()) == [40.0, 60.0]
+
+
+# ---------------------------------------------------------------------------------------------
+# repair: re-planning the neighbourhood of an out-of-band part
+# ---------------------------------------------------------------------------------------------
+
+
+def test_repair_fixes_an_out_of_band_part_and_leaves_the_rest_alone(piece_graphs):
+    from gridplan.partition.core import _repair
+
+    # a 12 x 4 lattice of 25-household units in six 2x4 blocks of 200 households (target 200
+    # in a 150-250 band); move two units from block 1 to block 2 so block 1 holds 150 - 25
+    # and block 2 holds 250 + 25: both out of band, fixable only by moving them back
+    nx_, ny = 12, 4
+    g = piece_graphs.lattice(nx_, ny, 25)
+    col = np.arange(nx_ * ny) % nx_
+    labels = col // 2
+    moved = np.flatnonzero((col == 3) & (np.arange(nx_ * ny) // nx_ < 3))  # 3 units of block 1
+    labels[moved] = 2
+    sums = part_sums(labels, g.weight, 6)
+    assert sums[1] == 125 and sums[2] == 275
+    out = _repair(
+        g,
+        labels,
+        lo=150,
+        hi=250,
+        target=200,
+        keep_count=True,
+        rng=np.random.default_rng(0),
+        tries=8,
+        refine_passes=4,
+        exact=True,
+    )
+    k = int(out.max()) + 1
+    assert k == 6
+    fixed = part_sums(out, g.weight, k)
+    assert ((fixed >= 150) & (fixed <= 250)).all(), fixed
+    assert fixed.sum() == g.weight.sum()
+    res = type("R", (), {"labels": out, "k": k})
+    assert_valid_partition(g, res)
+    # blocks 4 and 5 do not touch block 1: they keep their units (under their old names,
+    # up to the renumbering that closes gaps)
+    far = np.isin(labels, [4, 5])
+    for old in (4, 5):
+        assert np.unique(out[labels == old]).size == 1
+    assert np.unique(out[far]).size == 2
+
+
+def test_split_piece_repairs_a_big_piece_the_trees_leave_out_of_band(piece_graphs):
+    # 160 coarse units (150-250 households) in a 40 x 4 strip: too big for the exact model;
+    # the trees and boundary moves leave parts out of band, re-planning their neighbourhoods
+    # finds an in-band plan
+    rng = np.random.default_rng(0)
+    w = rng.choice([150, 200, 250], 160)
+    g = piece_graphs.lattice(40, 4, w)
+    without = split_piece(g, lo=300, hi=500, target=400, seed=0, repair=False)
+    res = split_piece(g, lo=300, hi=500, target=400, seed=0)
+    assert not without.in_band  # the situation this test is about
+    assert res.in_band, sorted(part_sums(res.labels, g.weight, res.k).tolist())
+    assert not res.fallback
+    assert_valid_partition(g, res)
+    assert part_sums(res.labels, g.weight, res.k).sum() == w.sum()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,6 +141,25 @@ def _inertia(sw: np.ndarray, sx: np.ndarray, sy: np.ndarray, sq: np.ndarray) -> 
     return np.where(sw > 0, np.maximum(out, 0.0), 0.0)
 
 
+#: Node sets up to this size are cut by enumerating every bipartition (2^n masks, vectorised)
+#: instead of sampling spanning trees: exact, and far cheaper than 24 trees that all fail.
+ENUM_MAX = 12
+
+
+def _connected_masks(masks: np.ndarray, nbr: np.ndarray) -> np.ndarray:
+    """Whether each bitmask of local nodes induces a connected subgraph (flood fill from the
+    lowest set bit, all masks at once). ``nbr[i]`` is the neighbour bitmask of node ``i``."""
+    reach = masks & -masks
+    while True:
+        grow = reach.copy()
+        for i in range(nbr.shape[0]):
+            grow |= np.where((reach >> i) & 1 == 1, nbr[i], 0)
+        grow &= masks
+        if np.array_equal(grow, reach):
+            return reach == masks
+        reach = grow
+
+
 class _Bisector:
     def __init__(
         self,
@@ -160,6 +180,8 @@ class _Bisector:
         x, y = g.xy[:, 0], g.xy[:, 1]
         # compactness uses mass (area); the band uses weight (households)
         self.cols = np.column_stack([g.weight.astype(float), m, m * x, m * y, m * (x * x + y * y)])
+        self._indptr = g.adjacency.indptr.tolist()
+        self._indices = g.adjacency.indices.tolist()
 
     def split_exact(self, nodes: np.ndarray, k: int) -> list[np.ndarray] | None:
         """Recursive bisection with bounded backtracking: only admissible cuts, a failed child
@@ -168,13 +190,11 @@ class _Bisector:
             return [nodes]
         if nodes.size < k:
             return None
-        sub = self.g.adjacency[nodes][:, nodes]
         total = float(self.g.weight[nodes].sum())
-        for attempt in range(self.tries):
+        for cut in self._cuts(nodes, k, total):
             if self.budget <= 0:
                 return None
             self.budget -= 1
-            cut = self._best_cut(sub, nodes, k, total, attempt, strict=True)
             if cut is None:
                 continue
             side_a, k_a = cut
@@ -187,22 +207,44 @@ class _Bisector:
             return parts_a + parts_b
         return None
 
+    def _cuts(
+        self, nodes: np.ndarray, k: int, total: float
+    ) -> Iterator[tuple[np.ndarray, int] | None]:
+        """Admissible cuts to try in turn: for a small node set every one of them, best first
+        (no other tree could offer anything else); otherwise the best cut of each of
+        ``tries`` spanning trees (None for a tree without one)."""
+        if nodes.size <= ENUM_MAX:
+            yield from self._small_cuts(nodes, k, total, strict=True)
+            return
+        sub = self.g.adjacency[nodes][:, nodes]
+        for attempt in range(self.tries):
+            yield self._best_cut(sub, nodes, k, total, attempt, strict=True)
+
     def split(self, nodes: np.ndarray, k: int) -> list[np.ndarray]:
         """Greedy recursive bisection that never backtracks: a node where no tree offers an
         admissible cut takes the least-violating cut and is counted in ``relaxed``."""
         if k == 1 or nodes.size <= 1:
             return [nodes]
         k = min(k, nodes.size)
-        sub = self.g.adjacency[nodes][:, nodes]
         total = float(self.g.weight[nodes].sum())
         cut = None
-        for attempt in range(self.tries):
-            cut = self._best_cut(sub, nodes, k, total, attempt, strict=True)
-            if cut is not None:
-                break
-        if cut is None:
-            self.relaxed += 1
-            cut = self._best_cut(sub, nodes, k, total, 0, strict=False)
+        if nodes.size <= ENUM_MAX:
+            cuts = self._small_cuts(nodes, k, total, strict=True, first=True)
+            if cuts:
+                cut = cuts[0]
+            else:
+                self.relaxed += 1
+                cuts = self._small_cuts(nodes, k, total, strict=False, first=True)
+                cut = cuts[0] if cuts else None
+        else:
+            sub = self.g.adjacency[nodes][:, nodes]
+            for attempt in range(self.tries):
+                cut = self._best_cut(sub, nodes, k, total, attempt, strict=True)
+                if cut is not None:
+                    break
+            if cut is None:
+                self.relaxed += 1
+                cut = self._best_cut(sub, nodes, k, total, 0, strict=False)
         if cut is None:  # a single node cannot be cut; keep it whole
             return [nodes]
         side_a, k_a = cut
@@ -234,6 +276,103 @@ class _Bisector:
         out = np.where((out == 0) & one_a & fits_rest, 1.0, out)
         out = np.where((out == 0) & one_b & fits_sw, float(k - 1), out)
         return out
+
+    def _small_cuts(
+        self, nodes: np.ndarray, k: int, total: float, *, strict: bool, first: bool = False
+    ) -> list[tuple[np.ndarray, int]]:
+        """Every connected bipartition of a small node set, scored like the tree cuts.
+
+        ``strict``: the admissible cuts of the first slack tier that has any, best first,
+        then those of the looser tiers (``first`` keeps only the best). Otherwise the single
+        least-violating cut. Empty when nothing qualifies (for ``strict``, a proof that no
+        cut of this node set is admissible).
+        """
+        n = nodes.size
+        if n < 2:
+            return []
+        local = {v: i for i, v in enumerate(nodes.tolist())}
+        nbr = np.zeros(n, dtype=np.int64)
+        for i, v in enumerate(nodes.tolist()):
+            bits = 0
+            for u in self._indices[self._indptr[v] : self._indptr[v + 1]]:
+                j = local.get(u)
+                if j is not None:
+                    bits |= 1 << j
+            nbr[i] = bits
+        full = (1 << n) - 1
+        masks = np.arange(1, full, dtype=np.int64)
+        member = ((masks[:, None] >> np.arange(n)) & 1).astype(float)
+        cols = self.cols[nodes]
+        sums = member @ cols
+        tot = cols.sum(axis=0)
+        sw = sums[:, 0]
+        rest_w = tot[0] - sw
+        mean = total / k
+        out: list[tuple[np.ndarray, int]] = []
+
+        def inertia(sel: np.ndarray) -> np.ndarray:
+            s = sums[sel]
+            return _inertia(s[:, 1], s[:, 2], s[:, 3], s[:, 4]) + _inertia(
+                tot[1] - s[:, 1], tot[2] - s[:, 2], tot[3] - s[:, 3], tot[4] - s[:, 4]
+            )
+
+        def side(mask: int) -> np.ndarray:
+            return ((mask >> np.arange(n)) & 1).astype(bool)
+
+        if strict:
+            band = self.hi - self.lo
+            taken = np.zeros(masks.shape[0], dtype=bool)
+            for slack in (0.35 * band, 0.15 * band, 0.0):
+                counts = self._counts(sw, rest_w, k, slack)
+                sel = np.flatnonzero((counts > 0) & ~taken)
+                if sel.size == 0:
+                    continue
+                conn = _connected_masks(masks[sel], nbr) & _connected_masks(full ^ masks[sel], nbr)
+                sel = sel[conn]
+                if sel.size == 0:
+                    continue
+                taken[sel] = True
+                ka = counts[sel]
+                score = self._score(sw[sel], ka, inertia(sel), k, mean)
+                for j in np.argsort(score, kind="stable").tolist():
+                    out.append((side(int(masks[sel[j]])), int(ka[j])))
+                    if first:
+                        return out
+            return out
+        conn = _connected_masks(masks, nbr) & _connected_masks(full ^ masks, nbr)
+        sel = np.flatnonzero(conn)
+        if sel.size == 0:
+            return []
+        _, i, k_a = self._least_violating(sw[sel], rest_w[sel], inertia(sel), k, mean)
+        return [(side(int(masks[sel[i]])), k_a)]
+
+    def _score(self, sw: np.ndarray, ka: np.ndarray, inert: np.ndarray, k: int, mean: float):
+        """Score of admissible cuts (lower is better): compactness, scaled up when the side's
+        mean part size strays from the piece's mean or the count split is uneven."""
+        dev = (sw / ka - mean) / mean
+        uneven = np.abs(2.0 * ka / k - 1.0)
+        return inert * (1.0 + 4.0 * dev * dev) * (1.0 + 0.5 * uneven)
+
+    def _least_violating(
+        self, sw: np.ndarray, rest_w: np.ndarray, inert: np.ndarray, k: int, mean: float
+    ) -> tuple[float, int, int]:
+        """``(score, index, k_a)`` of the cut nearest the admissible window: violation
+        first, then balance, then compactness."""
+        best = (np.inf, 0, 1)
+        for k_a in range(1, k):
+            k_b = k - k_a
+            viol = (
+                np.maximum(k_a * self.lo - sw, 0)
+                + np.maximum(sw - k_a * self.hi, 0)
+                + np.maximum(k_b * self.lo - rest_w, 0)
+                + np.maximum(rest_w - k_b * self.hi, 0)
+            )
+            dev = (sw / k_a - mean) / mean
+            score = viol * 1e12 + dev * dev * 1e6 + inert / max(float(inert.max()), 1.0)
+            i = int(np.argmin(score))
+            if score[i] < best[0]:
+                best = (float(score[i]), i, k_a)
+        return best
 
     def _tree(self, sub: sparse.csr_array, attempt: int) -> sparse.csr_array:
         data = sub.data
@@ -287,27 +426,12 @@ class _Bisector:
                 if not ok.any():
                     continue
                 ka = np.where(ok, counts, 1).astype(float)
-                dev = (sw / ka - mean) / mean
-                uneven = np.abs(2.0 * ka / k - 1.0)
-                score = np.where(ok, inert * (1.0 + 4.0 * dev * dev) * (1.0 + 0.5 * uneven), np.inf)
+                score = np.where(ok, self._score(sw, ka, inert, k, mean), np.inf)
                 i = int(np.argmin(score))
                 best = (float(score[i]), i, int(counts[i]))
                 break
         else:
-            for k_a in range(1, k):
-                k_b = k - k_a
-                viol = (
-                    np.maximum(k_a * self.lo - sw, 0)
-                    + np.maximum(sw - k_a * self.hi, 0)
-                    + np.maximum(k_b * self.lo - rest_w, 0)
-                    + np.maximum(rest_w - k_b * self.hi, 0)
-                )
-                dev = (sw / k_a - mean) / mean
-                # lexicographic: violation first, then balance, then compactness
-                score = viol * 1e12 + dev * dev * 1e6 + inert / max(float(inert.max()), 1.0)
-                i = int(np.argmin(score))
-                if best is None or score[i] < best[0]:
-                    best = (float(score[i]), i, k_a)
+            best = self._least_violating(sw, rest_w, inert, k, mean)
         if best is None:
             return None
         _, i, k_a = best
@@ -465,6 +589,96 @@ def _exact(
     return found, ex.status
 
 
+def _subgraph(g: PieceGraph, nodes: np.ndarray) -> PieceGraph:
+    sub = g.adjacency[nodes][:, nodes]
+    return PieceGraph(
+        adjacency=sparse.csr_array(sub), weight=g.weight[nodes], xy=g.xy[nodes], mass=g.mass[nodes]
+    )
+
+
+def _repair(
+    g: PieceGraph,
+    labels: np.ndarray,
+    *,
+    lo: float,
+    hi: float,
+    target: float,
+    keep_count: bool,
+    rng: np.random.Generator,
+    tries: int,
+    refine_passes: int,
+    exact: bool,
+    max_units: int = 150,
+    rounds: int = 12,
+) -> np.ndarray:
+    """Re-plan the neighbourhood of each out-of-band part on its own.
+
+    A big piece whose search left a few parts out of band usually has an in-band plan that
+    differs only locally. The out-of-band part and the parts around it (one ring, then two)
+    form a small connected sub-piece; splitting that afresh, where trees, backtracking and the
+    exact model are affordable, and putting the result back fixes the violation without
+    touching the rest. ``keep_count`` keeps the number of parts of each sub-piece (the
+    caller asked for an explicit count).
+    """
+    labels = labels.copy()
+    src = np.repeat(np.arange(g.n), np.diff(g.adjacency.indptr))
+    dst = g.adjacency.indices
+    w = g.weight.astype(float)
+    failed: set[tuple[int, ...]] = set()
+    for _ in range(rounds):
+        kk = int(labels.max()) + 1
+        sums = np.bincount(labels, weights=w, minlength=kk)
+        viol = np.maximum(lo - sums, 0) + np.maximum(sums - hi, 0)
+        bad = [int(p) for p in np.argsort(-viol, kind="stable") if viol[p] > 1e-9]
+        if not bad:
+            break
+        touching = labels[src] != labels[dst]
+        pairs = np.unique(np.column_stack([labels[src[touching]], labels[dst[touching]]]), axis=0)
+        nbrs: dict[int, set[int]] = {}
+        for a, b in pairs.tolist():
+            nbrs.setdefault(a, set()).add(b)
+        improved = False
+        for p in bad:
+            group = {p}
+            for _ring in range(2):
+                group = group | {q for r in group for q in nbrs.get(r, ())}
+                key = tuple(sorted(group))
+                nodes = np.flatnonzero(np.isin(labels, key))
+                if nodes.size > max_units or len(group) < 2:
+                    break
+                if key in failed:
+                    continue
+                sub = _subgraph(g, nodes)
+                res = split_piece(
+                    sub,
+                    lo=lo,
+                    hi=hi,
+                    target=target,
+                    k=len(group) if keep_count else None,
+                    seed=rng,
+                    tries=tries,
+                    refine_passes=refine_passes,
+                    exact=exact,
+                    repair=False,
+                )
+                if not res.in_band:
+                    failed.add(key)
+                    continue
+                # reuse the group's labels, then fresh ones for any extra part
+                names = list(key) + list(range(kk, kk + max(0, res.k - len(key))))
+                new = labels.copy()
+                new[nodes] = np.asarray(names)[res.labels]
+                # close the gaps a smaller count leaves, keeping labels 0..k-1 in order
+                _, labels = np.unique(new, return_inverse=True)
+                improved = True
+                break
+            if improved:
+                break
+        if not improved:
+            break
+    return labels.astype(np.int64)
+
+
 def split_piece(
     g: PieceGraph,
     *,
@@ -478,6 +692,7 @@ def split_piece(
     exact: bool = True,
     exact_max_units: int = 150,
     exact_first_max_units: int = 30,
+    repair: bool = True,
 ) -> PieceResult:
     """Split a connected piece into ``k`` contiguous parts with weights in ``[lo, hi]``.
 
@@ -501,6 +716,9 @@ def split_piece(
         finds a plan or proves that none exists. Pieces of at most
         ``exact_first_max_units`` units (with k chosen automatically) go to the exact model
         first: for a handful of units it is cheaper than spanning trees.
+    repair
+        When a piece too large for the exact model still has out-of-band parts, re-plan the
+        neighbourhood of each such part on its own (see :func:`_repair`).
 
     Returns
     -------
@@ -577,6 +795,25 @@ def split_piece(
         if found is not None:
             return found
         proven = status == "infeasible"
+    if not in_band and search and repair and not proven:
+        # too big for the exact model (or too many candidates): re-plan around each miss
+        labels = _repair(
+            g,
+            labels,
+            lo=lo,
+            hi=hi,
+            target=target,
+            keep_count=explicit,
+            rng=rng,
+            tries=tries,
+            refine_passes=refine_passes,
+            exact=exact,
+            max_units=exact_max_units,
+        )
+        k = int(labels.max()) + 1
+        sums = np.bincount(labels, weights=g.weight.astype(float), minlength=k)
+        in_band = bool((sums >= lo - 1e-9).all() and (sums <= hi + 1e-9).all())
+        fallback = fallback and not in_band
     return PieceResult(
         labels=labels,
         k=k,

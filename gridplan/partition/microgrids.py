@@ -24,6 +24,11 @@ from ..tessellation import dissolve
 from .core import PieceGraph, split_piece
 from .grids import _stable_seed, polsby_popper
 
+#: Retry ladder for grids whose building slices admit no in-band split: slices of about
+#: ``lo / d`` households for each ``d``. Slices of ~15 (d = 2) only combine in runs of 3
+#: (42-45 households, never 56); ~10 (d = 3) combine in runs of 3, 4 and 5.
+FINE_DIVISORS = (2, 3)
+
 __all__ = ["MicroPartition", "partition_microgrids", "slice_count"]
 
 
@@ -94,7 +99,7 @@ def partition_microgrids(
     p = parts[parts["grid_id"].isin(residential)].reset_index(drop=True)
     stair = units["stairwells"].reindex(p["unit_id"]).to_numpy(dtype=float)
     n_parts_of_unit = p.groupby("unit_id")["part"].transform("count").to_numpy()
-    sl, rows_geom = _slice_parts(p, stair, n_parts_of_unit, lo=lo, hi=hi, rules=rules, fine=False)
+    sl, rows_geom = _slice_parts(p, stair, n_parts_of_unit, lo=lo, hi=hi, rules=rules)
     diags: list[dict] = []
     geoms = np.asarray(rows_geom, dtype=object)
     xy = _xy(geoms)
@@ -148,43 +153,59 @@ def partition_microgrids(
             seed=_stable_seed(seed, "micro", grid_key[gid]),
         )
         if not ok and rules.split_buildings:
-            # retry with finer slices (about half the floor each) so slices can recombine
+            # retry with finer slices (about lo / d households each) so slices can recombine
             f_rows = p.index[p["grid_id"].to_numpy() == gid]
-            f_sl, f_geom_list = _slice_parts(
-                p.loc[f_rows],
-                stair[f_rows],
-                n_parts_of_unit[f_rows],
-                lo=lo,
-                hi=hi,
-                rules=rules,
-                fine=True,
-            )
-            f_geoms = np.asarray(f_geom_list, dtype=object)
-            f_xy = _xy(f_geoms)
-            f_e = cell_edges(f_geoms, f_xy, min_shared_m=0.05)
-            f_area = np.maximum(shapely.area(f_geoms), 1.0)
-            f_lab, f_ok, f_proven = _solve_grid(
-                f_sl["households"].to_numpy(),
-                f_xy,
-                f_area,
-                np.arange(len(f_sl)),
-                f_e.i,
-                f_e.j,
-                lo=lo,
-                hi=hi,
-                rules=rules,
-                seed=_stable_seed(seed, "micro-fine", grid_key[gid]),
-            )
-            if f_ok:
-                fine_grids[gid] = (f_sl, f_geoms, f_lab)
+            for div in FINE_DIVISORS:
+                f_sl, f_geom_list = _slice_parts(
+                    p.loc[f_rows],
+                    stair[f_rows],
+                    n_parts_of_unit[f_rows],
+                    lo=lo,
+                    hi=hi,
+                    rules=rules,
+                    per_slice=lo / div,
+                )
+                f_geoms = np.asarray(f_geom_list, dtype=object)
+                f_xy = _xy(f_geoms)
+                f_e = cell_edges(f_geoms, f_xy, min_shared_m=0.05)
+                f_area = np.maximum(shapely.area(f_geoms), 1.0)
+                f_lab, f_ok, f_proven = _solve_grid(
+                    f_sl["households"].to_numpy(),
+                    f_xy,
+                    f_area,
+                    np.arange(len(f_sl)),
+                    f_e.i,
+                    f_e.j,
+                    lo=lo,
+                    hi=hi,
+                    rules=rules,
+                    seed=_stable_seed(
+                        seed, "micro-fine" if div == 2 else f"micro-fine{div}", grid_key[gid]
+                    ),
+                )
+                if f_ok:
+                    fine_grids[gid] = (f_sl, f_geoms, f_lab)
+                    break
+                proven = proven and f_proven
+            if gid in fine_grids:
                 continue
-            proven = proven and f_proven
         base = len(micro_grid)
         micro_of[members] = base + labels
         k = int(labels.max()) + 1
         micro_grid.extend([gid] * k)
         if not ok:
             sums = np.bincount(labels, weights=hh_m, minlength=k)
+            total = int(hh_m.sum())
+            k_min, k_max = band_admits(total, lo, hi)
+            if k_min > k_max:
+                why = f"{total} households admit no number of {lo}-{hi}-household micro-grids"
+            elif proven:
+                why = (
+                    "no contiguous in-band split of its building slices exists"
+                    " (checked exhaustively at every slice size tried)"
+                )
+            else:
+                why = "the search found no in-band split"
             diags.append(
                 {
                     "level": "microgrid",
@@ -192,10 +213,9 @@ def partition_microgrids(
                     "community_id": sl["community_id"].iat[members[0]],
                     "grid_id": gid,
                     "unit_ids": ", ".join(sorted(set(sl["unit_id"].to_numpy()[members]))[:6]),
-                    "households": int(hh_m.sum()),
+                    "households": total,
                     "message": f"grid {gid}: micro-grid sizes "
-                    f"{', '.join(str(int(v)) for v in sorted(sums))} (band {lo}-{hi})"
-                    + (" - no contiguous in-band split exists" if proven else ""),
+                    f"{', '.join(str(int(v)) for v in sorted(sums))} (band {lo}-{hi}) - {why}",
                     "fix": "give buildings' stairwells, or relax the micro-grid band",
                 }
             )
@@ -262,9 +282,10 @@ def _slice_parts(
     lo: int,
     hi: int,
     rules: MicroGridRules,
-    fine: bool,
+    per_slice: float | None = None,
 ) -> tuple[pd.DataFrame, list]:
-    """Slice rows of ``parts`` for micro-grids; ``fine`` cuts slices of about ``lo / 2``."""
+    """Slice rows of ``parts`` for micro-grids; ``per_slice`` cuts slices of about that many
+    households instead of the fewest in-band slices."""
     from ..tessellation import slice_polygon
 
     hh = p["households"].to_numpy(dtype=np.int64)
@@ -279,8 +300,8 @@ def _slice_parts(
         st = stair[i] / n_parts_of_unit[i] if not math.isnan(stair[i]) else None
         if not rules.split_buildings:
             n = 1
-        elif fine:
-            n = max(1, math.ceil(hh[i] / max(lo / 2, 1)))
+        elif per_slice is not None:
+            n = max(1, math.ceil(hh[i] / max(per_slice, 1.0)))
         else:
             n = slice_count(int(hh[i]), lo=lo, hi=hi, stairwells=st)
         geoms = [cells[i]] if n == 1 else slice_polygon(cells[i], n)

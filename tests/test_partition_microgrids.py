@@ -1,0 +1,110 @@
+"""Micro-grids: each residential grid split into contiguous 30-50-household parts.
+
+The hard cases are buildings above the micro-grid band, which are cut into slices: the slices
+must be able to recombine into in-band micro-grids, households must be conserved exactly, and
+every micro-grid must lie inside its grid.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely.geometry import box
+
+from gridplan.config import MicroGridRules
+from gridplan.partition import microgrids as mg
+
+
+def one_grid(households: list[int], boxes: list) -> tuple[gpd.GeoDataFrame, ...]:
+    """Grid-stage output for one residential grid made of the given buildings' cells."""
+    parts = gpd.GeoDataFrame(
+        {
+            "unit_id": [f"u{i}" for i in range(len(households))],
+            "part": 0,
+            "households": households,
+            "population": np.nan,
+            "grid_id": "G1",
+            "community_id": "C1",
+        },
+        geometry=boxes,
+        crs=3857,
+    )
+    grids = gpd.GeoDataFrame(
+        {"grid_id": ["G1"], "kind": ["residential"], "community_id": ["C1"]},
+        geometry=[shapely.union_all(boxes)],
+        crs=3857,
+    )
+    units = pd.DataFrame({"stairwells": np.nan}, index=parts["unit_id"])
+    return parts, grids, units
+
+
+# three slab blocks of 110 households side by side and a short block of 58: slices of the
+# fewest in-band size (37) leave the 58 alone, slices of ~15 only combine in runs of three
+# (42-45) and cannot absorb the short block's ends; slices of ~10 can
+SLABS = (
+    [110, 110, 110, 58],
+    [box(0, 0, 20, 100), box(20, 0, 40, 100), box(40, 0, 60, 100), box(60, 0, 80, 60)],
+)
+
+
+def test_finer_slices_recombine_where_coarse_ones_cannot(monkeypatch):
+    parts, grids, units = one_grid(*SLABS)
+    rules = MicroGridRules()
+    monkeypatch.setattr(mg, "FINE_DIVISORS", (2,))
+    coarse = mg.partition_microgrids(parts, grids, units, rules=rules, seed=0)
+    assert not coarse.microgrids["in_band"].all()  # the situation this test is about
+    assert [d["kind"] for d in coarse.diagnostics] == ["microgrid_out_of_band"]
+    monkeypatch.setattr(mg, "FINE_DIVISORS", (2, 3))
+    res = mg.partition_microgrids(parts, grids, units, rules=rules, seed=0)
+    m = res.microgrids
+    assert m["in_band"].all(), m["households"].tolist()
+    assert res.diagnostics == []
+    assert int(m["households"].sum()) == 388
+    # every slice is in exactly one micro-grid, and the slices of a building add up to it
+    assert res.slices["microgrid_id"].notna().all()
+    per_unit = res.slices.groupby("unit_id")["households"].sum()
+    assert per_unit.to_dict() == {"u0": 110, "u1": 110, "u2": 110, "u3": 58}
+    # micro-grids are single polygons inside the grid and do not overlap
+    grid = grids.geometry.iat[0]
+    for geom in m.geometry:
+        assert geom.geom_type == "Polygon"
+        assert shapely.area(shapely.difference(geom, grid)) < 1e-6
+    union_area = shapely.area(shapely.union_all(m.geometry.to_numpy()))
+    assert union_area == pytest.approx(float(m.geometry.area.sum()), rel=1e-9)
+    assert union_area == pytest.approx(shapely.area(grid), rel=1e-9)
+
+
+def test_a_grid_that_admits_no_count_says_so():
+    # one building of 58 households alone in its grid: 58 cannot be cut into 30-50 parts
+    parts, grids, units = one_grid([58], [box(0, 0, 20, 60)])
+    res = mg.partition_microgrids(parts, grids, units, rules=MicroGridRules(), seed=0)
+    assert int(res.microgrids["households"].sum()) == 58
+    (diag,) = res.diagnostics
+    assert diag["kind"] == "microgrid_out_of_band"
+    assert "58 households admit no number of 30-50-household micro-grids" in diag["message"]
+
+
+def test_a_grid_whose_slices_cannot_reach_the_band_is_reported_as_proven():
+    # 100 households admit two or three micro-grids, but without slicing the buildings
+    # (60 + 40 in two cells) the only split is 60 | 40, proven exhaustively
+    parts, grids, units = one_grid([60, 40], [box(0, 0, 20, 60), box(20, 0, 40, 60)])
+    rules = MicroGridRules(split_buildings=False)
+    res = mg.partition_microgrids(parts, grids, units, rules=rules, seed=0)
+    assert sorted(res.microgrids["households"].tolist()) == [40, 60]
+    (diag,) = res.diagnostics
+    assert "checked exhaustively" in diag["message"], diag["message"]
+
+
+def test_same_seed_same_microgrids():
+    parts, grids, units = one_grid(*SLABS)
+    runs = [
+        mg.partition_microgrids(parts, grids, units, rules=MicroGridRules(), seed=3)
+        for _ in range(2)
+    ]
+    pd.testing.assert_frame_equal(runs[0].slices, runs[1].slices)
+    assert runs[0].microgrids.geometry.to_wkb().tolist() == (
+        runs[1].microgrids.geometry.to_wkb().tolist()
+    )
