@@ -11,13 +11,14 @@ it without gaps or overlaps.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
 from shapely import STRtree
 
-__all__ = ["Tessellation", "region_hulls", "slice_polygon", "tessellate"]
+__all__ = ["Tessellation", "region_hulls", "slice_layout", "slice_polygon", "tessellate"]
 
 
 @dataclass(frozen=True)
@@ -329,10 +330,33 @@ def tessellate(
     return Tessellation(cells=cells, face=face_of)
 
 
-def slice_polygon(poly, n: int) -> list:
-    """Cut ``poly`` into ``n`` strips across its long axis (equal widths).
+def slice_layout(n: int, length: float, width: float) -> list[int]:
+    """How many slices go in each row when a ``length`` x ``width`` footprint is cut into
+    ``n`` near-square slices: ``r = round(sqrt(n * width / length))`` rows across the short
+    side, the slices shared between them as evenly as possible.
 
-    Used to split a building by stairwell (单元) when its households exceed a band.
+    Examples
+    --------
+    >>> slice_layout(3, 100, 20)  # a slab block: one row of strips (its stairwells)
+    [3]
+    >>> slice_layout(10, 100, 100)  # a square compound-sized footprint: 3 rows
+    [4, 3, 3]
+    """
+    if n <= 1 or length <= 0:
+        return [max(n, 1)]
+    rows = int(np.clip(round(math.sqrt(n * width / length)), 1, n))
+    return [n // rows + (1 if i < n % rows else 0) for i in range(rows)]
+
+
+def slice_polygon(poly, n: int) -> list:
+    """Cut ``poly`` into ``n`` slices of about equal area, as near square as the footprint
+    allows.
+
+    Used to split a building by stairwell (单元) when its households exceed a band. A slab
+    (long and narrow, the usual residential block) is cut into strips across its long axis,
+    which is where its stairwells are; a footprint that would give strips longer than wide
+    (a square block cut into many parts) gets several rows of slices instead
+    (:func:`slice_layout`), so the grids made from them stay compact.
     """
     if n <= 1 or poly is None or shapely.is_empty(poly):
         return [poly] * max(n, 1)
@@ -350,20 +374,33 @@ def slice_polygon(poly, n: int) -> list:
     t = xy @ u
     t0, t1 = float(t.min()), float(t.max())
     s = xy @ normal
-    s0, s1 = float(s.min()) - 1.0, float(s.max()) + 1.0
-    out = []
-    for i in range(n):
-        a = t0 + (t1 - t0) * i / n - (1.0 if i == 0 else 0.0)
-        b = t0 + (t1 - t0) * (i + 1) / n + (1.0 if i == n - 1 else 0.0)
-        corners = [
-            a * u + s0 * normal,
-            b * u + s0 * normal,
-            b * u + s1 * normal,
-            a * u + s1 * normal,
-        ]
-        strip = shapely.intersection(poly, shapely.Polygon(corners))
-        out.append(strip)
-    # a strip across a non-convex footprint can fall apart: hand stray pieces to a neighbour
+    s0, s1 = float(s.min()), float(s.max())
+
+    def cut(lo_t: float, hi_t: float, lo_s: float, hi_s: float):
+        corners = [lo_t * u + lo_s * normal, hi_t * u + lo_s * normal]
+        corners += [hi_t * u + hi_s * normal, lo_t * u + hi_s * normal]
+        return shapely.intersection(poly, shapely.Polygon(corners))
+
+    def lay_out(rows: list[int]) -> list:
+        out = []
+        done = 0
+        for r, cols in enumerate(rows):
+            # row heights follow their slice counts, so every slice gets the same share
+            a_s = s0 + (s1 - s0) * done / n - (1.0 if r == 0 else 0.0)
+            done += cols
+            b_s = s0 + (s1 - s0) * done / n + (1.0 if r == len(rows) - 1 else 0.0)
+            for i in range(cols):
+                a = t0 + (t1 - t0) * i / cols - (1.0 if i == 0 else 0.0)
+                b = t0 + (t1 - t0) * (i + 1) / cols + (1.0 if i == cols - 1 else 0.0)
+                out.append(cut(a, b, a_s, b_s))
+        return out
+
+    rows = slice_layout(n, t1 - t0, s1 - s0)
+    out = lay_out(rows)
+    if len(rows) > 1 and (shapely.area(np.asarray(out, dtype=object)) <= 0).any():
+        # a lattice cell fell in a gap of the footprint (an L-shaped block): strips instead
+        out = lay_out([n])
+    # a slice across a non-convex footprint can fall apart: hand stray pieces to a neighbour
     return list(mend_parts(np.asarray(out, dtype=object)))
 
 
