@@ -257,3 +257,18 @@ def test_solve_exact_matches_brute_force_set_partitioning(piece_graphs, case):
     got = sum(cost(b) for b in blocks)
     # the solver's tie-breaker adds at most 1e-6 per chosen set
     assert got == pytest.approx(best, abs=1e-4)
+
+
+def test_native_stdout_is_silenced_only_while_highs_runs(capfd):
+    # HiGHS writes a debug line from C++ to descriptor 1 even when silent; the guard must
+    # swallow writes to the descriptor itself and restore it afterwards
+    import os
+
+    from gridplan.partition.exact import _native_stdout_silenced
+
+    os.write(1, b"before\n")
+    with _native_stdout_silenced():
+        os.write(1, b"HighsMipSolverData::transformNewIntegerFeasibleSolution\n")
+    os.write(1, b"after\n")
+    out = capfd.readouterr().out
+    assert out == "before\nafter\n"

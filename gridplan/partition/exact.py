@@ -14,6 +14,11 @@ Enumeration is capped; above the cap the caller uses the spanning-tree method in
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +28,38 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from .core import PieceGraph
 
 __all__ = ["ExactResult", "enumerate_subsets", "solve_exact"]
+
+_STDOUT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _native_stdout_silenced() -> Iterator[None]:
+    """Send file descriptor 1 to the null device while HiGHS runs.
+
+    HiGHS prints "HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();"
+    from C++ straight to the process's stdout even when its output is switched off (a known
+    HiGHS issue), which lands in the middle of a planner's terminal or a piped CLI output.
+    Python-level redirection cannot catch it, so the descriptor itself is swapped; the lock
+    keeps two threads from interleaving the swap.
+    """
+    with _STDOUT_LOCK:
+        try:
+            sys.stdout.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+        try:
+            saved = os.dup(1)
+        except OSError:  # no descriptor 1 (a detached process): nothing to protect
+            yield
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(devnull)
 
 
 @dataclass(frozen=True)
@@ -132,19 +169,20 @@ def solve_exact(
     dev = (sw - target) / target
     # size near the target first (fewer, fuller grids), compactness second
     cost = 4.0 * dev * dev + 0.25 * inertia / scale + 1e-6 * np.arange(m) / m
-    res = milp(
-        c=cost,
-        constraints=LinearConstraint(a, lb=np.ones(g.n), ub=np.ones(g.n)),
-        integrality=np.ones(m),
-        bounds=Bounds(0, 1),
-        # a plan within 10% of the optimum is plenty: refinement polishes it afterwards
-        options={
-            "time_limit": time_limit,
-            "node_limit": node_limit,
-            "presolve": True,
-            "mip_rel_gap": 0.1,
-        },
-    )
+    with _native_stdout_silenced():
+        res = milp(
+            c=cost,
+            constraints=LinearConstraint(a, lb=np.ones(g.n), ub=np.ones(g.n)),
+            integrality=np.ones(m),
+            bounds=Bounds(0, 1),
+            # a plan within 10% of the optimum is plenty: refinement polishes it afterwards
+            options={
+                "time_limit": time_limit,
+                "node_limit": node_limit,
+                "presolve": True,
+                "mip_rel_gap": 0.1,
+            },
+        )
     if res.status == 2:  # infeasible
         return ExactResult("infeasible", None, m)
     if res.x is None:  # time limit without an incumbent
