@@ -1,5 +1,6 @@
 """Space-filling cells: they tile their region exactly (no gaps, no overlaps) for points and
-footprints, never cross a barrier face, and ``slice_polygon`` cuts equal-width strips."""
+footprints, never cross a barrier face, and ``slice_polygon`` cuts equal-share slices (strips,
+or rows of them)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """Micro-grids (微网格): each residential grid split into contiguous parts of 30-50 households.
 
 A building above the micro-grid ceiling is split first: by stairwell (单元) where the units
-carry a ``stairwells`` column, otherwise into the fewest slices across its long axis that
-keep each slice within the band (households shared as evenly as integers allow). Slices are
-cut from the building's cell, so every micro-grid polygon lies inside its grid. Adjacency is
-computed once for all slices; each grid is then split by the same engine as the grids.
+carry a ``stairwells`` column, otherwise into the fewest slices that keep each slice within the
+band (strips across a slab, see ``slice_polygon``; households shared as evenly as integers
+allow). Slices are cut from the building's cell, so every micro-grid polygon lies inside its
+grid. Adjacency is computed once for all slices; each grid is then split by the same engine as
+the grids. A grid whose slices admit no in-band split is retried with finer slices.
 """
 
 from __future__ import annotations
