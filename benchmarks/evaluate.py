@@ -122,6 +122,9 @@ def evaluate(
         else float("nan"),
         "contiguous_share": float(contiguous.mean()) if n_grids else float("nan"),
         "mean_compactness": float(np.nanmean(pp)) if n_grids else float("nan"),
+        "mean_compactness_feasible": float(np.nanmean(pp[g_feasible]))
+        if g_feasible.any()
+        else float("nan"),
         "median_compactness": float(np.nanmedian(pp)) if n_grids else float("nan"),
         "barrier_crossing_grids": int(crossing.sum()),
         "households_assigned": total,
