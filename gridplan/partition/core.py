@@ -223,9 +223,13 @@ class _Bisector:
     def split(self, nodes: np.ndarray, k: int) -> list[np.ndarray]:
         """Greedy recursive bisection that never backtracks: a node where no tree offers an
         admissible cut takes the least-violating cut and is counted in ``relaxed``."""
-        if k == 1 or nodes.size <= 1:
+        if k == 1:
             return [nodes]
-        k = min(k, nodes.size)
+        if nodes.size < k:  # fewer units than parts: some parts are lost
+            self.relaxed += 1
+            if nodes.size <= 1:
+                return [nodes]
+            k = nodes.size
         total = float(self.g.weight[nodes].sum())
         cut = None
         if nodes.size <= ENUM_MAX:
@@ -250,17 +254,28 @@ class _Bisector:
         side_a, k_a = cut
         return self.split(nodes[side_a], k_a) + self.split(nodes[~side_a], k - k_a)
 
-    def _counts(self, sw: np.ndarray, rest: np.ndarray, k: int, slack: float) -> np.ndarray:
+    def _counts(
+        self,
+        sw: np.ndarray,
+        rest: np.ndarray,
+        k: int,
+        slack: float,
+        n_a: np.ndarray,
+        n_b: np.ndarray,
+    ) -> np.ndarray:
         """Best part count ``k_a`` for the subtree side of every edge (0 where none fits).
 
         ``k_a`` must let the side hold ``k_a`` parts and the rest ``k - k_a`` parts; sides of
-        more than one part use the slack-narrowed band. Among the admissible counts the one
+        more than one part use the slack-narrowed band, and a side cannot hold more parts
+        than it has units (``n_a``, ``n_b``). Among the admissible counts the one
         proportional to the side's weight is taken.
         """
         lo_s, hi_s = self.lo + slack, self.hi - slack
         eps = 1e-9
         a_lo = np.maximum(np.ceil(sw / hi_s - eps), k - np.floor(rest / lo_s + eps))
         a_hi = np.minimum(np.floor(sw / lo_s + eps), k - np.ceil(rest / hi_s - eps))
+        a_lo = np.maximum(a_lo, k - n_b)
+        a_hi = np.minimum(a_hi, n_a)
         # both sides hold at least two parts here; one-part sides are handled below
         a_lo = np.maximum(a_lo, 2)
         a_hi = np.minimum(a_hi, k - 2)
@@ -271,8 +286,8 @@ class _Bisector:
         one_b = (rest >= self.lo - eps) & (rest <= self.hi + eps)
         if k == 2:
             return np.where(one_a & one_b, 1.0, 0.0)
-        fits_rest = (rest >= (k - 1) * lo_s - eps) & (rest <= (k - 1) * hi_s + eps)
-        fits_sw = (sw >= (k - 1) * lo_s - eps) & (sw <= (k - 1) * hi_s + eps)
+        fits_rest = (rest >= (k - 1) * lo_s - eps) & (rest <= (k - 1) * hi_s + eps) & (n_b >= k - 1)
+        fits_sw = (sw >= (k - 1) * lo_s - eps) & (sw <= (k - 1) * hi_s + eps) & (n_a >= k - 1)
         out = np.where((out == 0) & one_a & fits_rest, 1.0, out)
         out = np.where((out == 0) & one_b & fits_sw, float(k - 1), out)
         return out
@@ -307,6 +322,7 @@ class _Bisector:
         tot = cols.sum(axis=0)
         sw = sums[:, 0]
         rest_w = tot[0] - sw
+        n_a = member.sum(axis=1)
         mean = total / k
         out: list[tuple[np.ndarray, int]] = []
 
@@ -323,7 +339,7 @@ class _Bisector:
             band = self.hi - self.lo
             taken = np.zeros(masks.shape[0], dtype=bool)
             for slack in (0.35 * band, 0.15 * band, 0.0):
-                counts = self._counts(sw, rest_w, k, slack)
+                counts = self._counts(sw, rest_w, k, slack, n_a, n - n_a)
                 sel = np.flatnonzero((counts > 0) & ~taken)
                 if sel.size == 0:
                     continue
@@ -406,6 +422,7 @@ class _Bisector:
             return None
         sw = sums[child, 0]
         rest_w = tot[0] - sw
+        n_a = sums[child, -1]
         inert = _inertia(sums[child, 1], sums[child, 2], sums[child, 3], sums[child, 4]) + _inertia(
             tot[1] - sums[child, 1],
             tot[2] - sums[child, 2],
@@ -421,7 +438,7 @@ class _Bisector:
             # are not starved (1,000 households left for exactly two 300-500 grids); tiers
             # relax s to zero.
             for slack in (0.35 * band, 0.15 * band, 0.0):
-                counts = self._counts(sw, rest_w, k, slack)
+                counts = self._counts(sw, rest_w, k, slack, n_a, n - n_a)
                 ok = counts > 0
                 if not ok.any():
                     continue
@@ -573,20 +590,58 @@ def _relabel(parts: list[np.ndarray], n: int, xy: np.ndarray) -> np.ndarray:
 
 
 def _exact(
-    g: PieceGraph, lo: float, hi: float, target: float, passes: int, **limits: int
+    g: PieceGraph,
+    lo: float,
+    hi: float,
+    target: float,
+    passes: int,
+    *,
+    slack: float = 0.0,
+    **limits: int,
 ) -> tuple[PieceResult | None, str]:
     """The exact model's plan (polished by refinement) if it has one, and its status."""
     from .exact import solve_exact
 
-    ex = solve_exact(g, lo=lo, hi=hi, target=target, **limits)
+    ex = solve_exact(g, lo=lo, hi=hi, target=target, slack=slack, **limits)
     if ex.labels is None:
         return None, ex.status
     k_ex = int(ex.labels.max()) + 1
     labels = _refine(g, ex.labels, k_ex, lo=lo, hi=hi, passes=passes)
+    sums = np.bincount(labels, weights=g.weight.astype(float), minlength=k_ex)
+    in_band = bool((sums >= lo - 1e-9).all() and (sums <= hi + 1e-9).all())
     found = PieceResult(
-        labels=labels, k=k_ex, feasible_count=True, in_band=True, fallback=False, method="exact"
+        labels=labels,
+        k=k_ex,
+        feasible_count=True,
+        in_band=in_band,
+        fallback=not in_band,
+        method="exact" if slack == 0 else "exact-relaxed",
+        proven_infeasible=not in_band,
     )
     return found, ex.status
+
+
+def _violation(labels: np.ndarray, weight: np.ndarray, lo: float, hi: float) -> float:
+    k = int(labels.max()) + 1
+    sums = np.bincount(labels, weights=weight.astype(float), minlength=k)
+    return float(np.maximum(lo - sums, 0).sum() + np.maximum(sums - hi, 0).sum())
+
+
+def _least_violating_exact(
+    g: PieceGraph, lo: float, hi: float, target: float, passes: int, labels: np.ndarray
+) -> PieceResult | None:
+    """For a piece proven to have no in-band plan: the exact model with the band widened
+    step by step, each household outside ``[lo, hi]`` paid for above all else. Returns its
+    plan when it violates the band by less than ``labels`` (the trees' least-violating plan)."""
+    current = _violation(labels, g.weight, lo, hi)
+    for frac in (0.1, 0.25, 0.5):
+        found, _ = _exact(g, lo, hi, target, passes, slack=frac * (hi - lo))
+        if found is None:
+            continue
+        if _violation(found.labels, g.weight, lo, hi) < current - 1e-9:
+            return found
+        return None
+    return None
 
 
 def _subgraph(g: PieceGraph, nodes: np.ndarray) -> PieceGraph:
@@ -727,6 +782,7 @@ def split_piece(
         ``fallback`` whether the least-violating search had to be used.
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    exact_allowed = exact
     total = float(g.weight.sum())
     feasible = True
     explicit = k is not None
@@ -814,6 +870,12 @@ def split_piece(
         sums = np.bincount(labels, weights=g.weight.astype(float), minlength=k)
         in_band = bool((sums >= lo - 1e-9).all() and (sums <= hi + 1e-9).all())
         fallback = fallback and not in_band
+    if (proven or proven_first) and exact_allowed and g.n <= exact_max_units:
+        # proven infeasible: the trees' plan is least-violating only greedily; the exact
+        # model with a soft band finds the plan with the least total violation
+        better = _least_violating_exact(g, lo, hi, target, refine_passes, labels)
+        if better is not None:
+            return better
     return PieceResult(
         labels=labels,
         k=k,

@@ -134,15 +134,21 @@ def solve_exact(
     max_candidates: int = 4000,
     node_limit: int = 5000,
     time_limit: float = 60.0,
+    slack: float = 0.0,
 ) -> ExactResult:
     """Optimal contiguous in-band plan for a coarse piece, or a proof that none exists.
+
+    With ``slack > 0`` the candidates may fall up to ``slack`` outside ``[lo, hi]`` and pay
+    for every household outside it far more than for anything else: the plan then has the
+    least total band violation any contiguous plan with such parts can have (for a piece
+    already proven to have no in-band plan).
 
     Models with more than ``max_candidates`` columns are skipped: HiGHS does not always honour
     its time limit during presolve on large set-partitioning models. The search is bounded by
     a branch-and-bound *node* limit, which is deterministic; ``time_limit`` is only a safety
     net (a wall-clock limit would make the plan depend on how busy the machine is).
     """
-    subsets = enumerate_subsets(g, lo=lo, hi=hi, cap=cap)
+    subsets = enumerate_subsets(g, lo=lo - slack, hi=hi + slack, cap=cap)
     if subsets is None:
         return ExactResult("skipped", None, -1)
     if len(subsets) > max_candidates:
@@ -169,6 +175,10 @@ def solve_exact(
     dev = (sw - target) / target
     # size near the target first (fewer, fuller grids), compactness second
     cost = 4.0 * dev * dev + 0.25 * inertia / scale + 1e-6 * np.arange(m) / m
+    if slack > 0:
+        # a household outside the band costs more than any plan's size and shape terms
+        viol = np.maximum(lo - sw, 0.0) + np.maximum(sw - hi, 0.0)
+        cost = cost + viol * (1.0 + float(cost.sum()))
     with _native_stdout_silenced():
         res = milp(
             c=cost,
