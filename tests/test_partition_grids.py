@@ -234,6 +234,22 @@ def test_infeasible_sliver_is_joined_across_the_barrier_and_reported(lattice_uni
     assert result.grids["in_band"].all()
 
 
+def test_grid_across_a_dead_end_road_says_why(lattice_units):
+    # 4 x 2 lattice of 50s (400 households: one grid) and a road from the top edge that ends
+    # between the two rows: both sides stay one piece, the grid straddles the road, and the
+    # report says the road ends inside the piece (not that the piece was infeasible)
+    units = lattice_units(4, 2, households=50)
+    result = partition_grids(
+        units, communities=community_of(units), barriers=road(2 * CELL, y_from=CELL)
+    )
+    check_plan(result, units)
+    assert result.grids["crosses_barrier"].tolist() == [True]
+    (row,) = result.diagnostics.loc[result.diagnostics["kind"] == "barrier_crossing"].itertuples()
+    assert "Ring Road" in row.message
+    assert "ends inside its piece" in row.message
+    assert "could not be made feasible" not in row.message
+
+
 def test_infeasible_community_is_reported_with_a_fix(lattice_units):
     # 11 units of 50 = 550 households: one grid is too big, two are too small
     units = lattice_units(11, 1, households=50)

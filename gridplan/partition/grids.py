@@ -837,7 +837,7 @@ def _assemble(
                     if grid_info[gi].get("joined") or grid_info[gi].get("compound")
                     else ": its units are locked together"
                     if grid_info[gi].get("locked")
-                    else ""
+                    else ": the line ends inside its piece, whose two sides connect around it"
                 ),
                 "fix": "accept the crossing, or relax the band so each side stands alone",
             }
