@@ -607,6 +607,10 @@ def test_proven_infeasible_piece_gets_the_least_total_violation(piece_graphs, se
     assert _violation(res.labels, g.weight, 300, 500) == best
     trees = split_piece(g, lo=300, hi=500, target=400, exact=False)
     assert _violation(trees.labels, g.weight, 300, 500) >= best
+    # callers that will discard the plan can skip the search for the least violation
+    off = split_piece(g, lo=300, hi=500, target=400, least_violating=False)
+    assert off.proven_infeasible and off.method == "tree"
+    assert _violation(off.labels, g.weight, 300, 500) >= best
 
 
 def test_a_side_is_never_asked_for_more_parts_than_units(piece_graphs):

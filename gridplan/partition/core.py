@@ -748,6 +748,7 @@ def split_piece(
     exact_max_units: int = 150,
     exact_first_max_units: int = 30,
     repair: bool = True,
+    least_violating: bool = True,
 ) -> PieceResult:
     """Split a connected piece into ``k`` contiguous parts with weights in ``[lo, hi]``.
 
@@ -774,6 +775,11 @@ def split_piece(
     repair
         When a piece too large for the exact model still has out-of-band parts, re-plan the
         neighbourhood of each such part on its own (see :func:`_repair`).
+    least_violating
+        For a piece proven to have no in-band plan, look for the plan with the least total
+        violation with the exact model (see :func:`_least_violating_exact`); callers that
+        will discard such a plan anyway (micro-grids about to retry with finer slices) turn
+        it off.
 
     Returns
     -------
@@ -870,7 +876,7 @@ def split_piece(
         sums = np.bincount(labels, weights=g.weight.astype(float), minlength=k)
         in_band = bool((sums >= lo - 1e-9).all() and (sums <= hi + 1e-9).all())
         fallback = fallback and not in_band
-    if (proven or proven_first) and exact_allowed and g.n <= exact_max_units:
+    if (proven or proven_first) and least_violating and exact_allowed and g.n <= exact_max_units:
         # proven infeasible: the trees' plan is least-violating only greedily; the exact
         # model with a soft band finds the plan with the least total violation
         better = _least_violating_exact(g, lo, hi, target, refine_passes, labels)

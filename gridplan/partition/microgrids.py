@@ -141,17 +141,17 @@ def partition_microgrids(
         ea, eb = np.searchsorted(e_sorted, gid), np.searchsorted(e_sorted, gid, side="right")
         ei, ej = e_i[e_order[ea:eb]], e_j[e_order[ea:eb]]
         hh_m = sl["households"].to_numpy()[members]
+
+        coarse = (hh_m, xy[members], np.maximum(area[members], 1.0), members, ei, ej)
+        coarse_seed = (seed, "micro", grid_key[gid])
+        # the polished least-violating plan is only wanted if no finer slicing succeeds
         labels, ok, proven = _solve_grid(
-            hh_m,
-            xy[members],
-            np.maximum(area[members], 1.0),
-            members,
-            ei,
-            ej,
+            *coarse,
             lo=lo,
             hi=hi,
             rules=rules,
-            seed=_stable_seed(seed, "micro", grid_key[gid]),
+            seed=_stable_seed(*coarse_seed),
+            least_violating=not rules.split_buildings,
         )
         if not ok and rules.split_buildings:
             # retry with finer slices (about lo / d households each) so slices can recombine
@@ -190,6 +190,15 @@ def partition_microgrids(
                 proven = proven and f_proven
             if gid in fine_grids:
                 continue
+            labels, ok, proven_coarse = _solve_grid(
+                *coarse,
+                lo=lo,
+                hi=hi,
+                rules=rules,
+                seed=_stable_seed(*coarse_seed),
+                least_violating=True,
+            )
+            proven = proven and proven_coarse
         base = len(micro_grid)
         micro_of[members] = base + labels
         k = int(labels.max()) + 1
@@ -292,11 +301,14 @@ def _slice_parts(
     hh = p["households"].to_numpy(dtype=np.int64)
     pop = p["population"].to_numpy(dtype=float)
     cells = p.geometry.to_numpy()
-    cols: dict[str, list] = {
-        k: []
-        for k in ("unit_id", "part", "slice", "households", "population", "grid_id", "community_id")
-    }
+    # plain arrays: row-wise pandas indexing here cost more than the slicing itself
+    unit_id = p["unit_id"].to_numpy()
+    part = p["part"].to_numpy()
+    grid_id = p["grid_id"].to_numpy()
+    community_id = p["community_id"].to_numpy()
+    counts = np.ones(len(p), dtype=np.int64)
     out_geoms: list = []
+    shares: list[np.ndarray] = []
     for i in range(len(p)):
         st = stair[i] / n_parts_of_unit[i] if not math.isnan(stair[i]) else None
         if not rules.split_buildings:
@@ -305,17 +317,19 @@ def _slice_parts(
             n = max(1, math.ceil(hh[i] / max(per_slice, 1.0)))
         else:
             n = slice_count(int(hh[i]), lo=lo, hi=hi, stairwells=st)
-        geoms = [cells[i]] if n == 1 else slice_polygon(cells[i], n)
-        share = hh[i] // n + (np.arange(n) < hh[i] % n)
-        for s_ in range(n):
-            cols["unit_id"].append(p["unit_id"].iat[i])
-            cols["part"].append(int(p["part"].to_numpy()[i]))
-            cols["slice"].append(s_)
-            cols["households"].append(int(share[s_]))
-            cols["population"].append(pop[i] / n)
-            cols["grid_id"].append(p["grid_id"].iat[i])
-            cols["community_id"].append(p["community_id"].iat[i])
-            out_geoms.append(geoms[s_])
+        out_geoms.extend([cells[i]] if n == 1 else slice_polygon(cells[i], n))
+        shares.append(hh[i] // n + (np.arange(n) < hh[i] % n))
+        counts[i] = n
+    rows = np.repeat(np.arange(len(p)), counts)
+    cols = {
+        "unit_id": unit_id[rows],
+        "part": part[rows].astype(np.int64),
+        "slice": np.concatenate([np.arange(n) for n in counts]) if len(p) else np.zeros(0, int),
+        "households": np.concatenate(shares) if shares else np.zeros(0, np.int64),
+        "population": pop[rows] / counts[rows],
+        "grid_id": grid_id[rows],
+        "community_id": community_id[rows],
+    }
     df = pd.DataFrame(cols)
     df["households"] = df["households"].astype(np.int64)
     return df, out_geoms
@@ -333,6 +347,7 @@ def _solve_grid(
     hi: int,
     rules: MicroGridRules,
     seed: np.random.Generator,
+    least_violating: bool = True,
 ) -> tuple[np.ndarray, bool, bool]:
     """Labels for one grid's slices (each connected component split on its own)."""
     from scipy.sparse import csgraph
@@ -356,6 +371,7 @@ def _solve_grid(
             seed=seed,
             tries=rules.tries,
             refine_passes=rules.refine_passes,
+            least_violating=least_violating,
         )
         labels[sub] = base + res.labels
         base += res.k
