@@ -348,15 +348,15 @@ def slice_layout(n: int, length: float, width: float) -> list[int]:
     return [n // rows + (1 if i < n % rows else 0) for i in range(rows)]
 
 
-def slice_polygon(poly, n: int) -> list:
-    """Cut ``poly`` into ``n`` slices of about equal area, as near square as the footprint
-    allows.
+def slice_polygon(poly, n: int, *, compact: bool = False) -> list:
+    """Cut ``poly`` into ``n`` slices of about equal area.
 
-    Used to split a building by stairwell (单元) when its households exceed a band. A slab
-    (long and narrow, the usual residential block) is cut into strips across its long axis,
-    which is where its stairwells are; a footprint that would give strips longer than wide
-    (a square block cut into many parts) gets several rows of slices instead
-    (:func:`slice_layout`), so the grids made from them stay compact.
+    Used to split a building when its households exceed a band. By default the slices are
+    strips across the footprint's long axis: in a residential block that is where its
+    stairwells (单元) are, which is how micro-grids split a building. With ``compact`` a
+    footprint that would give strips longer than wide (a square block cut into many grids)
+    gets several rows of near-square slices instead (:func:`slice_layout`), so the grids made
+    from them stay compact; a slab still gets strips.
     """
     if n <= 1 or poly is None or shapely.is_empty(poly):
         return [poly] * max(n, 1)
@@ -395,7 +395,7 @@ def slice_polygon(poly, n: int) -> list:
                 out.append(cut(a, b, a_s, b_s))
         return out
 
-    rows = slice_layout(n, t1 - t0, s1 - s0)
+    rows = slice_layout(n, t1 - t0, s1 - s0) if compact else [n]
     out = lay_out(rows)
     if len(rows) > 1 and (shapely.area(np.asarray(out, dtype=object)) <= 0).any():
         # a lattice cell fell in a gap of the footprint (an L-shaped block): strips instead

@@ -344,11 +344,16 @@ def test_slice_square_block_into_near_square_slices(n, rows):
     assert len(slice_layout(n, 120.0, 120.0)) == rows
     # a square footprint cut into many parts: rows of slices, not n long thin strips
     sq = affinity.rotate(box(0, 0, 120, 120), 20.0, origin=(0, 0))
-    slices = slice_polygon(sq, n)
+    slices = slice_polygon(sq, n, compact=True)
     assert_strips(slices, sq, n)
     arr = np.asarray(slices, dtype=object)
     pp = 4 * np.pi * shapely.area(arr) / shapely.length(arr) ** 2
     assert pp.min() > 0.6, pp  # a 1:n strip of a square has PP 0.35 (n = 9) or less
     # row heights follow their slice counts: on a rectangle every slice has the same area
     np.testing.assert_allclose(shapely.area(arr), sq.area / n, rtol=1e-9)
+    # without compact (micro-grids' stairwell slices): strips across the long axis
+    strips = np.asarray(slice_polygon(sq, n), dtype=object)
+    assert_strips(strips, sq, n)
+    pp_strips = 4 * np.pi * shapely.area(strips) / shapely.length(strips) ** 2
+    assert pp_strips.min() < 0.6
     assert len(shapely.get_coordinates(shapely.centroid(arr))) == n

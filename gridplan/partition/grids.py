@@ -218,7 +218,7 @@ def _split_oversized(
         p_hh[idx] = hh[u] // k + (np.arange(k) < hh[u] % k)
         p_w[idx] = weight[u] // k + (np.arange(k) < weight[u] % k)
         p_pop[idx] = pop[u] / k
-        strips = slice_polygon(cells[u], k)
+        strips = slice_polygon(cells[u], k, compact=True)
         for j, s in zip(idx, strips, strict=True):
             p_cell[j] = s
             if not shapely.is_empty(s):

@@ -2,7 +2,7 @@
 
 A building above the micro-grid ceiling is split first: by stairwell (单元) where the units
 carry a ``stairwells`` column, otherwise into the fewest slices that keep each slice within the
-band (strips across a slab, see ``slice_polygon``; households shared as evenly as integers
+band (strips across the long axis, see ``slice_polygon``; households shared as evenly as integers
 allow). Slices are cut from the building's cell, so every micro-grid polygon lies inside its
 grid. Adjacency is computed once for all slices; each grid is then split by the same engine as
 the grids. A grid whose slices admit no in-band split is retried with finer slices.
