@@ -623,3 +623,35 @@ def test_a_side_is_never_asked_for_more_parts_than_units(piece_graphs):
     assert not res.in_band
     assert res.fallback
     assert_count(res, 3, 1001, 300, 500)
+
+
+def test_repair_gives_up_after_its_attempt_budget(piece_graphs, monkeypatch):
+    # units of 40 against a 130-150 band: no part can ever be in band, so every re-plan
+    # fails; the repair must stop after max_attempts sub-pieces and hand back the plan as is
+    from gridplan.partition import core
+
+    g = piece_graphs.lattice(12, 4, 40)
+    labels = (np.arange(48) % 12) // 2
+    calls = []
+    real = core.split_piece
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("k"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(core, "split_piece", counting)
+    out = core._repair(
+        g,
+        labels,
+        lo=130,
+        hi=150,
+        target=140,
+        keep_count=False,
+        rng=np.random.default_rng(0),
+        tries=4,
+        refine_passes=2,
+        exact=True,
+        max_attempts=3,
+    )
+    assert len(calls) == 3
+    np.testing.assert_array_equal(out, labels)

@@ -665,6 +665,7 @@ def _repair(
     exact: bool,
     max_units: int = 150,
     rounds: int = 12,
+    max_attempts: int = 48,
 ) -> np.ndarray:
     """Re-plan the neighbourhood of each out-of-band part on its own.
 
@@ -673,13 +674,15 @@ def _repair(
     form a small connected sub-piece; splitting that afresh, where trees, backtracking and the
     exact model are affordable, and putting the result back fixes the violation without
     touching the rest. ``keep_count`` keeps the number of parts of each sub-piece (the
-    caller asked for an explicit count).
+    caller asked for an explicit count). At most ``max_attempts`` sub-pieces are re-planned,
+    so a piece with many misses stays bounded in time.
     """
     labels = labels.copy()
     src = np.repeat(np.arange(g.n), np.diff(g.adjacency.indptr))
     dst = g.adjacency.indices
     w = g.weight.astype(float)
-    failed: set[tuple[int, ...]] = set()
+    failed: set[bytes] = set()  # node sets already tried without success
+    attempts = 0
     for _ in range(rounds):
         kk = int(labels.max()) + 1
         sums = np.bincount(labels, weights=w, minlength=kk)
@@ -701,8 +704,11 @@ def _repair(
                 nodes = np.flatnonzero(np.isin(labels, key))
                 if nodes.size > max_units or len(group) < 2:
                     break
-                if key in failed:
+                if nodes.tobytes() in failed:
                     continue
+                if attempts >= max_attempts:
+                    return labels.astype(np.int64)
+                attempts += 1
                 sub = _subgraph(g, nodes)
                 res = split_piece(
                     sub,
@@ -717,7 +723,7 @@ def _repair(
                     repair=False,
                 )
                 if not res.in_band:
-                    failed.add(key)
+                    failed.add(nodes.tobytes())
                     continue
                 # reuse the group's labels, then fresh ones for any extra part
                 names = list(key) + list(range(kk, kk + max(0, res.k - len(key))))
