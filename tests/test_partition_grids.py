@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from conftest import LATTICE_CELL_M, LATTICE_ORIGIN
+from conftest import LATTICE_CELL_M, LATTICE_ORIGIN, overlap_area
 from geopandas.testing import assert_geodataframe_equal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -60,15 +60,6 @@ def members(result) -> dict[str, set[str]]:
         if gid in dedicated:
             out.setdefault(gid, set()).add(str(uid))
     return out
-
-
-def overlap_area(geoms: np.ndarray) -> float:
-    geoms = np.asarray(geoms, dtype=object)
-    a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
-    keep = a < b
-    if not keep.any():
-        return 0.0
-    return float(shapely.area(shapely.intersection(geoms[a[keep]], geoms[b[keep]])).sum())
 
 
 def check_plan(result, units_in: gpd.GeoDataFrame) -> None:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shapely
-from hypothesis import given, settings
+from conftest import overlap_area
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from shapely import affinity
 from shapely.geometry import LineString, Point, Polygon, box
@@ -16,16 +17,6 @@ from gridplan.tessellation import region_hulls, slice_polygon, tessellate
 
 PROPERTY = settings(max_examples=25, deadline=None)
 REL = 1e-6
-
-
-def overlap_area(cells: np.ndarray) -> float:
-    """Total area shared by distinct cells."""
-    cells = np.asarray(cells, dtype=object)
-    a, b = shapely.STRtree(cells).query(cells, predicate="intersects")
-    keep = a < b
-    if not keep.any():
-        return 0.0
-    return float(shapely.area(shapely.intersection(cells[a[keep]], cells[b[keep]])).sum())
 
 
 def assert_tiles(cells: np.ndarray, region) -> None:
@@ -204,6 +195,23 @@ def test_erased_areas_are_left_out():
 @PROPERTY
 @given(
     xy=random_points(max_n=40, stacked=False), x_cut=st.floats(200, 800), tilt=st.floats(-300, 300)
+)
+# cells meeting along the road through computed vertices, which a floating overlay reported
+# as overlapping by 128,180 m2 (see conftest.overlap_area)
+@example(
+    xy=np.array(
+        [
+            [622.59355727, 889.26952495],
+            [770.17197644, 230.70304619],
+            [304.16295921, 866.08237649],
+            [15.15999847, 814.80385002],
+            [791.12804018, 468.57625379],
+            [306.97177828, 282.85709986],
+            [259.7721959, 446.17477976],
+        ]
+    ),
+    x_cut=374.125,
+    tilt=-10.25,
 )
 def test_barrier_line_separates_faces(xy, x_cut, tilt):
     region = box(0, 0, 1000, 1000)
