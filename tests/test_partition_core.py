@@ -655,3 +655,17 @@ def test_repair_gives_up_after_its_attempt_budget(piece_graphs, monkeypatch):
     )
     assert len(calls) == 3
     np.testing.assert_array_equal(out, labels)
+
+
+@given(n=st.integers(1, 10), p=st.floats(0.1, 0.7), seed=st.integers(0, 10_000))
+@PROPERTY
+def test_connected_masks_match_networkx(n, p, seed):
+    import networkx as nx
+
+    from gridplan.partition.core import _connected_masks
+
+    graph = nx.gnp_random_graph(n, p, seed=seed)
+    nbr = np.array([sum(1 << j for j in graph[i]) for i in range(n)], dtype=np.int64)
+    masks = np.arange(1, 1 << n, dtype=np.int64)
+    expected = [nx.is_connected(graph.subgraph([i for i in range(n) if m >> i & 1])) for m in masks]
+    np.testing.assert_array_equal(_connected_masks(masks, nbr), expected)

@@ -148,12 +148,26 @@ ENUM_MAX = 12
 
 def _connected_masks(masks: np.ndarray, nbr: np.ndarray) -> np.ndarray:
     """Whether each bitmask of local nodes induces a connected subgraph (flood fill from the
-    lowest set bit, all masks at once). ``nbr[i]`` is the neighbour bitmask of node ``i``."""
+    lowest set bit, all masks at once). ``nbr[i]`` is the neighbour bitmask of node ``i``.
+
+    The neighbours of a whole set of nodes are looked up per 6-bit chunk of the set: a table
+    of the 64 unions per chunk makes each flood step two or three array lookups instead of
+    one pass per node.
+    """
+    n = nbr.shape[0]
+    subsets = np.arange(64)
+    tables = []
+    for lo in range(0, n, 6):
+        chunk = nbr[lo : lo + 6]
+        table = np.zeros(64, dtype=np.int64)
+        for j in range(chunk.shape[0]):
+            table |= np.where((subsets >> j) & 1 == 1, chunk[j], 0)
+        tables.append((lo, table))
     reach = masks & -masks
     while True:
         grow = reach.copy()
-        for i in range(nbr.shape[0]):
-            grow |= np.where((reach >> i) & 1 == 1, nbr[i], 0)
+        for lo, table in tables:
+            grow |= table[(reach >> lo) & 63]
         grow &= masks
         if np.array_equal(grow, reach):
             return reach == masks
