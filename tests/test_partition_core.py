@@ -498,8 +498,17 @@ def test_small_piece_with_no_admissible_cut_is_reported_without_trees(piece_grap
 # ---------------------------------------------------------------------------------------------
 
 
-def test_repair_fixes_an_out_of_band_part_and_leaves_the_rest_alone(piece_graphs):
+def run_repair(g: PieceGraph, labels: np.ndarray, *, lo: float, hi: float, **options):
+    """``core._repair`` with the target mid-band, seed 0 and short searches unless given."""
     from gridplan.partition.core import _repair
+
+    kwargs = {"tries": 4, "refine_passes": 2, "exact": True, **options}
+    return _repair(
+        g, labels, lo=lo, hi=hi, target=(lo + hi) / 2, rng=np.random.default_rng(0), **kwargs
+    )
+
+
+def test_repair_fixes_an_out_of_band_part_and_leaves_the_rest_alone(piece_graphs):
 
     # a 12 x 4 lattice of 25-household units in six 2x4 blocks of 200 households (target 200
     # in a 150-250 band); move two units from block 1 to block 2 so block 1 holds 150 - 25
@@ -512,18 +521,7 @@ def test_repair_fixes_an_out_of_band_part_and_leaves_the_rest_alone(piece_graphs
     labels[moved] = 2
     sums = part_sums(labels, g.weight, 6)
     assert sums[1] == 125 and sums[2] == 275
-    out = _repair(
-        g,
-        labels,
-        lo=150,
-        hi=250,
-        target=200,
-        keep_count=True,
-        rng=np.random.default_rng(0),
-        tries=8,
-        refine_passes=4,
-        exact=True,
-    )
+    out = run_repair(g, labels, lo=150, hi=250, keep_count=True, tries=8, refine_passes=4)
     k = int(out.max()) + 1
     assert k == 6
     fixed = part_sums(out, g.weight, k)
@@ -640,19 +638,7 @@ def test_repair_gives_up_after_its_attempt_budget(piece_graphs, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(core, "split_piece", counting)
-    out = core._repair(
-        g,
-        labels,
-        lo=130,
-        hi=150,
-        target=140,
-        keep_count=False,
-        rng=np.random.default_rng(0),
-        tries=4,
-        refine_passes=2,
-        exact=True,
-        max_attempts=3,
-    )
+    out = run_repair(g, labels, lo=130, hi=150, keep_count=False, max_attempts=3)
     assert len(calls) == 3
     np.testing.assert_array_equal(out, labels)
 
