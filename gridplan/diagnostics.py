@@ -1,0 +1,505 @@
+"""Diagnostics as data: one record type for everything a plan could not meet.
+
+Every stage (grids, micro-grids, community redivision, staffing, the Dask engine) reports what
+it could not meet as :class:`Diagnostic` records. A record holds only data: a level, a code, the
+public codes and unit ids it concerns, the households involved and the parameters of the case.
+Message and fix are rendered from the zh and en templates in :data:`TEMPLATES` and
+:data:`FIXES` only when a table is shown or written, in the language and in the words of the
+interface in use (a keyword in Python, a flag in the CLI, a widget in the app).
+
+Stages work with internal grid ids while they run; :func:`resolve_grids` swaps them for public
+grid codes structurally, by a mapping, once codes exist. Nothing parses the prose.
+
+Examples
+--------
+>>> d = Diagnostic(
+...     level="grid", code="out_of_band", community_id="c1", grid_code="110101001001001",
+...     unit_ids=("a", "b"), households=520,
+...     params={"total": 1020, "k_min": 3, "k_max": 2, "lo": 300, "hi": 500, "sizes": "500, 520",
+...             "proven": False, "band": "grid"},
+...     fix="relax_band_or_split",
+... )
+>>> table = frame([d], lang="zh")
+>>> list(table["unit_ids"].iat[0])
+['a', 'b']
+>>> print(table["message"].iat[0])
+社区 c1 的片区共 1020 户（按户数可划 3–2 个网格），但未找到全部在网格户数范围内的连通划分；最优方案网格户数为 500, 520
+>>> print(render(d, lang="en", interface="cli")[1])
+relax the grid band in the --rules file ([grid] min_households / max_households), or split the largest units by stairwell
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "COLUMNS",
+    "FIXES",
+    "OPTIONS",
+    "TEMPLATES",
+    "Diagnostic",
+    "Interface",
+    "frame",
+    "records",
+    "render",
+    "render_frame",
+    "resolve_grids",
+]
+
+Lang = Literal["zh", "en"]
+#: Whose words a fix is given in: keyword arguments, command-line flags or app widgets.
+Interface = Literal["python", "cli", "app"]
+Level = Literal["unit", "grid", "microgrid", "community", "street", "part", "plan", "staffing"]
+
+#: Columns of every diagnostics table, in order: machine-readable first, rendered text last.
+COLUMNS = (
+    "level",
+    "code",
+    "severity",
+    "street_id",
+    "community_id",
+    "community_code",
+    "grid_code",
+    "microgrid_code",
+    "unit_ids",
+    "households",
+    "params",
+    "message",
+    "fix",
+)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One thing a plan could not meet, as data.
+
+    Parameters
+    ----------
+    level
+        What it concerns: ``unit``, ``grid``, ``microgrid``, ``community``, ``street``, ``part``
+        (a part of a distributed run), ``plan`` or ``staffing``.
+    code
+        Key of its message template in :data:`TEMPLATES`, e.g. ``out_of_band``.
+    severity
+        ``warning`` (the plan is usable, a target is missed), ``error`` (households are not
+        planned) or ``info``.
+    street_id, community_id, community_code, grid_code, microgrid_code
+        Public ids and codes of what it concerns (None where not applicable).
+    grid_id
+        Internal grid label while a stage runs; :func:`resolve_grids` turns it into
+        ``grid_code``. Never written out.
+    unit_ids
+        Every unit concerned, as a real tuple of ids (joinable back to the units).
+    households
+        Households concerned (None where not applicable).
+    params
+        Values the templates format (totals, bands, sizes, names).
+    fix
+        Key of its fix template in :data:`FIXES`, or None when there is nothing to change.
+    """
+
+    level: str
+    code: str
+    severity: Literal["error", "warning", "info"] = "warning"
+    street_id: str | None = None
+    community_id: str | None = None
+    community_code: str | None = None
+    grid_code: str | None = None
+    microgrid_code: str | None = None
+    grid_id: object | None = None
+    unit_ids: tuple[str, ...] = ()
+    households: int | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    fix: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.code not in TEMPLATES:
+            raise KeyError(f"diagnostic code {self.code!r} has no template in TEMPLATES")
+        if self.fix is not None and self.fix not in FIXES:
+            raise KeyError(f"diagnostic fix {self.fix!r} has no template in FIXES")
+        object.__setattr__(self, "unit_ids", tuple(str(u) for u in self.unit_ids))
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Templates. Each entry: code -> (zh, en). Fields in braces come from the record's params and
+# fields (community_id, grid_code, households, n_units ...); ``{opt[name]}`` names an option in
+# the words of the interface in use (see OPTIONS).
+# ---------------------------------------------------------------------------------------------
+
+_TEMPLATES: dict[str, tuple[str, str]] = {
+    # --- grids (partition) ---
+    "infeasible_piece_small": (
+        "社区 {community_id} 的片区共 {total} 户，低于网格下限 {lo} 户",
+        "piece in community {community_id} holds {total} households, below the grid floor of "
+        "{lo}",
+    ),
+    "infeasible_piece": (
+        "社区 {community_id} 的片区共 {total} 户：划 {k_max} 个网格会超过 {hi} 户，划 {k_min} 个"
+        "会低于 {lo} 户",
+        "piece in community {community_id} holds {total} households: {k_max} grid(s) would "
+        "exceed {hi} and {k_min} would fall below {lo}",
+    ),
+    "out_of_band": (
+        "社区 {community_id} 的片区共 {total} 户（按户数可划 {k_min}–{k_max} 个网格），但未找到全部"
+        "在网格户数范围内的连通划分；最优方案网格户数为 {sizes}",
+        "piece in community {community_id} holds {total} households ({k_min}-{k_max} grids "
+        "would fit by count) but the search found no in-band split; best plan has grid sizes "
+        "{sizes}",
+    ),
+    "out_of_band_proven": (
+        "社区 {community_id} 的片区共 {total} 户（按户数可划 {k_min}–{k_max} 个网格），经穷举证明"
+        "不存在全部在网格户数范围内的连通划分；违规最少的方案网格户数为 {sizes}",
+        "piece in community {community_id} holds {total} households ({k_min}-{k_max} grids "
+        "would fit by count) but no split of its units into contiguous in-band grids exists "
+        "(checked exhaustively); least-violating plan has grid sizes {sizes}",
+    ),
+    "locked_out_of_band": (
+        "锁定的网格 {grid_code} 共 {households} 户，不在网格户数范围 {lo}–{hi} 内，按锁定保留",
+        "locked grid {grid_code} holds {households} households, outside the grid band "
+        "{lo}-{hi}; kept as locked",
+    ),
+    "unit_split": (
+        "单元 {unit} 共 {households} 户，超过网格上限 {hi} 户，已切分为 {parts} 块，分属网格 {grids}",
+        "unit {unit} holds {households} households, above the grid ceiling of {hi}; it was "
+        "sliced into {parts} parts in grids {grids}",
+    ),
+    "barrier_crossing": (
+        "网格 {grid_code} 跨越障碍线 {barrier}：其一侧的户数无法单独成网格",
+        "grid {grid_code} crosses the barrier {barrier}: the households on one side cannot "
+        "form grids on their own",
+    ),
+    "barrier_crossing_dead_end": (
+        "网格 {grid_code} 跨越障碍线 {barrier}：该道路止于片区内部，未把片区分开",
+        "grid {grid_code} crosses the barrier {barrier}, which ends inside its piece and so "
+        "does not separate it",
+    ),
+    # --- micro-grids ---
+    "microgrid_out_of_band": (
+        "网格 {grid_code} 的微网格户数为 {sizes}（微网格户数范围 {lo}–{hi}）：{why}",
+        "grid {grid_code}: micro-grid sizes {sizes} (micro-grid band {lo}-{hi}) - {why}",
+    ),
+    # --- community redivision (reform) ---
+    # --- staffing ---
+    # --- distributed engine ---
+    "part_failed": (
+        "第 {part} 部分（街道 {street_id}）规划失败：{error}；其 {n_units} 个单元未规划",
+        "part {part} (street {street_id}) failed: {error}; its {n_units} units are not planned",
+    ),
+}
+
+#: Reasons quoted inside messages (``{why}``), keyed by a param value.
+_WHY: dict[str, tuple[str, str]] = {
+    "no_count": (
+        "{total} 户无法分为若干个 {lo}–{hi} 户的微网格",
+        "{total} households admit no number of {lo}-{hi}-household micro-grids",
+    ),
+    "proven": (
+        "经穷举证明（各种切片粒度）不存在连通且在范围内的划分",
+        "no contiguous in-band split of its building slices exists (checked exhaustively at "
+        "every slice size tried)",
+    ),
+    "search": ("搜索未找到在范围内的划分", "the search found no in-band split"),
+}
+
+_FIXES: dict[str, tuple[str, str]] = {
+    "redivide_small": (
+        "与相邻社区合并（社区调整），或降低{opt[min_households]}",
+        "join it with a neighbouring community (redivision), or lower {opt[min_households]}",
+    ),
+    "relax_band": (
+        "调整{opt[grid_band]}（可取 {lo_fix}–{hi_fix} 户），或与相邻社区调整边界",
+        "relax {opt[grid_band]} (e.g. {lo_fix}-{hi_fix} households), or redraw the community "
+        "boundary",
+    ),
+    "relax_band_or_split": (
+        "调整{opt[grid_band]}，或按单元（楼梯）切分最大的单元",
+        "relax {opt[grid_band]}, or split the largest units by stairwell",
+    ),
+    "unlock_or_edit": (
+        "解除锁定或增减该网格的单元",
+        "unlock it, or add or remove units of the grid",
+    ),
+    "give_stairwells": (
+        "提供楼栋的单元（楼梯）数，或调整{opt[micro_band]}",
+        "give the buildings' stairwells, or relax {opt[micro_band]}",
+    ),
+    "split_barrier_side": (
+        "与障碍线另一侧合并或调整社区边界；如该线不应作为障碍，请从障碍线图层中删除",
+        "join it with the other side or redraw the community boundary; if the line should not "
+        "be a barrier, remove it from the barriers layer",
+    ),
+    "stairwells_for_split": (
+        "提供该楼的单元（楼梯）数，切分将按单元进行",
+        "give the building's stairwells so it is split by stairwell",
+    ),
+    "rerun_part": (
+        "检查该街道的数据后重新运行",
+        "check the street's data and run again",
+    ),
+}
+
+#: Option names by interface: what a planner changes, in the words of the tool they use.
+_OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
+    "grid_band": {
+        "python": (
+            " GridRules(min_households=…, max_households=…) ",
+            "GridRules(min_households=..., max_households=...)",
+        ),
+        "cli": (
+            " --rules 文件中的 [grid] min_households / max_households ",
+            "the grid band in the --rules file ([grid] min_households / max_households)",
+        ),
+        "app": ("侧栏的「网格户数」范围", "the sidebar's 'Grid households' range"),
+    },
+    "min_households": {
+        "python": (" GridRules(min_households=…) ", "GridRules(min_households=...)"),
+        "cli": (
+            " --rules 文件中的 [grid] min_households ",
+            "[grid] min_households in the --rules file",
+        ),
+        "app": ("侧栏的「网格户数」下限", "the lower end of the sidebar's 'Grid households'"),
+    },
+    "micro_band": {
+        "python": (
+            " MicroGridRules(min_households=…, max_households=…) ",
+            "MicroGridRules(min_households=..., max_households=...)",
+        ),
+        "cli": (
+            " --rules 文件中的 [microgrid] min_households / max_households ",
+            "the micro-grid band in the --rules file ([microgrid] min_households / "
+            "max_households)",
+        ),
+        "app": ("侧栏的「微网格户数」范围", "the sidebar's 'Micro-grid households' range"),
+    },
+    "fix_invalid": {
+        "python": (" fix_invalid=True ", "fix_invalid=True"),
+        "cli": (" --fix-invalid ", "--fix-invalid"),
+        "app": ("「修复无效几何」复选框", "the 'Repair invalid geometry' checkbox"),
+    },
+}
+
+#: code -> {"zh": template, "en": template}; read-only (Streamlit sessions share the process).
+TEMPLATES = MappingProxyType(
+    {k: MappingProxyType({"zh": zh, "en": en}) for k, (zh, en) in _TEMPLATES.items()}
+)
+FIXES = MappingProxyType(
+    {k: MappingProxyType({"zh": zh, "en": en}) for k, (zh, en) in _FIXES.items()}
+)
+WHY = MappingProxyType({k: MappingProxyType({"zh": zh, "en": en}) for k, (zh, en) in _WHY.items()})
+OPTIONS = MappingProxyType(
+    {
+        k: MappingProxyType({i: MappingProxyType({"zh": zh, "en": en}) for i, (zh, en) in v.items()})
+        for k, v in _OPTIONS.items()
+    }
+)
+
+
+class _Options(Mapping[str, str]):
+    """``{opt[name]}`` in a template: the option's name in the interface and language."""
+
+    def __init__(self, lang: Lang, interface: Interface) -> None:
+        self.lang, self.interface = lang, interface
+
+    def __getitem__(self, key: str) -> str:
+        text = OPTIONS[key][self.interface][self.lang]
+        return text.strip() if self.lang == "en" else text
+
+    def __iter__(self):
+        return iter(OPTIONS)
+
+    def __len__(self) -> int:
+        return len(OPTIONS)
+
+
+class _Fields(dict):
+    """Format fields; a missing one renders as ``?`` rather than failing an output."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _format(template: str, values: Mapping[str, Any]) -> str:
+    return string.Formatter().vformat(template, (), _Fields(values))
+
+
+def render(
+    d: Diagnostic, *, lang: Lang = "zh", interface: Interface = "python"
+) -> tuple[str, str]:
+    """Message and fix of one record, in ``lang`` and in the words of ``interface``.
+
+    Examples
+    --------
+    >>> d = Diagnostic(level="plan", code="part_failed", street_id="s1",
+    ...                params={"part": 2, "error": "boom", "n_units": 5}, fix="rerun_part")
+    >>> render(d, lang="en")
+    ('part 2 (street s1) failed: boom; its 5 units are not planned', "check the street's data and run again")
+    """
+    values: dict[str, Any] = {
+        "street_id": d.street_id,
+        "community_id": d.community_id,
+        "community_code": d.community_code,
+        "grid_code": d.grid_code if d.grid_code is not None else "?",
+        "microgrid_code": d.microgrid_code,
+        "households": d.households,
+        "n_units": len(d.unit_ids),
+        **d.params,
+        "opt": _Options(lang, interface),
+    }
+    why = d.params.get("why")
+    if isinstance(why, str) and why in WHY:
+        values["why"] = _format(WHY[why][lang], values)
+    message = _format(TEMPLATES[d.code][lang], values)
+    fix = _format(FIXES[d.fix][lang], values).strip() if d.fix else ""
+    return message, fix
+
+
+def frame(
+    items: Iterable[Diagnostic], *, lang: Lang = "zh", interface: Interface = "python"
+) -> pd.DataFrame:
+    """The diagnostics table: one row per record, columns :data:`COLUMNS`.
+
+    ``unit_ids`` holds tuples and ``params`` dicts, so rows can be joined back to the units and
+    re-rendered in another language with :func:`render_frame`.
+    """
+    rows = []
+    for d in items:
+        message, fix = render(d, lang=lang, interface=interface)
+        rows.append(
+            {
+                "level": d.level,
+                "code": d.code,
+                "severity": d.severity,
+                "street_id": d.street_id,
+                "community_id": d.community_id,
+                "community_code": d.community_code,
+                "grid_code": d.grid_code,
+                "microgrid_code": d.microgrid_code,
+                "unit_ids": d.unit_ids,
+                "households": d.households,
+                "params": {**dict(d.params), **({"fix": d.fix} if d.fix else {})},
+                "message": message,
+                "fix": fix,
+            }
+        )
+    out = pd.DataFrame(rows, columns=list(COLUMNS))
+    out["households"] = out["households"].astype("Int64")
+    return out
+
+
+def records(table: pd.DataFrame) -> list[Diagnostic]:
+    """Records back from a diagnostics table (as :func:`frame` or a written sheet gives it).
+
+    Examples
+    --------
+    >>> d = Diagnostic(level="plan", code="part_failed", unit_ids=("a",), params={"part": 1},
+    ...                fix="rerun_part")
+    >>> records(frame([d])) == [d]
+    True
+    """
+    out = []
+    for row in table.to_dict("records"):
+        params = row.get("params") or {}
+        if isinstance(params, str):
+            params = json.loads(params) if params else {}
+        params = dict(params)
+        fix = params.pop("fix", None)
+        ids = row.get("unit_ids")
+        if isinstance(ids, str):
+            ids = tuple(i for i in ids.split(";") if i)
+        hh = row.get("households")
+        out.append(
+            Diagnostic(
+                level=row["level"],
+                code=row["code"],
+                severity=row.get("severity") or "warning",
+                street_id=_opt_str(row.get("street_id")),
+                community_id=_opt_str(row.get("community_id")),
+                community_code=_opt_str(row.get("community_code")),
+                grid_code=_opt_str(row.get("grid_code")),
+                microgrid_code=_opt_str(row.get("microgrid_code")),
+                unit_ids=tuple(ids or ()),
+                households=None if hh is None or pd.isna(hh) else int(hh),
+                params=params,
+                fix=fix,
+            )
+        )
+    return out
+
+
+def render_frame(
+    table: pd.DataFrame, *, lang: Lang = "zh", interface: Interface = "python"
+) -> pd.DataFrame:
+    """The same table with ``message`` and ``fix`` rendered again in ``lang``/``interface``."""
+    return frame(records(table), lang=lang, interface=interface)
+
+
+def resolve_grids(
+    items: Sequence[Diagnostic], grid_code_of: Mapping[object, str]
+) -> list[Diagnostic]:
+    """Swap internal grid ids for public grid codes, by mapping (never by parsing text).
+
+    Examples
+    --------
+    >>> d = Diagnostic(level="grid", code="locked_out_of_band", grid_id=7)
+    >>> resolve_grids([d], {7: "110101001001003"})[0].grid_code
+    '110101001001003'
+    """
+    out = []
+    for d in items:
+        if d.grid_id is None:
+            out.append(d)
+            continue
+        code = grid_code_of.get(d.grid_id, d.grid_code)
+        params = dict(d.params)
+        grids = params.get("grid_ids")
+        if grids is not None:
+            params["grids"] = ", ".join(str(grid_code_of.get(g, g)) for g in grids)
+            params.pop("grid_ids")
+        out.append(replace(d, grid_code=code, grid_id=None, params=params))
+    return out
+
+
+def flat(table: pd.DataFrame) -> pd.DataFrame:
+    """A diagnostics table with list and dict cells as text, for GeoPackage/CSV/Excel.
+
+    ``unit_ids`` becomes ``;``-joined ids and ``params`` JSON, which :func:`records` reads back.
+    """
+    out = table.copy()
+    if "unit_ids" in out:
+        out["unit_ids"] = [
+            ";".join(v) if isinstance(v, tuple | list) else ("" if v is None else str(v))
+            for v in out["unit_ids"]
+        ]
+    if "params" in out:
+        out["params"] = [
+            json.dumps(_plain(v), ensure_ascii=False, sort_keys=True)
+            if isinstance(v, Mapping)
+            else v
+            for v in out["params"]
+        ]
+    return out
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Mapping):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, tuple | list):
+        return [_plain(x) for x in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _opt_str(v: object) -> str | None:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        return None
+    return str(v)
