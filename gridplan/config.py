@@ -52,6 +52,52 @@ def band_admits(total: float, lo: float, hi: float) -> tuple[int, int]:
 
 
 @dataclass(frozen=True)
+class SearchRules:
+    """Knobs of the partition search: how hard it looks, never what a plan must satisfy.
+
+    Parameters
+    ----------
+    enum_max
+        Pieces of at most this many units are split by enumerating every connected cut
+        instead of sampling spanning trees.
+    exact_first_units
+        Pieces of at most this many units go to the exact set-partitioning model first.
+    fine_divisors
+        Micro-grids: when a grid has no in-band split, its building slices are cut again into
+        this many finer slices each, in turn.
+    """
+
+    enum_max: int = 12
+    exact_first_units: int = 20
+    fine_divisors: tuple[int, ...] = (2, 3)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 1 <= self.enum_max <= 20:
+            problems.append(
+                Problem("rules", "search", f"`enum_max` must be in 1..20, got {self.enum_max}")
+            )
+        if self.exact_first_units < 0:
+            problems.append(
+                Problem(
+                    "rules",
+                    "search",
+                    f"`exact_first_units` must be >= 0, got {self.exact_first_units}",
+                )
+            )
+        if any(d < 2 for d in self.fine_divisors):
+            problems.append(
+                Problem(
+                    "rules",
+                    "search",
+                    f"`fine_divisors` must all be >= 2, got {list(self.fine_divisors)}",
+                )
+            )
+        if problems:
+            raise ValidationError(problems)
+
+
+@dataclass(frozen=True)
 class GridRules:
     """Rules for residential grids (网格).
 
@@ -83,6 +129,8 @@ class GridRules:
     dedicated_merge_m
         Dedicated areas of the same category closer than this (metres) form one dedicated
         grid, so a cluster of office buildings becomes one business-district grid.
+    search
+        :class:`SearchRules`: how hard the partition search looks.
     """
 
     min_households: int = 300
@@ -96,6 +144,7 @@ class GridRules:
     refine_passes: int = 8
     tries: int = 24
     dedicated_merge_m: float = 100.0
+    search: SearchRules = field(default_factory=SearchRules)
 
     def __post_init__(self) -> None:
         problems = _band_problems(
@@ -157,6 +206,8 @@ class MicroGridRules:
     split_buildings
         Split buildings above ``max_households`` by stairwell (``stairwells`` column) or, where
         that is missing, into slices along the footprint's long axis.
+    search
+        :class:`SearchRules`; micro-grid pieces go to the exact model first up to 30 units.
     """
 
     min_households: int = 30
@@ -164,6 +215,7 @@ class MicroGridRules:
     split_buildings: bool = True
     refine_passes: int = 4
     tries: int = 4
+    search: SearchRules = field(default_factory=lambda: SearchRules(exact_first_units=30))
 
     def __post_init__(self) -> None:
         problems = _band_problems(
@@ -182,6 +234,7 @@ class MicroGridRules:
             keep_compounds_whole=False,
             refine_passes=self.refine_passes,
             tries=self.tries,
+            search=self.search,
         )
 
 
