@@ -24,7 +24,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from gridplan import appsupport as sup
-from gridplan import render
+from gridplan import diagnostics, render
 from gridplan.config import rules_from_dict
 from gridplan.errors import ValidationError
 from gridplan.i18n import Lang, label_columns, t
@@ -453,13 +453,15 @@ with tabs["map"]:
                     st.dataframe(
                         _df(mine, lang, [*PARTY_COLUMNS]), hide_index=True, width="stretch"
                     )
-            diags = plan.diagnostics[plan.diagnostics["grid_code"].astype(str) == selected]
+            # rendered in the app's language, fixes naming the sidebar's widgets
+            shown = diagnostics.render_frame(plan.diagnostics, lang=lang, interface="app")
+            diags = shown[shown["grid_code"].astype(str) == selected]
             st.markdown(f"**{T('diagnostics')}**")
             if diags.empty:
                 st.caption(T("no_diagnostics"))
             else:
                 st.dataframe(
-                    label_columns(diags[["level", "kind", "message", "fix"]], lang),
+                    label_columns(diags[["level", "code", "message", "fix"]], lang),
                     hide_index=True,
                     width="stretch",
                 )
@@ -488,7 +490,8 @@ with tabs["report"]:
             label_columns(plan.report["microgrids"], lang), hide_index=True, width="stretch"
         )
     with st.expander(f"{T('diagnostics')} ({len(plan.diagnostics)})"):
-        st.dataframe(label_columns(plan.diagnostics, lang), hide_index=True, width="stretch")
+        shown = diagnostics.render_frame(plan.diagnostics, lang=lang, interface="app")
+        st.dataframe(label_columns(diagnostics.flat(shown), lang), hide_index=True, width="stretch")
 
 
 # ---------------------------------------------------------------------------------------------

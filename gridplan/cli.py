@@ -21,6 +21,7 @@ import typer
 
 from .config import PlanRules
 from .crs import unshift_to_wgs84
+from .diagnostics import flat, render_frame
 from .errors import GridplanError, Problem, ValidationError
 from .io import FORMATS, list_layers, read_layer, reproducible_gdal
 from .pipeline import Plan
@@ -519,6 +520,11 @@ def _echo_plan_summary(result: Plan, *, label: str) -> None:
     typer.echo(f"  diagnostics: {len(result.diagnostics):,}")
 
 
+def _check_lang(lang: str) -> None:
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter(f"must be 'zh' or 'en', got {lang!r}", param_hint="--lang")
+
+
 def _write_outputs(
     result: Plan,
     *,
@@ -526,9 +532,14 @@ def _write_outputs(
     geojson: Path | None,
     equivalency: Path | None,
     report: Path | None,
+    lang: str = "zh",
 ) -> list[Path]:
     from .export import write_equivalency, write_geojson, write_geopackage, write_report_xlsx
 
+    # diagnostics name the options a command-line user changes (--rules, --fix-invalid)
+    result = replace(
+        result, diagnostics=render_frame(result.diagnostics, lang=lang, interface="cli")
+    )
     written = [write_geopackage(result, out)]
     if geojson is not None:
         write_geojson(result, geojson)
@@ -606,6 +617,9 @@ def plan_command(
             help="Dask scheduler, e.g. tcp://host:8786 (a local 2-worker cluster if omitted)."
         ),
     ] = None,
+    lang: Annotated[
+        str, typer.Option("--lang", help="Diagnostics in Chinese (zh) or English (en).")
+    ] = "zh",
 ) -> None:
     """Plan grids, micro-grids and dedicated grids with codes, and write them out.
 
@@ -627,6 +641,7 @@ def plan_command(
         hint = _unused_layers_hint(units, given)
         if hint:
             typer.echo(hint, err=True)
+        _check_lang(lang)
         if scheduler is not None and engine is not EngineChoice.dask:
             raise typer.BadParameter("--scheduler needs --engine dask", param_hint="--scheduler")
         bar = _ProgressBar("planning")
@@ -650,7 +665,7 @@ def plan_command(
         finally:
             bar.close()
         written = _write_outputs(
-            result, out=out, geojson=geojson, equivalency=equivalency, report=report
+            result, out=out, geojson=geojson, equivalency=equivalency, report=report, lang=lang
         )
     except typer.Exit:
         raise
@@ -686,6 +701,9 @@ def grids_command(
     fix_invalid: Annotated[
         bool, typer.Option("--fix-invalid", help="Repair invalid geometries.")
     ] = False,
+    lang: Annotated[
+        str, typer.Option("--lang", help="Diagnostics in Chinese (zh) or English (en).")
+    ] = "zh",
 ) -> None:
     """Plan residential and dedicated grids only (no micro-grids): layers grids, units,
     diagnostics in OUT.
@@ -702,46 +720,36 @@ def grids_command(
     try:
         import pyogrio
 
-        from .codes import grid_codes
-        from .layers import prepare_layers
-        from .partition import partition_grids
-        from .pipeline import _dedicated_filter
+        from .pipeline import plan as run_plan
 
+        _check_lang(lang)
         mapping = _parse_columns(columns)
         rules = _load_rules(config, county_code)
         frames = _read_inputs(units, given)
-        ded = _dedicated_filter(frames.get("dedicated"), rules)
-        layers = prepare_layers(
-            frames["units"],
-            compounds=frames.get("compounds"),
-            dedicated=ded,
-            barriers=frames.get("barriers"),
-            communities=frames.get("communities"),
-            streets=frames.get("streets"),
-            columns=mapping or None,
-            source_crs=source_crs.value if source_crs else None,
-            balance=rules.grid.balance,
-            fix_invalid=fix_invalid,
-        )
         bar = _ProgressBar("grids")
         try:
-            part = partition_grids(layers, rules=rules.grid, seed=seed, progress=bar)
+            # the plan chain without its micro-grid stage
+            result = run_plan(
+                frames["units"],
+                compounds=frames.get("compounds"),
+                dedicated=frames.get("dedicated"),
+                barriers=frames.get("barriers"),
+                communities=frames.get("communities"),
+                streets=frames.get("streets"),
+                rules=rules,
+                seed=seed,
+                columns=mapping or None,
+                source_crs=source_crs.value if source_crs else None,
+                fix_invalid=fix_invalid,
+                progress=bar,
+                microgrids=False,
+            )
         finally:
             bar.close()
-        codes = grid_codes(
-            part.grids, rules=rules.codes, communities=layers.communities, streets=layers.streets
-        )
-        grids_out = part.grids.assign(
-            grid_code=codes["grid_code"], community_code=codes["community_code"]
-        )
-        code_of = dict(zip(grids_out["grid_id"], grids_out["grid_code"], strict=True))
-        first = ["grid_code", "community_code"]
-        grids_out = grids_out[first + [c for c in grids_out.columns if c not in first]]
-        grids_out = grids_out.to_crs(layers.crs).sort_values("grid_code").reset_index(drop=True)
-        units_out = part.units.assign(grid_code=part.units["grid_id"].map(code_of))
+        grids_out = result.grids.drop(columns=["n_microgrids"])
+        units_out = result.units.drop(columns=["microgrid_code"])
         units_out = units_out.reset_index(names=units_out.index.name or "unit_id")
-        diags = part.diagnostics.assign(grid_code=part.diagnostics["grid_id"].map(code_of))
-        diags = diags.map(lambda v: ";".join(map(str, v)) if isinstance(v, list | tuple) else v)
+        diags = flat(render_frame(result.diagnostics, lang=lang, interface="cli"))
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.exists():
             out.unlink()

@@ -163,9 +163,10 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "(checked exhaustively); least-violating plan has grid sizes {sizes}",
     ),
     "locked_out_of_band": (
-        "锁定的网格 {grid_code} 共 {households} 户，不在网格户数范围 {lo}–{hi} 内，按锁定保留",
-        "locked grid {grid_code} holds {households} households, outside the grid band "
-        "{lo}-{hi}; kept as locked",
+        "锁定的网格 {grid_code}（锁定标签 {label}）共 {households} 户，不在网格户数范围 "
+        "{lo}–{hi} 内，按锁定保留",
+        "locked grid {grid_code} (lock label {label}) holds {households} households, outside "
+        "the grid band {lo}-{hi}; kept as locked",
     ),
     "unit_split": (
         "单元 {unit} 共 {households} 户，超过网格上限 {hi} 户，已切分为 {parts} 块，"
@@ -183,6 +184,10 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "grid {grid_code} crosses the barrier {barrier}, which ends inside its piece and so "
         "does not separate it",
     ),
+    "barrier_crossing_locked": (
+        "网格 {grid_code} 跨越障碍线 {barrier}：其单元被锁定在同一网格",
+        "grid {grid_code} crosses the barrier {barrier}: its units are locked together",
+    ),
     # --- micro-grids ---
     "microgrid_out_of_band": (
         "网格 {grid_code} 的微网格户数为 {sizes}（微网格户数范围 {lo}–{hi}）：{why}",
@@ -194,6 +199,10 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
     "part_failed": (
         "第 {part} 部分（街道 {street_id}）规划失败：{error}；其 {n_units} 个单元未规划",
         "part {part} (street {street_id}) failed: {error}; its {n_units} units are not planned",
+    ),
+    "part_failed_county": (
+        "第 {part} 部分（区县 {county}）规划失败：{error}；其 {n_units} 个单元未规划",
+        "part {part} (county {county}) failed: {error}; its {n_units} units are not planned",
     ),
 }
 
@@ -220,6 +229,15 @@ _FIXES: dict[str, tuple[str, str]] = {
         "调整{opt[grid_band]}（可取 {lo_fix}–{hi_fix} 户），或与相邻社区调整边界",
         "relax {opt[grid_band]} (e.g. {lo_fix}-{hi_fix} households), or redraw the community "
         "boundary",
+    ),
+    "widen_band_or_split": (
+        "将{opt[grid_band]}放宽到 {lo_fix}–{hi_fix} 户，或按单元（楼梯）切分最大的单元",
+        "widen {opt[grid_band]} to {lo_fix}-{hi_fix} households, or split the largest units by "
+        "stairwell",
+    ),
+    "extend_barrier": (
+        "接受跨越；或把障碍线延长到把片区分开为止",
+        "accept the crossing, or extend the barrier line until it separates the piece",
     ),
     "relax_band_or_split": (
         "调整{opt[grid_band]}，或按单元（楼梯）切分最大的单元",

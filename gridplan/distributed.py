@@ -1,15 +1,18 @@
 """Province scale on Dask: plan street by street (or county by county) across workers.
 
 Grids never cross communities and communities never cross streets, so a province splits
-cleanly. :func:`plan_distributed` validates the layers once, cuts them into *parts* (one per
-street, or per county), plans every part with :func:`gridplan.plan` on a Dask worker, and
-merges the parts into one :class:`~gridplan.pipeline.Plan`: units, grids, micro-grids and
-diagnostics are concatenated, grid ids and grid codes are recomputed over the whole, and the
-report is rebuilt.
+cleanly. :func:`plan_distributed` validates the layers once (:func:`gridplan.stages.prepare`),
+cuts them into *parts* (one per street, or per county, :func:`split_layers`), runs the cell,
+grid and micro-grid stages on every part on a Dask worker (:func:`plan_part`), merges the
+parts' stage results into one grid and one micro-grid partition, and then runs the same code,
+apportionment and assembly stages one process runs (:func:`gridplan.stages.assign_codes`,
+:func:`~gridplan.stages.apportion`, :func:`~gridplan.stages.assemble`): there is no second copy
+of the tail of a plan.
 
-Follow one household: it is validated with everyone else (:func:`prepare_layers`), moved into
-the *whole* input's working CRS, sent with its street's part to a worker, planned there exactly
-as in one process, and comes back with codes renumbered over the whole province.
+Follow one household: it is validated with everyone else, moved into the *whole* input's
+working CRS, sent with its street's part to a worker, put in a grid and a micro-grid there
+exactly as in one process, and comes back to be numbered, counted and written with the whole
+province.
 
 Same answer as one process
 --------------------------
@@ -20,16 +23,18 @@ Same answer as one process
 * Every part gets its communities, every dedicated area that can touch them (cells are cut
   around them) and every barrier near them; units keep their relative input order, which the
   engine's tie-breaks follow.
-* Grid ids (``G00001``...) and grid/micro-grid codes are recomputed over the merged grids with
-  :func:`gridplan.codes.grid_codes`, so codes never depend on which part a grid came from.
+* Grid and micro-grid ids are renumbered over the merged parts in the order one process
+  numbers them, and diagnostics records are renamed by mapping (part, id) -> id; codes are
+  assigned over the whole, so they never depend on which part a grid came from.
 
 Faults
 ------
 A part whose planning raises is retried by Dask (``retries=2``) unless the error is the data's
 (:class:`~gridplan.errors.GridplanError`, which a retry cannot fix). A part that still fails is
-one ``part_failed`` row in the diagnostics naming its street code(s), the error and *all* its
-units; its units stay in ``plan.units`` with no grid code. A worker lost mid-task is handled by
-the Dask scheduler, which reruns the task elsewhere; every part's result is taken exactly once.
+one ``part_failed`` row in the diagnostics naming its street(s) (their codes in ``params``),
+the error and *all* its units; its units stay in ``plan.units`` with no grid code. A worker
+lost mid-task is handled by the Dask scheduler, which reruns the task elsewhere; every part's
+result is taken exactly once.
 
 Running on a cluster
 --------------------
@@ -46,12 +51,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import traceback
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -63,27 +67,31 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from shapely import STRtree
 
-from .codes import grid_codes
 from .config import PlanRules
 from .crs import working_crs
+from .diagnostics import Diagnostic
 from .errors import GridplanError, Problem, ValidationError, describe_rows
-from .layers import Layers, prepare_layers
-from .partition.grids import DIAGNOSTIC_COLUMNS, _dedicated_areas, _norm_locks
-from .pipeline import GRID_COLUMNS, MICROGRID_COLUMNS, Plan, _dedicated_filter, plan
+from .layers import Layers
+from .partition.grids import GridPartition, dedicated_areas, normalize_locks
+from .partition.microgrids import MicroPartition
+from .stages import (
+    Plan,
+    apportion,
+    assemble,
+    assign_codes,
+    build_cells,
+    plan_grids,
+    plan_microgrids,
+    prepare,
+)
 from .tessellation import units_tile
 
-__all__ = ["PlanPart", "plan_distributed", "split_layers"]
+__all__ = ["PartResult", "PlanPart", "plan_distributed", "plan_part", "split_layers"]
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
 SplitBy = Literal["street", "county"]
-
-#: diagnostics columns of a :class:`~gridplan.pipeline.Plan`
-PLAN_DIAGNOSTIC_COLUMNS = [c for c in DIAGNOSTIC_COLUMNS if c != "grid_id"] + ["grid_code"]
-#: columns of the grids / micro-grids of a plan whose every part failed (docs/contracts.md)
-EMPTY_GRID_COLUMNS = GRID_COLUMNS
-EMPTY_MICROGRID_COLUMNS = MICROGRID_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -117,11 +125,12 @@ class PlanPart:
 
 
 @dataclass(frozen=True)
-class _PartResult:
-    units: pd.DataFrame  # n_parts, grid_code, microgrid_code; index unit_id
-    grids: gpd.GeoDataFrame  # working CRS
-    microgrids: gpd.GeoDataFrame  # working CRS
-    diagnostics: pd.DataFrame
+class PartResult:
+    """What a worker sends back: the grid and micro-grid stages' results for one part, in
+    the whole input's working CRS, with the part's own grid and micro-grid ids."""
+
+    grids: GridPartition
+    microgrids: MicroPartition
 
 
 @dataclass(frozen=True)
@@ -191,7 +200,9 @@ def _dedicated_groups(
     """The engine's merged dedicated areas, the raw rows of each, the unit each holds and
     the community each falls in (as the grid engine computes them)."""
     n_units = len(layers.units)
-    ded = _dedicated_areas(layers, crs, merge_m=rules.grid.dedicated_merge_m)
+    ded = dedicated_areas(
+        layers, crs, merge_m=rules.grid.dedicated_merge_m, merge=rules.merge_dedicated
+    )
     if ded is None:
         return None, [], np.full(n_units, -1), np.zeros(0, dtype=object)
     raw_ids = layers.dedicated.index.astype(str)  # type: ignore[union-attr]
@@ -296,7 +307,7 @@ def split_layers(
         ded_keys.setdefault(str(ded_comm[g]), []).append(mine)
     for c, arrs in ded_keys.items():
         groups.append(np.concatenate([*arrs, comm_keys.get(c, np.zeros(0, np.int64))]))
-    lock_map = _norm_locks(locks, u.index)
+    lock_map = normalize_locks(locks, u.index)
     if lock_map:
         labels = pd.Series(u.index.astype(str).map(lock_map), index=range(len(u)))
         for _, idx in labels.dropna().groupby(labels.dropna()).groups.items():
@@ -452,23 +463,24 @@ def _warn_if_hulls(lw: Layers, comm: np.ndarray, n_parts: int) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def plan_part(part: PlanPart, rules: PlanRules, seed: int) -> _PartResult:
-    """Plan one part with :func:`gridplan.plan` and keep what the merge needs."""
-    p = plan(part.layers, rules=rules, locks=part.locks or None, seed=seed)
-    return _PartResult(
-        units=pd.DataFrame(p.units[["n_parts", "grid_code", "microgrid_code"]]),
-        grids=p.grids,
-        microgrids=p.microgrids,
-        diagnostics=p.diagnostics,
-    )
+def plan_part(part: PlanPart, rules: PlanRules, seed: int) -> PartResult:
+    """Run the cell, grid and micro-grid stages on one part, exactly as one process does.
+
+    Codes, residents and the report are left to the merged whole: they are numbered and
+    counted over every part with the same stages (:func:`gridplan.stages.assign_codes`,
+    :func:`~gridplan.stages.apportion`, :func:`~gridplan.stages.assemble`).
+    """
+    cells = build_cells(part.layers, rules=rules)
+    grids = plan_grids(cells, rules=rules, locks=part.locks or None, seed=seed)
+    return PartResult(grids=grids, microgrids=plan_microgrids(grids, rules=rules, seed=seed))
 
 
 def _guarded(
-    part_fn: Callable[[PlanPart, PlanRules, int], _PartResult],
+    part_fn: Callable[[PlanPart, PlanRules, int], PartResult],
     part: PlanPart,
     rules: PlanRules,
     seed: int,
-) -> _PartResult | _PartFailure:
+) -> PartResult | _PartFailure:
     """A data error comes back as a failure at once (a retry could not fix it); anything else
     is raised, so Dask retries the task."""
     try:
@@ -516,8 +528,8 @@ def _run(
     rules: PlanRules,
     seed: int,
     progress: Progress | None,
-    part_fn: Callable[[PlanPart, PlanRules, int], _PartResult],
-) -> list[_PartResult | _PartFailure]:
+    part_fn: Callable[[PlanPart, PlanRules, int], PartResult],
+) -> list[PartResult | _PartFailure]:
     from distributed import as_completed
 
     run = uuid.uuid4().hex[:8]
@@ -538,7 +550,7 @@ def _run(
         ): i
         for i, part in enumerate(parts)
     }
-    outcomes: list[_PartResult | _PartFailure | None] = [None] * len(parts)
+    outcomes: list[PartResult | _PartFailure | None] = [None] * len(parts)
     done = 0
     for fut in as_completed(futures):
         i = futures[fut]
@@ -563,7 +575,7 @@ def _run(
 # ---------------------------------------------------------------------------------------------
 
 
-def _placeholders(part: PlanPart, crs: pyproj.CRS) -> gpd.GeoDataFrame:
+def _placeholders(part: PlanPart, crs: pyproj.CRS, index: int) -> gpd.GeoDataFrame:
     """One stand-in grid per community of a failed part, so the streets and communities of
     the parts that did finish keep the numbers they have in a complete plan."""
     u = part.layers.units
@@ -572,7 +584,7 @@ def _placeholders(part: PlanPart, crs: pyproj.CRS) -> gpd.GeoDataFrame:
     boxes = [shapely.box(*u[comm == c].total_bounds) for c in first.index]
     return gpd.GeoDataFrame(
         {
-            "grid_id": [f"P{i}" for i in range(len(first))],
+            "grid_id": [f"P{index}-{i}" for i in range(len(first))],
             "kind": "residential",
             "community_id": first.index.astype(str),
             "street_id": [_key(s) for s in first.to_numpy()],
@@ -593,49 +605,69 @@ def _concat(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
+#: Columns of the grids of a merge in which every part failed.
+_NO_GRIDS = (
+    "grid_id",
+    "kind",
+    "community_id",
+    "street_id",
+    "households",
+    "population",
+    "n_units",
+    "in_band",
+    "crosses_barrier",
+    "locked",
+    "category",
+    "name",
+    "compactness",
+)
+_NO_PARTS = ("unit_id", "part", "households", "population", "grid_id", "community_id")
+
+
+@dataclass(frozen=True)
+class _Merged:
+    grids: GridPartition
+    microgrids: MicroPartition | None
+    stand_ins: gpd.GeoDataFrame | None
+
+
 def _merge(
     layers: Layers,
-    lw: Layers,
     parts: Sequence[PlanPart],
-    outcomes: Sequence[_PartResult | _PartFailure],
+    outcomes: Sequence[PartResult | _PartFailure],
     home: Mapping[str, int],
     *,
-    rules: PlanRules,
     crs: pyproj.CRS,
-) -> Plan:
-    grids_l: list[gpd.GeoDataFrame] = []
-    mg_l: list[gpd.GeoDataFrame] = []
-    units_l: list[tuple[int, pd.DataFrame]] = []
-    diag_l: list[tuple[int, pd.DataFrame]] = []
-    stand_ins = []
+) -> _Merged:
+    """The parts' stage results as one grid and one micro-grid partition, with grid and
+    micro-grid ids numbered over the whole, as one process numbers them. Codes, figures and
+    tables are left to the same stages one process runs."""
+    grids_l: list[pd.DataFrame] = []
+    parts_l: list[pd.DataFrame] = []
+    mg_l: list[pd.DataFrame] = []
+    sl_l: list[pd.DataFrame] = []
+    stand_ins: list[gpd.GeoDataFrame] = []
+    done: list[tuple[int, PartResult]] = []
     for i, (part, out) in enumerate(zip(parts, outcomes, strict=True)):
         if isinstance(out, _PartFailure):
-            ph = _placeholders(part, crs)
-            ph["_part"] = i
-            stand_ins.append(ph)
+            stand_ins.append(_placeholders(part, crs, i))
             continue
-        g = out.grids
+        g = out.grids.grids
         # dedicated areas of other parts came along only to cut this part's cells
         foreign = (g["kind"] == "dedicated").to_numpy() & (
             g["community_id"].astype(str).map(lambda c: home.get(c, 0)).to_numpy() != i
         )
         grids_l.append(g[~foreign].assign(_part=i))
-        if len(out.microgrids):
-            mg_l.append(out.microgrids.assign(_part=i))
-        units_l.append((i, out.units))
-        if len(out.diagnostics):
-            diag_l.append((i, out.diagnostics))
-    grids = (
-        _concat(grids_l)
-        if grids_l
-        else gpd.GeoDataFrame({c: [] for c in (*EMPTY_GRID_COLUMNS, "_part")}, geometry=[], crs=crs)
-    )
-    grids = gpd.GeoDataFrame(grids, geometry="geometry", crs=crs)
-    ids_of: dict[tuple[int, str], tuple[str, str]] = {}
+        parts_l.append(out.grids.parts.assign(_part=i))
+        if len(out.microgrids.microgrids):
+            mg_l.append(out.microgrids.microgrids.assign(_part=i))
+            sl_l.append(out.microgrids.slices.assign(_part=i))
+        done.append((i, out))
 
     # grid ids: the engine numbers grids by community, then in its own order within one
     # community; a community is planned in one part, so its local order is the global one
-    if len(grids):
+    if grids_l:
+        grids = gpd.GeoDataFrame(_concat(grids_l), geometry="geometry", crs=crs)
         order = (
             pd.DataFrame(
                 {
@@ -648,143 +680,119 @@ def _merge(
         )
         new_id = np.empty(len(grids), dtype=object)
         new_id[order] = [f"G{i + 1:05d}" for i in range(len(grids))]
-        # messages name grids by id: (part, grid code) -> (local id, global id)
-        ids_of = {
-            (int(p), c): (old, new)
-            for p, c, old, new in zip(
-                grids["_part"], grids["grid_code"], grids["grid_id"], new_id, strict=True
-            )
-        }
-        grids["grid_id"] = new_id
-
-    # codes over the whole (stand-ins keep the failed parts' streets and communities counted)
-    cols = ["grid_id", "kind", "community_id", "street_id", "_part", "geometry"]
-    coded = pd.concat(
-        [grids[cols].assign(_stand_in=False)] + [s.assign(_stand_in=True) for s in stand_ins],
-        ignore_index=True,
-    )
-    coded = gpd.GeoDataFrame(coded, geometry="geometry", crs=crs)
-    codes = grid_codes(
-        coded, rules=rules.codes, communities=lw.communities, streets=lw.streets
-    ).to_numpy()
-    real = ~coded["_stand_in"].to_numpy(dtype=bool)
-    old_code = grids["grid_code"].to_numpy() if len(grids) else np.zeros(0, dtype=object)
-    grid_map = {
+    else:
+        grids = gpd.GeoDataFrame({c: [] for c in _NO_GRIDS}, geometry=[], crs=crs)
+        grids["_part"], order, new_id = [], np.zeros(0, np.int64), np.zeros(0, dtype=object)
+    id_of = {
         (int(p), old): new
-        for p, old, new in zip(grids["_part"], old_code, codes[real, 1], strict=True)
+        for p, old, new in zip(grids["_part"], grids["grid_id"], new_id, strict=True)
     }
-    street_codes: dict[int, set[str]] = {}
-    for p, cc in zip(coded["_part"][~real], codes[~real, 0], strict=True):
-        street_codes.setdefault(int(p), set()).add(cc[:9])
-    if len(grids):
-        grids["grid_code"] = codes[real, 1]
-        grids["community_code"] = codes[real, 0]
+    grids["grid_id"] = new_id
+    grids = grids.iloc[order].drop(columns="_part").reset_index(drop=True)
 
-    # micro-grids: the new grid code and the part's own sequence within the grid
-    micro_map: dict[int, dict[str, str]] = {}
+    def gid(p: int, old: object) -> object:
+        return id_of.get((p, old), old) if old is not None else None
+
+    if parts_l:
+        cells = _concat(parts_l)
+        cells["grid_id"] = [
+            gid(p, g) for p, g in zip(cells["_part"], cells["grid_id"], strict=True)
+        ]
+        cells = gpd.GeoDataFrame(cells.drop(columns="_part"), geometry="geometry", crs=crs)
+    else:
+        cells = gpd.GeoDataFrame({c: [] for c in _NO_PARTS}, geometry=[], crs=crs)
+
+    # units: every input unit, in input order (none of a failed part's has a grid)
+    units = layers.units.copy()
+    unit_grid = pd.Series(None, index=units.index, dtype=object)
+    n_parts = pd.Series(0, index=units.index, dtype=np.int64)
+    records: list[Diagnostic] = []
+    micro_records: list[Diagnostic] = []
+    for i, out in done:
+        pu = out.grids.units
+        unit_grid.loc[pu.index] = [gid(i, g) for g in pu["grid_id"]]
+        n_parts.loc[pu.index] = pu["n_parts"].to_numpy(dtype=np.int64)
+        records.extend(_renamed(d, i, gid) for d in out.grids.records)
+        micro_records.extend(_renamed(d, i, gid) for d in out.microgrids.records)
+    units["grid_id"] = unit_grid.to_numpy()
+    units["n_parts"] = n_parts.to_numpy()
+    merged = GridPartition(units=units, parts=cells, grids=grids, records=tuple(records), crs=crs)
+
+    micro = None
     if mg_l:
         mg = _concat(mg_l)
-        new_g = [grid_map[(int(p), g)] for p, g in zip(mg["_part"], mg["grid_code"], strict=True)]
-        new_m = [
-            ng + m[len(g) :]
-            for ng, g, m in zip(new_g, mg["grid_code"], mg["microgrid_code"], strict=True)
+        sl = _concat(sl_l)
+        mg["grid_id"] = [gid(p, g) for p, g in zip(mg["_part"], mg["grid_id"], strict=True)]
+        m_order = np.lexsort((mg["microgrid_id"].to_numpy(), mg["grid_id"].to_numpy()))
+        new_m = np.empty(len(mg), dtype=object)
+        new_m[m_order] = [f"M{j + 1:06d}" for j in range(len(mg))]
+        mid_of = {
+            (int(p), old): new
+            for p, old, new in zip(mg["_part"], mg["microgrid_id"], new_m, strict=True)
+        }
+        mg["microgrid_id"] = new_m
+        mg = mg.iloc[m_order].drop(columns="_part").reset_index(drop=True)
+        sl["grid_id"] = [gid(p, g) for p, g in zip(sl["_part"], sl["grid_id"], strict=True)]
+        sl["microgrid_id"] = [
+            mid_of[(int(p), m)] for p, m in zip(sl["_part"], sl["microgrid_id"], strict=True)
         ]
-        for p, m, nm in zip(mg["_part"], mg["microgrid_code"], new_m, strict=True):
-            micro_map.setdefault(int(p), {})[m] = nm
-        mg["grid_code"] = new_g
-        mg["microgrid_code"] = new_m
-        mg = gpd.GeoDataFrame(mg, geometry="geometry", crs=crs)
-    else:
-        mg = None
+        micro = MicroPartition(
+            microgrids=gpd.GeoDataFrame(mg, geometry="geometry", crs=crs),
+            slices=sl.drop(columns="_part"),
+            records=tuple(micro_records),
+        )
+    placeholders = (
+        gpd.GeoDataFrame(pd.concat(stand_ins, ignore_index=True), geometry="geometry", crs=crs)
+        if stand_ins
+        else None
+    )
+    return _Merged(grids=merged, microgrids=micro, stand_ins=placeholders)
 
-    # units: every input unit, in input order, with its codes (none for a failed part)
-    units = layers.units.copy()
-    n_parts = pd.Series(0, index=units.index, dtype=np.int64)
-    gcode: dict[str, str] = {}
-    joined: dict[str, str] = {}
-    for p, uf in units_l:
-        n_parts.loc[uf.index] = uf["n_parts"].to_numpy(dtype=np.int64)
-        mm = micro_map.get(p, {})
-        for uid, g, s in zip(
-            uf.index.astype(str), uf["grid_code"], uf["microgrid_code"], strict=True
-        ):
-            if isinstance(g, str):
-                gcode[uid] = grid_map[(p, g)]
-            if isinstance(s, str):
-                joined[uid] = ";".join(sorted({mm[c] for c in s.split(";")}))
-    # built the way the pipeline builds them, so the columns get the same dtypes
-    uid = units.index.astype(str)
-    units["n_parts"] = n_parts
-    units["grid_code"] = uid.map(pd.Series(gcode, dtype=object)).to_numpy()
-    units["grid_code"] = units["grid_code"].map(lambda c: c)
-    units["microgrid_code"] = uid.map(pd.Series(joined))
 
-    # diagnostics: the parts' own, then one row per failed part
-    diag_cols = list(diag_l[0][1].columns) if diag_l else PLAN_DIAGNOSTIC_COLUMNS
-    frames = []
-    for p, d in diag_l:
-        d = d.copy()
-        msgs = []
-        for c, m in zip(d["grid_code"], d["message"], strict=True):
-            ids = ids_of.get((p, c)) if isinstance(c, str) else None
-            msgs.append(re.sub(rf"\b{ids[0]}\b", ids[1], m) if ids and isinstance(m, str) else m)
-        d["message"] = msgs
-        d["grid_code"] = [
-            grid_map.get((p, c), c) if isinstance(c, str) else c for c in d["grid_code"]
-        ]
-        frames.append(d)
-    fails = []
-    for i, out in enumerate(outcomes):
-        if isinstance(out, _PartFailure):
-            pu = parts[i].layers.units
-            codes_txt = ", ".join(sorted(street_codes.get(i, set()))) or "none"
-            fails.append(
-                {
-                    "level": "part",
-                    "kind": "part_failed",
-                    "community_id": None,
-                    "grid_code": None,
-                    "unit_ids": ", ".join(pu.index.astype(str)),
-                    "households": int(pu["households"].sum()),
-                    "message": f"{parts[i].label} (street code {codes_txt}) was not planned: "
-                    f"{out.error}; its {len(pu)} units have no grid",
-                    "fix": "plan this street alone with gridplan.plan to see the full "
-                    "traceback, fix the data it names, and plan it again",
-                }
+def _renamed(d: Diagnostic, part: int, gid: Callable[[int, object], object]) -> Diagnostic:
+    """A part's record with the grid ids of the whole (by mapping, never from its text)."""
+    params = dict(d.params)
+    if "grid_ids" in params:
+        params["grid_ids"] = [gid(part, g) for g in params["grid_ids"]]
+    return replace(d, grid_id=gid(part, d.grid_id), params=params)
+
+
+def _failures(
+    parts: Sequence[PlanPart],
+    outcomes: Sequence[PartResult | _PartFailure],
+    stand_in_codes: Mapping[str, str],
+) -> list[Diagnostic]:
+    """One ``part_failed`` record per failed part: its streets and their codes, the error
+    and every one of its units."""
+    street_codes: dict[int, set[str]] = {}
+    for g, code in stand_in_codes.items():
+        street_codes.setdefault(int(str(g)[1:].split("-")[0]), set()).add(code[:9])
+    out = []
+    for i, res in enumerate(outcomes):
+        if not isinstance(res, _PartFailure):
+            continue
+        part = parts[i]
+        pu = part.layers.units
+        names = ", ".join("(none)" if k is None else str(k) for k in part.keys)
+        county = part.level != "street"
+        out.append(
+            Diagnostic(
+                level="part",
+                code="part_failed_county" if county else "part_failed",
+                severity="error",
+                street_id=None if county else names,
+                unit_ids=tuple(pu.index.astype(str)),
+                households=int(pu["households"].sum()),
+                params={
+                    "part": i + 1,
+                    "county": names if county else None,
+                    "error": res.error,
+                    "street_codes": ", ".join(sorted(street_codes.get(i, set()))),
+                },
+                fix="rerun_part",
             )
-    if fails:
-        frames.append(pd.DataFrame(fails, columns=diag_cols))
-    diags = _concat(frames) if frames else pd.DataFrame(columns=PLAN_DIAGNOSTIC_COLUMNS)
-
-    in_crs = layers.crs
-    grids_out = grids.drop(columns="_part").to_crs(in_crs)
-    grids_out = grids_out.sort_values("grid_code", kind="stable").reset_index(drop=True)
-    if mg is not None:
-        mg_out = mg.drop(columns="_part").to_crs(in_crs)
-        mg_out = mg_out.sort_values("microgrid_code", kind="stable").reset_index(drop=True)
-    else:
-        mg_out = gpd.GeoDataFrame({c: [] for c in EMPTY_MICROGRID_COLUMNS}, geometry=[], crs=in_crs)
-
-    from .report import plan_report
-
-    report = plan_report(grids_out, mg_out, rules=rules)
-    log.info(
-        "merged %d parts (%d failed): %d grids, %d micro-grids",
-        len(parts),
-        len(fails),
-        len(grids_out),
-        len(mg_out),
-    )
-    return Plan(
-        units=units,
-        grids=grids_out,
-        microgrids=mg_out,
-        diagnostics=diags,
-        report=report,
-        rules=rules,
-        layers=layers,
-        work_crs=crs,
-    )
+        )
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -839,9 +847,9 @@ def plan_distributed(
     Returns
     -------
     Plan
-        Identical to :func:`gridplan.plan` on the same input and seed, except the order of
-        the diagnostics rows (grouped by part). Parts that failed are ``part_failed``
-        diagnostics rows listing their street code(s), the error and every unit.
+        Identical to :func:`gridplan.plan` on the same input and seed, diagnostics included.
+        Parts that failed are ``part_failed`` diagnostics rows naming their street(s), the
+        error and every unit.
 
     Raises
     ------
@@ -849,21 +857,18 @@ def plan_distributed(
         Invalid input (found once, before anything is sent to the cluster).
     """
     rules = rules or PlanRules()
-    if isinstance(units, Layers):
-        layers = units
-    else:
-        layers = prepare_layers(
-            units,
-            compounds=compounds,
-            dedicated=_dedicated_filter(dedicated, rules),
-            barriers=barriers,
-            communities=communities,
-            streets=streets,
-            columns=columns,
-            source_crs=source_crs,
-            balance=rules.grid.balance,
-            fix_invalid=fix_invalid,
-        )
+    layers = prepare(
+        units,
+        compounds=compounds,
+        dedicated=dedicated,
+        barriers=barriers,
+        communities=communities,
+        streets=streets,
+        rules=rules,
+        columns=columns,
+        source_crs=source_crs,
+        fix_invalid=fix_invalid,
+    )
     crs = working_crs(layers.units)
     lw = _to_work(layers, crs)
     parts, home = split_layers(
@@ -873,4 +878,24 @@ def plan_distributed(
         outcomes = _run(
             client, parts, rules=rules, seed=seed, progress=progress, part_fn=part_fn or plan_part
         )
-    return _merge(layers, lw, parts, outcomes, home, rules=rules, crs=crs)
+    # the tail of the plan is the one-process tail: the same stages over the merged parts
+    merged = _merge(layers, parts, outcomes, home, crs=crs)
+    codes = assign_codes(
+        merged.grids,
+        merged.microgrids,
+        rules=rules,
+        communities=lw.communities,
+        streets=lw.streets,
+        stand_ins=merged.stand_ins,
+    )
+    fails = _failures(parts, outcomes, codes.stand_ins)
+    log.info("merged %d parts (%d failed)", len(parts), len(fails))
+    return assemble(
+        layers,
+        merged.grids,
+        merged.microgrids,
+        codes,
+        apportion(merged.grids, rules=rules),
+        rules=rules,
+        records=fails,
+    )

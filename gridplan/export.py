@@ -38,6 +38,7 @@ import pyogrio
 import shapely
 from shapely.geometry import mapping
 
+from .diagnostics import flat
 from .io import normalize_xlsx, reproducible_gdal
 
 if TYPE_CHECKING:
@@ -261,7 +262,8 @@ def write_geopackage(plan: Plan, path: str | Path) -> Path:
         "units": _flat_values(_units_frame(plan)),
         "grids": _flat_values(plan.grids),
         "microgrids": _flat_values(plan.microgrids),
-        "diagnostics": _flat_values(pd.DataFrame(plan.diagnostics)),
+        # machine columns (code, unit ids, params as JSON) next to the rendered text
+        "diagnostics": flat(pd.DataFrame(plan.diagnostics)),
         "summary": summary_table(plan),
     }
     with reproducible_gdal():
@@ -343,7 +345,7 @@ def write_report_xlsx(plan: Plan, path: str | Path) -> Path:
         for name in ("totals", "streets", "communities", "grids", "microgrids")
         if name in plan.report
     }
-    sheets["diagnostics"] = _flat_values(pd.DataFrame(plan.diagnostics))
+    sheets["diagnostics"] = flat(pd.DataFrame(plan.diagnostics))
     with pd.ExcelWriter(p, engine="openpyxl") as writer:
         for name, frame in sheets.items():
             frame.to_excel(writer, sheet_name=name, index=False)

@@ -22,7 +22,8 @@ from shapely.geometry import LineString, box
 
 from gridplan.adjacency import cell_edges
 from gridplan.config import GridRules
-from gridplan.partition.grids import DIAGNOSTIC_COLUMNS, partition_grids
+from gridplan.diagnostics import COLUMNS, render_frame
+from gridplan.partition.grids import partition_grids
 
 X0, Y0 = LATTICE_ORIGIN
 CELL = LATTICE_CELL_M
@@ -31,6 +32,11 @@ CELL = LATTICE_CELL_M
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
+
+
+def english(result) -> pd.DataFrame:
+    """The result's diagnostics with messages and fixes in English (Python keywords)."""
+    return render_frame(result.diagnostics, lang="en")
 
 
 def community_of(units: gpd.GeoDataFrame, community_id: str = "C1") -> gpd.GeoDataFrame:
@@ -101,7 +107,7 @@ def check_plan(result, units_in: gpd.GeoDataFrame) -> None:
             .sum()
         )
     # in_band is the band check on households
-    assert list(result.diagnostics.columns) == DIAGNOSTIC_COLUMNS
+    assert list(result.diagnostics.columns) == list(COLUMNS)
 
 
 def check_tiling(result, community_area) -> None:
@@ -137,7 +143,8 @@ def check_in_band_or_reported(result, rules: GridRules) -> None:
     res = grids[grids["kind"] == "residential"]
     band = res["households"].between(rules.min_households, rules.max_households)
     np.testing.assert_array_equal(res["in_band"].to_numpy(), band.to_numpy())
-    reported = set(result.diagnostics["grid_id"].dropna())
+    # at this stage grids have no codes: records name them by grid_id
+    reported = set(result.diagnostics["grid_code"].dropna())
     unreported = set(res.loc[~band, "grid_id"]) - reported
     assert not unreported, f"out-of-band grids without a diagnostics row: {sorted(unreported)}"
     d = result.diagnostics
@@ -196,7 +203,7 @@ def test_barrier_that_cuts_the_community_is_never_crossed(lattice_units):
         sides = {bool(col[u] >= 4) for u in ids}
         assert len(sides) == 1, f"grid {gid} has units on both sides of the road"
     assert not result.grids["crosses_barrier"].any()
-    assert not (result.diagnostics["kind"] == "barrier_crossing").any()
+    assert not result.diagnostics["code"].str.startswith("barrier_crossing").any()
     assert result.grids["in_band"].all()
 
 
@@ -215,9 +222,10 @@ def test_infeasible_sliver_is_joined_across_the_barrier_and_reported(lattice_uni
     grid = result.grids.set_index("grid_id").loc[gid]
     assert grid["crosses_barrier"]
     assert members(result)[gid] - sliver, "the sliver is joined to units across the road"
-    crossing = result.diagnostics[result.diagnostics["kind"] == "barrier_crossing"]
-    assert gid in set(crossing["grid_id"])
-    row = crossing[crossing["grid_id"] == gid].iloc[0]
+    d = english(result)
+    crossing = d[d["code"] == "barrier_crossing"]
+    assert gid in set(crossing["grid_code"])
+    row = crossing[crossing["grid_code"] == gid].iloc[0]
     assert "Ring Road" in row["message"]
     assert row["fix"]
     # only that grid crosses
@@ -235,7 +243,8 @@ def test_grid_across_a_dead_end_road_says_why(lattice_units):
     )
     check_plan(result, units)
     assert result.grids["crosses_barrier"].tolist() == [True]
-    (row,) = result.diagnostics.loc[result.diagnostics["kind"] == "barrier_crossing"].itertuples()
+    d = english(result)
+    (row,) = d.loc[d["code"] == "barrier_crossing_dead_end"].itertuples()
     assert "Ring Road" in row.message
     assert "ends inside its piece" in row.message
     assert "could not be made feasible" not in row.message
@@ -246,8 +255,8 @@ def test_infeasible_community_is_reported_with_a_fix(lattice_units):
     units = lattice_units(11, 1, households=50)
     result = partition_grids(units, communities=community_of(units))
     check_plan(result, units)
-    d = result.diagnostics
-    infeasible = d[d["kind"] == "infeasible_piece"]
+    d = english(result)
+    infeasible = d[d["code"] == "infeasible_piece"]
     assert len(infeasible) >= 1
     row = infeasible.iloc[0]
     assert "min_households" in row["fix"]
@@ -258,7 +267,7 @@ def test_infeasible_community_is_reported_with_a_fix(lattice_units):
     assert "550" in row["message"]
     assert row["community_id"] == "C1"
     out = result.grids.loc[~result.grids["in_band"], "grid_id"]
-    assert set(out) <= set(infeasible["grid_id"])
+    assert set(out) <= set(infeasible["grid_code"])
 
 
 def test_unit_above_the_ceiling_is_split_and_reported(lattice_units):
@@ -276,9 +285,16 @@ def test_unit_above_the_ceiling_is_split_and_reported(lattice_units):
     # the parts' cells tile the unit's cell: together they cover the big unit's square
     square = units.set_index("unit_id").geometry[big]
     assert shapely.union_all(parts.geometry.to_numpy()).area == pytest.approx(square.area, rel=1e-6)
-    split = result.diagnostics[result.diagnostics["kind"] == "unit_split"]
-    assert list(split["unit_ids"]) == [big]
+    split = english(result)
+    split = split[split["code"] == "unit_split"]
+    assert list(split["unit_ids"]) == [(big,)]
     assert int(split["households"].iloc[0]) == 1200
+    # the message names the grid of every part (by grid_id at this stage)
+    part_grids = sorted(set(parts["grid_id"]))
+    assert split["params"].iloc[0]["grids"] == ", ".join(
+        dict.fromkeys(parts.sort_values("part")["grid_id"])
+    )
+    assert all(g in split["message"].iloc[0] for g in part_grids)
     assert result.grids["in_band"].all()
 
 
@@ -405,8 +421,8 @@ def test_out_of_band_locked_grid_is_reported(lattice_units):
     check_in_band_or_reported(result, GridRules())
     gid = result.units.loc["u0", "grid_id"]
     assert members(result)[gid] == {"u0", "u1"}, "kept exactly as locked"
-    row = result.diagnostics[result.diagnostics["grid_id"] == gid].iloc[0]
-    assert row["kind"] == "locked_out_of_band"
+    row = result.diagnostics[result.diagnostics["grid_code"] == gid].iloc[0]
+    assert row["code"] == "locked_out_of_band"
     assert int(row["households"]) == 80
 
 

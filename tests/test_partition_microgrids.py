@@ -14,7 +14,8 @@ import pytest
 import shapely
 from shapely.geometry import box
 
-from gridplan.config import MicroGridRules
+from gridplan.config import MicroGridRules, SearchRules
+from gridplan.diagnostics import frame
 from gridplan.partition import microgrids as mg
 
 
@@ -50,18 +51,17 @@ SLABS = (
 )
 
 
-def test_finer_slices_recombine_where_coarse_ones_cannot(monkeypatch):
+def test_finer_slices_recombine_where_coarse_ones_cannot():
     parts, grids, units = one_grid(*SLABS)
-    rules = MicroGridRules()
-    monkeypatch.setattr(mg, "FINE_DIVISORS", (2,))
-    coarse = mg.partition_microgrids(parts, grids, units, rules=rules, seed=0)
+    only_halves = MicroGridRules(search=SearchRules(exact_first_units=30, fine_divisors=(2,)))
+    coarse = mg.partition_microgrids(parts, grids, units, rules=only_halves, seed=0)
     assert not coarse.microgrids["in_band"].all()  # the situation this test is about
-    assert [d["kind"] for d in coarse.diagnostics] == ["microgrid_out_of_band"]
-    monkeypatch.setattr(mg, "FINE_DIVISORS", (2, 3))
-    res = mg.partition_microgrids(parts, grids, units, rules=rules, seed=0)
+    assert [d.code for d in coarse.records] == ["microgrid_out_of_band"]
+    assert MicroGridRules().search.fine_divisors == (2, 3)
+    res = mg.partition_microgrids(parts, grids, units, rules=MicroGridRules(), seed=0)
     m = res.microgrids
     assert m["in_band"].all(), m["households"].tolist()
-    assert res.diagnostics == []
+    assert res.records == () and res.diagnostics.empty
     assert int(m["households"].sum()) == 388
     # every slice is in exactly one micro-grid, and the slices of a building add up to it
     assert res.slices["microgrid_id"].notna().all()
@@ -82,9 +82,12 @@ def test_a_grid_that_admits_no_count_says_so():
     parts, grids, units = one_grid([58], [box(0, 0, 20, 60)])
     res = mg.partition_microgrids(parts, grids, units, rules=MicroGridRules(), seed=0)
     assert int(res.microgrids["households"].sum()) == 58
-    (diag,) = res.diagnostics
-    assert diag["kind"] == "microgrid_out_of_band"
+    (diag,) = frame(res.records, lang="en").to_dict("records")
+    assert diag["code"] == "microgrid_out_of_band" and diag["level"] == "microgrid"
     assert "58 households admit no number of 30-50-household micro-grids" in diag["message"]
+    assert "micro-grid band 30-50" in diag["message"]
+    assert "MicroGridRules" in diag["fix"]  # the micro-grid band, not the grid band
+    assert res.records[0].grid_id == "G1" and diag["unit_ids"] == ("u0",)
 
 
 def test_a_grid_whose_slices_cannot_reach_the_band_is_reported_as_proven():
@@ -94,7 +97,7 @@ def test_a_grid_whose_slices_cannot_reach_the_band_is_reported_as_proven():
     rules = MicroGridRules(split_buildings=False)
     res = mg.partition_microgrids(parts, grids, units, rules=rules, seed=0)
     assert sorted(res.microgrids["households"].tolist()) == [40, 60]
-    (diag,) = res.diagnostics
+    (diag,) = frame(res.records, lang="en").to_dict("records")
     assert "checked exhaustively" in diag["message"], diag["message"]
 
 

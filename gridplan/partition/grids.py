@@ -35,38 +35,31 @@ from shapely import STRtree
 from ..adjacency import Edges, barrier_lines, cell_edges, to_csr
 from ..config import GridRules, band_admits
 from ..crs import working_crs
+from ..diagnostics import Diagnostic, frame, resolve_grids
 from ..errors import Problem, ValidationError, describe_rows
 from ..layers import Layers, prepare_layers
 from ..tessellation import dissolve, region_hulls, slice_polygon, tessellate, units_tile
 from .core import PieceGraph, choose_k, split_piece
 
-__all__ = ["DIAGNOSTIC_COLUMNS", "GridPartition", "partition_grids", "polsby_popper"]
+__all__ = [
+    "GridPartition",
+    "UnitCells",
+    "dedicated_areas",
+    "grids_from_cells",
+    "normalize_locks",
+    "partition_grids",
+    "polsby_popper",
+    "stable_seed",
+    "unit_cells",
+]
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
 
-DIAGNOSTIC_COLUMNS = [
-    "level",
-    "kind",
-    "community_id",
-    "grid_id",
-    "unit_ids",
-    "households",
-    "message",
-    "fix",
-]
-
 #: Penalty on barrier-crossing edges inside a piece that had to be joined across a barrier,
 #: so spanning trees cross it only where they must.
 CROSSING_PENALTY = 1000.0
-
-#: Grid-level pieces of at most this many units go to the exact model before the spanning
-#: trees. Above it the greedy pass (exact itself on node sets of up to 12 units) usually
-#: succeeds at once, and HiGHS's ~25 ms per piece is the larger cost; a failed greedy pass
-#: still ends in the exact model. Micro-grids keep split_piece's default of 30: their
-#: building slices defeat the greedy pass far more often.
-GRID_EXACT_FIRST_UNITS = 20
 
 
 @dataclass(frozen=True)
@@ -85,9 +78,10 @@ class GridPartition:
         ``grid_id``, ``kind`` (residential | dedicated), ``community_id``, ``street_id``,
         ``households``, ``population``, ``n_units``, ``in_band``, ``compactness``
         (Polsby-Popper), ``crosses_barrier``, ``locked``, ``category``, geometry (working CRS).
-    diagnostics
-        One row per problem: ``level``, ``kind``, ``community_id``, ``grid_id``,
-        ``unit_ids``, ``households``, ``message``, ``fix``.
+    records
+        What could not be met, as :class:`~gridplan.diagnostics.Diagnostic` records whose
+        ``grid_id`` is the grid's ``grid_id`` here (the plan's codes stage names the grids by
+        ``grid_code`` instead).
     crs
         The metric CRS used for the work.
     """
@@ -95,8 +89,16 @@ class GridPartition:
     units: gpd.GeoDataFrame
     parts: gpd.GeoDataFrame
     grids: gpd.GeoDataFrame
-    diagnostics: pd.DataFrame
+    records: tuple[Diagnostic, ...]
     crs: object
+
+    @property
+    def diagnostics(self) -> pd.DataFrame:
+        """The records as a :func:`gridplan.diagnostics.frame` table. Grids have no codes
+        yet at this stage, so ``grid_code`` (and the messages) name them by ``grid_id``."""
+        ids = {d.grid_id: d.grid_id for d in self.records if d.grid_id is not None}
+        ids.update({g: g for d in self.records for g in d.params.get("grid_ids", ())})
+        return frame(resolve_grids(self.records, ids))
 
 
 def polsby_popper(geoms: np.ndarray) -> np.ndarray:
@@ -108,24 +110,26 @@ def polsby_popper(geoms: np.ndarray) -> np.ndarray:
     return np.where(p > 0, out, np.nan)
 
 
-def _stable_seed(seed: int, *keys: object) -> np.random.Generator:
+def stable_seed(seed: int, *keys: object) -> np.random.Generator:
     """A generator that depends only on the seed and the piece's identity, never on the order
     pieces are processed in (so a distributed run gives the same plan)."""
     words = [int(seed) & 0xFFFFFFFF] + [zlib.crc32(str(k).encode("utf-8")) for k in keys]
     return np.random.default_rng(words)
 
 
-def _dedicated_areas(
-    layers: Layers, crs: object, *, merge_m: float = 1.0
+def dedicated_areas(
+    layers: Layers, crs: object, *, merge_m: float = 1.0, merge: bool = True
 ) -> gpd.GeoDataFrame | None:
-    """Dedicated polygons; those of one category within ``merge_m`` of each other merged."""
+    """Dedicated polygons in ``crs``; those of one category within ``merge_m`` of each other
+    merged (unless ``merge=False``: every polygon its own area), overlaps given to the smaller
+    area. None without a dedicated layer."""
     if layers.dedicated is None or len(layers.dedicated) == 0:
         return None
     d = layers.dedicated.to_crs(crs).reset_index()
     geoms = d.geometry.to_numpy()
     tree = STRtree(geoms)
     a, b = tree.query(geoms, predicate="dwithin", distance=max(merge_m, 1e-6))
-    same = (d["category"].to_numpy()[a] == d["category"].to_numpy()[b]) & (a != b)
+    same = (d["category"].to_numpy()[a] == d["category"].to_numpy()[b]) & (a != b) & merge
     g = sparse.coo_array(
         (np.ones(int(same.sum())), (a[same], b[same])), shape=(len(d), len(d))
     ).tocsr()
@@ -159,7 +163,16 @@ def _dedicated_areas(
     return out[~out.geometry.is_empty].reset_index(drop=True)
 
 
-def _norm_locks(locks: Mapping[str, object] | pd.Series | None, unit_ids: pd.Index) -> dict:
+def normalize_locks(
+    locks: Mapping[str, object] | pd.Series | None, unit_ids: pd.Index
+) -> dict[str, str]:
+    """``unit_id -> grid label`` as text, empty labels dropped.
+
+    Raises
+    ------
+    ValidationError
+        Locks naming units that are not in ``unit_ids``.
+    """
     if locks is None:
         return {}
     raw: dict = dict(locks.items()) if isinstance(locks, pd.Series) else dict(locks)
@@ -204,7 +217,7 @@ def _split_oversized(
     weight: np.ndarray,
     community: np.ndarray,
     hi: float,
-    diags: list[dict],
+    diags: list[Diagnostic],
 ) -> _Parts:
     """One part per unit, except units above ``hi``: sliced into ceil(w / hi) parts."""
     hh = units["households"].to_numpy(dtype=np.int64)
@@ -230,19 +243,23 @@ def _split_oversized(
             p_cell[j] = s
             if not shapely.is_empty(s):
                 p_xy[j] = shapely.get_coordinates(shapely.point_on_surface(s))[0]
+        # the grids of its parts are known only once the pieces are split: the assembly
+        # step names them (params grid_ids) and files the record under the largest part
         diags.append(
-            {
-                "level": "grid",
-                "kind": "unit_split",
-                "community_id": community[u],
-                "grid_id": None,
-                "unit_ids": str(units.index[u]),
-                "households": int(hh[u]),
-                "message": f"unit {units.index[u]} holds {int(weight[u])}, above the ceiling "
-                f"of {int(hi)}; split into {k} parts (stairwells/floors) of about "
-                f"{int(weight[u]) // k}",
-                "fix": "check the count, or give its stairwells as separate units",
-            }
+            Diagnostic(
+                level="unit",
+                code="unit_split",
+                community_id=community[u],
+                unit_ids=(str(units.index[u]),),
+                households=int(hh[u]),
+                params={
+                    "unit": str(units.index[u]),
+                    "weight": int(weight[u]),
+                    "hi": int(hi),
+                    "parts": k,
+                },
+                fix="stairwells_for_split",
+            )
         )
     return _Parts(
         unit=rows_unit,
@@ -374,44 +391,118 @@ def partition_grids(
             columns=columns,
             balance=rules.balance,
         )
-    lock_map = _norm_locks(locks, layers.units.index)
-    return _partition(layers, rules=rules, locks=lock_map, seed=seed, progress=progress)
+    return grids_from_cells(
+        unit_cells(layers, rules=rules),
+        rules=rules,
+        locks=normalize_locks(locks, layers.units.index),
+        seed=seed,
+        progress=progress,
+    )
 
 
-def _partition(
+@dataclass(frozen=True)
+class UnitCells:
+    """Steps 1-2 of the grid stage: dedicated areas take their units, residential units get
+    space-filling cells. Everything is in canonical unit order (sorted unit ids), so what
+    follows does not depend on the order of the input rows, and in the working CRS.
+
+    Attributes
+    ----------
+    layers
+        The layers, units in canonical order (input CRS).
+    units
+        Those units in the working CRS.
+    order
+        The input's unit ids, in input order (units are handed back in it).
+    ids, weight, community, street
+        Per unit: id as text, the weight the band applies to (households or rounded
+        residents), community key (``""`` outside every community) and street id.
+    dedicated
+        The merged dedicated areas (:func:`dedicated_areas`), or None.
+    dedicated_of
+        Per unit: the dedicated area holding it, ``-1`` for residential units.
+    residential
+        Positions of the residential units.
+    cells, face
+        Per unit: its cell (None for dedicated units) and tessellation face (``-1`` where
+        units are their own cells).
+    xy
+        Per unit: a point on its surface.
+    barriers
+        The barrier lines that count (:func:`gridplan.adjacency.barrier_lines`), or None.
+    barrier_names
+        A name per barrier line, for messages.
+    crs
+        The working CRS.
+    """
+
+    layers: Layers
+    units: gpd.GeoDataFrame
+    order: pd.Index
+    ids: np.ndarray
+    weight: np.ndarray
+    community: np.ndarray
+    street: np.ndarray
+    dedicated: gpd.GeoDataFrame | None
+    dedicated_of: np.ndarray
+    residential: np.ndarray
+    cells: np.ndarray
+    face: np.ndarray
+    xy: np.ndarray
+    barriers: gpd.GeoDataFrame | None
+    barrier_names: list[str]
+    crs: object
+
+    @property
+    def barrier_geoms(self) -> np.ndarray | None:
+        """The barrier lines as a geometry array (None without barriers)."""
+        return self.barriers.geometry.to_numpy() if self.barriers is not None else None
+
+
+def unit_cells(
     layers: Layers,
     *,
-    rules: GridRules,
-    locks: dict,
-    seed: int,
-    progress: Progress | None,
-    work_crs: object | None = None,
-) -> GridPartition:
-    """Plan in canonical unit order (sorted unit ids) so the plan does not depend on the
-    order of the input rows, then hand units back in the input order."""
+    rules: GridRules | None = None,
+    work_crs: object = None,
+    merge_dedicated: bool = True,
+) -> UnitCells:
+    """Dedicated areas and residential cells: the ground every grid is drawn on.
+
+    Parameters
+    ----------
+    layers
+        Prepared :class:`~gridplan.layers.Layers`.
+    rules
+        :class:`~gridplan.config.GridRules` (balance, barrier classes, dedicated merge
+        distance).
+    work_crs
+        The metric CRS to work in; default :func:`gridplan.crs.working_crs` of the units. A
+        distributed run passes the whole input's so every part works in the same one.
+    merge_dedicated
+        Merge dedicated areas of one category within ``rules.dedicated_merge_m`` into one
+        dedicated grid (False: one dedicated grid per polygon).
+
+    Returns
+    -------
+    UnitCells
+
+    Examples
+    --------
+    >>> import gridplan, geopandas as gpd
+    >>> src = "data/camden_sample.gpkg"
+    >>> layers = gridplan.prepare_layers(
+    ...     gpd.read_file(src, layer="units"), communities=gpd.read_file(src, layer="communities")
+    ... )
+    >>> c = unit_cells(layers)
+    >>> len(c.cells) == len(layers.units) and c.residential.size == len(layers.units)
+    True
+    """
+    rules = rules or GridRules()
     original = layers.units.index
     canon = np.argsort(original.astype(str).to_numpy(), kind="stable")
-    sorted_layers = replace(layers, units=layers.units.iloc[canon])
-    result = _partition_sorted(
-        sorted_layers, rules=rules, locks=locks, seed=seed, progress=progress, work_crs=work_crs
-    )
-    return replace(result, units=result.units.loc[original])
-
-
-def _partition_sorted(
-    layers: Layers,
-    *,
-    rules: GridRules,
-    locks: dict,
-    seed: int,
-    progress: Progress | None,
-    work_crs: object | None,
-) -> GridPartition:
-    lo, hi, target = float(rules.min_households), float(rules.max_households), rules.target
-    # a distributed run passes the whole input's CRS so every part works in the same one
+    layers = replace(layers, units=layers.units.iloc[canon])
     crs = work_crs if work_crs is not None else working_crs(layers.units)
-    units_in = layers.units
-    u = units_in.to_crs(crs)
+    u = layers.units.to_crs(crs)
     n_units = len(u)
     ids = u.index.astype(str).to_numpy()
     if rules.balance == "population":
@@ -423,10 +514,9 @@ def _partition_sorted(
     street = u["street_id"].astype(object).where(u["street_id"].notna(), None).to_numpy()
     geoms = u.geometry.to_numpy()
     rep = shapely.point_on_surface(geoms)
-    diags: list[dict] = []
 
     # 1. dedicated areas take the units inside them
-    ded = _dedicated_areas(layers, crs, merge_m=rules.dedicated_merge_m)
+    ded = dedicated_areas(layers, crs, merge_m=rules.dedicated_merge_m, merge=merge_dedicated)
     ded_of = np.full(n_units, -1)
     if ded is not None:
         d_idx, u_idx = STRtree(ded.geometry.to_numpy()).query(rep, predicate="within")
@@ -475,6 +565,75 @@ def _partition_sorted(
         )
         cells[resid] = tess.cells
         face[resid] = tess.face
+    return UnitCells(
+        layers=layers,
+        units=u,
+        order=original,
+        ids=ids,
+        weight=weight,
+        community=community,
+        street=street,
+        dedicated=ded,
+        dedicated_of=ded_of,
+        residential=resid,
+        cells=cells,
+        face=face,
+        xy=shapely.get_coordinates(rep) if n_units else np.zeros((0, 2)),
+        barriers=bars,
+        barrier_names=bar_names,
+        crs=crs,
+    )
+
+
+def grids_from_cells(
+    cells: UnitCells,
+    *,
+    rules: GridRules | None = None,
+    locks: Mapping[str, str] | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> GridPartition:
+    """Steps 3-8 of the grid stage: parts, locks, compounds, pieces, split, assembly.
+
+    Parameters
+    ----------
+    cells
+        :func:`unit_cells` of the layers.
+    rules
+        :class:`~gridplan.config.GridRules` (the same as for the cells).
+    locks
+        ``unit_id -> grid label``, as :func:`normalize_locks` gives it.
+    seed
+        Same inputs and seed give the same grids.
+    progress
+        Called as ``progress(done, total, message)`` while pieces are planned.
+
+    Returns
+    -------
+    GridPartition
+        Units in the input order.
+    """
+    rules = rules or GridRules()
+    result = _grids_sorted(
+        cells, rules=rules, locks=dict(locks or {}), seed=seed, progress=progress
+    )
+    return replace(result, units=result.units.loc[cells.order])
+
+
+def _grids_sorted(
+    c: UnitCells,
+    *,
+    rules: GridRules,
+    locks: dict,
+    seed: int,
+    progress: Progress | None,
+) -> GridPartition:
+    lo, hi, target = float(rules.min_households), float(rules.max_households), rules.target
+    layers, u, crs, ids = c.layers, c.units, c.crs, c.ids
+    weight, community, street = c.weight, c.community, c.street
+    ded, ded_of, resid, cells, face = c.dedicated, c.dedicated_of, c.residential, c.cells, c.face
+    bar_geoms, bar_names = c.barrier_geoms, c.barrier_names
+    diags: list[Diagnostic] = []
 
     # 3. parts (oversized units sliced)
     sub = u.iloc[resid]
@@ -512,17 +671,16 @@ def _partition_sorted(
             total = float(parts.weight[members].sum())
             if not lo <= total <= hi:
                 diags.append(
-                    {
-                        "level": "grid",
-                        "kind": "locked_out_of_band",
-                        "community_id": comms_here[0],
-                        "grid_id": gid,
-                        "unit_ids": describe_rows(sorted({ids[parts.unit[m]] for m in members})),
-                        "households": int(total),
-                        "message": f"locked grid {lab!r} holds {int(total)}, outside the band "
-                        f"{int(lo)}-{int(hi)}; it is kept exactly as locked",
-                        "fix": "unlock it, or move units in or out before locking",
-                    }
+                    Diagnostic(
+                        level="grid",
+                        code="locked_out_of_band",
+                        community_id=comms_here[0],
+                        grid_id=gid,
+                        unit_ids=tuple(sorted({ids[parts.unit[m]] for m in members})),
+                        households=int(total),
+                        params={"label": lab, "lo": int(lo), "hi": int(hi)},
+                        fix="unlock_or_edit",
+                    )
                 )
 
     # 5. compounds
@@ -621,7 +779,7 @@ def _partition_sorted(
         # named by its smallest unit id, so the seed does not depend on row order or on which
         # other streets are planned in the same run
         piece_key = f"{comm_key}:{min(ids[parts.unit[part_members]])}"
-        res = _split_connected(g, lo, hi, target, rules, _stable_seed(seed, piece_key))
+        res = _split_connected(g, lo, hi, target, rules, stable_seed(seed, piece_key))
         piece_label = res.labels[loc[part_node[part_members]]]
         crossed = c in joined_pieces
         base = len(grid_info)
@@ -643,7 +801,7 @@ def _partition_sorted(
         # a gated compound is one site: join its buildings by Delaunay so it is connected
         g = _delaunay_piece(parts, members)
         piece_key = f"{comm_key}:compound:{compound[members[0]]}"
-        res = _split_connected(g, lo, hi, target, rules, _stable_seed(seed, piece_key), fewest=True)
+        res = _split_connected(g, lo, hi, target, rules, stable_seed(seed, piece_key), fewest=True)
         base = len(grid_info)
         for k in range(res.k):
             new_grid(
@@ -704,7 +862,7 @@ def _split_connected(
         refine_passes=rules.refine_passes,
         # grid-level pieces are mostly solved by the first greedy pass; the exact model goes
         # first only for the smallest ones (measured: Camden 1.3 s -> 0.9 s, same band)
-        exact_first_max_units=GRID_EXACT_FIRST_UNITS,
+        exact_first_max_units=rules.search.exact_first_units,
     )
 
 
@@ -734,61 +892,52 @@ def _delaunay_piece(parts: _Parts, members: np.ndarray) -> PieceGraph:
 
 
 def _piece_diagnostics(res, g, lo, hi, comm_key, unit_ids, base, diags) -> None:
+    """One record per out-of-band grid of a piece, with a fix the rules accept: a band that
+    would hold every grid of the piece (never narrower than the one in use)."""
     total = float(g.weight.sum())
     if res.in_band:
         return
     sums = np.bincount(res.labels, weights=g.weight.astype(float), minlength=res.k)
     k_min, k_max = band_admits(total, lo, hi)
-    units_txt = describe_rows(sorted(set(unit_ids)), limit=6)
+    params: dict[str, object] = {
+        "total": int(total),
+        "lo": int(lo),
+        "hi": int(hi),
+        "k_min": int(k_min),
+        "k_max": int(k_max),
+        "band": "grid",
+    }
     if not res.feasible_count:
         if total < lo:
-            why = f"holds {int(total)} households, below the floor of {int(lo)}"
-            fix = (
-                f"lower min_households to {int(total)}, or join it with a neighbouring "
-                "community (redivision)"
-            )
+            code, fix = "infeasible_piece_small", "redivide_small"
         else:
-            lo_fix = math.floor(total / k_min) if k_min >= 1 else int(total)
-            hi_fix = math.ceil(total / max(k_max, 1))
-            why = (
-                f"holds {int(total)} households: {k_max} grid(s) would exceed {int(hi)} and "
-                f"{k_min} would fall below {int(lo)}"
-            )
-            fix = f"lower min_households to {lo_fix} or raise max_households to {hi_fix}"
-        kind = "infeasible_piece"
+            # either end alone makes a count fit: the floor down to total / k_min, or the
+            # ceiling up to total / k_max
+            code, fix = "infeasible_piece", "relax_band"
+            params["lo_fix"] = max(1, math.floor(total / k_min)) if k_min >= 1 else 1
+            params["hi_fix"] = math.ceil(total / max(k_max, 1))
     else:
-        sizes = ", ".join(str(int(s)) for s in sorted(sums))
-        if res.proven_infeasible:
-            why = (
-                f"holds {int(total)} households ({k_min}-{k_max} grids would fit by count) "
-                "but no split of its units into contiguous in-band grids exists (checked "
-                f"exhaustively); least-violating plan has grid sizes {sizes}"
-            )
-        else:
-            why = (
-                f"holds {int(total)} households ({k_min}-{k_max} grids would fit by count) "
-                f"but the search found no in-band split; best plan has grid sizes {sizes}"
-            )
-        fix = (
-            f"lower min_households to {int(sums.min())} or raise max_households to "
-            f"{int(sums.max())} for this community, or split its largest units by stairwell"
-        )
-        kind = "out_of_band"
+        code = "out_of_band_proven" if res.proven_infeasible else "out_of_band"
+        fix = "widen_band_or_split"
+        params["sizes"] = ", ".join(str(int(s)) for s in sorted(sums))
+        params["lo_fix"] = max(1, min(int(lo), int(sums.min())))
+        params["hi_fix"] = max(int(hi), int(sums.max()))
+    units = tuple(sorted(set(unit_ids)))
     for k in range(res.k):
         s = sums[k]
         if lo <= s <= hi:
             continue
         diags.append(
-            {
-                "level": "grid",
-                "kind": kind,
-                "community_id": comm_key,
-                "grid_id": base + k,
-                "unit_ids": units_txt,
-                "households": int(s),
-                "message": f"piece in community {comm_key!r} {why}",
-                "fix": fix,
-            }
+            Diagnostic(
+                level="grid",
+                code=code,
+                community_id=comm_key,
+                grid_id=base + k,
+                unit_ids=units,
+                households=int(s),
+                params=params,
+                fix=fix,
+            )
         )
 
 
@@ -810,7 +959,7 @@ def _assemble(
     street: np.ndarray,
     lo: float,
     hi: float,
-    diags: list[dict],
+    diags: list[Diagnostic],
 ) -> GridPartition:
     n_res = len(grid_info)
     assert (label >= 0).all(), "every residential part must have a grid"
@@ -830,27 +979,24 @@ def _assemble(
     for gi in np.flatnonzero(crosses).tolist():
         sel = cross_in & (label[edges.i] == gi)
         names = sorted({bar_names[b] for b in edges.barrier[sel] if b >= 0})
+        info = grid_info[gi]
+        if info.get("joined") or info.get("compound"):
+            code, fix = "barrier_crossing", "split_barrier_side"
+        elif info.get("locked"):
+            code, fix = "barrier_crossing_locked", "unlock_or_edit"
+        else:
+            code, fix = "barrier_crossing_dead_end", "extend_barrier"
         diags.append(
-            {
-                "level": "grid",
-                "kind": "barrier_crossing",
-                "community_id": grid_info[gi]["community"],
-                "grid_id": gi,
-                "unit_ids": describe_rows(
-                    sorted({ids[parts.unit[k]] for k in np.flatnonzero(label == gi)}), limit=6
-                ),
-                "households": int(hh[gi]),
-                "message": "grid crosses barrier "
-                + (", ".join(names) if names else "(unnamed)")
-                + (
-                    ": its piece could not be made feasible on its own side"
-                    if grid_info[gi].get("joined") or grid_info[gi].get("compound")
-                    else ": its units are locked together"
-                    if grid_info[gi].get("locked")
-                    else ": the line ends inside its piece, whose two sides connect around it"
-                ),
-                "fix": "accept the crossing, or relax the band so each side stands alone",
-            }
+            Diagnostic(
+                level="grid",
+                code=code,
+                community_id=info["community"],
+                grid_id=gi,
+                unit_ids=tuple(sorted({ids[parts.unit[k]] for k in np.flatnonzero(label == gi)})),
+                households=int(hh[gi]),
+                params={"barrier": ", ".join(names) if names else "?", "barriers": names},
+                fix=fix,
+            )
         )
     street_of_comm: dict[str, object] = {}
     for c, s in zip(community, street, strict=True):
@@ -932,12 +1078,8 @@ def _assemble(
     order_g = key.sort_values(["c", "k", "row", "col"], kind="stable").index.to_numpy()
     new_id = np.empty(len(grids), dtype=object)
     new_id[order_g] = [f"G{i + 1:05d}" for i in range(len(grids))]
-    old_to_new = dict(enumerate(new_id))
     grids.insert(0, "grid_id", new_id)
     grids = grids.iloc[order_g].reset_index(drop=True)
-    for d in diags:
-        if d.get("grid_id") is not None:
-            d["grid_id"] = old_to_new[int(d["grid_id"])]
 
     # parts and units
     part_grid = new_id[label]
@@ -972,7 +1114,18 @@ def _assemble(
     units_out["grid_id"] = unit_grid
     units_out["n_parts"] = n_parts
 
-    diag_df = pd.DataFrame(diags, columns=DIAGNOSTIC_COLUMNS)
+    # records name grids by their final ids; a split unit's record lists the grids of all
+    # its parts and is filed under the grid holding its largest part
+    records = []
+    pos_of = {uid: i for i, uid in enumerate(ids)}
+    for d in diags:
+        if d.code == "unit_split":
+            uu = pos_of[d.unit_ids[0]]
+            own = dict.fromkeys(part_grid[parts.unit == uu].tolist())
+            d = replace(d, grid_id=unit_grid[uu], params={**d.params, "grid_ids": list(own)})
+        elif d.grid_id is not None:
+            d = replace(d, grid_id=new_id[int(d.grid_id)])
+        records.append(d)
     log.info(
         "planned %d residential grids (%d in band) and %d dedicated grids",
         n_res,
@@ -980,5 +1133,5 @@ def _assemble(
         len(grids) - n_res,
     )
     return GridPartition(
-        units=units_out, parts=parts_gdf, grids=grids, diagnostics=diag_df, crs=crs
+        units=units_out, parts=parts_gdf, grids=grids, records=tuple(records), crs=crs
     )

@@ -21,27 +21,38 @@ import shapely
 
 from ..adjacency import cell_edges, to_csr
 from ..config import MicroGridRules, band_admits
+from ..diagnostics import Diagnostic, frame, resolve_grids
 from ..tessellation import dissolve
 from .core import PieceGraph, split_piece
-from .grids import _stable_seed, polsby_popper
-
-#: Retry ladder for grids whose building slices admit no in-band split: slices of about
-#: ``lo / d`` households for each ``d``. Slices of ~15 (d = 2) only combine in runs of 3
-#: (42-45 households, never 56); ~10 (d = 3) combine in runs of 3, 4 and 5.
-FINE_DIVISORS = (2, 3)
+from .grids import polsby_popper, stable_seed
 
 __all__ = ["MicroPartition", "partition_microgrids", "slice_count"]
 
 
 @dataclass(frozen=True)
 class MicroPartition:
-    """``microgrids``: microgrid_id, grid_id, community_id, households, population, n_units,
-    in_band, compactness, geometry (working CRS). ``slices``: one row per building slice with
-    unit_id, part, slice, households, microgrid_id. ``diagnostics``: rows as in grids."""
+    """Result of :func:`partition_microgrids`.
+
+    Attributes
+    ----------
+    microgrids
+        ``microgrid_id``, ``grid_id``, ``community_id``, ``households``, ``population``,
+        ``n_units``, ``in_band``, ``compactness``, geometry (working CRS).
+    slices
+        One row per building slice: ``unit_id``, ``part``, ``slice``, ``households``,
+        ``population``, ``grid_id``, ``community_id``, ``microgrid_id``.
+    records
+        :class:`~gridplan.diagnostics.Diagnostic` records, ``grid_id`` naming the grid.
+    """
 
     microgrids: gpd.GeoDataFrame
     slices: pd.DataFrame
-    diagnostics: list[dict]
+    records: tuple[Diagnostic, ...]
+
+    @property
+    def diagnostics(self) -> pd.DataFrame:
+        """The records as a table; grids are named by ``grid_id`` (no codes at this stage)."""
+        return frame(resolve_grids(self.records, {d.grid_id: d.grid_id for d in self.records}))
 
 
 def slice_count(households: int, *, lo: int, hi: int, stairwells: float | None = None) -> int:
@@ -89,7 +100,9 @@ def partition_microgrids(
     units
         Normalised units (for ``stairwells``), indexed by unit_id.
     rules
-        The micro-grid band.
+        The micro-grid band and search knobs (``rules.search.fine_divisors``: the retry
+        ladder for grids whose building slices admit no in-band split, slices of about
+        ``lo / d`` households for each ``d``; ``rules.search.exact_first_units``).
     seed
         Same inputs and seed give the same micro-grids.
     progress
@@ -101,7 +114,7 @@ def partition_microgrids(
     stair = units["stairwells"].reindex(p["unit_id"]).to_numpy(dtype=float)
     n_parts_of_unit = p.groupby("unit_id")["part"].transform("count").to_numpy()
     sl, rows_geom = _slice_parts(p, stair, n_parts_of_unit, lo=lo, hi=hi, rules=rules)
-    diags: list[dict] = []
+    diags: list[Diagnostic] = []
     geoms = np.asarray(rows_geom, dtype=object)
     xy = _xy(geoms)
     edges = cell_edges(geoms, xy, min_shared_m=0.05)
@@ -150,13 +163,15 @@ def partition_microgrids(
             lo=lo,
             hi=hi,
             rules=rules,
-            seed=_stable_seed(*coarse_seed),
+            seed=stable_seed(*coarse_seed),
             least_violating=not rules.split_buildings,
         )
         if not ok and rules.split_buildings:
             # retry with finer slices (about lo / d households each) so slices can recombine
             f_rows = p.index[p["grid_id"].to_numpy() == gid]
-            for div in FINE_DIVISORS:
+            # slices of ~15 (d = 2) only combine in runs of 3 (42-45 households, never 56);
+            # ~10 (d = 3) combine in runs of 3, 4 and 5
+            for div in rules.search.fine_divisors:
                 f_sl, f_geom_list = _slice_parts(
                     p.loc[f_rows],
                     stair[f_rows],
@@ -180,7 +195,7 @@ def partition_microgrids(
                     lo=lo,
                     hi=hi,
                     rules=rules,
-                    seed=_stable_seed(
+                    seed=stable_seed(
                         seed, "micro-fine" if div == 2 else f"micro-fine{div}", grid_key[gid]
                     ),
                 )
@@ -195,7 +210,7 @@ def partition_microgrids(
                 lo=lo,
                 hi=hi,
                 rules=rules,
-                seed=_stable_seed(*coarse_seed),
+                seed=stable_seed(*coarse_seed),
                 least_violating=True,
             )
             proven = proven and proven_coarse
@@ -208,26 +223,29 @@ def partition_microgrids(
             total = int(hh_m.sum())
             k_min, k_max = band_admits(total, lo, hi)
             if k_min > k_max:
-                why = f"{total} households admit no number of {lo}-{hi}-household micro-grids"
+                why = "no_count"
             elif proven:
-                why = (
-                    "no contiguous in-band split of its building slices exists"
-                    " (checked exhaustively at every slice size tried)"
-                )
+                why = "proven"
             else:
-                why = "the search found no in-band split"
+                why = "search"
             diags.append(
-                {
-                    "level": "microgrid",
-                    "kind": "microgrid_out_of_band",
-                    "community_id": sl["community_id"].iat[members[0]],
-                    "grid_id": gid,
-                    "unit_ids": ", ".join(sorted(set(sl["unit_id"].to_numpy()[members]))[:6]),
-                    "households": total,
-                    "message": f"grid {gid}: micro-grid sizes "
-                    f"{', '.join(str(int(v)) for v in sorted(sums))} (band {lo}-{hi}) - {why}",
-                    "fix": "give buildings' stairwells, or relax the micro-grid band",
-                }
+                Diagnostic(
+                    level="microgrid",
+                    code="microgrid_out_of_band",
+                    community_id=sl["community_id"].iat[members[0]],
+                    grid_id=gid,
+                    unit_ids=tuple(sorted(set(sl["unit_id"].to_numpy()[members]))),
+                    households=total,
+                    params={
+                        "sizes": ", ".join(str(int(v)) for v in sorted(sums)),
+                        "total": total,
+                        "lo": int(lo),
+                        "hi": int(hi),
+                        "why": why,
+                        "band": "microgrid",
+                    },
+                    fix="give_stairwells",
+                )
             )
     # grids solved with fine slices replace their coarse slice rows
     if fine_grids:
@@ -273,7 +291,7 @@ def partition_microgrids(
     micro["compactness"] = polsby_popper(micro.geometry.to_numpy())
     sl["microgrid_id"] = micro["microgrid_id"].to_numpy()[micro_of]
     sl = sl.drop(columns=["micro"])
-    return MicroPartition(microgrids=micro, slices=sl, diagnostics=diags)
+    return MicroPartition(microgrids=micro, slices=sl, records=tuple(diags))
 
 
 def _xy(geoms: np.ndarray) -> np.ndarray:
@@ -372,6 +390,7 @@ def _solve_grid(
             tries=rules.tries,
             refine_passes=rules.refine_passes,
             least_violating=least_violating,
+            exact_first_max_units=rules.search.exact_first_units,
         )
         labels[sub] = base + res.labels
         base += res.k
