@@ -81,7 +81,7 @@ def main() -> None:
         ),
         (
             "diagnostics",
-            ", ".join(f"{k} {v}" for k, v in plan.diagnostics["kind"].value_counts().items()),
+            ", ".join(f"{k} {v}" for k, v in plan.diagnostics["code"].value_counts().items()),
         ),
     ]
     text = [

@@ -281,7 +281,7 @@ def run_once(copies: int, engine: str, workers: int, seed: int) -> dict:
         grids_in_band=round(float(g.loc[g["kind"] == "residential", "in_band"].mean()), 4),
         households_in_grids=int(g["households"].sum()),
         households_in_microgrids=int(p.microgrids["households"].sum()),
-        failed_parts=int((p.diagnostics["kind"] == "part_failed").sum()),
+        failed_parts=int((p.diagnostics["code"].isin(["part_failed", "part_failed_county"])).sum()),
         load_after=os.getloadavg(),
     )
     return result

@@ -51,6 +51,7 @@ __all__ = [
     "polsby_popper",
     "stable_seed",
     "unit_cells",
+    "unit_graph",
 ]
 
 log = logging.getLogger(__name__)
@@ -585,6 +586,49 @@ def unit_cells(
     )
 
 
+def _cell_graph(parts: _Parts, bar_geoms: np.ndarray | None) -> Edges:
+    """Cells sharing a boundary, crossings of barriers flagged; none between communities."""
+    edges = cell_edges(parts.cell, parts.xy, face=parts.face, barriers=bar_geoms)
+    same_comm = parts.community[edges.i] == parts.community[edges.j]
+    edges = edges.subset(same_comm)
+    return edges
+
+
+def unit_graph(cells: UnitCells) -> Edges:
+    """The residential units' cell graph, the one every grid is drawn on.
+
+    Edges join residential units whose cells share a boundary, are flagged where they cross
+    a barrier, and never join two communities. Nodes are positions in ``cells.residential``.
+    :func:`grids_from_cells` builds the same graph over unit *parts* (a unit above the
+    ceiling is sliced first), so for unsplit units the two agree.
+
+    Examples
+    --------
+    >>> import gridplan, geopandas as gpd
+    >>> src = "data/camden_sample.gpkg"
+    >>> layers = gridplan.prepare_layers(
+    ...     gpd.read_file(src, layer="units"), communities=gpd.read_file(src, layer="communities")
+    ... )
+    >>> c = unit_cells(layers)
+    >>> e = unit_graph(c)
+    >>> bool((c.community[c.residential][e.i] == c.community[c.residential][e.j]).all())
+    True
+    """
+    r = cells.residential
+    whole = _Parts(
+        unit=r,
+        part=np.zeros(r.size, dtype=np.int64),
+        weight=cells.weight[r],
+        households=cells.units["households"].to_numpy(dtype=np.int64)[r],
+        population=cells.units["population"].to_numpy(dtype=float)[r],
+        cell=cells.cells[r],
+        xy=cells.xy[r],
+        face=cells.face[r],
+        community=cells.community[r],
+    )
+    return _cell_graph(whole, cells.barrier_geoms)
+
+
 def grids_from_cells(
     cells: UnitCells,
     *,
@@ -642,9 +686,7 @@ def _grids_sorted(
     )
     parts.unit = resid[parts.unit]
     n_p = parts.unit.shape[0]
-    edges = cell_edges(parts.cell, parts.xy, face=parts.face, barriers=bar_geoms)
-    same_comm = parts.community[edges.i] == parts.community[edges.j]
-    edges = edges.subset(same_comm)
+    edges = _cell_graph(parts, bar_geoms)
 
     label = np.full(n_p, -1, dtype=np.int64)  # grid number per part
     grid_info: list[dict] = []
