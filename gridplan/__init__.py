@@ -1,11 +1,15 @@
-"""gridplan: community grids (网格) and micro-grids (微网格) for Chinese urban planners."""
+"""gridplan: community grids (网格) and micro-grids (微网格) for Chinese urban planners.
 
-from .config import CodeRules, GridRules, MicroGridRules, PlanRules, band_admits
+:func:`plan` chains the stages of :mod:`gridplan.stages` (prepare, cells, grids, micro-grids,
+codes, apportionment, assembly); each stage is public for callers that need one of them.
+"""
+
+from .config import CodeRules, GridRules, MicroGridRules, PlanRules, SearchRules, band_admits
+from .diagnostics import Diagnostic
 from .errors import GridplanError, InfeasibleError, Problem, ValidationError
 from .io import list_layers, read_layer, write_layer
 from .layers import Layers, prepare_layers
-from .partition import GridPartition, partition_grids
-from .partition.microgrids import MicroPartition, partition_microgrids
+from .partition import GridPartition, MicroPartition, partition_grids, partition_microgrids
 from .pipeline import Plan, plan
 from .reform import Reform, ReformRules, redivide
 from .staffing import Staffing, StaffingRules, staffing_plan
@@ -14,6 +18,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CodeRules",
+    "Diagnostic",
     "GridPartition",
     "GridRules",
     "GridplanError",
@@ -26,6 +31,7 @@ __all__ = [
     "Problem",
     "Reform",
     "ReformRules",
+    "SearchRules",
     "Staffing",
     "StaffingRules",
     "ValidationError",

@@ -1,14 +1,30 @@
-"""The constrained clustering core: grids, micro-grids and the shared piece splitter."""
+"""The constrained clustering core: the shared piece splitter (:mod:`.core`), the grid stage
+(:mod:`.grids`: cells, cell graph, grids) and the micro-grid stage (:mod:`.microgrids`)."""
 
 from .core import PieceGraph, PieceResult, choose_k, split_piece
-from .grids import GridPartition, partition_grids, polsby_popper
+from .grids import (
+    GridPartition,
+    UnitCells,
+    grids_from_cells,
+    partition_grids,
+    polsby_popper,
+    unit_cells,
+    unit_graph,
+)
+from .microgrids import MicroPartition, partition_microgrids
 
 __all__ = [
     "GridPartition",
+    "MicroPartition",
     "PieceGraph",
     "PieceResult",
+    "UnitCells",
     "choose_k",
+    "grids_from_cells",
     "partition_grids",
+    "partition_microgrids",
     "polsby_popper",
     "split_piece",
+    "unit_cells",
+    "unit_graph",
 ]
