@@ -297,3 +297,39 @@ def test_microgrids_tile_their_grid(queenstown):
         overlap = float(shapely.area(parts).sum()) - shapely.area(union)
         tol = 0.005 * geom.length  # square metres
         assert outside <= tol and gaps <= tol and overlap <= tol, (code, outside, gaps, overlap)
+
+
+def test_diagnostics_layer_and_sheet_keep_machine_columns_next_to_chinese_text(queenstown):
+    out, _ = queenstown
+    diags = pyogrio.read_dataframe(out / "plan.gpkg", layer="diagnostics")
+    assert len(diags) >= 1
+    assert {"level", "code", "grid_code", "unit_ids", "params", "message", "fix"} <= set(diags)
+    grids = gpd.read_file(out / "plan.gpkg", layer="grids")
+    units = gpd.read_file(out / "plan.gpkg", layer="units")
+    for row in diags.to_dict("records"):
+        assert row["grid_code"] in set(grids["grid_code"])
+        assert set(row["unit_ids"].split(";")) <= set(units["unit_id"].astype(str))
+        assert isinstance(json.loads(row["params"]), dict)
+        # Chinese by default, the fix in the command line's words, no internal grid id
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in row["message"])
+        assert "--rules" in row["fix"] and "GridRules" not in row["fix"]
+        assert "G0" not in row["message"]
+    import openpyxl
+
+    ws = openpyxl.load_workbook(out / "report.xlsx")["diagnostics"]
+    header = [c.value for c in ws[1]]
+    assert {"code", "unit_ids", "params", "message", "fix"} <= set(header)
+
+
+def test_grids_command_writes_diagnostics_in_the_language_asked_for(tmp_path):
+    out = tmp_path / "grids.gpkg"
+    args = ["grids", str(QT), "--communities", f"{QT}:communities", "--barriers", f"{QT}:barriers"]
+    result = runner.invoke(app, [*args, "--lang", "en", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    diags = pyogrio.read_dataframe(out, layer="diagnostics")
+    assert len(diags) >= 1 and diags["code"].str.startswith("out_of_band").all()
+    assert diags["message"].str.contains("households").all()
+    assert diags["fix"].str.contains("--rules").all()
+    assert not diags["message"].str.contains(r"\bG\d{5}\b").any()
+    bad = runner.invoke(app, [*args, "--lang", "fr", "--out", str(tmp_path / "x.gpkg")])
+    assert bad.exit_code != 0 and "--lang" in bad.output
