@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Literal, NoReturn
 
 import geopandas as gpd
 import pandas as pd
@@ -520,9 +520,13 @@ def _echo_plan_summary(result: Plan, *, label: str) -> None:
     typer.echo(f"  diagnostics: {len(result.diagnostics):,}")
 
 
-def _check_lang(lang: str) -> None:
-    if lang not in ("zh", "en"):
-        raise typer.BadParameter(f"must be 'zh' or 'en', got {lang!r}", param_hint="--lang")
+def _diagnostics_lang(lang: str) -> Literal["zh", "en"]:
+    """The language diagnostics are written in (``--lang``)."""
+    if lang == "zh":
+        return "zh"
+    if lang == "en":
+        return "en"
+    raise typer.BadParameter(f"must be 'zh' or 'en', got {lang!r}", param_hint="--lang")
 
 
 def _write_outputs(
@@ -538,7 +542,8 @@ def _write_outputs(
 
     # diagnostics name the options a command-line user changes (--rules, --fix-invalid)
     result = replace(
-        result, diagnostics=render_frame(result.diagnostics, lang=lang, interface="cli")
+        result,
+        diagnostics=render_frame(result.diagnostics, lang=_diagnostics_lang(lang), interface="cli"),
     )
     written = [write_geopackage(result, out)]
     if geojson is not None:
@@ -641,7 +646,7 @@ def plan_command(
         hint = _unused_layers_hint(units, given)
         if hint:
             typer.echo(hint, err=True)
-        _check_lang(lang)
+        _diagnostics_lang(lang)
         if scheduler is not None and engine is not EngineChoice.dask:
             raise typer.BadParameter("--scheduler needs --engine dask", param_hint="--scheduler")
         bar = _ProgressBar("planning")
@@ -722,7 +727,7 @@ def grids_command(
 
         from .pipeline import plan as run_plan
 
-        _check_lang(lang)
+        _diagnostics_lang(lang)
         mapping = _parse_columns(columns)
         rules = _load_rules(config, county_code)
         frames = _read_inputs(units, given)
@@ -749,7 +754,9 @@ def grids_command(
         grids_out = result.grids.drop(columns=["n_microgrids"])
         units_out = result.units.drop(columns=["microgrid_code"])
         units_out = units_out.reset_index(names=units_out.index.name or "unit_id")
-        diags = flat(render_frame(result.diagnostics, lang=lang, interface="cli"))
+        diags = flat(
+            render_frame(result.diagnostics, lang=_diagnostics_lang(lang), interface="cli")
+        )
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.exists():
             out.unlink()

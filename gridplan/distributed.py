@@ -693,11 +693,14 @@ def _merge(
     def gid(p: int, old: object) -> object:
         return id_of.get((p, old), old) if old is not None else None
 
+    def regrid(frame: pd.DataFrame) -> np.ndarray:
+        """A frame's grid ids (``_part``, ``grid_id``) as the whole's."""
+        pairs = zip(frame["_part"], frame["grid_id"], strict=True)
+        return np.array([gid(int(p), g) for p, g in pairs], dtype=object)
+
     if parts_l:
         cells = _concat(parts_l)
-        cells["grid_id"] = [
-            gid(p, g) for p, g in zip(cells["_part"], cells["grid_id"], strict=True)
-        ]
+        cells["grid_id"] = regrid(cells)
         cells = gpd.GeoDataFrame(cells.drop(columns="_part"), geometry="geometry", crs=crs)
     else:
         cells = gpd.GeoDataFrame({c: [] for c in _NO_PARTS}, geometry=[], crs=crs)
@@ -722,7 +725,7 @@ def _merge(
     if mg_l:
         mg = _concat(mg_l)
         sl = _concat(sl_l)
-        mg["grid_id"] = [gid(p, g) for p, g in zip(mg["_part"], mg["grid_id"], strict=True)]
+        mg["grid_id"] = regrid(mg)
         m_order = np.lexsort((mg["microgrid_id"].to_numpy(), mg["grid_id"].to_numpy()))
         new_m = np.empty(len(mg), dtype=object)
         new_m[m_order] = [f"M{j + 1:06d}" for j in range(len(mg))]
@@ -732,10 +735,11 @@ def _merge(
         }
         mg["microgrid_id"] = new_m
         mg = mg.iloc[m_order].drop(columns="_part").reset_index(drop=True)
-        sl["grid_id"] = [gid(p, g) for p, g in zip(sl["_part"], sl["grid_id"], strict=True)]
-        sl["microgrid_id"] = [
-            mid_of[(int(p), m)] for p, m in zip(sl["_part"], sl["microgrid_id"], strict=True)
-        ]
+        sl["grid_id"] = regrid(sl)
+        sl["microgrid_id"] = np.array(
+            [mid_of[(int(p), m)] for p, m in zip(sl["_part"], sl["microgrid_id"], strict=True)],
+            dtype=object,
+        )
         micro = MicroPartition(
             microgrids=gpd.GeoDataFrame(mg, geometry="geometry", crs=crs),
             slices=sl.drop(columns="_part"),

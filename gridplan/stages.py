@@ -619,7 +619,8 @@ def assemble(
     units_out = units_out.drop(columns=["grid_id"])
 
     # diagnostics name grids by their public codes, resolved by mapping, never from text
-    items = dg.resolve_grids([*partition.records, *micro.records, *records], codes.grid)
+    code_of: dict[object, str] = {g: c for g, c in codes.grid.items()}
+    items = dg.resolve_grids([*partition.records, *micro.records, *records], code_of)
     table = dg.frame(order_records(items))
 
     in_crs = layers.crs

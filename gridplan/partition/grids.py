@@ -97,8 +97,10 @@ class GridPartition:
     def diagnostics(self) -> pd.DataFrame:
         """The records as a :func:`gridplan.diagnostics.frame` table. Grids have no codes
         yet at this stage, so ``grid_code`` (and the messages) name them by ``grid_id``."""
-        ids = {d.grid_id: d.grid_id for d in self.records if d.grid_id is not None}
-        ids.update({g: g for d in self.records for g in d.params.get("grid_ids", ())})
+        ids: dict[object, str] = {
+            d.grid_id: str(d.grid_id) for d in self.records if d.grid_id is not None
+        }
+        ids.update({g: str(g) for d in self.records for g in d.params.get("grid_ids", ())})
         return frame(resolve_grids(self.records, ids))
 
 
@@ -665,7 +667,7 @@ def grids_from_cells(
 
 
 def _grids_sorted(
-    c: UnitCells,
+    uc: UnitCells,
     *,
     rules: GridRules,
     locks: dict,
@@ -673,10 +675,11 @@ def _grids_sorted(
     progress: Progress | None,
 ) -> GridPartition:
     lo, hi, target = float(rules.min_households), float(rules.max_households), rules.target
-    layers, u, crs, ids = c.layers, c.units, c.crs, c.ids
-    weight, community, street = c.weight, c.community, c.street
-    ded, ded_of, resid, cells, face = c.dedicated, c.dedicated_of, c.residential, c.cells, c.face
-    bar_geoms, bar_names = c.barrier_geoms, c.barrier_names
+    layers, u, crs, ids = uc.layers, uc.units, uc.crs, uc.ids
+    weight, community, street = uc.weight, uc.community, uc.street
+    ded, ded_of, resid = uc.dedicated, uc.dedicated_of, uc.residential
+    cells, face = uc.cells, uc.face
+    bar_geoms, bar_names = uc.barrier_geoms, uc.barrier_names
     diags: list[Diagnostic] = []
 
     # 3. parts (oversized units sliced)
@@ -1165,8 +1168,8 @@ def _assemble(
             uu = pos_of[d.unit_ids[0]]
             own = dict.fromkeys(part_grid[parts.unit == uu].tolist())
             d = replace(d, grid_id=unit_grid[uu], params={**d.params, "grid_ids": list(own)})
-        elif d.grid_id is not None:
-            d = replace(d, grid_id=new_id[int(d.grid_id)])
+        elif isinstance(d.grid_id, int):  # the grid's number while the pieces were split
+            d = replace(d, grid_id=new_id[d.grid_id])
         records.append(d)
     log.info(
         "planned %d residential grids (%d in band) and %d dedicated grids",

@@ -52,7 +52,7 @@ class MicroPartition:
     @property
     def diagnostics(self) -> pd.DataFrame:
         """The records as a table; grids are named by ``grid_id`` (no codes at this stage)."""
-        return frame(resolve_grids(self.records, {d.grid_id: d.grid_id for d in self.records}))
+        return frame(resolve_grids(self.records, {d.grid_id: str(d.grid_id) for d in self.records}))
 
 
 def slice_count(households: int, *, lo: int, hi: int, stairwells: float | None = None) -> int:
@@ -232,7 +232,7 @@ def partition_microgrids(
                 Diagnostic(
                     level="microgrid",
                     code="microgrid_out_of_band",
-                    community_id=sl["community_id"].iat[members[0]],
+                    community_id=str(sl["community_id"].iat[members[0]]),
                     grid_id=gid,
                     unit_ids=tuple(sorted(set(sl["unit_id"].to_numpy()[members]))),
                     households=total,
