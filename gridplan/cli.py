@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Literal, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import geopandas as gpd
 import pandas as pd
@@ -520,6 +520,26 @@ def _echo_plan_summary(result: Plan, *, label: str) -> None:
     typer.echo(f"  diagnostics: {len(result.diagnostics):,}")
 
 
+def _plan_frames(frames: dict, *, label: str, **options: Any) -> Plan:
+    """:func:`gridplan.plan` on the layers read from the command line, with a progress bar."""
+    from .pipeline import plan as run_plan
+
+    bar = _ProgressBar(label)
+    try:
+        return run_plan(
+            frames["units"],
+            compounds=frames.get("compounds"),
+            dedicated=frames.get("dedicated"),
+            barriers=frames.get("barriers"),
+            communities=frames.get("communities"),
+            streets=frames.get("streets"),
+            progress=bar,
+            **options,
+        )
+    finally:
+        bar.close()
+
+
 def _diagnostics_lang(lang: str) -> Literal["zh", "en"]:
     """The language diagnostics are written in (``--lang``)."""
     if lang == "zh":
@@ -638,8 +658,6 @@ def plan_command(
         "streets": streets,
     }
     try:
-        from .pipeline import plan as run_plan
-
         mapping = _parse_columns(columns)
         rules = _load_rules(config, county_code)
         frames = _read_inputs(units, given)
@@ -649,26 +667,17 @@ def plan_command(
         _diagnostics_lang(lang)
         if scheduler is not None and engine is not EngineChoice.dask:
             raise typer.BadParameter("--scheduler needs --engine dask", param_hint="--scheduler")
-        bar = _ProgressBar("planning")
-        try:
-            result = run_plan(
-                frames["units"],
-                compounds=frames.get("compounds"),
-                dedicated=frames.get("dedicated"),
-                barriers=frames.get("barriers"),
-                communities=frames.get("communities"),
-                streets=frames.get("streets"),
-                rules=rules,
-                seed=seed,
-                columns=mapping or None,
-                source_crs=source_crs.value if source_crs else None,
-                fix_invalid=fix_invalid,
-                progress=bar,
-                engine=engine.value,
-                scheduler=scheduler,
-            )
-        finally:
-            bar.close()
+        result = _plan_frames(
+            frames,
+            label="planning",
+            rules=rules,
+            seed=seed,
+            columns=mapping or None,
+            source_crs=source_crs.value if source_crs else None,
+            fix_invalid=fix_invalid,
+            engine=engine.value,
+            scheduler=scheduler,
+        )
         written = _write_outputs(
             result, out=out, geojson=geojson, equivalency=equivalency, report=report, lang=lang
         )
@@ -725,32 +734,21 @@ def grids_command(
     try:
         import pyogrio
 
-        from .pipeline import plan as run_plan
-
         _diagnostics_lang(lang)
         mapping = _parse_columns(columns)
         rules = _load_rules(config, county_code)
         frames = _read_inputs(units, given)
-        bar = _ProgressBar("grids")
-        try:
-            # the plan chain without its micro-grid stage
-            result = run_plan(
-                frames["units"],
-                compounds=frames.get("compounds"),
-                dedicated=frames.get("dedicated"),
-                barriers=frames.get("barriers"),
-                communities=frames.get("communities"),
-                streets=frames.get("streets"),
-                rules=rules,
-                seed=seed,
-                columns=mapping or None,
-                source_crs=source_crs.value if source_crs else None,
-                fix_invalid=fix_invalid,
-                progress=bar,
-                microgrids=False,
-            )
-        finally:
-            bar.close()
+        # the plan chain without its micro-grid stage
+        result = _plan_frames(
+            frames,
+            label="grids",
+            rules=rules,
+            seed=seed,
+            columns=mapping or None,
+            source_crs=source_crs.value if source_crs else None,
+            fix_invalid=fix_invalid,
+            microgrids=False,
+        )
         grids_out = result.grids.drop(columns=["n_microgrids"])
         units_out = result.units.drop(columns=["microgrid_code"])
         units_out = units_out.reset_index(names=units_out.index.name or "unit_id")

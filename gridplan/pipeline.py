@@ -131,25 +131,6 @@ def plan(
     >>> int(p.microgrids["households"].sum()) == int(p.units["households"].sum())
     True
     """
-    if engine == "dask":
-        if not microgrids:
-            raise ValueError("microgrids=False is planned in one process: pass engine='single'")
-        return plan_distributed(
-            units,
-            compounds=compounds,
-            dedicated=dedicated,
-            barriers=barriers,
-            communities=communities,
-            streets=streets,
-            rules=rules,
-            locks=locks,
-            seed=seed,
-            columns=columns,
-            source_crs=source_crs,
-            fix_invalid=fix_invalid,
-            progress=progress,
-            scheduler=scheduler,
-        )
     rules = rules or PlanRules()
     layers = prepare(
         units,
@@ -163,6 +144,12 @@ def plan(
         source_crs=source_crs,
         fix_invalid=fix_invalid,
     )
+    if engine == "dask":
+        if not microgrids:
+            raise ValueError("microgrids=False is planned in one process: pass engine='single'")
+        return plan_distributed(
+            layers, rules=rules, locks=locks, seed=seed, progress=progress, scheduler=scheduler
+        )
     # one progress scale over both stages: pieces of the grid stage, then grids
     stage1 = [0]
 
