@@ -409,3 +409,17 @@ def test_parts_are_in_the_whole_inputs_working_crs():
         prepared.units.to_crs(whole).geometry.iloc[0],
         tolerance=0.0,
     )
+
+
+def test_plan_with_the_dask_engine_is_the_one_process_plan(client):
+    # gridplan.plan validates once and hands the prepared layers to the Dask engine
+    layers = lattice_province(2)
+    single = gridplan.plan(layers["units"], communities=layers["communities"], seed=2)
+    dask = gridplan.plan(
+        layers["units"],
+        communities=layers["communities"],
+        seed=2,
+        engine="dask",
+        scheduler=client,
+    )
+    assert_same_plan(single, dask)

@@ -405,3 +405,8 @@ def test_the_dask_merge_runs_the_one_process_tail():
     src = (PACKAGE / "distributed.py").read_text(encoding="utf-8")
     for copy in ("grid_codes(", "microgrid_codes(", "plan_report(", "re.sub("):
         assert copy not in src, copy
+
+
+def test_grids_only_is_a_one_process_plan(layers):
+    with pytest.raises(ValueError, match="engine='single'"):
+        gridplan.plan(layers["units"], engine="dask", microgrids=False)
