@@ -13,7 +13,14 @@ The data flow, one community at a time:
 6. the graph without barrier-crossing edges falls into components; a component whose total
    admits no in-band count of grids is joined to a neighbour across a barrier (reported);
 7. every piece is split by :func:`gridplan.partition.core.split_piece`;
-8. grid polygons are the union of their units' cells; diagnostics say what could not be met.
+8. grid polygons are the union of their units' cells; :class:`~gridplan.diagnostics.Diagnostic`
+   records say what could not be met.
+
+Steps 1-2 are :func:`unit_cells` (the plan's cells stage; :func:`unit_graph` is their cell
+graph), steps 3-8 :func:`grids_from_cells`; :func:`partition_grids` runs both. Everything runs in
+canonical unit order (sorted unit ids), so a plan does not depend on the order of the input
+rows, and pieces are seeded by :func:`stable_seed` from their own identity, so it does not
+depend on what else is planned in the same run either.
 """
 
 from __future__ import annotations
