@@ -438,24 +438,9 @@ def _unused_layers_hint(units_spec: str, given: dict[str, str | None]) -> str | 
 
 
 def _load_rules(config: Path | None, county_code: str | None) -> PlanRules:
-    import tomllib
+    from .config import read_rules
 
-    from .config import PlanRules as _PlanRules
-    from .config import rules_from_dict
-
-    rules = _PlanRules()
-    if config is not None:
-        if not config.is_file():
-            raise ValidationError(
-                [Problem(config.name, "missing_file", f"rules file not found: {str(config)!r}")]
-            )
-        try:
-            data = tomllib.loads(config.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ValidationError(
-                [Problem(config.name, "bad_toml", f"cannot parse {config.name!r} as TOML: {exc}")]
-            ) from exc
-        rules = rules_from_dict(data)
+    rules = read_rules(config).plan
     if county_code is not None:
         rules = replace(rules, codes=replace(rules.codes, county_code=county_code))
     return rules
@@ -874,9 +859,10 @@ def staff_command(
     Exits 0 on success, 1 on bad input (every problem is listed), 2 on an unexpected error.
     """
     try:
-        from .staffing import StaffingRules, staffing_plan, staffing_rules_from_toml
+        from .config import read_rules
+        from .staffing import staffing_plan
 
-        rules = staffing_rules_from_toml(config) if config is not None else StaffingRules()
+        rules = read_rules(config).staffing
         result = staffing_plan(plan_file, rules=rules, roster=roster)
         written = result.to_excel(out, language=lang.value, mask_phones=not show_phones)
     except typer.Exit:
