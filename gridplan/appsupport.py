@@ -42,7 +42,7 @@ import pandas as pd
 import shapely
 
 from .errors import Problem, ValidationError
-from .io import FORMATS, list_layers, read_layer
+from .io import FORMATS, list_layers, parse_columns, read_layer
 from .render import grid_adjacency
 
 if TYPE_CHECKING:
@@ -321,30 +321,6 @@ def plan_from_uploads(
         source_crs=source_crs,  # type: ignore[arg-type]
         progress=progress,
     )
-
-
-def parse_columns(text: str) -> dict[str, str]:
-    """Column renaming from text, one ``source = target`` per line (``:``, ``->``, ``→`` also
-    work); blank lines and ``#`` comments are skipped."""
-    mapping: dict[str, str] = {}
-    bad: list[str] = []
-    for raw in (text or "").splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        parts = re.split(r"\s*(?:=|->|→|:|：)\s*", line, maxsplit=1)
-        if len(parts) != 2 or not parts[0] or not parts[1]:
-            bad.append(raw.strip())
-            continue
-        mapping[parts[0]] = parts[1]
-    if bad:
-        raise _problem(
-            "columns",
-            "bad_mapping",
-            f"cannot read column mapping line(s) {bad}; write one per line as "
-            "`source = target`, e.g. `户数 = households`",
-        )
-    return mapping
 
 
 def problems_table(exc: ValidationError) -> pd.DataFrame:

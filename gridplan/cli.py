@@ -22,7 +22,7 @@ import typer
 from .config import PlanRules
 from .crs import unshift_to_wgs84
 from .errors import GridplanError, Problem, ValidationError
-from .io import FORMATS, list_layers, read_layer, reproducible_gdal
+from .io import FORMATS, list_layers, parse_columns, read_layer, reproducible_gdal
 from .pipeline import Plan
 from .validate import ROLES, validate_layer, validate_layers
 
@@ -130,20 +130,12 @@ def guess_role(*names: str) -> str | None:
 
 
 def _parse_columns(text: str | None) -> dict[str, str]:
-    if not text:
-        return {}
-    mapping: dict[str, str] = {}
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise typer.BadParameter(
-                f"expected OLD=NEW pairs like 户数=households, got {part.strip()!r}",
-                param_hint="--columns",
-            )
-        old, new = (s.strip() for s in part.split("=", 1))
-        mapping[old] = new
-    return mapping
+    try:
+        return parse_columns(text)
+    except ValidationError as exc:
+        raise typer.BadParameter(
+            "; ".join(p.message for p in exc.problems), param_hint="--columns"
+        ) from exc
 
 
 @dataclass

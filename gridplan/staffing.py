@@ -59,8 +59,9 @@ from scipy.optimize import linear_sum_assignment
 from .config import StaffingRules, staffing_rules_from_dict, staffing_rules_from_toml
 from .crs import working_crs
 from .errors import Problem, ValidationError, describe_rows
-from .io import _X_NAMES, _Y_NAMES, list_layers, normalize_xlsx, read_layer
-from .validate import _id_str
+from .export import write_workbook
+from .io import X_NAMES, Y_NAMES, find_column, list_layers, read_layer, read_table
+from .validate import id_str, normalize_ids
 
 __all__ = [
     "ROLES",
@@ -187,12 +188,7 @@ class _Frames:
 
 def _ids(values: Any) -> list[str | None]:
     """Identifiers as stripped strings (``12.0`` -> ``"12"``), ``None`` where blank."""
-    out: list[str | None] = []
-    for v in pd.Series(values, dtype=object).tolist():
-        s = v if isinstance(v, str) else _id_str(v)  # strings skip the slow checks
-        s = s.strip() if s is not None else None
-        out.append(s or None)
-    return out
+    return normalize_ids(pd.Series(values, dtype=object))
 
 
 def _column_or_index(frame: pd.DataFrame, *names: str) -> pd.Series | None:
@@ -357,7 +353,7 @@ def _normalise(parts: Mapping[str, Any], rules: StaffingRules) -> _Frames:
         aliases.update({"专属": "dedicated", "专属网格": "dedicated", "住宅网格": "residential"})
         bad_kind = []
         for i, v in enumerate(kind_raw.to_numpy(dtype=object)):
-            s = _id_str(v)
+            s = id_str(v)
             if s is None:
                 continue
             k = aliases.get(s.strip().lower())
@@ -1197,39 +1193,13 @@ _ROSTER_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _find(columns: Sequence[str], names: tuple[str, ...]) -> str | None:
-    lowered = {str(c).strip().lower(): str(c) for c in columns}
-    for n in names:
-        if n.lower() in lowered:
-            return lowered[n.lower()]
-    return None
-
-
-def _read_table(source: Any) -> tuple[pd.DataFrame, str]:
+def _read_roster_table(source: Any) -> tuple[pd.DataFrame, str]:
+    """The roster as read (text kept as text), and the name its problems are reported under."""
     if isinstance(source, pd.DataFrame):
         return source.copy(), "roster"
     p = Path(source)
-    if not p.is_file():
-        raise ValidationError([Problem(p.name, "missing_file", f"file not found: {str(p)!r}")])
-    suffix = p.suffix.lower()
-    try:
-        if suffix in (".csv", ".txt"):
-            for enc in ("utf-8-sig", "gb18030"):
-                try:
-                    return pd.read_csv(p, dtype=object, encoding=enc), p.name
-                except UnicodeDecodeError:
-                    continue
-            raise ValidationError(
-                [Problem(p.name, "encoding", f"cannot decode {p.name!r} as UTF-8 or GB18030")]
-            )
-        if suffix in (".xlsx", ".xlsm"):
-            return pd.read_excel(p, dtype=object, engine="openpyxl"), p.name
-    except ValidationError:
-        raise
-    except Exception as exc:
-        raise ValidationError(
-            [Problem(p.name, "unreadable", f"cannot read {p.name!r}: {exc}")]
-        ) from exc
+    if p.suffix.lower() in (".csv", ".txt", ".xlsx", ".xlsm"):
+        return read_table(p, dtype=object), p.name
     # GeoPackage / GeoJSON / Shapefile of home points
     return read_layer(p), p.name
 
@@ -1262,7 +1232,7 @@ def read_roster(source: str | Path | pd.DataFrame, *, crs: Any = "EPSG:4326") ->
         Listing every bad row: missing names or roles, unknown roles, bad capacity or
         coordinates, rows without a home.
     """
-    table, label = _read_table(source)
+    table, label = _read_roster_table(source)
     out, problems = _check_roster(table, label, crs=crs)
     if problems:
         raise ValidationError(problems)
@@ -1277,9 +1247,9 @@ def _check_roster(
     table = table.copy()
     table.columns = cols
     table = table.reset_index(drop=True)
-    found = {k: _find(cols, v) for k, v in _ROSTER_ALIASES.items()}
-    xcol = _find(cols, _X_NAMES)
-    ycol = _find(cols, _Y_NAMES)
+    found = {k: find_column(cols, v) for k, v in _ROSTER_ALIASES.items()}
+    xcol = find_column(cols, X_NAMES)
+    ycol = find_column(cols, Y_NAMES)
     geom = table.geometry if isinstance(table, gpd.GeoDataFrame) else None
     missing = [k for k in ("name", "role") if found[k] is None]
     if missing:
@@ -2038,18 +2008,7 @@ class Staffing:
                 ]
             )
         tables = self.tables(language=language, mask_phones=mask_phones)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        with pd.ExcelWriter(p, engine="openpyxl") as xw:
-            for sheet, frame in tables.items():
-                frame.to_excel(xw, sheet_name=sheet, index=False)
-                ws = xw.sheets[sheet]
-                ws.freeze_panes = "A2"
-                for j, col in enumerate(frame.columns, start=1):
-                    values = [str(col), *(str(v) for v in frame.iloc[:200, j - 1].tolist())]
-                    # CJK characters are about twice as wide as Latin ones
-                    width = max(sum(2 if ord(ch) > 0x2E80 else 1 for ch in v) for v in values)
-                    ws.column_dimensions[ws.cell(1, j).column_letter].width = min(60, width + 2)
-        normalize_xlsx(p)
+        write_workbook(p, tables)
         log.info("wrote staffing workbook %s (%d sheets)", p, len(tables))
         return p
 
@@ -2094,7 +2053,7 @@ def staffing_plan(
 
     people: gpd.GeoDataFrame | None = None
     if roster is not None:
-        table, label = _read_table(roster)
+        table, label = _read_roster_table(roster)
         people, problems = _check_roster(table, label, crs=roster_crs)
         if people.empty and problems:
             raise ValidationError(problems)
