@@ -266,7 +266,7 @@ def read_table(
     --------
     >>> import tempfile
     >>> p = Path(tempfile.mkdtemp()) / "roster.csv"
-    >>> _ = p.write_bytes("姓名,户数\n张三,3\n".encode("gbk"))
+    >>> _ = p.write_bytes("姓名,户数\\n张三,3\\n".encode("gbk"))
     >>> read_table(p).to_dict("records")
     [{'姓名': '张三', '户数': 3}]
     """
@@ -344,7 +344,7 @@ def parse_columns(text: str | None) -> dict[str, str]:
     --------
     >>> parse_columns("户数=households,楼号 -> unit_id")
     {'户数': 'households', '楼号': 'unit_id'}
-    >>> parse_columns("户数 = households\n# a note\n人口：population")
+    >>> parse_columns("户数 = households\\n# a note\\n人口：population")
     {'户数': 'households', '人口': 'population'}
     >>> parse_columns("户数")  # doctest: +ELLIPSIS
     Traceback (most recent call last):

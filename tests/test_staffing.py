@@ -214,10 +214,10 @@ def test_dedicated_grids_get_a_contact_not_grid_workers():
     ]
     # a dedicated grid with homes is pointed out
     d = s.diagnostics
-    assert d.loc[d["check"] == "dedicated_with_households", "ref"].tolist() == ["G3"]
+    assert d.loc[d["code"] == "dedicated_with_households", "grid_code"].tolist() == ["G3"]
     s2 = staffing_plan({"grids": grids}, rules=StaffingRules(staff_dedicated_grids=True))
     assert s2.grids.set_index("grid_code").loc["G3", "grid_head"] == 1
-    assert "dedicated_with_households" not in set(s2.diagnostics["check"])
+    assert "dedicated_with_households" not in set(s2.diagnostics["code"])
 
 
 @pytest.mark.parametrize(("per_10k", "expected"), [(18, 23), (25, 31)])
@@ -266,11 +266,11 @@ def test_community_with_more_grid_heads_than_workers_is_reported():
     s = staffing_plan({"grids": grids})
     assert s.communities.iloc[0]["community_workers"] == 2
     d = s.diagnostics
-    assert (d["check"] == "grid_heads_beyond_workers").sum() == 0
+    assert (d["code"] == "grid_heads_beyond_workers").sum() == 0
     s = staffing_plan(
         {"grids": grids}, rules=StaffingRules(community_workers_per_10k=1, grid_heads_per_grid=2)
     )
-    assert "grid_heads_beyond_workers" in set(s.diagnostics["check"])
+    assert "grid_heads_beyond_workers" in set(s.diagnostics["code"])
 
 
 def test_residents_estimated_where_population_missing():
@@ -281,8 +281,9 @@ def test_residents_estimated_where_population_missing():
     assert g["residents_estimated"].tolist() == [False, True, True]
     assert s.communities.iloc[0]["residents_estimated"]
     d = s.diagnostics
-    row = d[d["check"] == "residents_estimated"].iloc[0]
-    assert "G2" in row["ref"] and "G3" in row["ref"] and "G1" not in row["ref"]
+    row = d[d["code"] == "residents_estimated"].iloc[0]
+    codes = row["params"]["grid_codes"]
+    assert "G2" in codes and "G3" in codes and "G1" not in codes
     s3 = staffing_plan({"grids": grids}, rules=StaffingRules(household_size=3.0))
     assert s3.grids["residents"].tolist() == pytest.approx([250.0, 600.0, 900.0])
 
@@ -370,7 +371,7 @@ def test_single_and_joint_branches_on_a_row_of_compounds():
     assert s.party["members"].sum() == 68
     assert set(s.party_units["org_unit"]) == {f"c{k}" for k in range(6)}
     assert s.party_units["org_kind"].eq("compound").all()
-    assert "should_split" in set(s.diagnostics["check"])
+    assert "should_split" in set(s.diagnostics["code"])
 
 
 def test_short_group_reported_when_not_attached():
@@ -380,7 +381,7 @@ def test_short_group_reported_when_not_attached():
     assert p.loc["c0;c1", "members"] == 1
     assert not p.loc["c0;c1", "meets_min"]
     d = s.diagnostics
-    assert d.loc[d["check"] == "below_minimum", "message"].str.contains("c0, c1").all()
+    assert d.loc[d["code"] == "below_minimum", "message"].str.contains("c0, c1").all()
     attached = staffing_plan(plan)
     assert attached.party["org_units"].tolist() == ["c0;c1;c2"]
     assert attached.party["meets_min"].all()
@@ -392,7 +393,7 @@ def test_isolated_small_compound_stays_alone_and_is_reported():
     plan.units.geometry = [square(0).centroid, square(5).centroid]
     s = staffing_plan(plan)
     assert sorted(s.party["org_units"]) == ["c0", "c1"]
-    below = s.diagnostics[s.diagnostics["check"] == "below_minimum"]
+    below = s.diagnostics[s.diagnostics["code"] == "below_minimum"]
     assert len(below) == 1 and "c0" in below.iloc[0]["message"]
     # a wider neighbour distance joins them
     s = staffing_plan(plan, rules=StaffingRules(adjacency_m=500))
@@ -415,7 +416,7 @@ def test_unknown_party_members_are_reported_not_invented():
     s = staffing_plan(plan)
     assert set(s.party_units["org_unit"]) == {"c0", "c2"}
     assert s.party["members"].sum() == 6
-    row = s.diagnostics[s.diagnostics["check"] == "members_unknown"].iloc[0]
+    row = s.diagnostics[s.diagnostics["code"] == "members_unknown"].iloc[0]
     assert "c1" in row["message"] and "c3" in row["message"]
 
 
@@ -429,7 +430,7 @@ def test_compound_with_partly_unknown_members_is_a_lower_bound():
     s = staffing_plan(plan)
     u = s.party_units.set_index("org_unit")
     assert not u.loc["c0", "members_complete"] and u.loc["c1", "members_complete"]
-    assert "members_partial" in set(s.diagnostics["check"])
+    assert "members_partial" in set(s.diagnostics["code"])
 
 
 def test_building_groups_and_central_households():
@@ -442,10 +443,11 @@ def test_building_groups_and_central_households():
     # 5 members, so every member's household is one (and the diagnostics say so)
     assert p["central_households"].tolist() == [5, 3]
     d = s.diagnostics
-    assert d.loc[d["check"] == "few_central_households", "ref"].tolist() == ["B001"]
+    few = d.loc[d["code"] == "few_central_households", "params"]
+    assert [p["branch_ids"] for p in few] == [["B001"]]
     s = staffing_plan(plan, rules=StaffingRules(central_household_span=40))
     assert s.party["central_households"].tolist() == [2, 1]
-    assert "few_central_households" not in set(s.diagnostics["check"])
+    assert "few_central_households" not in set(s.diagnostics["code"])
 
 
 def test_party_per_grid_when_only_grids_know_members():
@@ -457,13 +459,13 @@ def test_party_per_grid_when_only_grids_know_members():
         "G3",
     ]
     assert s.party["org_kind"].eq("grid").all()
-    assert {"per_grid", "members_unknown"} <= set(s.diagnostics["check"])
+    assert {"per_grid", "members_unknown"} <= set(s.diagnostics["code"])
 
 
 def test_no_party_members_anywhere():
     s = staffing_plan({"grids": make_grids([400])})
     assert s.party.empty and "branch_id" in s.party.columns
-    assert "no_party_members" in set(s.diagnostics["check"])
+    assert "no_party_members" in set(s.diagnostics["code"])
 
 
 def check_grouping(graph: nx.Graph, members: dict, groups: list, *, lo: int, hi: int, attach):
