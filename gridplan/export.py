@@ -38,6 +38,7 @@ import shapely
 from shapely.geometry import mapping
 
 from .io import normalize_xlsx, write_gpkg
+from .validate import normalize_ids
 
 if TYPE_CHECKING:
     from .pipeline import Plan
@@ -322,7 +323,7 @@ def write_equivalency(plan: Plan, path: str | Path, *, encoding: str = "utf-8") 
     id_col = units.columns[0]
     table = pd.DataFrame(
         {
-            "unit_id": units[id_col].astype(str),
+            "unit_id": normalize_ids(units[id_col]),
             "grid_code": units["grid_code"],
             "microgrid_code": units["microgrid_code"],
         }
