@@ -205,29 +205,29 @@ def post_diagnostics(
         )
     if not rules.staff_dedicated_grids:
         lived = grid_table[(grid_table["kind"] == "dedicated") & (grid_table["households"] > 0)]
-        for row in lived.itertuples():
+        for row in lived.to_dict("records"):
             out.append(
                 Diagnostic(
                     level="staffing",
                     code="dedicated_with_households",
-                    community_id=str(row.community_id),
-                    grid_code=str(row.grid_code),
-                    households=int(row.households),
+                    community_id=str(row["community_id"]),
+                    grid_code=str(row["grid_code"]),
+                    households=int(row["households"]),
                     params={"topic": "posts"},
                     fix="staffing_staff_dedicated",
                 )
             )
     short = communities[communities["community_workers"] < communities["grid_head"]]
-    for row in short.itertuples():
+    for row in short.to_dict("records"):
         out.append(
             Diagnostic(
                 level="staffing",
                 code="grid_heads_beyond_workers",
-                community_id=str(row.community_id),
+                community_id=str(row["community_id"]),
                 params={
                     "topic": "posts",
-                    "grid_heads": int(row.grid_head),
-                    "workers": int(row.community_workers),
+                    "grid_heads": int(row["grid_head"]),
+                    "workers": int(row["community_workers"]),
                 },
                 fix="staffing_other_grid_heads",
             )
