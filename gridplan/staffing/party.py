@@ -422,42 +422,33 @@ def party_plan(
                 "central_households": central,
             }
         )
-        names = describe_rows(org_names)
+        # a branch under the minimum or over the maximum, with what both cases report
+        size_case = None
         if members < rules.branch_min_members:
+            size_case = ("below_minimum", "staffing_join_branch")
+            limits = {
+                "min_members": rules.branch_min_members,
+                "adjacency_m": f"{rules.adjacency_m:g}",
+            }
+        elif members > rules.branch_split_over:
+            size_case = ("should_split", "staffing_split_branch")
+            limits = {"max_members": rules.branch_split_over}
+        if size_case is not None:
             diags.append(
                 Diagnostic(
                     level="staffing",
-                    code="below_minimum",
+                    code=size_case[0],
                     community_id=str(comm[grp[0]]),
                     households=households,
                     params={
                         "topic": "party",
                         "branch_id": bid,
                         "org_units": org_names,
-                        "names": names,
+                        "names": describe_rows(org_names),
                         "members": f"{members:g}",
-                        "min_members": rules.branch_min_members,
-                        "adjacency_m": f"{rules.adjacency_m:g}",
+                        **limits,
                     },
-                    fix="staffing_join_branch",
-                )
-            )
-        if members > rules.branch_split_over:
-            diags.append(
-                Diagnostic(
-                    level="staffing",
-                    code="should_split",
-                    community_id=str(comm[grp[0]]),
-                    households=households,
-                    params={
-                        "topic": "party",
-                        "branch_id": bid,
-                        "org_units": org_names,
-                        "names": names,
-                        "members": f"{members:g}",
-                        "max_members": rules.branch_split_over,
-                    },
-                    fix="staffing_split_branch",
+                    fix=size_case[1],
                 )
             )
         if need_central > central:
