@@ -3,6 +3,13 @@
 Rules are plain frozen dataclasses so they are hashable (Streamlit caches on them), shareable
 between sessions, and cannot be changed behind a running plan. Each validates itself on
 construction and raises :class:`~gridplan.errors.ValidationError` naming every bad field.
+
+* the plan: :class:`GridRules`, :class:`MicroGridRules` (each with :class:`SearchRules`),
+  :class:`CodeRules`, :class:`PlanRules`;
+* :class:`StaffingRules` (posts and party organisation) and :class:`ReformRules` (community
+  redivision);
+* :func:`read_rules`: the one ``rules.toml`` loader, returning :class:`Rules`; it checks every
+  key's type against the annotations above before the classes check the values.
 """
 
 from __future__ import annotations

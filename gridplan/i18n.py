@@ -1,9 +1,19 @@
-"""Labels of the app and the maps, in Chinese (default) and English.
+"""Labels of the app, the maps and the workbooks, in Chinese (default) and English.
 
-Every piece of text a planner reads in :mod:`gridplan.render` or ``app.py`` comes from here, so a
-translation is one dictionary entry and nothing is hard-coded in the app. The tables are
-read-only (:class:`types.MappingProxyType`): Streamlit sessions share the process, so no session
-may change them.
+Every piece of text a planner reads in :mod:`gridplan.render`, ``app.py`` or a staffing workbook
+comes from here, so a translation is one dictionary entry and nothing is hard-coded elsewhere:
+
+* :data:`LABELS` (:func:`t`): the app's and the maps' words;
+* :data:`COLUMNS` (:func:`column_label`, :func:`label_columns`): table column headers;
+* :data:`VALUES` (:func:`value_label`): coded values in words (``dedicated`` -> 专属网格);
+* :data:`SHEETS` (:func:`sheet_label`) and :data:`RULES` (:func:`rule_label`): workbook sheet
+  names and what each staffing rule means.
+
+One concept has one term: a residential grid is 住宅网格, an input's id column 编号 (社区编号),
+a public code 编码 (社区编码), a name 名称 (a person's name 姓名). Diagnostic messages have their
+own zh/en templates in :mod:`gridplan.diagnostics`. The tables are read-only
+(:class:`types.MappingProxyType`): Streamlit sessions share the process, so no session may change
+them.
 
 Examples
 --------

@@ -6,6 +6,13 @@ and plain CSV / Excel sheets with longitude and latitude columns. :func:`read_la
 of them into a GeoDataFrame through pyogrio and turns every reading failure into a
 :class:`~gridplan.errors.ValidationError` that says what was given and what was expected.
 
+* :func:`read_layer`, :func:`list_layers`, :func:`write_layer`: layers in every format;
+* :func:`read_table`: the one reader of plain CSV (UTF-8, UTF-8 with BOM, GBK, GB18030) and
+  XLSX tables, behind CSV/XLSX layers and staffing rosters;
+* :func:`parse_columns`: the one parser of a planner's column renaming (CLI and app);
+* :func:`write_gpkg`, :func:`pin_gpkg_timestamps`, :func:`normalize_xlsx`: byte-identical
+  GeoPackages and workbooks for identical plans, without any process-wide GDAL setting.
+
 Examples
 --------
 >>> units = read_layer("data/camden_sample.gpkg", layer="units")

@@ -18,7 +18,14 @@ micro-grids and units, :func:`staffing_plan` works out, following common practic
 * **named roster** (optional) — people assigned to grid-head and full-time posts by a
   min-cost assignment: those living in the grid first, then the least total distance.
 
-Every number is a field of :class:`StaffingRules`. The result, :class:`Staffing`, holds one
+The package follows the work: :mod:`~gridplan.staffing.inputs` (the plan's frames, checked),
+:mod:`~gridplan.staffing.posts`, :mod:`~gridplan.staffing.party`,
+:mod:`~gridplan.staffing.roster` (people read and checked), :mod:`~gridplan.staffing.assign`
+(people to posts) and :mod:`~gridplan.staffing.plan` (:func:`staffing_plan` chains them into a
+:class:`Staffing`). What the plan could not meet is reported as
+:class:`gridplan.diagnostics.Diagnostic` records (level ``staffing``).
+
+Every number is a field of :class:`StaffingRules` (in :mod:`gridplan.config`). The result, :class:`Staffing`, holds one
 table per topic and writes an Excel workbook with Chinese headers (English on request); phone
 numbers are masked in every export unless asked otherwise.
 
