@@ -25,9 +25,9 @@ The package follows the work: :mod:`~gridplan.staffing.inputs` (the plan's frame
 :class:`Staffing`). What the plan could not meet is reported as
 :class:`gridplan.diagnostics.Diagnostic` records (level ``staffing``).
 
-Every number is a field of :class:`StaffingRules` (in :mod:`gridplan.config`). The result, :class:`Staffing`, holds one
-table per topic and writes an Excel workbook with Chinese headers (English on request); phone
-numbers are masked in every export unless asked otherwise.
+Every number is a field of :class:`StaffingRules` (in :mod:`gridplan.config`). The result,
+:class:`Staffing`, holds one table per topic and writes an Excel workbook with Chinese headers
+(English on request); phone numbers are masked in every export unless asked otherwise.
 
 Examples
 --------
