@@ -190,6 +190,70 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
     ),
     # --- community redivision (reform) ---
     # --- staffing ---
+    "no_microgrids": (
+        "未提供微网格图层或 n_microgrids 列，未计兼职网格员岗位",
+        "neither a microgrids layer nor an n_microgrids column was given; no part-time grid "
+        "worker posts are counted",
+    ),
+    "residents_estimated": (
+        "{n_grids} 个网格有户数而无人口数（{grids}），其常住人口按户数 × {household_size} 估算",
+        "{n_grids} grids have households without a population ({grids}); their residents are "
+        "estimated as households × {household_size}",
+    ),
+    "dedicated_with_households": (
+        "专属网格 {grid_code} 有 {households} 户，但只配专属网格联络员，不配网格长和专职网格员",
+        "dedicated grid {grid_code} holds {households} households but gets only a dedicated "
+        "contact, no grid head or full-time grid worker",
+    ),
+    "grid_heads_beyond_workers": (
+        "社区 {community_id} 需配 {grid_heads} 名网格长，但按人口比例只有 {workers} 名社区工作者",
+        "community {community_id} needs {grid_heads} grid heads but the resident ratio gives "
+        "only {workers} community workers",
+    ),
+    "per_grid": (
+        "仅按网格提供了党员数：按网格设置党支部，不计楼栋党小组",
+        "party members are known per grid only; branches are planned per grid and building "
+        "party groups are not counted",
+    ),
+    "no_party_members": (
+        "单元和网格均未提供党员数（party_members），未设置党组织",
+        "no unit or grid gives `party_members`; no party organisation is planned",
+    ),
+    "members_unknown": (
+        "社区 {community_id} 有 {n_orgs} 个小区/网格无党员数（{names}），未纳入党支部",
+        "{n_orgs} compounds/grids in community {community_id} have no party-member count "
+        "({names}); they are left out of the branches",
+    ),
+    "members_partial": (
+        "{n_orgs} 个小区/网格只有部分单元有党员数（{names}），其党员总数为下限",
+        "{n_orgs} compounds/grids have party members counted for some units only ({names}); "
+        "their totals are lower bounds",
+    ),
+    "below_minimum": (
+        "党支部 {branch_id}（{names}）有党员 {members} 名，少于 {min_members} 名；"
+        "{adjacency_m} 米内没有可并入的相邻小区/网格或党支部",
+        "branch {branch_id} ({names}) has {members} party members, below {min_members}; no "
+        "adjacent compound/grid or branch with room within {adjacency_m} m",
+    ),
+    "should_split": (
+        "党支部 {branch_id}（{names}）有党员 {members} 名，超过 {max_members} 名",
+        "branch {branch_id} ({names}) has {members} party members, over {max_members}",
+    ),
+    "few_central_households": (
+        "{n_branches} 个党支部（{branches}）的党员少于按每户联系 {span} 户所需的党员中心户，"
+        "每名党员的家庭都计为党员中心户",
+        "{n_branches} branches ({branches}) have fewer party members than the central "
+        "households their households need at {span} households each; every member's household "
+        "is counted as a central household",
+    ),
+    "unfilled": (
+        "名单未能配齐 {n_posts} 个网格长/专职网格员岗位",
+        "{n_posts} grid-head/full-time posts are not filled from the roster",
+    ),
+    "lives_elsewhere": (
+        "{n_posts} 个岗位由不住在本网格的人担任（网格 {grids}）",
+        "{n_posts} posts are held by people who do not live in the grid (grids {grids})",
+    ),
     # --- distributed engine ---
     "part_failed": (
         "第 {part} 部分（街道 {street_id}）规划失败：{error}；其 {n_units} 个单元未规划",
@@ -245,6 +309,56 @@ _FIXES: dict[str, tuple[str, str]] = {
     "rerun_part": (
         "检查该街道的数据后重新运行",
         "check the street's data and run again",
+    ),
+    "staffing_give_microgrids": (
+        "提供规划的微网格图层",
+        "pass the plan's microgrids layer",
+    ),
+    "staffing_give_population": (
+        "按单元提供常住人口（population），或调整户均人口（household_size）",
+        "give `population` per unit for counted residents, or set household_size",
+    ),
+    "staffing_staff_dedicated": (
+        "将 staff_dedicated_grids 设为 true，或把这些住户规划为住宅网格",
+        "set staff_dedicated_grids = true, or plan those homes as a residential grid",
+    ),
+    "staffing_other_grid_heads": (
+        "其余网格长岗位由居住在网格内的党员、退休干部、物业人员或楼栋长担任",
+        "fill the other grid-head posts with resident party members, retired cadres, property "
+        "staff or building heads",
+    ),
+    "staffing_members_per_unit": (
+        "按单元提供党员数（party_members）和小区编号（compound_id），以便按小区设置党组织",
+        "give `party_members` per unit (and `compound_id`) to plan per compound",
+    ),
+    "staffing_add_party_members": (
+        "在单元图层中增加党员数列 party_members（未知的留空）",
+        "add a `party_members` column to the units (blank where unknown)",
+    ),
+    "staffing_fill_members": (
+        "为这些单元填写党员数 party_members（没有党员的填 0）",
+        "fill `party_members` for their units (0 where there are none)",
+    ),
+    "staffing_join_branch": (
+        "手工并入附近的党支部，或调大 adjacency_m 或 joint_branch_max_units",
+        "join it by hand to a nearby branch, or raise adjacency_m or joint_branch_max_units",
+    ),
+    "staffing_split_branch": (
+        "按楼栋或微网格拆分为若干党支部",
+        "split it into branches by building or micro-grid",
+    ),
+    "staffing_central_span": (
+        "让每个党员中心户联系更多住户（central_household_span）",
+        "let each central household keep in touch with more households (central_household_span)",
+    ),
+    "staffing_add_people": (
+        "见空缺岗位表：补充人员，或提高其可兼岗位数",
+        "see the unfilled sheet; add people or raise their capacity",
+    ),
+    "staffing_find_residents": (
+        "在这些网格的居民中物色人选（党员、退休干部、物业人员、楼栋长）",
+        "look for residents of those grids (party members, retired cadres, property staff, "
+        "building heads)",
     ),
 }
 
