@@ -245,7 +245,8 @@ def test_target_count_is_reached(four_blocks):
     # 9,600 cannot make three communities of at most 3,000: as close as the band allows
     res = redivide(units, communities=comms, rules=ReformRules(target_count=3))
     assert len(res.communities) == 4
-    assert "target_count" in set(res.diagnostics["kind"])
+    row = res.diagnostics.set_index("code").loc["reform_target_count"]
+    assert row["params"]["target"] == 3 and row["params"]["got"] == 4
 
 
 def test_replanning_valid_communities_keeps_bounds_and_is_deterministic(four_blocks):
@@ -287,9 +288,15 @@ def test_infeasible_community_is_reported():
     res = redivide(units, communities=comms, rules=ReformRules())
     assert len(res.communities) == 1  # merged as far as possible
     assert not res.communities["in_bounds"].any()
-    kinds = set(res.diagnostics["kind"])
-    assert {"infeasible_street", "out_of_bounds"} <= kinds
+    codes = set(res.diagnostics["code"])
+    assert {"reform_infeasible_street", "reform_under_isolated"} <= codes
     assert res.diagnostics["fix"].str.contains("min_households").all()
+    # the rows name the units and suggest only values the rules accept: a floor of 800
+    street = res.diagnostics.set_index("code").loc["reform_infeasible_street"]
+    assert len(street["unit_ids"]) == 8 and isinstance(street["unit_ids"], tuple)
+    assert street["params"]["lo_fix"] == 800
+    ReformRules(min_households=street["params"]["lo_fix"])
+    assert "800" in street["fix"]
 
 
 def test_rules_and_inputs_are_validated(four_blocks):

@@ -1,11 +1,11 @@
-"""The constrained clustering core: grids, micro-grids and the shared piece splitter."""
+"""The constrained clustering core: grids, micro-grids, the shared piece splitter and its
+local search."""
 
-from .core import PieceGraph, PieceResult, choose_k, split_piece
+from .core import PieceResult, choose_k, split_piece
 from .grids import GridPartition, partition_grids, polsby_popper
 
 __all__ = [
     "GridPartition",
-    "PieceGraph",
     "PieceResult",
     "choose_k",
     "partition_grids",

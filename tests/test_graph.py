@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, box
 
-from gridplan.adjacency import cell_edges, to_csr
+from gridplan.graph import cell_edges, from_edges
 
 
 def lattice_cells(nx: int, ny: int, cell: float = 100.0):
@@ -139,11 +139,12 @@ def test_subset_keeps_columns_aligned():
     np.testing.assert_array_equal(s.barrier, e.barrier[keep])
 
 
-def test_to_csr_is_symmetric_with_positive_costs():
+def test_from_edges_is_symmetric_with_positive_costs():
     i = np.array([0, 1, 2])
     j = np.array([1, 2, 3])
     cost = np.array([5.0, 0.0, 2.5])
-    m = to_csr(4, i, j, cost)
+    m = from_edges(4, i, j, weight=np.ones(4, dtype=np.int64), xy=np.zeros((4, 2)), cost=cost)
+    m = m.adjacency
     assert m.shape == (4, 4)
     d = m.toarray()
     np.testing.assert_array_equal(d, d.T)
