@@ -1,5 +1,7 @@
-"""The unit graph: cells sharing an edge are neighbours (touching corners are not), and an edge
-whose units a barrier separates is flagged with that barrier."""
+"""The unit graph: cells sharing an edge are neighbours (touching corners are not), an edge
+whose units a barrier separates is flagged with that barrier, and the one graph type
+(:class:`gridplan.graph.UnitGraph`) keeps every per-entry array aligned with its CSR entries,
+in the full graph and in every piece cut from it."""
 
 from __future__ import annotations
 
@@ -10,7 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, box
 
-from gridplan.graph import cell_edges, from_edges
+from gridplan.graph import (
+    CROSSING_PENALTY,
+    UnitGraph,
+    build_graph,
+    cell_edges,
+    from_edges,
+    in_band,
+    inertia,
+)
 
 
 def lattice_cells(nx: int, ny: int, cell: float = 100.0):
@@ -181,3 +191,129 @@ def test_slices_cut_from_a_cell_keep_their_neighbours(seed):
     }
     assert touching, "the case must have a strip along the shared edge"
     assert found == touching
+
+
+# --- the graph type ---------------------------------------------------------------------------
+
+
+def entry_of(g: UnitGraph) -> dict[tuple[int, int], int]:
+    """(from, to) -> position of that stored entry."""
+    src = g.sources.tolist()
+    return {(a, b): k for k, (a, b) in enumerate(zip(src, g.indices.tolist(), strict=True))}
+
+
+def test_build_graph_flags_each_entry_with_the_barrier_it_crosses():
+    nx, ny = 4, 3
+    cells, xy = lattice_cells(nx, ny)
+    far_road = LineString([(5000, 0), (5000, 300)])  # barrier 0, crosses nothing
+    river = LineString([(200, -20), (200, 320)])  # barrier 1, between columns 1 and 2
+    g = build_graph(
+        cells, xy, weight=np.full(nx * ny, 10), barriers=np.array([far_road, river], dtype=object)
+    )
+    assert g.n == nx * ny and g.indices.shape[0] == 2 * len(four_neighbours(nx, ny))
+    ent = entry_of(g)
+    for (a, b), k in ent.items():
+        across = (a % nx <= 1) != (b % nx <= 1)
+        assert g.crossing[k] == across
+        assert g.barrier[k] == (1 if across else -1)
+        # both directions of an edge carry the same figures
+        r = ent[(b, a)]
+        assert (g.shared[k], g.crossing[r], g.barrier[r]) == (
+            g.shared[r],
+            g.crossing[k],
+            g.barrier[k],
+        )
+        # tree costs: distance + 1 m, times the one crossing penalty across the river
+        assert g.cost[k] == pytest.approx(101.0 * (CROSSING_PENALTY if across else 1.0))
+    np.testing.assert_allclose(g.shared, 100.0)
+    np.testing.assert_allclose(g.mass, 100.0 * 100.0)
+    np.testing.assert_allclose(g.perimeter, 400.0)
+    # the cost adjacency is symmetric and has one value per stored entry
+    adj = g.adjacency.toarray()
+    np.testing.assert_array_equal(adj, adj.T)
+    assert g.adjacency.nnz == g.indices.shape[0]
+
+
+def test_build_graph_never_joins_two_regions_and_links_isolated_units():
+    cells, xy = lattice_cells(4, 1)
+    cells = np.concatenate([cells, [box(900, 900, 950, 950)]])  # a lone cell, region 0
+    xy = np.vstack([xy, [[925.0, 925.0]]])
+    region = np.array([0, 0, 1, 1, 0])
+    g = build_graph(cells, xy, weight=np.ones(5, dtype=np.int64), region=region)
+    ent = entry_of(g)
+    assert (1, 2) not in ent, "an edge between two regions"
+    assert {(0, 1), (2, 3)} <= set(ent)
+    assert g.linked.size == 0 and np.diff(g.indptr)[4] == 0
+    linked = build_graph(cells, xy, weight=np.ones(5), region=region, link_isolated=True)
+    assert linked.linked.tolist() == [4]
+    # linked to its nearest unit in its own region (unit 1), never to unit 3 in region 1
+    assert linked.indices[linked.indptr[4] : linked.indptr[5]].tolist() == [1]
+
+
+def test_subgraph_is_the_same_type_with_entries_in_scipy_order():
+    nx, ny = 5, 4
+    cells, xy = lattice_cells(nx, ny)
+    river = LineString([(200, -20), (200, 420)])
+    g = build_graph(cells, xy, weight=np.arange(nx * ny), barriers=np.array([river]))
+    nodes = np.array([13, 2, 7, 8, 3, 12, 1])  # any order, as pieces are cut
+    sub = g.subgraph(nodes)
+    assert isinstance(sub, UnitGraph) and sub.n == nodes.size
+    ref = g.adjacency[nodes][:, nodes]
+    np.testing.assert_array_equal(sub.indptr, ref.indptr)
+    np.testing.assert_array_equal(sub.indices, ref.indices)
+    np.testing.assert_array_equal(sub.cost, ref.data)
+    full = entry_of(g)
+    for (a, b), k in entry_of(sub).items():
+        k0 = full[(int(nodes[a]), int(nodes[b]))]
+        assert (sub.shared[k], sub.crossing[k], sub.barrier[k]) == (
+            g.shared[k0],
+            g.crossing[k0],
+            g.barrier[k0],
+        )
+    np.testing.assert_array_equal(sub.weight, g.weight[nodes])
+    np.testing.assert_array_equal(sub.xy, g.xy[nodes])
+    # ``keep`` drops entries: here every barrier edge
+    calm = g.subgraph(nodes, keep=~g.crossing)
+    assert not calm.crossing.any()
+    assert calm.indices.shape[0] == sub.indices.shape[0] - int(sub.crossing.sum())
+
+
+def test_from_edges_merges_an_edge_given_twice():
+    # contracted compounds touch along several cell edges: one entry, costs and lengths summed
+    g = from_edges(
+        3,
+        [0, 0, 1],
+        [1, 1, 2],
+        weight=np.ones(3),
+        xy=np.zeros((3, 2)),
+        shared=[2.0, 3.0, 1.0],
+        crossing=[False, True, False],
+        barrier=[-1, 4, -1],
+    )
+    ent = entry_of(g)
+    assert len(ent) == 4
+    k = ent[(0, 1)]
+    assert g.shared[k] == 5.0 and g.crossing[k] and g.barrier[k] == 4
+    assert g.cost[k] == pytest.approx(1.0 + CROSSING_PENALTY)
+
+
+def test_part_perimeter_is_the_perimeter_of_the_union():
+    cells, xy = lattice_cells(3, 3)
+    g = build_graph(cells, xy, weight=np.ones(9))
+    for nodes in ([0], [0, 1], [0, 1, 3, 4], [1, 3, 4, 5, 7], list(range(9))):
+        union = shapely.union_all(cells[nodes])
+        assert g.part_perimeter(np.array(nodes)) == pytest.approx(union.length)
+
+
+def test_inertia_and_band_agree_on_floats_and_arrays():
+    m = np.array([2.0, 0.0, 4.0])
+    sx, sy, sq = np.array([0.0, 0.0, 4.0]), np.array([0.0, 0.0, 0.0]), np.array([2.0, 0.0, 8.0])
+    arr = inertia(m, sx, sy, sq)
+    assert arr.tolist() == [
+        inertia(float(a), float(b), float(c), float(d))
+        for a, b, c, d in zip(m, sx, sy, sq, strict=True)
+    ]
+    assert arr.tolist() == [2.0, 0.0, 4.0]
+    totals = np.array([299.0, 300.0, 500.0, 501.0])
+    assert in_band(totals, 300, 500).tolist() == [bool(in_band(float(t), 300, 500)) for t in totals]
+    assert in_band(totals, 300, 500).tolist() == [False, True, True, False]

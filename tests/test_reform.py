@@ -386,3 +386,48 @@ def test_queenstown_points_with_streets_and_barriers(data_dir):
     for _, row in c[~c["changed"]].iterrows():
         members = res.units.index[res.units["community_code"] == row["community_code"]]
         assert (res.units.loc[members, "previous_code"] == row["community_code"]).all()
+
+
+# --- diagnostics as records -------------------------------------------------------------------
+
+
+def test_diagnostics_are_records_in_both_languages_with_fixes_the_rules_accept():
+    from gridplan import diagnostics
+
+    # one 4,000-household unit in a 1,000-3,000 band: its community cannot be split
+    units = make_lattice_units(4, 2, households=lambda r, c: 4000 if (r, c) == (0, 0) else 300)
+    units, comms = communities_of(units, lambda r, c: "A")
+    res = redivide(units, communities=comms, rules=ReformRules())
+    table = res.diagnostics
+    assert list(table.columns) == list(diagnostics.COLUMNS)
+    by_code = table.set_index("code")
+    assert {"reform_unit_over_ceiling", "reform_over_bounds"} <= set(by_code.index)
+    unit = by_code.loc["reform_unit_over_ceiling"]
+    assert unit["unit_ids"] == ("u0",) and unit["households"] == 4000
+    over = by_code.loc["reform_over_bounds"]
+    code = res.communities["community_code"].iat[0]
+    assert over["community_code"] == code and len(over["unit_ids"]) == 8
+    # messages name the public community code, in Chinese by default and in English on demand
+    assert code in over["message"] and "超过上限" in over["message"]
+    en = diagnostics.render_frame(table, lang="en").set_index("code").loc["reform_over_bounds"]
+    assert f"community {code} holds 6100 households" in en["message"]
+    # the fix names a ceiling above the current one, which the rules accept
+    hi_fix = over["params"]["hi_fix"]
+    assert hi_fix == 6100 and f"max_households to {hi_fix}" in en["fix"]
+    ReformRules(max_households=hi_fix)
+
+
+def test_isolated_unit_is_linked_and_reported():
+    units = make_lattice_units(4, 2, households=300)
+    lone = units.iloc[[0]].copy()
+    lone["unit_id"] = "island"
+    lone.index = ["island"]
+    lone["geometry"] = lone.geometry.translate(0, 5000)  # touches nothing
+    units = pd.concat([units, lone])
+    units, comms = communities_of(units, lambda r, c: "A")
+    res = redivide(units, communities=comms, rules=ReformRules(min_households=1000, cells="units"))
+    row = res.diagnostics.set_index("code").loc["reform_isolated_unit"]
+    assert row["unit_ids"] == ("island",) and row["params"]["n"] == 1
+    # linked, so it belongs to a community like every other unit
+    assert res.units.loc["island", "community_id"] is not None
+    assert int(res.communities["households"].sum()) == 2700
