@@ -317,3 +317,30 @@ def test_inertia_and_band_agree_on_floats_and_arrays():
     totals = np.array([299.0, 300.0, 500.0, 501.0])
     assert in_band(totals, 300, 500).tolist() == [bool(in_band(float(t), 300, 500)) for t in totals]
     assert in_band(totals, 300, 500).tolist() == [False, True, True, False]
+
+
+def test_engine_modules_import_no_private_names_and_core_does_not_cycle_with_exact():
+    import ast
+    from pathlib import Path
+
+    import gridplan
+
+    root = Path(gridplan.__file__).parent
+    engine = [
+        root / "graph.py",
+        root / "codes.py",
+        *(root / "partition").glob("[ce]*.py"),
+        root / "partition" / "refine.py",
+        *(root / "reform").glob("*.py"),
+    ]
+    private = []
+    for path in engine:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (
+                node.level or "gridplan" in (node.module or "")
+            ):
+                private += [(path.name, a.name) for a in node.names if a.name.startswith("_")]
+    assert private == []
+    exact = ast.parse((root / "partition" / "exact.py").read_text())
+    imported = {n.module for n in ast.walk(exact) if isinstance(n, ast.ImportFrom)}
+    assert "core" not in imported and "graph" in {m.split(".")[-1] for m in imported if m}

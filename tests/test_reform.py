@@ -431,3 +431,36 @@ def test_isolated_unit_is_linked_and_reported():
     # linked, so it belongs to a community like every other unit
     assert res.units.loc["island", "community_id"] is not None
     assert int(res.communities["households"].sum()) == 2700
+
+
+# --- codes and groups -------------------------------------------------------------------------
+
+
+def test_a_community_in_two_pieces_becomes_two_new_ones():
+    # A lies in two separate patches (columns 0-2 and 9-11) around B: each patch is a group of
+    # its own, neither holds more than half of A, so both get new numbers from 601
+    units = make_lattice_units(12, 4, households=100)  # patches of 1,200, B holds 2,400
+    units, comms = communities_of(units, lambda r, c: "B" if 3 <= c <= 8 else "A")
+    res = redivide(units, communities=comms, rules=ReformRules())
+    assert sorted(res.communities["community_code"]) == ["601", "602", "B"]
+    by_code = res.communities.set_index("community_code")
+    assert by_code.loc["B", "kept"] and not by_code.loc["B", "changed"]
+    # numbered north to south, then west to east: the western patch first (same latitude)
+    west = res.units.loc[res.units["col"] == 0, "community_code"].unique().tolist()
+    assert west == ["601"]
+    assert set(by_code.loc[["601", "602"], "previous_code"]) == {"A"}
+
+
+def test_number_communities_skips_taken_codes_and_reads_like_its_neighbours():
+    from gridplan.codes import number_communities
+
+    street = np.array(["s1", "s1", "s2", "s2"], dtype=object)
+    kept = np.array([None, "110101001601", None, None], dtype=object)
+    xy = np.array([[0.0, 0.0], [0.0, 5.0], [0.0, 9.0], [3.0, 9.0]])
+    current = {"s1": {"110101001601", "110101001602"}, "s2": {"A7"}}
+    code, cid = number_communities(street, kept, xy, current=current, start=601)
+    # s1: 601 and 602 are taken by current communities, so the new one is 603 with their prefix
+    assert (code[0], cid[0]) == ("603", "110101001603")
+    assert (code[1], cid[1]) == ("110101001601", "110101001601")
+    # s2 has no numeric codes: ids are street-number, west to east on one row
+    assert code[2:].tolist() == ["601", "602"] and cid[2:].tolist() == ["s2-601", "s2-602"]

@@ -3,6 +3,7 @@ local search."""
 
 from .core import PieceResult, choose_k, split_piece
 from .grids import GridPartition, partition_grids, polsby_popper
+from .refine import refine
 
 __all__ = [
     "GridPartition",
@@ -10,5 +11,6 @@ __all__ = [
     "choose_k",
     "partition_grids",
     "polsby_popper",
+    "refine",
     "split_piece",
 ]

@@ -233,7 +233,9 @@ class InertiaCost:
         self.sq[q] += self.ql[u]
 
 
-def shape_cost(sums: Sequence[float], weight: float, perimeter: float, w0: float) -> float:
+def shape_cost(
+    sums: Sequence[float] | np.ndarray, weight: float, perimeter: float, w0: float
+) -> float:
     """Compactness cost of one part: its weight (in units of ``w0``) times how far its shape
     is from a disc, by two measures that are 0 for a disc.
 

@@ -17,7 +17,7 @@ from scipy.sparse import csgraph
 from ..config import band_admits
 from ..graph import CROSSING_PENALTY, UnitGraph, from_edges, in_band
 from ..partition.core import split_piece
-from ..partition.refine import Disruption, ShapeCost, refine, shape_cost
+from ..partition.refine import CostTerm, Disruption, ShapeCost, refine, shape_cost
 from .rules import ReformRules
 
 __all__ = ["Planner"]
@@ -640,7 +640,7 @@ class Planner:
         self._split_cache.clear()
         self._region_cache.clear()
         before = self.label.copy()
-        terms = [
+        terms: list[CostTerm] = [
             ShapeCost(self.g, self.cols, self.w0),
             Disruption(self.g, self.old, weight=self.dw, w0=self.w0),
         ]
