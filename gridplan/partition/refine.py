@@ -127,6 +127,9 @@ def refine(
     for t in terms:
         t.start(labels, part_list)
     src, dst = g.sources, g.indices
+    # the common case (grids, micro-grids): every edge and every part open to moves
+    open_all = cross and bool(active.all())
+    single = terms[0] if len(terms) == 1 else None
 
     def viol(s: float) -> float:
         return (lo - s if s < lo else 0.0) + (s - hi if s > hi else 0.0)
@@ -144,12 +147,16 @@ def refine(
             p = lab[u]
             if count[p] <= 1:
                 continue
-            cand = set()
-            for e in range(indptr[u], indptr[u + 1]):
-                if usable_l[e]:
-                    q = lab[indices[e]]
-                    if q != p and act[q]:
-                        cand.add(q)
+            if open_all:
+                cand = {lab[v] for v in indices[indptr[u] : indptr[u + 1]]}
+                cand.discard(p)
+            else:
+                cand = set()
+                for e in range(indptr[u], indptr[u + 1]):
+                    if usable_l[e]:
+                        q = lab[indices[e]]
+                        if q != p and act[q]:
+                            cand.add(q)
             if not cand:
                 continue
             wu = w[u]
@@ -161,9 +168,12 @@ def refine(
                 if dv > _EPS:
                     continue
                 # band violation dominates; cost gains must beat rounding noise
-                gain = dv * 1e6
-                for t, c in zip(terms, ctxs, strict=True):
-                    gain += t.delta(c, u, p, q)
+                if single is not None:
+                    gain = dv * 1e6 + single.delta(ctxs[0], u, p, q)
+                else:
+                    gain = dv * 1e6
+                    for t, c in zip(terms, ctxs, strict=True):
+                        gain += t.delta(c, u, p, q)
                 if gain < best_gain - 1e-9:
                     best_gain, best_q = gain, q
             if best_q < 0 or not part_stays_connected(indptr, indices, lab, u, p):
@@ -200,17 +210,18 @@ class InertiaCost:
         self.sq = np.bincount(labels, weights=self._q, minlength=k).tolist()
         whole = inertia(sum(self.sm), sum(self.sx), sum(self.sy), sum(self.sq))
         self.scale = max(whole / max(k, 1), 1e-9)
+        # each part's inertia, kept up to date on every move (recomputed from its sums)
+        self.cur = [inertia(*t) for t in zip(self.sm, self.sx, self.sy, self.sq, strict=True)]
 
     def begin_pass(self, labels: np.ndarray) -> None:
         pass
 
     def leave(self, u: int, p: int) -> tuple[float, float]:
         sm, sx, sy, sq = self.sm, self.sx, self.sy, self.sq
-        before = inertia(sm[p], sx[p], sy[p], sq[p])
         after = inertia(
             sm[p] - self.ml[u], sx[p] - self.mxl[u], sy[p] - self.myl[u], sq[p] - self.ql[u]
         )
-        return before, after
+        return self.cur[p], after
 
     def delta(self, ctx: tuple[float, float], u: int, p: int, q: int) -> float:
         before_p, after_p = ctx
@@ -221,7 +232,7 @@ class InertiaCost:
                 sm[q] + self.ml[u], sx[q] + self.mxl[u], sy[q] + self.myl[u], sq[q] + self.ql[u]
             )
             - before_p
-            - inertia(sm[q], sx[q], sy[q], sq[q])
+            - self.cur[q]
         )
         return di / self.scale
 
@@ -231,6 +242,8 @@ class InertiaCost:
             s[q] += d[u]
         self.sq[p] -= self.ql[u]
         self.sq[q] += self.ql[u]
+        for r in (p, q):
+            self.cur[r] = inertia(self.sm[r], self.sx[r], self.sy[r], self.sq[r])
 
 
 def shape_cost(
