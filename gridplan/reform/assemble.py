@@ -107,7 +107,7 @@ def assemble(
         street_new, kept_code, cen, current=old_street, start=rules.new_code_start
     )
 
-    in_bounds = (w_new >= lo - _EPS) & (w_new <= hi + _EPS)
+    in_bounds = in_band(w_new, lo, hi)
     # membership unchanged: the same units as the current community, nothing more, nothing less
     old_members = pd.Series(prev[res_mask]).value_counts()
     changed = np.ones(n_new, dtype=bool)
@@ -348,7 +348,7 @@ def counts_report(
             return [0, 0, 0, 0, np.nan, np.nan]
         return [
             len(w),
-            int(((w >= lo - _EPS) & (w <= hi + _EPS)).sum()),
+            int(in_band(w, lo, hi).sum()),
             int((w > hi + _EPS).sum()),
             int((w < lo - _EPS).sum()),
             float(np.min(w)),
