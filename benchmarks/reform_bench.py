@@ -44,8 +44,8 @@ import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from gridplan.graph import cell_edges
 from gridplan.crs import working_crs
+from gridplan.graph import cell_edges
 from gridplan.reform import ReformRules, code_continuity, redivide
 
 HERE = Path(__file__).resolve().parent

@@ -30,8 +30,8 @@ from scipy.sparse import csgraph
 from shapely import STRtree
 
 from gridplan import GridRules, prepare_layers
-from gridplan.graph import Edges, barrier_lines, cell_edges
 from gridplan.crs import working_crs
+from gridplan.graph import Edges, barrier_lines, cell_edges
 from gridplan.tessellation import region_hulls, tessellate, units_tile
 
 
