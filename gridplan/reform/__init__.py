@@ -72,7 +72,7 @@ from .inputs import check_inputs, communities_from_column, locate_in_streets
 from .planner import Planner
 from .rules import Reform, ReformRules
 
-__all__ = ["Reform", "ReformRules", "code_continuity", "plan", "redivide"]
+__all__ = ["Reform", "ReformRules", "code_continuity", "plan_communities", "redivide"]
 
 log = logging.getLogger(__name__)
 
@@ -161,11 +161,11 @@ def redivide(
                 fix="reform_check_links",
             )
         )
-    planner = plan(inp, rules=rules, seed=seed, diags=diags)
+    planner = plan_communities(inp, rules=rules, seed=seed, diags=diags)
     return assemble(inp, planner, layers=layers, rules=rules, diags=diags)
 
 
-def plan(
+def plan_communities(
     inp: ReformInput, *, rules: ReformRules, seed: int = 0, diags: list[Diagnostic]
 ) -> Planner:
     """Steps 3-6: groups from the current communities (or afresh), repair, target count and
