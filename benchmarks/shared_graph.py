@@ -7,11 +7,11 @@ uses them (``gridplan/partition/grids.py``, steps 1-3):
 2. units inside a dedicated area (Taiyuan only) leave the residential problem;
 3. residential units get space-filling cells from :func:`gridplan.tessellation.tessellate`,
    per community polygon (or the hull of a community's units when no polygon is given),
-   cut by the barrier lines gridplan counts (:func:`gridplan.adjacency.barrier_lines` with
+   cut by the barrier lines gridplan counts (:func:`gridplan.graph.barrier_lines` with
    ``GridRules().barrier_classes``) -- except areal units that already tile their
    communities (:func:`gridplan.tessellation.units_tile`, e.g. census areas), which are their
    own cells;
-4. :func:`gridplan.adjacency.cell_edges` gives the adjacency and flags edges that cross a
+4. :func:`gridplan.graph.cell_edges` gives the adjacency and flags edges that cross a
    barrier; edges between communities are dropped (no tool may join communities).
 
 This mirrors the engine, which changes; the run checks that gridplan's own cells match these
@@ -30,8 +30,8 @@ from scipy.sparse import csgraph
 from shapely import STRtree
 
 from gridplan import GridRules, prepare_layers
-from gridplan.adjacency import Edges, barrier_lines, cell_edges
 from gridplan.crs import working_crs
+from gridplan.graph import Edges, barrier_lines, cell_edges
 from gridplan.tessellation import region_hulls, tessellate, units_tile
 
 

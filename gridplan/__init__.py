@@ -1,13 +1,13 @@
 """gridplan: community grids (网格) and micro-grids (微网格) for Chinese urban planners."""
 
-from .config import CodeRules, GridRules, MicroGridRules, PlanRules, band_admits
+from .config import CodeRules, GridRules, MicroGridRules, PlanRules, ReformRules, band_admits
 from .errors import GridplanError, InfeasibleError, Problem, ValidationError
 from .io import list_layers, read_layer, write_layer
 from .layers import Layers, prepare_layers
 from .partition import GridPartition, partition_grids
 from .partition.microgrids import MicroPartition, partition_microgrids
 from .pipeline import Plan, plan
-from .reform import Reform, ReformRules, redivide
+from .reform import Reform, redivide
 from .staffing import Staffing, StaffingRules, staffing_plan
 
 __version__ = "0.1.0"

@@ -535,6 +535,8 @@ class ReformRules:
         Spanning trees tried per bisection and passes of boundary refinement inside
         :func:`~gridplan.partition.core.split_piece`; ``refine_passes`` also bounds the
         passes of the disruption-aware local search.
+    search
+        Knobs of the partition search (:class:`~gridplan.config.SearchRules`).
 
     Examples
     --------
@@ -569,6 +571,7 @@ class ReformRules:
     cells: CellMode = "auto"
     tries: int = 24
     refine_passes: int = 8
+    search: SearchRules = field(default_factory=SearchRules)
 
     def __post_init__(self) -> None:
         problems: list[Problem] = []

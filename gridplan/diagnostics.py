@@ -189,6 +189,47 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "grid {grid_code}: micro-grid sizes {sizes} (micro-grid band {lo}-{hi}) - {why}",
     ),
     # --- community redivision (reform) ---
+    "reform_isolated_unit": (
+        "{n} 个单元与其他单元没有共同的单元格边，已各自连接到同一街道内最近的单元",
+        "{n} unit(s) share no cell edge with any other unit; each was linked to its nearest "
+        "unit in the same street",
+    ),
+    "reform_target_count": (
+        "未达到目标社区数 {target}：方案有 {got} 个社区（范围 {lo}–{hi} 对总计 {total} 可划 "
+        "{k_min}–{k_max} 个，未计街道边界和连通性）",
+        "target_count {target} not reached: the plan has {got} communities (the band {lo}-{hi} "
+        "admits {k_min}-{k_max} for {total} in all, before street boundaries and contiguity)",
+    ),
+    "reform_barrier_crossing": (
+        "社区 {community_code} 在障碍线 {barrier} 两侧都有相邻单元",
+        "community {community_code} has neighbouring units on both sides of {barrier}",
+    ),
+    "reform_infeasible_street": (
+        "街道 {street} 共 {total} {noun}：无论划几个 {lo}–{hi} {noun}的社区都不合适",
+        "street {street} holds {total} {noun}: no number of communities of {lo}-{hi} fits",
+    ),
+    "reform_unit_over_ceiling": (
+        "{n_units} 个单元各自超过 {hi} {noun}（最大 {largest}）",
+        "{n_units} unit(s) alone hold more than {hi} {noun} (the largest {largest})",
+    ),
+    "reform_under_isolated": (
+        "社区 {community_code} 共 {size} {noun}，低于下限 {lo}：它在街道内所在的连通区域"
+        "总共只有 {area}",
+        "community {community_code} holds {size} {noun}, below the floor of {lo}: its "
+        "connected area in the street holds only {area} in all",
+    ),
+    "reform_under_bounds": (
+        "社区 {community_code} 共 {size} {noun}，低于下限 {lo}：没有相邻社区能在范围内"
+        "接纳它或与它一起重新划分",
+        "community {community_code} holds {size} {noun}, below the floor of {lo}: no "
+        "neighbour could take it, or re-plan with it, within the band",
+    ),
+    "reform_over_bounds": (
+        "社区 {community_code} 共 {size} {noun}，超过上限 {hi}：未找到将它（与相邻社区一起）"
+        "划分为连通且在范围内的方案",
+        "community {community_code} holds {size} {noun}, above the ceiling of {hi}: no split "
+        "of it (with its neighbours) into contiguous in-band parts was found",
+    ),
     # --- staffing ---
     "no_microgrids": (
         "未提供微网格图层或 n_microgrids 列，未计兼职网格员岗位",
@@ -259,6 +300,12 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "第 {part} 部分（街道 {street_id}）规划失败：{error}；其 {n_units} 个单元未规划",
         "part {part} (street {street_id}) failed: {error}; its {n_units} units are not planned",
     ),
+}
+
+#: What a band counts (``{noun}``), by the rules' ``balance``.
+_NOUNS: dict[str, tuple[str, str]] = {
+    "households": ("户", "households"),
+    "population": ("人", "residents"),
 }
 
 #: Reasons quoted inside messages (``{why}``), keyed by a param value.
@@ -359,6 +406,49 @@ _FIXES: dict[str, tuple[str, str]] = {
         "在这些网格的居民中物色人选（党员、退休干部、物业人员、楼栋长）",
         "look for residents of those grids (party members, retired cadres, property staff, "
         "building heads)",
+    ),
+    "reform_check_links": (
+        "检查这些单元的几何，或接受该连接",
+        "check their geometry, or accept the link",
+    ),
+    "reform_target_count": (
+        "选择接近 {got} 的 target_count（该范围在不计街道边界和连通性时可划 {k_min}–{k_max} "
+        "个），或放宽社区范围",
+        "choose a target_count nearer {got} (the band admits {k_min}-{k_max} before street "
+        "boundaries and contiguity), or widen the band",
+    ),
+    "reform_accept_or_widen": (
+        "可以接受（例如该线止于社区内部），或放宽社区范围使两侧各自成社区",
+        "accept it (e.g. the line ends inside the community), or widen the band so each side "
+        "can stand alone",
+    ),
+    "reform_street_small": (
+        "将 min_households 降至 {lo_fix}，或与相邻街道合并",
+        "lower min_households to {lo_fix}, or join the street with a neighbour",
+    ),
+    "reform_join_street": (
+        "与相邻街道合并，或调整街道边界",
+        "join it with a neighbouring street, or redraw the street boundary",
+    ),
+    "reform_street_band": (
+        "将 min_households 降至 {lo_fix}，或将 max_households 提高到 {hi_fix}",
+        "lower min_households to {lo_fix} or raise max_households to {hi_fix}",
+    ),
+    "reform_split_units": (
+        "先切分这些单元（楼栋按单元/楼梯，片区按地块）",
+        "split those units (buildings by stairwell, areas into blocks) first",
+    ),
+    "reform_under_isolated": (
+        "将 min_households 降至 {lo_fix}，或允许它跨街道边界并入相邻社区",
+        "lower min_households to {lo_fix}, or let it join a community across the street boundary",
+    ),
+    "reform_under": (
+        "将 min_households 降至 {lo_fix}，或提高 max_households",
+        "lower min_households to {lo_fix} or raise max_households",
+    ),
+    "reform_over": (
+        "将 max_households 提高到 {hi_fix}，或切分其中最大的单元",
+        "raise max_households to {hi_fix} or split its largest units",
     ),
 }
 
@@ -469,6 +559,9 @@ def render(d: Diagnostic, *, lang: Lang = "zh", interface: Interface = "python")
         **d.params,
         "opt": _Options(lang, interface),
     }
+    noun = d.params.get("noun")
+    if isinstance(noun, str) and noun in _NOUNS:
+        values["noun"] = _NOUNS[noun][0 if lang == "zh" else 1]
     why = d.params.get("why")
     if isinstance(why, str) and why in WHY:
         values["why"] = _format(WHY[why][lang], values)

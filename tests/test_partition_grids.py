@@ -20,8 +20,8 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from shapely.geometry import LineString, box
 
-from gridplan.adjacency import cell_edges
 from gridplan.config import GridRules
+from gridplan.graph import cell_edges
 from gridplan.partition.grids import DIAGNOSTIC_COLUMNS, partition_grids
 
 X0, Y0 = LATTICE_ORIGIN
