@@ -28,6 +28,7 @@ from gridplan import diagnostics, render
 from gridplan.config import rules_from_dict
 from gridplan.errors import ValidationError
 from gridplan.i18n import Lang, label_columns, t
+from gridplan.io import parse_columns
 
 SAMPLE = Path(__file__).resolve().parent / "data" / "singapore_queenstown.gpkg"
 SAMPLE_LAYERS = ("units", "communities", "streets", "barriers")
@@ -233,7 +234,7 @@ else:
         T("columns"), key="columns", help=T("columns_help"), placeholder="户数 = households"
     )
     try:
-        columns = sup.parse_columns(mapping_text)
+        columns = parse_columns(mapping_text)
     except ValidationError as exc:
         upload_errors.append(exc)
     source_crs = st.sidebar.selectbox(

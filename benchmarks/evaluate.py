@@ -17,7 +17,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from gridplan import band_admits
-from gridplan.adjacency import Edges
+from gridplan.graph import Edges
 
 
 @dataclass

@@ -12,7 +12,7 @@ Instances (real public data, see ``../shared/data/README.md``):
   fits on its own or split in two, so wards must be re-planned with their neighbours.
 
 Every tool partitions the same graph: the units' own polygons, neighbours when they share at
-least 0.5 m of boundary (:func:`gridplan.adjacency.cell_edges`, the graph ``redivide`` builds
+least 0.5 m of boundary (:func:`gridplan.graph.cell_edges`, the graph ``redivide`` builds
 for areal units). METIS and GerryChain get ``k`` = the number of communities gridplan's default
 run produced, the units' weights, and a balance tolerance that maps the target size onto the
 bounds. Every figure is computed here from the labels, by one function, for every tool.
@@ -44,8 +44,8 @@ import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from gridplan.adjacency import cell_edges
 from gridplan.crs import working_crs
+from gridplan.graph import cell_edges
 from gridplan.reform import ReformRules, code_continuity, redivide
 
 HERE = Path(__file__).resolve().parent

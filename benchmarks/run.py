@@ -231,7 +231,7 @@ def _gridplan_atoms(g, payload, feasible_unit):
     import shapely
     from evaluate import Atoms
 
-    from gridplan.adjacency import cell_edges
+    from gridplan.graph import cell_edges
 
     pos = {u: i for i, u in enumerate(g.unit_ids)}
     unit_idx = np.array([pos[u] for u in payload["unit_id"]], dtype=np.int64)

@@ -7,8 +7,9 @@ It is the grid stage's own ground, built by the stage itself, never by a copy of
    dedicated area (Taiyuan only) in that area and gives residential units space-filling
    cells, per community polygon (or hull), cut by the barrier lines gridplan counts -- or
    uses areal units that already tile their communities (census areas) as their own cells;
-3. :func:`gridplan.partition.grids.unit_graph` gives the adjacency of those cells, flags
-   edges that cross a barrier and drops edges between communities (no tool may join them).
+3. :func:`gridplan.partition.grids.unit_graph` gives the adjacency of those cells
+   (:func:`gridplan.graph.cell_edges`), flags edges that cross a barrier and drops edges
+   between communities (no tool may join them).
 
 The grid stage then builds the same graph over unit *parts* (units above the ceiling are
 sliced); the run still checks that gridplan's own cells match these (``cells_match``).
@@ -24,7 +25,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from gridplan import GridRules, prepare_layers
-from gridplan.adjacency import Edges
+from gridplan.graph import Edges
 from gridplan.partition.grids import unit_cells, unit_graph
 
 

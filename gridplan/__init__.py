@@ -4,14 +4,22 @@
 codes, apportionment, assembly); each stage is public for callers that need one of them.
 """
 
-from .config import CodeRules, GridRules, MicroGridRules, PlanRules, SearchRules, band_admits
+from .config import (
+    CodeRules,
+    GridRules,
+    MicroGridRules,
+    PlanRules,
+    ReformRules,
+    SearchRules,
+    band_admits,
+)
 from .diagnostics import Diagnostic
 from .errors import GridplanError, InfeasibleError, Problem, ValidationError
 from .io import list_layers, read_layer, write_layer
 from .layers import Layers, prepare_layers
 from .partition import GridPartition, MicroPartition, partition_grids, partition_microgrids
 from .pipeline import Plan, plan
-from .reform import Reform, ReformRules, redivide
+from .reform import Reform, redivide
 from .staffing import Staffing, StaffingRules, staffing_plan
 
 __version__ = "0.1.0"

@@ -42,8 +42,9 @@ import pandas as pd
 import shapely
 
 from .errors import Problem, ValidationError
-from .io import FORMATS, list_layers, read_layer
+from .io import FORMATS, list_layers, parse_columns, read_layer
 from .render import grid_adjacency
+from .validate import id_str, normalize_ids
 
 if TYPE_CHECKING:
     from .config import PlanRules
@@ -323,28 +324,9 @@ def plan_from_uploads(
     )
 
 
-def parse_columns(text: str) -> dict[str, str]:
-    """Column renaming from text, one ``source = target`` per line (``:``, ``->``, ``→`` also
-    work); blank lines and ``#`` comments are skipped."""
-    mapping: dict[str, str] = {}
-    bad: list[str] = []
-    for raw in (text or "").splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        parts = re.split(r"\s*(?:=|->|→|:|：)\s*", line, maxsplit=1)
-        if len(parts) != 2 or not parts[0] or not parts[1]:
-            bad.append(raw.strip())
-            continue
-        mapping[parts[0]] = parts[1]
-    if bad:
-        raise _problem(
-            "columns",
-            "bad_mapping",
-            f"cannot read column mapping line(s) {bad}; write one per line as "
-            "`source = target`, e.g. `户数 = households`",
-        )
-    return mapping
+def _ids(values: pd.Series) -> np.ndarray:
+    """Ids of a column as :func:`~gridplan.validate.id_str` text, for comparing with an id."""
+    return np.array(normalize_ids(values), dtype=object)
 
 
 def problems_table(exc: ValidationError) -> pd.DataFrame:
@@ -378,7 +360,7 @@ def _grid_unit_ids(plan: Plan, code: str) -> tuple[str, ...]:
     """Whole units of grid ``code`` (units split across grids are left to the planner)."""
     u = plan.units
     whole = u["n_parts"].fillna(1).astype(int) <= 1 if "n_parts" in u.columns else True
-    sel = u[(u["grid_code"].astype(str) == str(code)) & whole]
+    sel = u[(_ids(u["grid_code"]) == id_str(code)) & whole]
     return tuple(sorted(str(i) for i in sel.index))
 
 
@@ -428,9 +410,7 @@ def movable_targets(plan: Plan, code: str) -> list[str]:
     if row.empty:
         return []
     comm = row["community_id"].iloc[0]
-    same = grids[
-        (grids["kind"] == "residential") & (grids["community_id"].astype(str) == str(comm))
-    ]
+    same = grids[(grids["kind"] == "residential") & (_ids(grids["community_id"]) == id_str(comm))]
     if code not in set(same["grid_code"]):
         return []
     graph = grid_adjacency(same, crs=plan.work_crs)
@@ -489,11 +469,12 @@ def move_preview(plan: Plan, unit_ids: Sequence[str], target: str) -> MovePrevie
     whether each stays contiguous (judged on cells approximated from the units)."""
     ids = tuple(sorted({str(i) for i in unit_ids}))
     u = plan.units
-    missing = [i for i in ids if i not in u.index.astype(str)]
+    known = set(normalize_ids(u.index))
+    missing = [i for i in ids if i not in known]
     if missing or not ids:
         raise _problem("edit", "unknown_unit", f"unknown unit id(s) {missing or '(none)'}")
     sel = u.loc[list(ids)]
-    sources = sorted(set(sel["grid_code"].astype(str)))
+    sources = sorted({c for c in normalize_ids(sel["grid_code"]) if c is not None})
     if len(sources) != 1:
         raise _problem("edit", "several_grids", f"the units lie in several grids: {sources}")
     source = sources[0]
@@ -512,9 +493,9 @@ def move_preview(plan: Plan, unit_ids: Sequence[str], target: str) -> MovePrevie
 
     work = plan.work_crs
     g_work = plan.grids.to_crs(work).set_index("grid_code").geometry
-    in_source = u[u["grid_code"].astype(str) == source].to_crs(work)
+    in_source = u[_ids(u["grid_code"]) == source].to_crs(work)
     cells = _cells(g_work[source], in_source.geometry.to_numpy())
-    moving = in_source.index.astype(str).isin(ids)
+    moving = pd.Index(normalize_ids(in_source.index)).isin(ids)
     rest = shapely.union_all(cells[~moving]) if (~moving).any() else None
     moved = shapely.union_all(cells[moving])
     # grids share boundaries only up to floating point; half a metre closes the seams

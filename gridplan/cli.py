@@ -23,7 +23,7 @@ from .config import PlanRules
 from .crs import unshift_to_wgs84
 from .diagnostics import flat, render_frame
 from .errors import GridplanError, Problem, ValidationError
-from .io import FORMATS, list_layers, read_layer, reproducible_gdal
+from .io import FORMATS, list_layers, parse_columns, read_layer, write_gpkg
 from .pipeline import Plan
 from .validate import ROLES, validate_layer, validate_layers
 
@@ -131,20 +131,12 @@ def guess_role(*names: str) -> str | None:
 
 
 def _parse_columns(text: str | None) -> dict[str, str]:
-    if not text:
-        return {}
-    mapping: dict[str, str] = {}
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise typer.BadParameter(
-                f"expected OLD=NEW pairs like 户数=households, got {part.strip()!r}",
-                param_hint="--columns",
-            )
-        old, new = (s.strip() for s in part.split("=", 1))
-        mapping[old] = new
-    return mapping
+    try:
+        return parse_columns(text)
+    except ValidationError as exc:
+        raise typer.BadParameter(
+            "; ".join(p.message for p in exc.problems), param_hint="--columns"
+        ) from exc
 
 
 @dataclass
@@ -439,24 +431,9 @@ def _unused_layers_hint(units_spec: str, given: dict[str, str | None]) -> str | 
 
 
 def _load_rules(config: Path | None, county_code: str | None) -> PlanRules:
-    import tomllib
+    from .config import read_rules
 
-    from .config import PlanRules as _PlanRules
-    from .config import rules_from_dict
-
-    rules = _PlanRules()
-    if config is not None:
-        if not config.is_file():
-            raise ValidationError(
-                [Problem(config.name, "missing_file", f"rules file not found: {str(config)!r}")]
-            )
-        try:
-            data = tomllib.loads(config.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ValidationError(
-                [Problem(config.name, "bad_toml", f"cannot parse {config.name!r} as TOML: {exc}")]
-            ) from exc
-        rules = rules_from_dict(data)
+    rules = read_rules(config).plan
     if county_code is not None:
         rules = replace(rules, codes=replace(rules.codes, county_code=county_code))
     return rules
@@ -732,8 +709,6 @@ def grids_command(
         "streets": streets,
     }
     try:
-        import pyogrio
-
         _diagnostics_lang(lang)
         mapping = _parse_columns(columns)
         rules = _load_rules(config, county_code)
@@ -758,10 +733,7 @@ def grids_command(
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.exists():
             out.unlink()
-        with reproducible_gdal():
-            pyogrio.write_dataframe(grids_out, out, layer="grids", driver="GPKG")
-            pyogrio.write_dataframe(units_out, out, layer="units", driver="GPKG")
-            pyogrio.write_dataframe(diags, out, layer="diagnostics", driver="GPKG")
+        write_gpkg(out, {"grids": grids_out, "units": units_out, "diagnostics": diags})
     except typer.Exit:
         raise
     except typer.BadParameter:
@@ -887,9 +859,10 @@ def staff_command(
     Exits 0 on success, 1 on bad input (every problem is listed), 2 on an unexpected error.
     """
     try:
-        from .staffing import StaffingRules, staffing_plan, staffing_rules_from_toml
+        from .config import read_rules
+        from .staffing import staffing_plan
 
-        rules = staffing_rules_from_toml(config) if config is not None else StaffingRules()
+        rules = read_rules(config).staffing
         result = staffing_plan(plan_file, rules=rules, roster=roster)
         written = result.to_excel(out, language=lang.value, mask_phones=not show_phones)
     except typer.Exit:

@@ -13,6 +13,11 @@ numbered west to east within rows read north to south; dedicated grids (专属�
 own range starting at :attr:`~gridplan.config.CodeRules.dedicated_start` (901) so that
 residential numbering never shifts when a dedicated grid is added or removed.
 
+Community redivision (:mod:`gridplan.reform`) uses the same module for community codes: the
+code rule (:func:`code_continuity`: a new community keeps a current community's code when it
+is substantially that community) and the numbering of every other new community from 601
+within its street (:func:`number_communities`).
+
 Codes depend only on the ids and geometry of the input, never on row order, so the same
 input always gets the same codes.
 
@@ -33,7 +38,8 @@ Examples
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -43,12 +49,21 @@ import shapely
 from .config import CodeRules
 from .errors import Problem, ValidationError, describe_rows
 
-__all__ = ["grid_codes", "microgrid_codes", "reading_order"]
+__all__ = [
+    "code_continuity",
+    "code_prefix",
+    "grid_codes",
+    "microgrid_codes",
+    "number_communities",
+    "reading_order",
+]
 
 log = logging.getLogger(__name__)
 
 #: the level code used for grids outside every street / community
 NONE_CODE = "000"
+
+_CODE_EPS = 1e-9
 
 
 def _is_missing(value: object) -> bool:
@@ -460,3 +475,146 @@ def microgrid_codes(
         name="microgrid_code",
         dtype=object,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# community codes after a redivision
+# ---------------------------------------------------------------------------------------------
+
+
+def code_continuity(previous: Any, new: Any, weights: Any) -> pd.Series:
+    """The current community each new community continues, by the code rule.
+
+    A new community keeps the code of current community ``O`` when at least half of its
+    weight comes from ``O`` and more than half of ``O``'s weight went into it. Where the
+    weights involved are all zero, unit counts decide instead.
+
+    Parameters
+    ----------
+    previous, new
+        Current and new label per unit (array-likes of equal length; missing labels are
+        ignored).
+    weights
+        Households (or residents) per unit.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by new label: the continued current label, or None.
+
+    Examples
+    --------
+    >>> code_continuity(["a", "a", "a", "b"], [1, 1, 2, 2], [10, 10, 5, 20]).to_dict()
+    {1: 'a', 2: 'b'}
+    >>> code_continuity(["a", "a"], [1, 2], [10, 10]).to_dict()  # an even split keeps neither
+    {1: None, 2: None}
+    """
+    df = pd.DataFrame(
+        {
+            "old": pd.Series(previous, dtype=object).to_numpy(),
+            "new": pd.Series(new, dtype=object).to_numpy(),
+            "w": np.asarray(weights, dtype=float),
+            "n": 1.0,
+        }
+    )
+    new_labels = pd.unique(df["new"].dropna())
+    out = pd.Series([None] * len(new_labels), index=new_labels, dtype=object)
+    df = df[df["old"].notna() & df["new"].notna()]
+    if df.empty:
+        return out
+    pair = df.groupby(["new", "old"], sort=True)[["w", "n"]].sum()
+    new_tot = df.groupby("new")[["w", "n"]].sum()
+    old_tot = df.groupby("old")[["w", "n"]].sum()
+    nt = new_tot.reindex(pair.index.get_level_values(0)).to_numpy()
+    ot = old_tot.reindex(pair.index.get_level_values(1)).to_numpy()
+    # weights decide where there are any; all-zero communities fall back to unit counts
+    use_w = (nt[:, 0] > 0) & (ot[:, 0] > 0)
+    h = np.where(use_w, pair["w"].to_numpy(), pair["n"].to_numpy())
+    n_tot = np.where(use_w, nt[:, 0], nt[:, 1])
+    o_tot = np.where(use_w, ot[:, 0], ot[:, 1])
+    ok = (h >= 0.5 * n_tot - _CODE_EPS) & (h > 0.5 * o_tot + _CODE_EPS)
+    cand = pd.DataFrame(
+        {"new": pair.index.get_level_values(0), "old": pair.index.get_level_values(1), "h": h}
+    )[ok]
+    # two halves of exactly 50 % each: the larger share, then the smaller code, wins
+    cand = cand.sort_values(["new", "h", "old"], ascending=[True, False, True], kind="stable")
+    cand = cand.drop_duplicates("new")
+    out.loc[cand["new"].to_numpy()] = cand["old"].to_numpy()
+    return out
+
+
+def code_prefix(codes: list[str]) -> str | None:
+    """Shared prefix of CJ/T 349 community codes (all digits, same length, last 3 digits the
+    community), so a new community's id reads like its neighbours'.
+
+    Examples
+    --------
+    >>> code_prefix(["140106001001", "140106001002"]), code_prefix(["a", "b"])
+    ('140106001', None)
+    """
+    if not codes or not all(c.isdigit() for c in codes):
+        return None
+    lengths = {len(c) for c in codes}
+    if len(lengths) != 1 or next(iter(lengths)) <= 3:
+        return None
+    prefixes = {c[:-3] for c in codes}
+    return prefixes.pop() if len(prefixes) == 1 else None
+
+
+def number_communities(
+    street: np.ndarray,
+    kept: np.ndarray,
+    xy: np.ndarray,
+    *,
+    current: Mapping[str, set[str]],
+    start: int = 601,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and ids of new communities.
+
+    A community that continues a current one (``kept``, by :func:`code_continuity`) keeps its
+    code as code and id. Every other one is numbered from ``start`` within its street, north
+    to south and west to east by its point ``xy``, skipping the codes the street's current
+    communities use (``current``: street -> current codes); its id is the street's shared
+    code prefix (:func:`code_prefix`) plus the number, else ``street-number``.
+
+    Returns
+    -------
+    (code, community_id)
+        Object arrays, one entry per new community.
+
+    Examples
+    --------
+    >>> code, cid = number_communities(
+    ...     np.array(["s1", "s1", "s1"], dtype=object), np.array(["140106001001", None, None]),
+    ...     np.array([[0.0, 0.0], [0.0, 10.0], [5.0, 0.0]]),
+    ...     current={"s1": {"140106001001", "140106001002"}})
+    >>> code.tolist(), cid.tolist()
+    (['140106001001', '601', '602'], ['140106001001', '140106001601', '140106001602'])
+    """
+    n_new = len(street)
+    code = np.empty(n_new, dtype=object)
+    cid = np.empty(n_new, dtype=object)
+    for s in sorted(set(street.tolist())):
+        in_s = np.flatnonzero(street == s)
+        taken = set(current.get(s, set()))
+        taken |= {c[-3:] for c in taken if c.isdigit()}
+        prefix = code_prefix(sorted(current.get(s, set())))
+        nxt = start
+        order_s = in_s[np.lexsort((np.round(xy[in_s, 0], 1), -np.round(xy[in_s, 1], 1)))]
+        for k in order_s:
+            if kept[k] is not None:
+                code[k] = kept[k]
+                cid[k] = kept[k]
+                continue
+            while f"{nxt:03d}" in taken or (prefix and f"{prefix}{nxt:03d}" in taken):
+                nxt += 1
+            c3 = f"{nxt:03d}"
+            nxt += 1
+            code[k] = c3
+            cid[k] = f"{prefix}{c3}" if prefix else (f"{s}-{c3}" if s else c3)
+    # an id that collides with a current community's id elsewhere gets the street prefix
+    dup = pd.Series(cid).duplicated(keep=False).to_numpy()
+    fresh = np.array([k is None for k in kept], dtype=bool)
+    for k in np.flatnonzero(dup & fresh).tolist():
+        cid[k] = f"{street[k] or 'S'}-{cid[k]}"
+    return code, cid

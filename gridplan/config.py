@@ -3,13 +3,25 @@
 Rules are plain frozen dataclasses so they are hashable (Streamlit caches on them), shareable
 between sessions, and cannot be changed behind a running plan. Each validates itself on
 construction and raises :class:`~gridplan.errors.ValidationError` naming every bad field.
+
+* the plan: :class:`GridRules`, :class:`MicroGridRules` (each with :class:`SearchRules`),
+  :class:`CodeRules`, :class:`PlanRules`;
+* :class:`StaffingRules` (posts and party organisation) and :class:`ReformRules` (community
+  redivision);
+* :func:`read_rules`: the one ``rules.toml`` loader, returning :class:`Rules`; it checks every
+  key's type against the annotations above before the classes check the values.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+import numpy as np
 
 from .errors import Problem, ValidationError
 
@@ -306,66 +318,629 @@ class PlanRules:
         mlo, mhi = self.microgrid.min_households, self.microgrid.max_households
         if self.grid.balance == "households" and mhi < hi:
             # every grid size in the band must admit an in-band count of micro-grids
-            bad = [
-                h
-                for h in range(lo, hi + 1)
-                if band_admits(h, mlo, mhi)[0] > band_admits(h, mlo, mhi)[1]
-            ]
-            if bad:
+            bad = unnestable_sizes(lo, hi, mlo, mhi)
+            if bad is not None:
                 raise ValidationError(
                     [
                         Problem(
                             "rules",
                             "nesting",
-                            f"grid sizes {bad[0]}..{bad[-1]} cannot be split into micro-grids of "
+                            f"grid sizes {bad[0]}..{bad[1]} cannot be split into micro-grids of "
                             f"{mlo}-{mhi} households; widen the micro-grid band",
                         )
                     ]
                 )
 
 
-def rules_from_dict(data: dict[str, Any]) -> PlanRules:
-    """Build :class:`PlanRules` from a nested mapping (e.g. a parsed ``rules.toml``).
+def unnestable_sizes(lo: int, hi: int, mlo: int, mhi: int) -> tuple[int, int] | None:
+    """First and last grid size in ``lo..hi`` that no count of ``mlo``-``mhi`` micro-grids fits.
 
-    Unknown keys are an error naming the key and the allowed keys.
+    ``h`` households fit ``k`` micro-grids when ``k * mlo <= h <= k * mhi``; the sizes that fit
+    no ``k`` are the gaps ``k * mhi + 1 .. (k + 1) * mlo - 1``, which exist only while
+    ``k * (mhi - mlo) <= mlo - 2``. The answer is computed from the first and last gap that
+    meets the band, so a band of a billion households costs as little as one of 200.
+    ``None`` when every size fits.
+
+    Examples
+    --------
+    >>> unnestable_sizes(300, 500, 30, 50) is None
+    True
+    >>> unnestable_sizes(50, 120, 30, 40)  # gaps 41..59 and 81..89 meet the band
+    (50, 89)
+    >>> unnestable_sizes(1, 10**9, 30, 50)
+    (1, 59)
     """
-    sections = {"grid": GridRules, "microgrid": MicroGridRules, "codes": CodeRules}
-    # sections read by other modules from the same rules.toml (staffing, reform)
-    foreign = {"staffing", "reform"}
-    problems: list[Problem] = []
-    kwargs: dict[str, Any] = {}
-    top_allowed = {f.name for f in fields(PlanRules)}
-    for key, value in data.items():
-        if key in sections:
-            cls = sections[key]
-            allowed = {f.name for f in fields(cls)}
-            unknown = sorted(set(value) - allowed)
-            if unknown:
+    lo, hi, mlo, mhi = int(lo), int(hi), int(mlo), int(mhi)
+    if mhi <= mlo or hi < lo:
+        return None
+    n_gaps = (mlo - 2) // (mhi - mlo) + 1 if mlo >= 2 else 0  # gaps k = 0 .. n_gaps - 1
+    # the first gap ending at or after lo, the last starting at or before hi
+    k1 = max(0, -(-(lo + 1) // mlo) - 1)
+    k2 = min(n_gaps - 1, (hi - 1) // mhi)
+    if k1 > k2:
+        return None
+    first = max(lo, k1 * mhi + 1)
+    last = min(hi, (k2 + 1) * mlo - 1)
+    if first > last:
+        return None
+    return (first, last)
+
+
+# ---------------------------------------------------------------------------------------------
+# staffing and community redivision
+# ---------------------------------------------------------------------------------------------
+
+CellMode = Literal["auto", "tessellate", "units"]
+
+
+@dataclass(frozen=True)
+class StaffingRules:
+    """Rules for posts and party organisation; every number is configurable.
+
+    Parameters
+    ----------
+    grid_heads_per_grid, fulltime_workers_per_grid
+        Grid heads (网格长) and full-time grid workers (专职网格员) per residential grid.
+    parttime_workers_per_microgrid
+        Part-time grid workers (兼职网格员) per micro-grid.
+    dedicated_contacts_per_dedicated_grid
+        Contacts (专属网格联络员, usually staff of the host institution) per dedicated grid.
+    staff_dedicated_grids
+        Also give dedicated grids the grid-head and full-time posts of a residential grid.
+        Off by default: a dedicated grid is served by its host institution's contact.
+    community_workers_per_10k
+        Community workers (社区工作者) per 10,000 residents, rounded up per community
+        (national guidance: no fewer than 18; some cities use 25).
+    household_size
+        Residents per household, used where ``population`` is missing (flagged as estimated).
+    branch_min_members
+        Party members needed for a branch (党支部) of one compound/grid's own.
+    joint_branch_max_units
+        Most compounds/grids in one joint branch (联合党支部).
+    branch_split_over
+        A branch with more members than this should be split.
+    committee_from
+        A branch with at least this many members elects a branch committee (支委会).
+    central_household_span
+        Households each party-member central household (党员中心户) keeps in touch with.
+    party_group_min_members
+        Assumption: a building (unit) with at least this many party members holds a building
+        party group (楼栋党小组). Units that are blocks or census areas rather than buildings
+        are counted the same way, so the count is then an upper bound.
+    adjacency_m
+        Compounds/grids closer than this (metres; 0 = touching) are neighbours for joint
+        branches.
+    attach_small_groups
+        Policy for small compounds/grids that cannot reach ``branch_min_members`` together
+        with their small neighbours: ``True`` joins them to an adjacent branch with room
+        (making it a joint branch); ``False`` leaves them as an under-strength group. Either
+        way the diagnostics list what is still below the minimum.
+    """
+
+    grid_heads_per_grid: int = 1
+    fulltime_workers_per_grid: int = 1
+    parttime_workers_per_microgrid: int = 1
+    dedicated_contacts_per_dedicated_grid: int = 1
+    staff_dedicated_grids: bool = False
+    community_workers_per_10k: float = 18.0
+    household_size: float = 2.8
+    branch_min_members: int = 3
+    joint_branch_max_units: int = 5
+    branch_split_over: int = 50
+    committee_from: int = 7
+    central_household_span: int = 15
+    party_group_min_members: int = 3
+    adjacency_m: float = 50.0
+    attach_small_groups: bool = True
+
+    def __post_init__(self) -> None:
+        problems: list[Problem] = []
+
+        def whole(name: str, lo: int) -> None:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
                 problems.append(
-                    Problem(
-                        "rules",
-                        "unknown_key",
-                        f"unknown key(s) {unknown} in [{key}]; allowed: {sorted(allowed)}",
-                    )
+                    Problem("rules", name, f"`{name}` must be a whole number >= {lo}, got {v!r}")
                 )
-                continue
-            vals = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
-            try:
-                kwargs[key] = cls(**vals)
-            except ValidationError as exc:
-                problems.extend(exc.problems)
-        elif key in foreign:
-            continue
-        elif key in top_allowed:
-            kwargs[key] = tuple(value) if isinstance(value, list) else value
-        else:
+
+        def number(name: str, *, positive: bool) -> None:
+            v = getattr(self, name)
+            ok = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            ok = ok and math.isfinite(v) and (v > 0 if positive else v >= 0)
+            if not ok:
+                what = "a positive number" if positive else "a number >= 0"
+                problems.append(Problem("rules", name, f"`{name}` must be {what}, got {v!r}"))
+
+        def flag(name: str) -> None:
+            v = getattr(self, name)
+            if not isinstance(v, (bool, np.bool_)):
+                problems.append(
+                    Problem("rules", name, f"`{name}` must be true or false, got {v!r}")
+                )
+
+        for name in (
+            "grid_heads_per_grid",
+            "fulltime_workers_per_grid",
+            "parttime_workers_per_microgrid",
+            "dedicated_contacts_per_dedicated_grid",
+        ):
+            whole(name, 0)
+        for name in (
+            "branch_min_members",
+            "committee_from",
+            "central_household_span",
+            "party_group_min_members",
+        ):
+            whole(name, 1)
+        whole("joint_branch_max_units", 2)
+        whole("branch_split_over", 1)
+        number("community_workers_per_10k", positive=True)
+        number("household_size", positive=True)
+        number("adjacency_m", positive=False)
+        flag("staff_dedicated_grids")
+        flag("attach_small_groups")
+        split, least = self.branch_split_over, self.branch_min_members
+        if not problems and isinstance(split, int) and isinstance(least, int) and split < least:
             problems.append(
                 Problem(
                     "rules",
-                    "unknown_key",
-                    f"unknown key {key!r}; allowed: {sorted(top_allowed | set(sections))}",
+                    "branch_split_over",
+                    f"`branch_split_over` must be at least `branch_min_members`, got "
+                    f"{split} < {least}",
                 )
             )
+        if problems:
+            raise ValidationError(problems)
+
+
+@dataclass(frozen=True)
+class ReformRules:
+    """Rules for community redivision.
+
+    Parameters
+    ----------
+    min_households, max_households
+        The band every new community must fall in (default 1,000-3,000 households). With
+        ``balance="population"`` the same two numbers bound residents instead.
+    target_count
+        Number of residential communities wanted across all streets (e.g. 245 after merging
+        325 villages and communities). Groups are merged or split until it is reached where
+        the band allows; ``None`` lets the band decide.
+    disruption_weight
+        Weight of households moved out of their current community against compactness in
+        the local search and when choosing between repairs. ``0`` plans for compactness only.
+    balance
+        Which column the band applies to: ``"households"`` or ``"population"``.
+    keep_valid
+        Keep every current community that is within the band and contiguous exactly as it is,
+        unless an invalid neighbour needs it. ``False`` plans every street afresh (current
+        boundaries are still preferred through ``disruption_weight``).
+    new_code_start
+        First 3-digit code given to communities that are not substantially a current one.
+    enterprise_categories
+        Words that mark a dedicated polygon's ``category`` as an enterprise area to be kept
+        out of residential communities (居企分离). Matching is case-insensitive by substring,
+        so ``"industrial"`` matches ``landuse_industrial`` and ``industrial_building``.
+    barrier_classes
+        ``barrier_class`` values that count as barriers (prefix match). An empty tuple means
+        every line in the barriers layer counts.
+    cells
+        How units become space-filling cells. ``"tessellate"``: Voronoi cells inside the
+        street (:func:`gridplan.tessellation.tessellate`), for buildings and points.
+        ``"units"``: the unit polygons themselves, for areal units (census blocks, output
+        areas, village polygons) that already tile the street. ``"auto"`` takes ``"units"``
+        when every unit is a polygon and together they cover at least 90 % of their streets
+        without overlapping, else ``"tessellate"``.
+    tries, refine_passes
+        Spanning trees tried per bisection and passes of boundary refinement inside
+        :func:`~gridplan.partition.core.split_piece`; ``refine_passes`` also bounds the
+        passes of the disruption-aware local search.
+    search
+        Knobs of the partition search (:class:`~gridplan.config.SearchRules`).
+
+    Examples
+    --------
+    >>> ReformRules(min_households=1500, max_households=3000).target
+    2250.0
+    >>> ReformRules(min_households=3000, max_households=1000)
+    Traceback (most recent call last):
+    ...
+    gridplan.errors.ValidationError: 1 problem found in the input:
+      - [rules] `max_households` must exceed `min_households`, got 1000 <= 3000
+    """
+
+    min_households: int = 1000
+    max_households: int = 3000
+    target_count: int | None = None
+    disruption_weight: float = 1.0
+    balance: Balance = "households"
+    keep_valid: bool = True
+    new_code_start: int = 601
+    enterprise_categories: tuple[str, ...] = (
+        "industrial",
+        "business",
+        "enterprise",
+        "office",
+        "commercial",
+        "工业",
+        "企业",
+        "商务",
+        "产业",
+    )
+    barrier_classes: tuple[str, ...] = ("major_road", "railway", "waterway", "river", "barrier")
+    cells: CellMode = "auto"
+    tries: int = 24
+    refine_passes: int = 8
+    search: SearchRules = field(default_factory=SearchRules)
+
+    def __post_init__(self) -> None:
+        problems: list[Problem] = []
+        lo, hi = self.min_households, self.max_households
+        if not lo > 0:
+            problems.append(
+                Problem("rules", "bounds", f"`min_households` must be positive, got {lo}")
+            )
+        if not hi > lo:
+            problems.append(
+                Problem(
+                    "rules",
+                    "bounds",
+                    f"`max_households` must exceed `min_households`, got {hi} <= {lo}",
+                )
+            )
+        if self.target_count is not None and not (
+            isinstance(self.target_count, (int, np.integer)) and self.target_count >= 1
+        ):
+            problems.append(
+                Problem(
+                    "rules",
+                    "target_count",
+                    "`target_count` must be a whole number >= 1 or None, got "
+                    f"{self.target_count!r}",
+                )
+            )
+        dw = self.disruption_weight
+        if not (isinstance(dw, (int, float)) and math.isfinite(dw) and dw >= 0):
+            problems.append(
+                Problem(
+                    "rules",
+                    "disruption_weight",
+                    f"`disruption_weight` must be a finite number >= 0, got {dw!r}",
+                )
+            )
+        if self.balance not in ("households", "population"):
+            problems.append(
+                Problem(
+                    "rules",
+                    "balance",
+                    f"`balance` must be 'households' or 'population', got {self.balance!r}",
+                )
+            )
+        if not (
+            isinstance(self.new_code_start, (int, np.integer)) and 1 <= self.new_code_start <= 999
+        ):
+            problems.append(
+                Problem(
+                    "rules",
+                    "new_code_start",
+                    "`new_code_start` must be a 3-digit number in 1..999, got "
+                    f"{self.new_code_start!r}",
+                )
+            )
+        if self.cells not in ("auto", "tessellate", "units"):
+            problems.append(
+                Problem(
+                    "rules",
+                    "cells",
+                    f"`cells` must be 'auto', 'tessellate' or 'units', got {self.cells!r}",
+                )
+            )
+        if self.tries < 1 or self.refine_passes < 0:
+            problems.append(
+                Problem(
+                    "rules",
+                    "search",
+                    f"`tries` must be >= 1 and `refine_passes` >= 0, got {self.tries} and "
+                    f"{self.refine_passes}",
+                )
+            )
+        if problems:
+            raise ValidationError(problems)
+
+    @property
+    def target(self) -> float:
+        """Preferred community size: the middle of the band."""
+        return (self.min_households + self.max_households) / 2
+
+
+# ---------------------------------------------------------------------------------------------
+# the one rules loader
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Every rule of a ``rules.toml``: the plan's, the staffing plan's and community redivision's.
+
+    ``[grid]``, ``[grid.search]``, ``[microgrid]``, ``[codes]`` and the top-level keys build
+    :attr:`plan`; ``[staffing]`` builds :attr:`staffing` and ``[reform]`` :attr:`reform`.
+    """
+
+    plan: PlanRules = field(default_factory=PlanRules)
+    staffing: StaffingRules = field(default_factory=StaffingRules)
+    reform: ReformRules = field(default_factory=ReformRules)
+
+
+class _Bad(Exception):
+    """A value that does not fit its annotation (internal to the loader)."""
+
+    def __init__(self, expected: str) -> None:
+        self.expected = expected
+
+
+def _given(value: Any) -> str:
+    """What the file gave, in words a planner recognises: ``"300" (text)``."""
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (true/false)"
+    if isinstance(value, str):
+        return f'"{value}" (text)'
+    if isinstance(value, int):
+        return f"{value} (a whole number)"
+    if isinstance(value, float):
+        return f"{value} (a decimal number)"
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list | tuple):
+        return f"{list(value)!r} (a list)"
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    """``value`` as the annotation ``hint`` wants it, or :class:`_Bad` naming what it wanted.
+
+    TOML has whole numbers, decimals, text, true/false, lists and tables; the annotations of
+    the rule classes say which of them each key takes. Python's ``True`` is an ``int`` and
+    ``float("nan")`` a ``float``: both are refused where they make no sense.
+    """
+    origin = get_origin(hint)
+    if origin in (Union, UnionType):
+        options = [a for a in get_args(hint) if a is not type(None)]
+        if value is None and len(options) < len(get_args(hint)):
+            return None
+        for option in options:
+            try:
+                return _coerce(value, option)
+            except _Bad:
+                continue
+        raise _Bad(" or ".join(_coerce_name(o) for o in options))
+    if origin is Literal:
+        allowed = get_args(hint)
+        if isinstance(value, str) and value in allowed:
+            return value
+        raise _Bad("one of " + ", ".join(f'"{a}"' for a in allowed))
+    if origin is tuple:
+        args = get_args(hint)
+        if not isinstance(value, list | tuple):
+            raise _Bad(_coerce_name(hint))
+        item = args[0] if args else Any
+        try:
+            return tuple(_coerce(v, item) for v in value)
+        except _Bad as exc:
+            raise _Bad(_coerce_name(hint)) from exc
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise _Bad(_coerce_name(bool))
+    if hint is int:
+        if isinstance(value, bool):
+            raise _Bad(_coerce_name(int))
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            return int(value)
+        raise _Bad(_coerce_name(int))
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _Bad(_coerce_name(float))
+        if not math.isfinite(value):
+            raise _Bad("a finite number")
+        return value
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise _Bad(_coerce_name(str))
+    if is_dataclass(hint):
+        if not isinstance(value, Mapping):
+            raise _Bad("a table")
+        return value  # built by _build, which knows the section's name
+    return value
+
+
+def _coerce_name(hint: Any) -> str:
+    origin = get_origin(hint)
+    if origin is tuple:
+        args = [a for a in get_args(hint) if a is not Ellipsis]
+        return f"a list of {_plural(args[0])}" if args else "a list"
+    if origin is Literal:
+        return "one of " + ", ".join(f'"{a}"' for a in get_args(hint))
+    return {
+        bool: "true or false",
+        int: "a whole number",
+        float: "a number",
+        str: "text",
+    }.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _plural(hint: Any) -> str:
+    return {int: "whole numbers", float: "numbers", str: "texts", bool: "true/false"}.get(
+        hint, _coerce_name(hint)
+    )
+
+
+def _key_name(section: str, key: str) -> str:
+    return f"[{section}] {key}" if section else key
+
+
+def _build(cls: type, data: Mapping[str, Any], section: str, problems: list[Problem]) -> Any:
+    """``cls(**data)`` with every key checked against ``cls``'s annotations first.
+
+    Every problem is added to ``problems``; returns None when the section cannot be built.
+    """
+    if not isinstance(data, Mapping):
+        problems.append(
+            Problem(
+                "rules",
+                "type",
+                f"`{section}` must be a table ([{section}] in TOML), got {_given(data)}",
+            )
+        )
+        return None
+    hints = get_type_hints(cls)
+    names = [f.name for f in fields(cls)]
+    unknown = sorted(set(map(str, data)) - set(names))
+    if unknown:
+        where = f"[{section}]" if section else "the top level"
+        problems.append(
+            Problem(
+                "rules",
+                "unknown_key",
+                f"unknown key(s) {unknown} in {where}; allowed: {sorted(names)}",
+            )
+        )
+    kwargs: dict[str, Any] = {}
+    ok = not unknown
+    for key in names:
+        if key not in data:
+            continue
+        value, hint = data[key], hints[key]
+        name = _key_name(section, key)
+        try:
+            value = _coerce(value, hint)
+        except _Bad as exc:
+            problems.append(
+                Problem(
+                    "rules",
+                    "type",
+                    f"`{name}` must be {exc.expected}, got {_given(value)}",
+                )
+            )
+            ok = False
+            continue
+        if is_dataclass(hint) and isinstance(value, Mapping):
+            sub = f"{section}.{key}" if section else key
+            value = _build(hint, value, sub, problems)  # type: ignore[arg-type]
+            if value is None:
+                ok = False
+                continue
+        kwargs[key] = value
+    if not ok:
+        return None
+    try:
+        return cls(**kwargs)
+    except ValidationError as exc:
+        where = f"[{section}] " if section else ""
+        problems.extend(replace(p, message=f"{where}{p.message}") for p in exc.problems)
+        return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    if not path.is_file():
+        raise ValidationError(
+            [Problem(path.name, "missing_file", f"rules file not found: {str(path)!r}")]
+        )
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationError(
+            [Problem(path.name, "bad_toml", f"cannot parse {path.name!r} as TOML: {exc}")]
+        ) from exc
+
+
+_PLAN_SECTIONS = {"grid", "microgrid", "codes"}
+
+
+def read_rules(source: str | Path | Mapping[str, Any] | None = None) -> Rules:
+    """Read every rule from a ``rules.toml`` (a path) or its parsed mapping.
+
+    Each key is checked against the type its rule class declares before the class validates
+    the values, and every problem in the file is reported at once, naming the key, what was
+    given and what was expected:
+
+    * ``[grid] min_households = "300"`` (text for a whole number), ``= 300.5`` (a decimal for a
+      count) or ``= true`` (true/false for a count);
+    * ``household_size = "2.8"`` (text for a number), ``nan`` or ``inf`` for a number;
+    * ``barrier_classes = "mx"`` (text for a list of texts, which would be read letter by
+      letter);
+    * unknown keys, with the allowed ones.
+
+    Sections: ``[grid]`` (with ``[grid.search]``), ``[microgrid]`` (with
+    ``[microgrid.search]``), ``[codes]``, top-level ``household_size``,
+    ``dedicated_categories``, ``merge_dedicated``; ``[staffing]``; ``[reform]``. A top-level
+    ``household_size`` is shared with ``[staffing]`` unless that sets its own; a file without a
+    ``[staffing]`` table may give staffing keys at the top level.
+
+    Raises
+    ------
+    ValidationError
+        Listing every problem of the file.
+
+    Examples
+    --------
+    >>> r = read_rules({"grid": {"min_households": 250, "search": {"enum_max": 10}},
+    ...                 "staffing": {"community_workers_per_10k": 25}})
+    >>> r.plan.grid.min_households, r.plan.grid.search.enum_max, r.staffing.household_size
+    (250, 10, 2.8)
+    >>> read_rules({"grid": {"min_households": "300"}})
+    Traceback (most recent call last):
+    ...
+    gridplan.errors.ValidationError: 1 problem found in the input:
+      - [rules] `[grid] min_households` must be a whole number, got "300" (text)
+    """
+    if source is None:
+        return Rules()
+    data = dict(source) if isinstance(source, Mapping) else _read_toml(Path(source))
+    problems: list[Problem] = []
+    staffing_names = {f.name for f in fields(StaffingRules)}
+    plan_names = {f.name for f in fields(PlanRules)}
+    plan_data = {k: v for k, v in data.items() if k not in ("staffing", "reform")}
+    staffing_data: Any = data.get("staffing", {})
+    if "staffing" not in data:
+        # an older flat file for `gridplan staff`: staffing keys at the top level
+        flat = {k for k in plan_data if k in staffing_names - plan_names}
+        staffing_data = {k: plan_data.pop(k) for k in sorted(flat)}
+    shared = data.get("household_size")
+    if isinstance(staffing_data, Mapping) and "household_size" not in staffing_data:
+        try:  # a bad shared value is reported once, at the top level
+            staffing_data = {**staffing_data, "household_size": _coerce(shared, float)}
+        except _Bad:
+            pass
+    plan = _build(PlanRules, plan_data, "", problems)
+    staffing = _build(StaffingRules, staffing_data, "staffing", problems)
+    reform = _build(ReformRules, data.get("reform", {}), "reform", problems)
     if problems:
         raise ValidationError(problems)
-    return PlanRules(**kwargs)
+    return Rules(plan=plan, staffing=staffing, reform=reform)
+
+
+def rules_from_dict(data: Mapping[str, Any]) -> PlanRules:
+    """The plan's rules of a parsed ``rules.toml`` (see :func:`read_rules`)."""
+    return read_rules(data).plan
+
+
+def staffing_rules_from_dict(data: Mapping[str, Any]) -> StaffingRules:
+    """The ``[staffing]`` rules of a parsed ``rules.toml`` (see :func:`read_rules`).
+
+    Examples
+    --------
+    >>> staffing_rules_from_dict({"staffing": {"community_workers_per_10k": 25}})
+    ... # doctest: +ELLIPSIS
+    StaffingRules(..., community_workers_per_10k=25, ...)
+    """
+    return read_rules(data).staffing
+
+
+def staffing_rules_from_toml(path: str | Path) -> StaffingRules:
+    """The ``[staffing]`` rules of a ``rules.toml`` file (see :func:`read_rules`)."""
+    return read_rules(Path(path)).staffing

@@ -194,7 +194,112 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "grid {grid_code}: micro-grid sizes {sizes} (micro-grid band {lo}-{hi}) - {why}",
     ),
     # --- community redivision (reform) ---
+    "reform_isolated_unit": (
+        "{n} 个单元与其他单元没有共同的单元格边，已各自连接到同一街道内最近的单元",
+        "{n} unit(s) share no cell edge with any other unit; each was linked to its nearest "
+        "unit in the same street",
+    ),
+    "reform_target_count": (
+        "未达到目标社区数 {target}：方案有 {got} 个社区（范围 {lo}–{hi} 对总计 {total} 可划 "
+        "{k_min}–{k_max} 个，未计街道边界和连通性）",
+        "target_count {target} not reached: the plan has {got} communities (the band {lo}-{hi} "
+        "admits {k_min}-{k_max} for {total} in all, before street boundaries and contiguity)",
+    ),
+    "reform_barrier_crossing": (
+        "社区 {community_code} 在障碍线 {barrier} 两侧都有相邻单元",
+        "community {community_code} has neighbouring units on both sides of {barrier}",
+    ),
+    "reform_infeasible_street": (
+        "街道 {street} 共 {total} {noun}：无论划几个 {lo}–{hi} {noun}的社区都不合适",
+        "street {street} holds {total} {noun}: no number of communities of {lo}-{hi} fits",
+    ),
+    "reform_unit_over_ceiling": (
+        "{n_units} 个单元各自超过 {hi} {noun}（最大 {largest}）",
+        "{n_units} unit(s) alone hold more than {hi} {noun} (the largest {largest})",
+    ),
+    "reform_under_isolated": (
+        "社区 {community_code} 共 {size} {noun}，低于下限 {lo}：它在街道内所在的连通区域"
+        "总共只有 {area}",
+        "community {community_code} holds {size} {noun}, below the floor of {lo}: its "
+        "connected area in the street holds only {area} in all",
+    ),
+    "reform_under_bounds": (
+        "社区 {community_code} 共 {size} {noun}，低于下限 {lo}：没有相邻社区能在范围内"
+        "接纳它或与它一起重新划分",
+        "community {community_code} holds {size} {noun}, below the floor of {lo}: no "
+        "neighbour could take it, or re-plan with it, within the band",
+    ),
+    "reform_over_bounds": (
+        "社区 {community_code} 共 {size} {noun}，超过上限 {hi}：未找到将它（与相邻社区一起）"
+        "划分为连通且在范围内的方案",
+        "community {community_code} holds {size} {noun}, above the ceiling of {hi}: no split "
+        "of it (with its neighbours) into contiguous in-band parts was found",
+    ),
     # --- staffing ---
+    "no_microgrids": (
+        "未提供微网格图层或 n_microgrids 列，未计兼职网格员岗位",
+        "neither a microgrids layer nor an n_microgrids column was given; no part-time grid "
+        "worker posts are counted",
+    ),
+    "residents_estimated": (
+        "{n_grids} 个网格有户数而无人口数（{grids}），其常住人口按户数 × {household_size} 估算",
+        "{n_grids} grids have households without a population ({grids}); their residents are "
+        "estimated as households × {household_size}",
+    ),
+    "dedicated_with_households": (
+        "专属网格 {grid_code} 有 {households} 户，但只配专属网格联络员，不配网格长和专职网格员",
+        "dedicated grid {grid_code} holds {households} households but gets only a dedicated "
+        "contact, no grid head or full-time grid worker",
+    ),
+    "grid_heads_beyond_workers": (
+        "社区 {community_id} 需配 {grid_heads} 名网格长，但按人口比例只有 {workers} 名社区工作者",
+        "community {community_id} needs {grid_heads} grid heads but the resident ratio gives "
+        "only {workers} community workers",
+    ),
+    "per_grid": (
+        "仅按网格提供了党员数：按网格设置党支部，不计楼栋党小组",
+        "party members are known per grid only; branches are planned per grid and building "
+        "party groups are not counted",
+    ),
+    "no_party_members": (
+        "单元和网格均未提供党员数（party_members），未设置党组织",
+        "no unit or grid gives `party_members`; no party organisation is planned",
+    ),
+    "members_unknown": (
+        "社区 {community_id} 有 {n_orgs} 个小区/网格无党员数（{names}），未纳入党支部",
+        "{n_orgs} compounds/grids in community {community_id} have no party-member count "
+        "({names}); they are left out of the branches",
+    ),
+    "members_partial": (
+        "{n_orgs} 个小区/网格只有部分单元有党员数（{names}），其党员总数为下限",
+        "{n_orgs} compounds/grids have party members counted for some units only ({names}); "
+        "their totals are lower bounds",
+    ),
+    "below_minimum": (
+        "党支部 {branch_id}（{names}）有党员 {members} 名，少于 {min_members} 名；"
+        "{adjacency_m} 米内没有可并入的相邻小区/网格或党支部",
+        "branch {branch_id} ({names}) has {members} party members, below {min_members}; no "
+        "adjacent compound/grid or branch with room within {adjacency_m} m",
+    ),
+    "should_split": (
+        "党支部 {branch_id}（{names}）有党员 {members} 名，超过 {max_members} 名",
+        "branch {branch_id} ({names}) has {members} party members, over {max_members}",
+    ),
+    "few_central_households": (
+        "{n_branches} 个党支部（{branches}）的党员少于按每户联系 {span} 户所需的党员中心户，"
+        "每名党员的家庭都计为党员中心户",
+        "{n_branches} branches ({branches}) have fewer party members than the central "
+        "households their households need at {span} households each; every member's household "
+        "is counted as a central household",
+    ),
+    "unfilled": (
+        "名单未能配齐 {n_posts} 个网格长/专职网格员岗位",
+        "{n_posts} grid-head/full-time posts are not filled from the roster",
+    ),
+    "lives_elsewhere": (
+        "{n_posts} 个岗位由不住在本网格的人担任（网格 {grids}）",
+        "{n_posts} posts are held by people who do not live in the grid (grids {grids})",
+    ),
     # --- distributed engine ---
     "part_failed": (
         "第 {part} 部分（街道 {street_id}）规划失败：{error}；其 {n_units} 个单元未规划",
@@ -204,6 +309,12 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "第 {part} 部分（区县 {county}）规划失败：{error}；其 {n_units} 个单元未规划",
         "part {part} (county {county}) failed: {error}; its {n_units} units are not planned",
     ),
+}
+
+#: What a band counts (``{noun}``), by the rules' ``balance``.
+_NOUNS: dict[str, tuple[str, str]] = {
+    "households": ("户", "households"),
+    "population": ("人", "residents"),
 }
 
 #: Reasons quoted inside messages (``{why}``), keyed by a param value.
@@ -263,6 +374,99 @@ _FIXES: dict[str, tuple[str, str]] = {
     "rerun_part": (
         "检查该街道的数据后重新运行",
         "check the street's data and run again",
+    ),
+    "staffing_give_microgrids": (
+        "提供规划的微网格图层",
+        "pass the plan's microgrids layer",
+    ),
+    "staffing_give_population": (
+        "按单元提供常住人口（population），或调整户均人口（household_size）",
+        "give `population` per unit for counted residents, or set household_size",
+    ),
+    "staffing_staff_dedicated": (
+        "将 staff_dedicated_grids 设为 true，或把这些住户规划为住宅网格",
+        "set staff_dedicated_grids = true, or plan those homes as a residential grid",
+    ),
+    "staffing_other_grid_heads": (
+        "其余网格长岗位由居住在网格内的党员、退休干部、物业人员或楼栋长担任",
+        "fill the other grid-head posts with resident party members, retired cadres, property "
+        "staff or building heads",
+    ),
+    "staffing_members_per_unit": (
+        "按单元提供党员数（party_members）和小区编号（compound_id），以便按小区设置党组织",
+        "give `party_members` per unit (and `compound_id`) to plan per compound",
+    ),
+    "staffing_add_party_members": (
+        "在单元图层中增加党员数列 party_members（未知的留空）",
+        "add a `party_members` column to the units (blank where unknown)",
+    ),
+    "staffing_fill_members": (
+        "为这些单元填写党员数 party_members（没有党员的填 0）",
+        "fill `party_members` for their units (0 where there are none)",
+    ),
+    "staffing_join_branch": (
+        "手工并入附近的党支部，或调大 adjacency_m 或 joint_branch_max_units",
+        "join it by hand to a nearby branch, or raise adjacency_m or joint_branch_max_units",
+    ),
+    "staffing_split_branch": (
+        "按楼栋或微网格拆分为若干党支部",
+        "split it into branches by building or micro-grid",
+    ),
+    "staffing_central_span": (
+        "让每个党员中心户联系更多住户（central_household_span）",
+        "let each central household keep in touch with more households (central_household_span)",
+    ),
+    "staffing_add_people": (
+        "见空缺岗位表：补充人员，或提高其可兼岗位数",
+        "see the unfilled sheet; add people or raise their capacity",
+    ),
+    "staffing_find_residents": (
+        "在这些网格的居民中物色人选（党员、退休干部、物业人员、楼栋长）",
+        "look for residents of those grids (party members, retired cadres, property staff, "
+        "building heads)",
+    ),
+    "reform_check_links": (
+        "检查这些单元的几何，或接受该连接",
+        "check their geometry, or accept the link",
+    ),
+    "reform_target_count": (
+        "选择接近 {got} 的 target_count（该范围在不计街道边界和连通性时可划 {k_min}–{k_max} "
+        "个），或放宽社区范围",
+        "choose a target_count nearer {got} (the band admits {k_min}-{k_max} before street "
+        "boundaries and contiguity), or widen the band",
+    ),
+    "reform_accept_or_widen": (
+        "可以接受（例如该线止于社区内部），或放宽社区范围使两侧各自成社区",
+        "accept it (e.g. the line ends inside the community), or widen the band so each side "
+        "can stand alone",
+    ),
+    "reform_street_small": (
+        "将 min_households 降至 {lo_fix}，或与相邻街道合并",
+        "lower min_households to {lo_fix}, or join the street with a neighbour",
+    ),
+    "reform_join_street": (
+        "与相邻街道合并，或调整街道边界",
+        "join it with a neighbouring street, or redraw the street boundary",
+    ),
+    "reform_street_band": (
+        "将 min_households 降至 {lo_fix}，或将 max_households 提高到 {hi_fix}",
+        "lower min_households to {lo_fix} or raise max_households to {hi_fix}",
+    ),
+    "reform_split_units": (
+        "先切分这些单元（楼栋按单元/楼梯，片区按地块）",
+        "split those units (buildings by stairwell, areas into blocks) first",
+    ),
+    "reform_under_isolated": (
+        "将 min_households 降至 {lo_fix}，或允许它跨街道边界并入相邻社区",
+        "lower min_households to {lo_fix}, or let it join a community across the street boundary",
+    ),
+    "reform_under": (
+        "将 min_households 降至 {lo_fix}，或提高 max_households",
+        "lower min_households to {lo_fix} or raise max_households",
+    ),
+    "reform_over": (
+        "将 max_households 提高到 {hi_fix}，或切分其中最大的单元",
+        "raise max_households to {hi_fix} or split its largest units",
     ),
 }
 
@@ -373,6 +577,9 @@ def render(d: Diagnostic, *, lang: Lang = "zh", interface: Interface = "python")
         **d.params,
         "opt": _Options(lang, interface),
     }
+    noun = d.params.get("noun")
+    if isinstance(noun, str) and noun in _NOUNS:
+        values["noun"] = _NOUNS[noun][0 if lang == "zh" else 1]
     why = d.params.get("why")
     if isinstance(why, str) and why in WHY:
         values["why"] = _format(WHY[why][lang], values)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 from shapely.geometry import mapping
 
 from .diagnostics import flat
-from .io import normalize_xlsx, reproducible_gdal
+from .io import normalize_xlsx, write_gpkg
+from .validate import normalize_ids
 
 if TYPE_CHECKING:
     from .pipeline import Plan
@@ -48,10 +48,12 @@ __all__ = [
     "GEOJSON_PRECISION",
     "MIN_HOLE_M2",
     "summary_table",
+    "text_width",
     "write_equivalency",
     "write_geojson",
     "write_geopackage",
     "write_report_xlsx",
+    "write_workbook",
 ]
 
 log = logging.getLogger(__name__)
@@ -266,9 +268,7 @@ def write_geopackage(plan: Plan, path: str | Path) -> Path:
         "diagnostics": flat(pd.DataFrame(plan.diagnostics)),
         "summary": summary_table(plan),
     }
-    with reproducible_gdal():
-        for name, frame in layers.items():
-            pyogrio.write_dataframe(frame, p, layer=name, driver="GPKG")
+    write_gpkg(p, layers)
     log.info("wrote %s (%s)", p, ", ".join(layers))
     return p
 
@@ -325,7 +325,7 @@ def write_equivalency(plan: Plan, path: str | Path, *, encoding: str = "utf-8") 
     id_col = units.columns[0]
     table = pd.DataFrame(
         {
-            "unit_id": units[id_col].astype(str),
+            "unit_id": normalize_ids(units[id_col]),
             "grid_code": units["grid_code"],
             "microgrid_code": units["microgrid_code"],
         }
@@ -333,6 +333,39 @@ def write_equivalency(plan: Plan, path: str | Path, *, encoding: str = "utf-8") 
     table.to_csv(p, index=False, encoding=encoding)
     log.info("wrote %d units to %s", len(table), p)
     return p
+
+
+def text_width(value: object) -> int:
+    """Width of ``value`` as text in a spreadsheet column: CJK characters count double.
+
+    Examples
+    --------
+    >>> text_width("网格编码"), text_width("grid_code"), text_width(None)
+    (8, 9, 0)
+    """
+    if value is None:
+        return 0
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in str(value))
+
+
+def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame]) -> Path:
+    """Write ``sheets`` (name -> table) as one Excel workbook, the one workbook writer.
+
+    Each sheet has its header row frozen and columns as wide as their header and first 200
+    values (CJK characters count double, 8 to 60 characters), and the file is byte-identical
+    for identical tables (:func:`gridplan.io.normalize_xlsx`).
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with pd.ExcelWriter(p, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+            ws = writer.sheets[name]
+            ws.freeze_panes = "A2"
+            for cells in ws.columns:
+                width = max((text_width(c.value) for c in cells[:201]), default=8)
+                ws.column_dimensions[cells[0].column_letter].width = min(max(width + 2, 8), 60)
+    return normalize_xlsx(p)
 
 
 def write_report_xlsx(plan: Plan, path: str | Path) -> Path:
@@ -346,16 +379,6 @@ def write_report_xlsx(plan: Plan, path: str | Path) -> Path:
         if name in plan.report
     }
     sheets["diagnostics"] = flat(pd.DataFrame(plan.diagnostics))
-    with pd.ExcelWriter(p, engine="openpyxl") as writer:
-        for name, frame in sheets.items():
-            frame.to_excel(writer, sheet_name=name, index=False)
-            ws = writer.sheets[name]
-            ws.freeze_panes = "A2"
-            for cells in ws.columns:
-                width = max(
-                    (len(str(c.value)) for c in cells[:200] if c.value is not None), default=8
-                )
-                ws.column_dimensions[cells[0].column_letter].width = min(max(width + 2, 8), 60)
-    normalize_xlsx(p)
+    write_workbook(p, sheets)
     log.info("wrote %s", p)
     return p

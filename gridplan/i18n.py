@@ -1,9 +1,19 @@
-"""Labels of the app and the maps, in Chinese (default) and English.
+"""Labels of the app, the maps and the workbooks, in Chinese (default) and English.
 
-Every piece of text a planner reads in :mod:`gridplan.render` or ``app.py`` comes from here, so a
-translation is one dictionary entry and nothing is hard-coded in the app. The tables are
-read-only (:class:`types.MappingProxyType`): Streamlit sessions share the process, so no session
-may change them.
+Every piece of text a planner reads in :mod:`gridplan.render`, ``app.py`` or a staffing workbook
+comes from here, so a translation is one dictionary entry and nothing is hard-coded elsewhere:
+
+* :data:`LABELS` (:func:`t`): the app's and the maps' words;
+* :data:`COLUMNS` (:func:`column_label`, :func:`label_columns`): table column headers;
+* :data:`VALUES` (:func:`value_label`): coded values in words (``dedicated`` -> 专属网格);
+* :data:`SHEETS` (:func:`sheet_label`) and :data:`RULES` (:func:`rule_label`): workbook sheet
+  names and what each staffing rule means.
+
+One concept has one term: a residential grid is 住宅网格, an input's id column 编号 (社区编号),
+a public code 编码 (社区编码), a name 名称 (a person's name 姓名). Diagnostic messages have their
+own zh/en templates in :mod:`gridplan.diagnostics`. The tables are read-only
+(:class:`types.MappingProxyType`): Streamlit sessions share the process, so no session may change
+them.
 
 Examples
 --------
@@ -22,7 +32,21 @@ from typing import Literal
 
 import pandas as pd
 
-__all__ = ["LANGS", "Lang", "label_columns", "t"]
+__all__ = [
+    "COLUMNS",
+    "LABELS",
+    "LANGS",
+    "RULES",
+    "SHEETS",
+    "VALUES",
+    "Lang",
+    "column_label",
+    "label_columns",
+    "rule_label",
+    "sheet_label",
+    "t",
+    "value_label",
+]
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
@@ -135,7 +159,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "layer_old": ("原社区边界", "Old community boundaries"),
     "layer_new": ("新社区边界", "New community boundaries"),
     "legend": (
-        "彩色：居民网格（相邻网格颜色不同）；灰色斜线：专属网格；红线：障碍线；黑色虚线：社区边界。",
+        "彩色：住宅网格（相邻网格颜色不同）；灰色斜线：专属网格；红线：障碍线；黑色虚线：社区边界。",
         "Colours: residential grids (neighbours differ); grey hatched: dedicated grids; "
         "red lines: barriers; black dashes: community boundaries.",
     ),
@@ -245,7 +269,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "microgrids": ("微网格", "Micro-grids"),
     "yes": ("是", "yes"),
     "no": ("否", "no"),
-    "residential": ("居民网格", "residential"),
+    "residential": ("住宅网格", "residential"),
     "dedicated": ("专属网格", "dedicated"),
     "grid": ("网格", "grid"),
     "microgrid": ("微网格", "micro-grid"),
@@ -255,29 +279,36 @@ _LABELS: dict[str, tuple[str, str]] = {
 
 #: table column labels (columns of ``Plan.report``, diagnostics and validation problems)
 _COLUMNS: dict[str, tuple[str, str]] = {
+    # codes and ids: a code (编码) is the public hierarchical code, an id (编号) the input's key
     "grid_code": ("网格编码", "Grid code"),
     "microgrid_code": ("微网格编码", "Micro-grid code"),
     "community_code": ("社区编码", "Community code"),
     "community": ("社区", "Community"),
-    "community_id": ("社区", "Community"),
+    "community_id": ("社区编号", "Community ID"),
+    "community_name": ("社区名称", "Community name"),
     "street": ("街道", "Street"),
-    "street_id": ("街道", "Street"),
-    "kind": ("类型", "Kind"),
+    "street_id": ("街道编号", "Street ID"),
+    "street_name": ("街道名称", "Street name"),
+    "unit_id": ("单元编号", "Unit ID"),
+    "kind": ("网格类型", "Grid kind"),
     "category": ("类别", "Category"),
     "name": ("名称", "Name"),
+    "person_name": ("姓名", "Name"),
+    # figures
     "households": ("户数", "Households"),
-    "residents": ("人口", "Residents"),
-    "population": ("人口", "Residents"),
+    "residents": ("常住人口", "Residents"),
+    "population": ("常住人口", "Residents"),
     "residents_estimated": ("人口为估算", "Residents estimated"),
     "deviation_pct": ("偏差（%）", "Deviation (%)"),
     "in_band": ("符合规模", "In band"),
     "compactness": ("紧凑度", "Compactness"),
     "n_microgrids": ("微网格数", "Micro-grids"),
     "n_units": ("单元数", "Units"),
+    "n_buildings": ("楼栋数", "Buildings"),
     "streets": ("街道数", "Streets"),
     "communities": ("社区数", "Communities"),
     "grids": ("网格数", "Grids"),
-    "residential_grids": ("居民网格数", "Residential grids"),
+    "residential_grids": ("住宅网格数", "Residential grids"),
     "dedicated_grids": ("专属网格数", "Dedicated grids"),
     "microgrids": ("微网格数", "Micro-grids"),
     "in_band_share": ("网格达标比例", "Grids in band"),
@@ -286,39 +317,166 @@ _COLUMNS: dict[str, tuple[str, str]] = {
     "max_households": ("最多户数", "Max households"),
     "mean_compactness": ("平均紧凑度", "Mean compactness"),
     "max_abs_deviation_pct": ("最大偏差（%）", "Max deviation (%)"),
+    # diagnostics and validation problems
     "level": ("层级", "Level"),
+    "code": ("问题代码", "Code"),
+    "severity": ("严重程度", "Severity"),
     "unit_ids": ("单元", "Units"),
+    "params": ("详细数据", "Details"),
     "message": ("说明", "Message"),
     "fix": ("建议", "Fix"),
     "layer": ("图层", "Layer"),
     "check": ("检查项", "Check"),
     "rows": ("行", "Rows"),
-    "unit_id": ("单元编号", "Unit id"),
+    "ref": ("对象", "Object"),
+    # editing
     "locked": ("已锁定", "Locked"),
     "crosses_barrier": ("跨越障碍线", "Crosses barrier"),
-    "party_members": ("党员数", "Party members"),
     "grid": ("网格", "Grid"),
     "before": ("调整前", "Before"),
     "after": ("调整后", "After"),
     "contiguous": ("连片", "Contiguous"),
-    "grid_head": ("网格长", "Grid head"),
-    "fulltime_worker": ("专职网格员", "Full-time worker"),
-    "parttime_workers": ("兼职网格员", "Part-time workers"),
-    "dedicated_contact": ("专属网格联络员", "Dedicated-grid contact"),
+    # staffing: posts per grid, community or street
+    "grid_head": ("网格长", "Grid heads"),
+    "fulltime_worker": ("专职网格员", "Full-time grid workers"),
+    "parttime_workers": ("兼职网格员", "Part-time grid workers"),
+    "dedicated_contact": ("专属网格联络员", "Dedicated-grid contacts"),
+    "community_workers": ("社区工作者(按人口比例)", "Community workers (resident ratio)"),
     "posts": ("岗位合计", "Posts"),
-    "branch_id": ("党支部", "Branch"),
+    "grid_head_filled": ("网格长已配", "Grid heads filled"),
+    "fulltime_worker_filled": ("专职网格员已配", "Full-time grid workers filled"),
+    "grid_head_gap": ("网格长缺口", "Grid head gap"),
+    "fulltime_worker_gap": ("专职网格员缺口", "Full-time grid worker gap"),
+    "gap": ("缺口", "Gap"),
+    "grid_head_name": ("网格长姓名", "Grid head"),
+    "fulltime_worker_name": ("专职网格员姓名", "Full-time grid worker"),
+    # staffing: party organisation
+    "party_members": ("党员数", "Party members"),
+    "members": ("党员数", "Party members"),
+    "members_complete": ("党员数完整", "Party members complete"),
+    "branch_id": ("党组织编号", "Branch"),
     "type": ("类型", "Type"),
-    "members": ("党员数", "Members"),
+    "org_kind": ("单元类型", "Unit kind"),
+    "org_units": ("所含小区/网格", "Compounds/grids"),
+    "org_unit": ("小区/网格", "Compound/grid"),
+    "grid_codes": ("所在网格", "Grids"),
     "meets_min": ("达到建支部人数", "Meets minimum"),
-    "needs_committee": ("需设支委会", "Needs committee"),
+    "needs_committee": ("需设支部委员会", "Needs committee"),
+    "should_split": ("建议拆分", "Should split"),
+    "building_groups": ("楼栋党小组", "Building party groups"),
+    "central_households": ("党员中心户", "Central households"),
+    # staffing: roster and assignments
+    "role": ("岗位", "Role"),
+    "seq": ("序号", "No."),
+    "phone": ("电话", "Phone"),
+    "home": ("住址", "Home"),
+    "lives_in_grid": ("住在本网格", "Lives in grid"),
+    "distance_m": ("距离(米)", "Distance (m)"),
+    "roster_row": ("名单行号", "Roster row"),
+    "capacity": ("可兼岗位数", "Capacity"),
+    "reason": ("原因", "Reason"),
+    # rules sheet
+    "rule": ("参数", "Rule"),
+    "value": ("取值", "Value"),
+    "description": ("含义", "Meaning"),
 }
 
-LABELS = MappingProxyType(
-    {k: MappingProxyType(dict(zip(LANGS, v, strict=True))) for k, v in _LABELS.items()}
-)
-COLUMNS = MappingProxyType(
-    {k: MappingProxyType(dict(zip(LANGS, v, strict=True))) for k, v in _COLUMNS.items()}
-)
+#: values shown in words: column -> value -> (zh, en)
+_VALUES: dict[str, dict[str, tuple[str, str]]] = {
+    "kind": {
+        "residential": ("住宅网格", "residential"),
+        "dedicated": ("专属网格", "dedicated"),
+    },
+    "type": {"single": ("单独党支部", "single"), "joint": ("联合党支部", "joint")},
+    "org_kind": {
+        "compound": ("小区", "compound"),
+        "grid": ("网格", "grid"),
+        "mixed": ("小区和网格", "mixed"),
+    },
+    "role": {
+        "grid_head": ("网格长", "grid_head"),
+        "fulltime_worker": ("专职网格员", "fulltime_worker"),
+    },
+    "level": {
+        "unit": ("单元", "unit"),
+        "grid": ("网格", "grid"),
+        "microgrid": ("微网格", "micro-grid"),
+        "community": ("社区", "community"),
+        "street": ("街道", "street"),
+        "part": ("分区", "part"),
+        "plan": ("规划", "plan"),
+        "staffing": ("人员配置", "staffing"),
+    },
+    "severity": {
+        "error": ("错误", "error"),
+        "warning": ("警告", "warning"),
+        "info": ("提示", "info"),
+    },
+}
+
+#: sheet names of the staffing workbook: table -> (zh, en)
+_SHEETS: dict[str, tuple[str, str]] = {
+    "grids": ("网格", "Grids"),
+    "communities": ("社区", "Communities"),
+    "streets": ("街道", "Streets"),
+    "party": ("党组织", "Party branches"),
+    "party_units": ("党组织单元", "Party units"),
+    "assignments": ("人员安排", "Assignments"),
+    "unfilled": ("空缺岗位", "Unfilled posts"),
+    "unassigned": ("未安排人员", "Unassigned people"),
+    "diagnostics": ("提示", "Diagnostics"),
+    "rules": ("参数", "Rules"),
+}
+
+#: what each rule means, for the rules sheet: field of a rule class -> (zh, en)
+_RULES: dict[str, tuple[str, str]] = {
+    "grid_heads_per_grid": ("每个网格网格长数", "Grid heads per residential grid"),
+    "fulltime_workers_per_grid": ("每个网格专职网格员数", "Full-time grid workers per grid"),
+    "parttime_workers_per_microgrid": (
+        "每个微网格兼职网格员数",
+        "Part-time grid workers per micro-grid",
+    ),
+    "dedicated_contacts_per_dedicated_grid": (
+        "每个专属网格联络员数",
+        "Contacts per dedicated grid",
+    ),
+    "staff_dedicated_grids": (
+        "专属网格也配网格长和专职网格员",
+        "Dedicated grids also get grid heads and full-time grid workers",
+    ),
+    "community_workers_per_10k": (
+        "每万名常住人口社区工作者数",
+        "Community workers per 10,000 residents",
+    ),
+    "household_size": ("户均人口(估算用)", "Residents per household (for estimates)"),
+    "branch_min_members": ("单独建支部最少党员数", "Members for a branch of its own"),
+    "joint_branch_max_units": ("联合党支部最多单元数", "Most units in a joint branch"),
+    "branch_split_over": ("党员超过此数建议拆分", "Split a branch above this many members"),
+    "committee_from": ("党员达到此数设支委会", "Committee from this many members"),
+    "central_household_span": ("每个党员中心户联系户数", "Households per central household"),
+    "party_group_min_members": (
+        "楼栋党员达到此数设党小组(假设)",
+        "Members for a building party group (assumption)",
+    ),
+    "adjacency_m": ("相邻判定距离(米)", "Neighbour distance (m)"),
+    "attach_small_groups": (
+        "不足人数的单元并入相邻支部",
+        "Attach short groups to a neighbouring branch",
+    ),
+}
+
+
+def _frozen(table: dict[str, tuple[str, str]]) -> MappingProxyType:
+    return MappingProxyType(
+        {k: MappingProxyType(dict(zip(LANGS, v, strict=True))) for k, v in table.items()}
+    )
+
+
+LABELS = _frozen(_LABELS)
+COLUMNS = _frozen(_COLUMNS)
+SHEETS = _frozen(_SHEETS)
+RULES = _frozen(_RULES)
+VALUES = MappingProxyType({k: _frozen(v) for k, v in _VALUES.items()})
 
 
 def t(key: str, lang: Lang = "zh", /, **fmt: object) -> str:
@@ -337,3 +495,29 @@ def column_label(column: str, lang: Lang = "zh") -> str:
 def label_columns(frame: pd.DataFrame, lang: Lang = "zh") -> pd.DataFrame:
     """A copy of ``frame`` with its columns renamed for display in ``lang``."""
     return frame.rename(columns={c: column_label(str(c), lang) for c in frame.columns})
+
+
+def value_label(column: str, value: object, lang: Lang = "zh") -> object:
+    """A coded value in words (``kind`` ``"dedicated"`` -> 专属网格); others as they are.
+
+    Examples
+    --------
+    >>> value_label("kind", "residential", "zh"), value_label("kind", "other", "zh")
+    ('住宅网格', 'other')
+    """
+    entry = VALUES.get(column)
+    if entry is None or not isinstance(value, str) or value not in entry:
+        return value
+    return entry[value][lang]
+
+
+def sheet_label(table: str, lang: Lang = "zh") -> str:
+    """Workbook sheet name of a table (the table's key when there is none)."""
+    entry = SHEETS.get(table)
+    return entry[lang] if entry is not None else table
+
+
+def rule_label(name: str, lang: Lang = "zh") -> str:
+    """What the rule ``name`` means, in ``lang`` (the name itself when there is no text)."""
+    entry = RULES.get(name)
+    return entry[lang] if entry is not None else name

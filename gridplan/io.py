@@ -6,6 +6,13 @@ and plain CSV / Excel sheets with longitude and latitude columns. :func:`read_la
 of them into a GeoDataFrame through pyogrio and turns every reading failure into a
 :class:`~gridplan.errors.ValidationError` that says what was given and what was expected.
 
+* :func:`read_layer`, :func:`list_layers`, :func:`write_layer`: layers in every format;
+* :func:`read_table`: the one reader of plain CSV (UTF-8, UTF-8 with BOM, GBK, GB18030) and
+  XLSX tables, behind CSV/XLSX layers and staffing rosters;
+* :func:`parse_columns`: the one parser of a planner's column renaming (CLI and app);
+* :func:`write_gpkg`, :func:`pin_gpkg_timestamps`, :func:`normalize_xlsx`: byte-identical
+  GeoPackages and workbooks for identical plans, without any process-wide GDAL setting.
+
 Examples
 --------
 >>> units = read_layer("data/camden_sample.gpkg", layer="units")
@@ -17,8 +24,9 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -48,8 +56,12 @@ FORMATS: dict[str, str] = {
     ".xlsx": "excel",
     ".xlsm": "excel",
 }
-_X_NAMES = ("lon", "lng", "long", "longitude", "经度", "x", "x坐标", "lon_wgs84", "wgs84_lon")
-_Y_NAMES = ("lat", "latitude", "纬度", "y", "y坐标", "lat_wgs84", "wgs84_lat")
+#: column names read as longitude / x and latitude / y in CSV/XLSX tables (case-insensitive)
+X_NAMES = ("lon", "lng", "long", "longitude", "经度", "x", "x坐标", "lon_wgs84", "wgs84_lon")
+Y_NAMES = ("lat", "latitude", "纬度", "y", "y坐标", "lat_wgs84", "wgs84_lat")
+#: encodings tried, in order, for a CSV without a stated encoding: UTF-8 (with or without a
+#: byte-order mark), then GB18030, a superset of GBK and GB2312, which offices' Excel writes
+CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 _WKT_NAMES = ("geometry", "wkt", "geom", "the_geom")
 _CPG_ALIASES = {
     "936": "GB18030",
@@ -228,27 +240,158 @@ def _ogr(path: Path, *, layer: str | None, encoding: str | None) -> gpd.GeoDataF
 # ---------------------------------------------------------------------------------------------
 
 
-def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
-    encodings = [encoding] if encoding else ["utf-8-sig", "gb18030"]
-    last: Exception | None = None
-    for enc in encodings:
+def read_table(
+    path: str | Path,
+    *,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
+    dtype: Any = None,
+) -> pd.DataFrame:
+    """Read a plain table: CSV (or .txt) in UTF-8, UTF-8 with BOM, GBK or GB18030, or XLSX.
+
+    This is the one table reader: layers given as CSV/XLSX with coordinates and staffing
+    rosters both come through it.
+
+    Parameters
+    ----------
+    path
+        ``.csv``/``.txt`` or ``.xlsx``/``.xlsm``.
+    sheet
+        Excel sheet name or position (default the first).
+    encoding
+        CSV encoding; by default :data:`CSV_ENCODINGS` are tried in turn. GBK text read as
+        UTF-8 fails to decode, so trying UTF-8 first cannot silently give mojibake.
+    dtype
+        Passed to pandas (``object`` keeps ids such as ``007`` and phone numbers as text).
+
+    Raises
+    ------
+    ValidationError
+        Missing file, unknown type, undecodable or unparsable text, unreadable workbook.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "roster.csv"
+    >>> _ = p.write_bytes("姓名,户数\\n张三,3\\n".encode("gbk"))
+    >>> read_table(p).to_dict("records")
+    [{'姓名': '张三', '户数': 3}]
+    """
+    p = Path(path)
+    _check_exists(p)
+    fmt = _format_of(p)
+    if fmt == "csv":
+        encodings = [encoding] if encoding else list(CSV_ENCODINGS)
+        last: Exception | None = None
+        for enc in encodings:
+            try:
+                return pd.read_csv(p, encoding=enc, dtype=dtype)
+            except (UnicodeDecodeError, LookupError) as exc:
+                last = exc
+            except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+                raise _fail(p, "unreadable", f"cannot parse {p.name!r} as CSV: {exc}") from exc
+        raise _fail(
+            p,
+            "encoding",
+            f"cannot decode {p.name!r} as {' or '.join(encodings)} ({last}); save it as UTF-8 "
+            "or pass encoding=",
+        )
+    if fmt == "excel":
         try:
-            return pd.read_csv(path, encoding=enc)
-        except UnicodeDecodeError as exc:
-            last = exc
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise _fail(path, "unreadable", f"cannot parse {path.name!r} as CSV: {exc}") from exc
+            return pd.read_excel(
+                p, sheet_name=sheet if sheet is not None else 0, engine="openpyxl", dtype=dtype
+            )
+        except Exception as exc:
+            raise _fail(p, "unreadable", f"cannot read {p.name!r} as Excel: {exc}") from exc
     raise _fail(
-        path, "encoding", f"cannot decode {path.name!r} as {encodings} ({last}); pass encoding="
+        p,
+        "unknown_format",
+        f"cannot read {p.name!r} as a table: expected .csv, .txt, .xlsx or .xlsm",
     )
 
 
-def _find_column(columns: list[str], candidates: tuple[str, ...]) -> str | None:
-    lowered = {str(c).strip().lower(): c for c in columns}
+def find_column(columns: Iterable[object], candidates: Iterable[str]) -> str | None:
+    """The first of ``candidates`` among ``columns``, compared case- and space-insensitively;
+    returns the column as it is spelled in ``columns``.
+
+    Examples
+    --------
+    >>> find_column(["ID", " Lon ", "LAT"], X_NAMES)
+    ' Lon '
+    >>> find_column(["a"], Y_NAMES) is None
+    True
+    """
+    lowered: dict[str, str] = {}
+    for c in columns:
+        lowered.setdefault(str(c).strip().lower(), str(c))
     for name in candidates:
-        if name in lowered:
-            return lowered[name]
+        hit = lowered.get(name.strip().lower())
+        if hit is not None:
+            return hit
     return None
+
+
+_MAPPING_SPLIT = re.compile(r"\s*(?:=|->|→|:|：)\s*")
+
+
+def parse_columns(text: str | None) -> dict[str, str]:
+    """Column renaming written by a planner: ``source = target`` entries.
+
+    The one parser behind the CLI's ``--columns 户数=households,楼号=unit_id`` and the app's
+    text box (one entry per line). Entries are separated by new lines or commas (``,``/``，``);
+    ``=``, ``->``, ``→``, ``:`` and ``：`` separate source from target; blank entries and ``#``
+    comments are skipped.
+
+    Raises
+    ------
+    ValidationError
+        Naming every entry that is not ``source = target`` and every source given twice.
+
+    Examples
+    --------
+    >>> parse_columns("户数=households,楼号 -> unit_id")
+    {'户数': 'households', '楼号': 'unit_id'}
+    >>> parse_columns("户数 = households\\n# a note\\n人口：population")
+    {'户数': 'households', '人口': 'population'}
+    >>> parse_columns("户数")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gridplan.errors.ValidationError: 1 problem found in the input:
+      - [columns] cannot read column mapping entry '户数'; write each as source = target ...
+    """
+    mapping: dict[str, str] = {}
+    problems: list[Problem] = []
+    for line in (text or "").splitlines():
+        line = line.split("#", 1)[0]
+        for entry in re.split(r"[,，]", line):
+            entry = entry.strip()
+            if not entry:
+                continue
+            parts = _MAPPING_SPLIT.split(entry, maxsplit=1)
+            if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+                problems.append(
+                    Problem(
+                        "columns",
+                        "bad_mapping",
+                        f"cannot read column mapping entry {entry!r}; write each as "
+                        "source = target (OLD=NEW), e.g. 户数=households",
+                    )
+                )
+                continue
+            old, new = parts[0].strip(), parts[1].strip()
+            if old in mapping and mapping[old] != new:
+                problems.append(
+                    Problem(
+                        "columns",
+                        "bad_mapping",
+                        f"column {old!r} is mapped twice ({mapping[old]!r} and {new!r}); keep one",
+                    )
+                )
+                continue
+            mapping[old] = new
+    if problems:
+        raise ValidationError(problems)
+    return mapping
 
 
 def _table_to_gdf(
@@ -264,7 +407,7 @@ def _table_to_gdf(
     df.columns = columns
     target_crs = crs if crs is not None else "EPSG:4326"
     if x is None and y is None:
-        wkt = _find_column(columns, _WKT_NAMES)
+        wkt = find_column(columns, _WKT_NAMES)
         if wkt is not None:
             text = df[wkt].astype(object).where(df[wkt].notna(), None)
             try:
@@ -274,8 +417,8 @@ def _table_to_gdf(
                     path, "bad_wkt", f"column {wkt!r} of {path.name!r} is not WKT: {exc}"
                 ) from exc
             return gpd.GeoDataFrame(df.drop(columns=[wkt]), geometry=geoms, crs=target_crs)
-    xcol = x if x is not None else _find_column(columns, _X_NAMES)
-    ycol = y if y is not None else _find_column(columns, _Y_NAMES)
+    xcol = x if x is not None else find_column(columns, X_NAMES)
+    ycol = y if y is not None else find_column(columns, Y_NAMES)
     missing = [
         name for name, col in (("x", xcol), ("y", ycol)) if col is None or col not in columns
     ]
@@ -285,7 +428,7 @@ def _table_to_gdf(
             "no_coordinates",
             f"cannot find the coordinate columns of {path.name!r} (columns: "
             f"{', '.join(columns)}); expected longitude/latitude columns named like "
-            f"{'/'.join(_X_NAMES[:5])} and {'/'.join(_Y_NAMES[:3])}, a WKT `geometry` column, "
+            f"{'/'.join(X_NAMES[:5])} and {'/'.join(Y_NAMES[:3])}, a WKT `geometry` column, "
             "or pass x=... and y=... (CLI: --columns to rename)",
         )
     assert xcol is not None and ycol is not None
@@ -354,15 +497,9 @@ def read_layer(
             gdf = gpd.read_parquet(p)
         except Exception as exc:
             raise _fail(p, "unreadable", f"cannot read {p.name!r} as GeoParquet: {exc}") from exc
-    elif fmt == "csv":
-        gdf = _table_to_gdf(_read_csv(p, encoding), p, x=x, y=y, crs=crs)
-    else:  # excel
-        try:
-            sheet: str | int = layer if layer is not None else 0
-            df = pd.read_excel(p, sheet_name=sheet, engine="openpyxl")
-        except Exception as exc:
-            raise _fail(p, "unreadable", f"cannot read {p.name!r} as Excel: {exc}") from exc
-        gdf = _table_to_gdf(df, p, x=x, y=y, crs=crs)
+    else:  # csv or excel
+        table = read_table(p, sheet=layer if fmt == "excel" else None, encoding=encoding)
+        gdf = _table_to_gdf(table, p, x=x, y=y, crs=crs)
     if crs is not None and gdf.crs is None:
         gdf = gdf.set_crs(crs)
     return _rename(gdf, columns)
@@ -387,8 +524,7 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = 
     suffix = p.suffix.lower()
     out = _flat(gdf)
     if suffix == ".gpkg":
-        with reproducible_gdal():
-            pyogrio.write_dataframe(out, p, layer=layer or p.stem, driver="GPKG")
+        write_gpkg(p, {layer or p.stem: out})
     elif suffix in (".geojson", ".json"):
         if out.crs is not None:
             out = out.to_crs(output_crs(out.crs, fmt="geojson"))
@@ -424,9 +560,47 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = 
 FIXED_TIMESTAMP = "2000-01-01T00:00:00Z"
 
 
+def pin_gpkg_timestamps(path: str | Path) -> Path:
+    """Set every timestamp GDAL wrote into the GeoPackage ``path`` to :data:`FIXED_TIMESTAMP`.
+
+    GDAL stamps ``gpkg_contents.last_change`` (and ``gpkg_metadata_reference.timestamp``,
+    where that table exists) with the time of writing; pinning them in the file itself keeps
+    the same plan byte-identical across runs without changing any GDAL setting of the process
+    (Streamlit sessions and threads share it).
+    """
+    p = Path(path)
+    con = sqlite3.connect(p)
+    try:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        # zero the bytes of the replaced values, so no trace of the old time stays in the file
+        con.execute("PRAGMA secure_delete = ON")
+        with con:
+            if "gpkg_contents" in tables:
+                con.execute("UPDATE gpkg_contents SET last_change = ?", (FIXED_TIMESTAMP,))
+            if "gpkg_metadata_reference" in tables:
+                con.execute("UPDATE gpkg_metadata_reference SET timestamp = ?", (FIXED_TIMESTAMP,))
+    finally:
+        con.close()
+    return p
+
+
+def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame]) -> Path:
+    """Write ``layers`` (name -> GeoDataFrame or attribute table) into one GeoPackage, in
+    order, with its timestamps pinned (:func:`pin_gpkg_timestamps`). Other layers already in
+    the file are kept."""
+    p = Path(path)
+    for name, frame in layers.items():
+        pyogrio.write_dataframe(frame, p, layer=name, driver="GPKG")
+    return pin_gpkg_timestamps(p)
+
+
 @contextmanager
 def reproducible_gdal() -> Iterator[None]:
-    """Within the block GDAL stamps GeoPackage metadata with :data:`FIXED_TIMESTAMP`."""
+    """Deprecated: sets GDAL's ``OGR_CURRENT_DATE`` for the whole process while the block runs.
+
+    Kept only until ``gridplan grids`` writes through :func:`write_gpkg`; use that (or
+    :func:`pin_gpkg_timestamps` after writing) instead.
+    """
     old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_TIMESTAMP})
     try:

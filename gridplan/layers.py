@@ -45,8 +45,8 @@ from .validate import (
     ALLOWED_TYPES,
     ID_COLUMNS,
     NUMERIC_UNIT_COLUMNS,
-    _id_str,
     check_or_raise,
+    id_str,
     layer_ids,
     parse_bool,
     representative_points,
@@ -207,7 +207,7 @@ def repair_geometry(gdf: gpd.GeoDataFrame, *, role: str) -> gpd.GeoDataFrame:
 
 
 def _str_or_none(values: pd.Series) -> pd.Series:
-    return pd.Series([_id_str(v) for v in values.to_numpy()], index=values.index, dtype=object)
+    return pd.Series([id_str(v) for v in values.to_numpy()], index=values.index, dtype=object)
 
 
 def _with_id_index(gdf: gpd.GeoDataFrame, role: str) -> gpd.GeoDataFrame:

@@ -85,24 +85,56 @@ def layer_ids(gdf: pd.DataFrame, role: str) -> pd.Index:
     """
     col = ID_COLUMNS.get(role, f"{role}_id")
     raw = gdf[col] if col in gdf.columns else gdf.index.to_series()
-    values = [_id_str(v) for v in raw.to_numpy()]
+    values = [id_str(v) for v in raw.to_numpy()]
     return pd.Index(values, dtype=object, name=col)
 
 
-def _id_str(value: object) -> str | None:
+def id_str(value: object) -> str | None:
+    """One identifier as text: the one id normaliser of gridplan.
+
+    Spreadsheets and GIS tools hand over the same id as ``12``, ``12.0``, ``"12"`` or
+    ``" 12 "``; all of them become ``"12"`` so ids join across layers, rosters and plans.
+    Missing values (None, NaN, NA, blank text) become ``None``.
+
+    Examples
+    --------
+    >>> id_str(12.0), id_str(12), id_str(" 12 "), id_str(np.int64(7)), id_str(np.float32(3))
+    ('12', '12', '12', '7', '3')
+    >>> id_str(12.5), id_str("007"), id_str("B-3")
+    ('12.5', '007', 'B-3')
+    >>> id_str(None), id_str(float("nan")), id_str(pd.NA), id_str("  ")
+    (None, None, None, None)
+    """
     if value is None:
         return None
-    if isinstance(value, float):
-        if np.isnan(value):
-            return None
-        if value.is_integer():
+    if isinstance(value, str):
+        text = value.strip()
+        return text or None
+    if isinstance(value, float | np.floating):
+        if not np.isfinite(value):
+            return None if np.isnan(value) else str(value)
+        if float(value).is_integer():
             return str(int(value))
+        return str(float(value))
+    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+        return str(int(value))
     try:
         if pd.isna(value):  # type: ignore[call-overload]
             return None
     except (TypeError, ValueError):
         pass
-    return str(value)
+    return str(value).strip() or None
+
+
+def normalize_ids(values: Iterable[object]) -> list[str | None]:
+    """:func:`id_str` of every value (a Series, an Index, an array or a list).
+
+    Examples
+    --------
+    >>> normalize_ids(pd.Series([1.0, None, "a ", 2]))
+    ['1', None, 'a', '2']
+    """
+    return [id_str(v) for v in (values.tolist() if hasattr(values, "tolist") else values)]
 
 
 def parse_bool(values: pd.Series) -> tuple[pd.Series, list[int]]:

@@ -117,18 +117,18 @@ def make_piece_graph(
     xy: np.ndarray | None = None,
     mass: np.ndarray | None = None,
 ):
-    """A :class:`gridplan.partition.core.PieceGraph` from an edge list (costs = distance + 1)."""
-    from gridplan.adjacency import to_csr
-    from gridplan.partition.core import PieceGraph
+    """A :class:`gridplan.graph.UnitGraph` from an edge list (costs = distance + 1)."""
+    from gridplan.graph import from_edges
 
     e = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     if xy is None:
         xy = np.column_stack([np.arange(n, dtype=float) * 100.0, np.zeros(n)])
     xy = np.asarray(xy, dtype=float)
-    cost = np.hypot(*(xy[e[:, 0]] - xy[e[:, 1]]).T) + 1.0
     w = np.asarray(weights, dtype=np.int64)
-    return PieceGraph(
-        adjacency=to_csr(n, e[:, 0], e[:, 1], cost),
+    return from_edges(
+        n,
+        e[:, 0],
+        e[:, 1],
         weight=w,
         xy=xy,
         mass=np.ones(n) if mass is None else np.asarray(mass, dtype=float),

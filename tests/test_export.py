@@ -17,10 +17,12 @@ from shapely.geometry import MultiPolygon, Polygon, box
 from gridplan.config import PlanRules
 from gridplan.export import (
     summary_table,
+    text_width,
     write_equivalency,
     write_geojson,
     write_geopackage,
     write_report_xlsx,
+    write_workbook,
 )
 from gridplan.layers import Layers
 from gridplan.pipeline import Plan
@@ -331,3 +333,37 @@ def test_geojson_orientation_survives_rounding(plan, tmp_path):
     back = gpd.read_file(tmp_path / "p.gpkg", layer="grids")
     parts = shapely.get_parts(back.geometry.iloc[0])
     assert sum(len(p.interiors) for p in parts) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# the one workbook writer
+# ---------------------------------------------------------------------------------------------
+
+
+def test_text_width_counts_cjk_double():
+    assert text_width("社区编号") == 8
+    assert text_width("grid_code") == 9
+    assert text_width("3号楼") == 5
+    assert text_width(None) == 0
+
+
+def test_write_workbook_widths_freeze_and_bytes(tmp_path):
+    import openpyxl
+
+    sheets = {
+        "网格": pd.DataFrame(
+            {"网格编码": ["110101001001001"], "社区名称": ["迎泽区柳巷社区居民委员会"]}
+        ),
+        "en": pd.DataFrame({"a": [1], "long_english_header": ["x"]}),
+    }
+    a = write_workbook(tmp_path / "a.xlsx", sheets)
+    b = write_workbook(tmp_path / "sub" / "b.xlsx", sheets)
+    assert a.read_bytes() == b.read_bytes()
+    wb = openpyxl.load_workbook(a)
+    ws = wb["网格"]
+    assert ws.freeze_panes == "A2"
+    # the longer of header and values, CJK counted double, plus 2
+    assert ws.column_dimensions["A"].width == 17  # 15 digits
+    assert ws.column_dimensions["B"].width == 26  # 12 CJK characters
+    assert wb["en"].column_dimensions["A"].width == 8  # never narrower than 8
+    assert wb["en"].column_dimensions["B"].width == len("long_english_header") + 2

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -11,7 +12,18 @@ import pytest
 from shapely.geometry import Point, box
 
 from gridplan.errors import ValidationError
-from gridplan.io import list_layers, read_layer, write_layer
+from gridplan.io import (
+    FIXED_TIMESTAMP,
+    X_NAMES,
+    Y_NAMES,
+    find_column,
+    list_layers,
+    parse_columns,
+    pin_gpkg_timestamps,
+    read_layer,
+    read_table,
+    write_layer,
+)
 
 
 @pytest.fixture
@@ -214,3 +226,122 @@ def test_missing_gpkg_layer_lists_the_layers(tmp_path, points):
 def test_bundled_camden_sample_reads_in_british_national_grid(data_dir):
     gdf = read_layer(data_dir / "camden_sample.gpkg", layer="units")
     assert gdf.crs.to_epsg() == 27700 and gdf["households"].sum() == 10_701
+
+
+# ---------------------------------------------------------------------------------------------
+# the one table reader, the one column-mapping parser, GeoPackage timestamps
+# ---------------------------------------------------------------------------------------------
+
+ROSTER_TEXT = "姓名,岗位,户数\n张三,网格长,3\n李四,专职网格员,007\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_read_table_csv_in_every_office_encoding(tmp_path, encoding):
+    path = tmp_path / "roster.csv"
+    path.write_bytes(ROSTER_TEXT.encode(encoding))
+    table = read_table(path, dtype=object)
+    assert list(table.columns) == ["姓名", "岗位", "户数"]  # no BOM left on the first header
+    assert table["姓名"].tolist() == ["张三", "李四"]
+    assert table["户数"].tolist() == ["3", "007"]  # dtype=object keeps text as written
+
+
+def test_read_table_gb18030_only_characters(tmp_path):
+    path = tmp_path / "names.csv"
+    path.write_bytes("名称\n𠀀小区\n".encode("gb18030"))  # outside GBK
+    assert read_table(path)["名称"].tolist() == ["𠀀小区"]
+
+
+def test_read_table_xlsx_sheet(tmp_path):
+    path = tmp_path / "roster.xlsx"
+    with pd.ExcelWriter(path) as xw:
+        pd.DataFrame({"a": [1]}).to_excel(xw, sheet_name="first", index=False)
+        pd.DataFrame({"姓名": ["王五"]}).to_excel(xw, sheet_name="人员", index=False)
+    assert read_table(path).columns.tolist() == ["a"]
+    assert read_table(path, sheet="人员")["姓名"].tolist() == ["王五"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "check"),
+    [
+        ("bad.csv", "a,b\n1,2\n".encode("utf-16"), "encoding"),
+        ("bad.xlsx", b"not a workbook", "unreadable"),
+        ("map.gpkg", b"", "unknown_format"),
+    ],
+)
+def test_read_table_errors(tmp_path, name, content, check):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ValidationError) as err:
+        read_table(path)
+    assert err.value.problems[0].check == check
+    with pytest.raises(ValidationError, match="not found"):
+        read_table(tmp_path / "missing.csv")
+
+
+def test_read_table_explicit_encoding_is_tried_alone(tmp_path):
+    path = tmp_path / "gbk.csv"
+    path.write_bytes(ROSTER_TEXT.encode("gbk"))
+    with pytest.raises(ValidationError, match="utf-8"):
+        read_table(path, encoding="utf-8")
+
+
+def test_find_column_ignores_case_and_spaces():
+    assert find_column(["ID", " Longitude ", "纬度"], X_NAMES) == " Longitude "
+    assert find_column(["ID", " Longitude ", "纬度"], Y_NAMES) == "纬度"
+    assert find_column(["ID"], X_NAMES) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("户数=households,楼号=unit_id", {"户数": "households", "楼号": "unit_id"}),
+        ("户数 = households\n楼号 -> unit_id\n人口：population", None),
+        ("户数=households，楼号=unit_id", {"户数": "households", "楼号": "unit_id"}),
+        ("# only a note\n\n", {}),
+        ("", {}),
+        (None, {}),
+    ],
+)
+def test_parse_columns_cli_and_app_forms(text, expected):
+    if expected is None:
+        expected = {"户数": "households", "楼号": "unit_id", "人口": "population"}
+    assert parse_columns(text) == expected
+
+
+def test_parse_columns_names_every_bad_entry():
+    with pytest.raises(ValidationError) as err:
+        parse_columns("户数=households,楼号,=unit_id\n人口 population\n户数=hh")
+    messages = [p.message for p in err.value.problems]
+    assert len(messages) == 4
+    assert "'楼号'" in messages[0] and "'=unit_id'" in messages[1]
+    assert "'人口 population'" in messages[2]
+    assert "mapped twice" in messages[3] and "'households'" in messages[3]
+    assert all(p.layer == "columns" for p in err.value.problems)
+
+
+def test_gpkg_timestamps_are_pinned_in_the_file_not_in_gdal(tmp_path, points):
+    a, b = tmp_path / "a.gpkg", tmp_path / "b.gpkg"
+    # GDAL stamps the time of writing to the millisecond: unpinned, the files would differ
+    write_layer(points, a, layer="units")
+    write_layer(points, b, layer="units")
+    assert a.read_bytes() == b.read_bytes()
+    con = sqlite3.connect(a)
+    stamps = {r[0] for r in con.execute("SELECT last_change FROM gpkg_contents")}
+    con.close()
+    assert stamps == {FIXED_TIMESTAMP}
+    assert pyogrio.get_gdal_config_option("OGR_CURRENT_DATE") is None
+
+
+def test_pin_gpkg_timestamps_rewrites_a_gdal_stamp(tmp_path, points):
+    path = tmp_path / "p.gpkg"
+    pyogrio.write_dataframe(points, path, layer="units", driver="GPKG")
+    con = sqlite3.connect(path)
+    (before,) = con.execute("SELECT last_change FROM gpkg_contents").fetchone()
+    con.close()
+    assert before != FIXED_TIMESTAMP
+    pin_gpkg_timestamps(path)
+    con = sqlite3.connect(path)
+    (after,) = con.execute("SELECT last_change FROM gpkg_contents").fetchone()
+    con.close()
+    assert after == FIXED_TIMESTAMP
+    assert read_layer(path, layer="units")["unit_id"].tolist() == ["a1", "a2", "a3"]

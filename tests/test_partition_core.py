@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.sparse import csgraph
 
-from gridplan.adjacency import to_csr
 from gridplan.config import band_admits
-from gridplan.partition.core import PieceGraph, choose_k, split_piece
+from gridplan.graph import UnitGraph, from_edges
+from gridplan.partition.core import choose_k, split_piece
 
 BANDS = [(30, 50), (300, 500), (12, 20)]
 PROPERTY = settings(max_examples=25, deadline=None)
@@ -32,7 +32,7 @@ def part_sums(labels: np.ndarray, weight: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(labels, weights=weight.astype(float), minlength=k)
 
 
-def assert_valid_partition(g: PieceGraph, res) -> None:
+def assert_valid_partition(g: UnitGraph, res) -> None:
     """Labels in 0..k-1, every part non-empty and connected, ``in_band`` truthful."""
     labels = np.asarray(res.labels)
     assert labels.shape == (g.n,)
@@ -47,7 +47,7 @@ def assert_valid_partition(g: PieceGraph, res) -> None:
         assert n_comp == 1, f"part {p} ({idx.size} units) falls into {n_comp} pieces"
 
 
-def band_flag_matches(res, g: PieceGraph, lo: float, hi: float) -> bool:
+def band_flag_matches(res, g: UnitGraph, lo: float, hi: float) -> bool:
     sums = part_sums(res.labels, g.weight, res.k)
     return bool(np.all((sums >= lo) & (sums <= hi))) == res.in_band
 
@@ -326,13 +326,14 @@ def test_split_piece_cuts_the_expensive_edges(piece_graphs):
     xy = piece_graphs.lattice_xy(nx, ny)
     col = np.arange(nx * ny) % nx
     across = (col[edges[:, 0]] < 2) != (col[edges[:, 1]] < 2)
-    cost = np.hypot(*(xy[edges[:, 0]] - xy[edges[:, 1]]).T) + 1.0
-    cost = np.where(across, cost * 1000.0, cost)
-    g = PieceGraph(
-        to_csr(nx * ny, edges[:, 0], edges[:, 1], cost),
-        np.full(nx * ny, 40, dtype=np.int64),
-        xy,
-        np.ones(nx * ny),
+    g = from_edges(
+        nx * ny,
+        edges[:, 0],
+        edges[:, 1],
+        weight=np.full(nx * ny, 40, dtype=np.int64),
+        xy=xy,
+        mass=np.ones(nx * ny),
+        crossing=across,
     )
     res = split_piece(g, lo=300, hi=500, target=400, k=2, exact=False)
     assert res.in_band
@@ -414,7 +415,7 @@ def test_split_piece_honours_an_explicit_k_when_it_fits(piece_graphs):
 # ---------------------------------------------------------------------------------------------
 
 
-def _brute_force_cuts(g: PieceGraph, nodes: np.ndarray, lo: float, hi: float, k: int):
+def _brute_force_cuts(g: UnitGraph, nodes: np.ndarray, lo: float, hi: float, k: int):
     """Bipartitions of ``nodes`` with both sides connected and a count split (k_a, k - k_a)
     that both sides can hold by the band (networkx, independent of the engine)."""
     import itertools
@@ -498,7 +499,7 @@ def test_small_piece_with_no_admissible_cut_is_reported_without_trees(piece_grap
 # ---------------------------------------------------------------------------------------------
 
 
-def run_repair(g: PieceGraph, labels: np.ndarray, *, lo: float, hi: float, **options):
+def run_repair(g: UnitGraph, labels: np.ndarray, *, lo: float, hi: float, **options):
     """``core._repair`` with the target mid-band, seed 0 and short searches unless given."""
     from gridplan.partition.core import _repair
 

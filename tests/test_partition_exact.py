@@ -272,3 +272,32 @@ def test_native_stdout_is_silenced_only_while_highs_runs(capfd):
     os.write(1, b"after\n")
     out = capfd.readouterr().out
     assert out == "before\nafter\n"
+
+
+def test_a_solve_in_a_fresh_process_prints_nothing():
+    # what a planner's terminal or a piped CLI sees: a process that runs exact models (feasible,
+    # infeasible and soft-band) writes nothing to its standard output
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import numpy as np
+        from gridplan.graph import from_edges
+        from gridplan.partition.exact import solve_exact
+
+        rng = np.random.default_rng(0)
+        for n in (6, 9, 12):
+            i, j = np.arange(n - 1), np.arange(1, n)
+            w = rng.integers(80, 260, n)
+            xy = np.column_stack([np.arange(n) * 50.0, rng.random(n) * 10])
+            g = from_edges(n, i, j, weight=w, xy=xy)
+            for lo, hi, slack in ((300, 500, 0.0), (590, 600, 0.0), (590, 600, 100.0)):
+                solve_exact(g, lo=lo, hi=hi, target=(lo + hi) / 2, slack=slack)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout == ""

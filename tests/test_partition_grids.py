@@ -20,9 +20,9 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from shapely.geometry import LineString, box
 
-from gridplan.adjacency import cell_edges
 from gridplan.config import GridRules
 from gridplan.diagnostics import COLUMNS, render_frame
+from gridplan.graph import cell_edges
 from gridplan.partition.grids import partition_grids
 
 X0, Y0 = LATTICE_ORIGIN

@@ -245,7 +245,8 @@ def test_target_count_is_reached(four_blocks):
     # 9,600 cannot make three communities of at most 3,000: as close as the band allows
     res = redivide(units, communities=comms, rules=ReformRules(target_count=3))
     assert len(res.communities) == 4
-    assert "target_count" in set(res.diagnostics["kind"])
+    row = res.diagnostics.set_index("code").loc["reform_target_count"]
+    assert row["params"]["target"] == 3 and row["params"]["got"] == 4
 
 
 def test_replanning_valid_communities_keeps_bounds_and_is_deterministic(four_blocks):
@@ -287,9 +288,15 @@ def test_infeasible_community_is_reported():
     res = redivide(units, communities=comms, rules=ReformRules())
     assert len(res.communities) == 1  # merged as far as possible
     assert not res.communities["in_bounds"].any()
-    kinds = set(res.diagnostics["kind"])
-    assert {"infeasible_street", "out_of_bounds"} <= kinds
+    codes = set(res.diagnostics["code"])
+    assert {"reform_infeasible_street", "reform_under_isolated"} <= codes
     assert res.diagnostics["fix"].str.contains("min_households").all()
+    # the rows name the units and suggest only values the rules accept: a floor of 800
+    street = res.diagnostics.set_index("code").loc["reform_infeasible_street"]
+    assert len(street["unit_ids"]) == 8 and isinstance(street["unit_ids"], tuple)
+    assert street["params"]["lo_fix"] == 800
+    ReformRules(min_households=street["params"]["lo_fix"])
+    assert "800" in street["fix"]
 
 
 def test_rules_and_inputs_are_validated(four_blocks):
@@ -379,3 +386,81 @@ def test_queenstown_points_with_streets_and_barriers(data_dir):
     for _, row in c[~c["changed"]].iterrows():
         members = res.units.index[res.units["community_code"] == row["community_code"]]
         assert (res.units.loc[members, "previous_code"] == row["community_code"]).all()
+
+
+# --- diagnostics as records -------------------------------------------------------------------
+
+
+def test_diagnostics_are_records_in_both_languages_with_fixes_the_rules_accept():
+    from gridplan import diagnostics
+
+    # one 4,000-household unit in a 1,000-3,000 band: its community cannot be split
+    units = make_lattice_units(4, 2, households=lambda r, c: 4000 if (r, c) == (0, 0) else 300)
+    units, comms = communities_of(units, lambda r, c: "A")
+    res = redivide(units, communities=comms, rules=ReformRules())
+    table = res.diagnostics
+    assert list(table.columns) == list(diagnostics.COLUMNS)
+    by_code = table.set_index("code")
+    assert {"reform_unit_over_ceiling", "reform_over_bounds"} <= set(by_code.index)
+    unit = by_code.loc["reform_unit_over_ceiling"]
+    assert unit["unit_ids"] == ("u0",) and unit["households"] == 4000
+    over = by_code.loc["reform_over_bounds"]
+    code = res.communities["community_code"].iat[0]
+    assert over["community_code"] == code and len(over["unit_ids"]) == 8
+    # messages name the public community code, in Chinese by default and in English on demand
+    assert code in over["message"] and "超过上限" in over["message"]
+    en = diagnostics.render_frame(table, lang="en").set_index("code").loc["reform_over_bounds"]
+    assert f"community {code} holds 6100 households" in en["message"]
+    # the fix names a ceiling above the current one, which the rules accept
+    hi_fix = over["params"]["hi_fix"]
+    assert hi_fix == 6100 and f"max_households to {hi_fix}" in en["fix"]
+    ReformRules(max_households=hi_fix)
+
+
+def test_isolated_unit_is_linked_and_reported():
+    units = make_lattice_units(4, 2, households=300)
+    lone = units.iloc[[0]].copy()
+    lone["unit_id"] = "island"
+    lone.index = ["island"]
+    lone["geometry"] = lone.geometry.translate(0, 5000)  # touches nothing
+    units = pd.concat([units, lone])
+    units, comms = communities_of(units, lambda r, c: "A")
+    res = redivide(units, communities=comms, rules=ReformRules(min_households=1000, cells="units"))
+    row = res.diagnostics.set_index("code").loc["reform_isolated_unit"]
+    assert row["unit_ids"] == ("island",) and row["params"]["n"] == 1
+    # linked, so it belongs to a community like every other unit
+    assert res.units.loc["island", "community_id"] is not None
+    assert int(res.communities["households"].sum()) == 2700
+
+
+# --- codes and groups -------------------------------------------------------------------------
+
+
+def test_a_community_in_two_pieces_becomes_two_new_ones():
+    # A lies in two separate patches (columns 0-2 and 9-11) around B: each patch is a group of
+    # its own, neither holds more than half of A, so both get new numbers from 601
+    units = make_lattice_units(12, 4, households=100)  # patches of 1,200, B holds 2,400
+    units, comms = communities_of(units, lambda r, c: "B" if 3 <= c <= 8 else "A")
+    res = redivide(units, communities=comms, rules=ReformRules())
+    assert sorted(res.communities["community_code"]) == ["601", "602", "B"]
+    by_code = res.communities.set_index("community_code")
+    assert by_code.loc["B", "kept"] and not by_code.loc["B", "changed"]
+    # numbered north to south, then west to east: the western patch first (same latitude)
+    west = res.units.loc[res.units["col"] == 0, "community_code"].unique().tolist()
+    assert west == ["601"]
+    assert set(by_code.loc[["601", "602"], "previous_code"]) == {"A"}
+
+
+def test_number_communities_skips_taken_codes_and_reads_like_its_neighbours():
+    from gridplan.codes import number_communities
+
+    street = np.array(["s1", "s1", "s2", "s2"], dtype=object)
+    kept = np.array([None, "110101001601", None, None], dtype=object)
+    xy = np.array([[0.0, 0.0], [0.0, 5.0], [0.0, 9.0], [3.0, 9.0]])
+    current = {"s1": {"110101001601", "110101001602"}, "s2": {"A7"}}
+    code, cid = number_communities(street, kept, xy, current=current, start=601)
+    # s1: 601 and 602 are taken by current communities, so the new one is 603 with their prefix
+    assert (code[0], cid[0]) == ("603", "110101001603")
+    assert (code[1], cid[1]) == ("110101001601", "110101001601")
+    # s2 has no numeric codes: ids are street-number, west to east on one row
+    assert code[2:].tolist() == ["601", "602"] and cid[2:].tolist() == ["s2-601", "s2-602"]

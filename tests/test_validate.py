@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 from shapely.geometry import LineString, Point, Polygon, box
 
 from gridplan.errors import ValidationError
 from gridplan.layers import prepare_layers
-from gridplan.validate import check_or_raise, validate_layers
+from gridplan.validate import check_or_raise, id_str, normalize_ids, validate_layers
 
 
 def only(problems, check):
@@ -244,3 +245,36 @@ def test_no_active_geometry_column():
     frame = gpd.GeoDataFrame(pd.DataFrame({"unit_id": ["a"], "households": [3]}))
     p = only(validate_layers(frame), "no_geometry_column")
     assert "set_geometry" in p.message
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (12, "12"),
+        (12.0, "12"),
+        ("12", "12"),
+        (" 12 ", "12"),
+        (np.int64(12), "12"),
+        (np.float64(12.0), "12"),
+        (np.float32(12.0), "12"),
+        (12.5, "12.5"),
+        ("007", "007"),
+        ("小区 3", "小区 3"),
+        (None, None),
+        (float("nan"), None),
+        (pd.NA, None),
+        ("", None),
+        ("   ", None),
+    ],
+)
+def test_id_str_is_the_one_id_normaliser(value, expected):
+    assert id_str(value) == expected
+
+
+def test_ids_read_as_floats_join_ids_read_as_text():
+    # a GIS layer read 12.0 where the roster wrote "12": both are unit 12
+    floats = pd.Series([12.0, 13.0, np.nan])
+    texts = pd.Series(["12", " 13", ""], dtype=object)
+    assert normalize_ids(floats) == normalize_ids(texts) == ["12", "13", None]
+    assert normalize_ids(pd.Index([1, 2])) == ["1", "2"]
+    assert normalize_ids([1.0, "a"]) == ["1", "a"]

@@ -1,7 +1,8 @@
-"""The constrained clustering core: the shared piece splitter (:mod:`.core`), the grid stage
-(:mod:`.grids`: cells, cell graph, grids) and the micro-grid stage (:mod:`.microgrids`)."""
+"""The constrained clustering core: the shared piece splitter (:mod:`.core`) and its local
+search (:mod:`.refine`), the grid stage (:mod:`.grids`: cells, cell graph, grids) and the
+micro-grid stage (:mod:`.microgrids`)."""
 
-from .core import PieceGraph, PieceResult, choose_k, split_piece
+from .core import PieceResult, choose_k, split_piece
 from .grids import (
     GridPartition,
     UnitCells,
@@ -12,11 +13,11 @@ from .grids import (
     unit_graph,
 )
 from .microgrids import MicroPartition, partition_microgrids
+from .refine import refine
 
 __all__ = [
     "GridPartition",
     "MicroPartition",
-    "PieceGraph",
     "PieceResult",
     "UnitCells",
     "choose_k",
@@ -24,6 +25,7 @@ __all__ = [
     "partition_grids",
     "partition_microgrids",
     "polsby_popper",
+    "refine",
     "split_piece",
     "unit_cells",
     "unit_graph",

@@ -1,7 +1,8 @@
 """Split one connected piece of units into ``k`` contiguous, compact parts within a size band.
 
-This is the shared engine under grids, micro-grids and community redivision. It works on plain
-arrays (a CSR adjacency, weights, coordinates) so it knows nothing about geometry or columns.
+This is the shared engine under grids, micro-grids and community redivision. It works on a
+:class:`gridplan.graph.UnitGraph` (CSR adjacency, weights, coordinates), so it knows nothing
+about geometry or columns.
 
 The method is recursive spanning-tree bisection:
 
@@ -12,8 +13,8 @@ The method is recursive spanning-tree bisection:
    whose halves can hold ``k_a`` and ``k - k_a`` in-band parts, pick the most compact, recurse.
 3. When no edge fits, try another tree (random jitter on the costs); a bounded budget of trees
    per piece guarantees termination.
-4. Then a boundary-move local search improves compactness without leaving the band or
-   breaking contiguity.
+4. Then the shared boundary-move local search (:func:`gridplan.partition.refine.refine`)
+   improves compactness without leaving the band or breaking contiguity.
 
 When the budget runs out the piece falls back to the *least-violating* plan: the same
 recursion choosing the cut that is nearest to the admissible window, followed by a local
@@ -23,7 +24,6 @@ search that reduces band violations first. The caller reports such pieces.
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -32,35 +32,12 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from ..config import band_admits
+from ..graph import UnitGraph, inertia
+from ..graph import in_band as band_ok
+from .exact import solve_exact
+from .refine import refine
 
-__all__ = ["PieceGraph", "PieceResult", "choose_k", "part_stays_connected", "split_piece"]
-
-
-@dataclass(frozen=True)
-class PieceGraph:
-    """A connected piece: symmetric CSR adjacency plus per-unit arrays.
-
-    Parameters
-    ----------
-    adjacency
-        Symmetric ``scipy.sparse.csr_array`` whose stored values are positive edge costs
-        (distance, times a penalty for barrier crossings).
-    weight
-        Balance weight per unit (households or residents), integer.
-    xy
-        Unit coordinates in a metric CRS, shape ``(n, 2)``.
-    mass
-        Mass used for compactness (cell area where known, else the weight).
-    """
-
-    adjacency: sparse.csr_array
-    weight: np.ndarray
-    xy: np.ndarray
-    mass: np.ndarray
-
-    @property
-    def n(self) -> int:
-        return int(self.weight.shape[0])
+__all__ = ["PieceResult", "choose_k", "split_piece"]
 
 
 @dataclass(frozen=True)
@@ -135,17 +112,6 @@ def _subtree_sums(
     return sums, pred, order
 
 
-def _inertia(sw: np.ndarray, sx: np.ndarray, sy: np.ndarray, sq: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = sq - (sx * sx + sy * sy) / sw
-    return np.where(sw > 0, np.maximum(out, 0.0), 0.0)
-
-
-#: Node sets up to this size are cut by enumerating every bipartition (2^n masks, vectorised)
-#: instead of sampling spanning trees: exact, and far cheaper than 24 trees that all fail.
-ENUM_MAX = 12
-
-
 def _connected_masks(masks: np.ndarray, nbr: np.ndarray) -> np.ndarray:
     """Whether each bitmask of local nodes induces a connected subgraph (flood fill from the
     lowest set bit, all masks at once). ``nbr[i]`` is the neighbour bitmask of node ``i``.
@@ -177,14 +143,19 @@ def _connected_masks(masks: np.ndarray, nbr: np.ndarray) -> np.ndarray:
 class _Bisector:
     def __init__(
         self,
-        g: PieceGraph,
+        g: UnitGraph,
         *,
         lo: float,
         hi: float,
         rng: np.random.Generator,
         tries: int,
+        enum_max: int = 12,
     ):
         self.g = g
+        # node sets up to this size are cut by enumerating every bipartition (2^n masks,
+        # vectorised) instead of sampling spanning trees: exact, and far cheaper than many
+        # trees that all fail
+        self.enum_max = enum_max
         self.lo, self.hi = float(lo), float(hi)
         self.rng = rng
         self.tries = tries
@@ -194,8 +165,8 @@ class _Bisector:
         x, y = g.xy[:, 0], g.xy[:, 1]
         # compactness uses mass (area); the band uses weight (households)
         self.cols = np.column_stack([g.weight.astype(float), m, m * x, m * y, m * (x * x + y * y)])
-        self._indptr = g.adjacency.indptr.tolist()
-        self._indices = g.adjacency.indices.tolist()
+        self._indptr = g.indptr.tolist()
+        self._indices = g.indices.tolist()
 
     def split_exact(self, nodes: np.ndarray, k: int) -> list[np.ndarray] | None:
         """Recursive bisection with bounded backtracking: only admissible cuts, a failed child
@@ -227,7 +198,7 @@ class _Bisector:
         """Admissible cuts to try in turn: for a small node set every one of them, best first
         (no other tree could offer anything else); otherwise the best cut of each of
         ``tries`` spanning trees (None for a tree without one)."""
-        if nodes.size <= ENUM_MAX:
+        if nodes.size <= self.enum_max:
             yield from self._small_cuts(nodes, k, total, strict=True)
             return
         sub = self.g.adjacency[nodes][:, nodes]
@@ -246,7 +217,7 @@ class _Bisector:
             k = nodes.size
         total = float(self.g.weight[nodes].sum())
         cut = None
-        if nodes.size <= ENUM_MAX:
+        if nodes.size <= self.enum_max:
             cuts = self._small_cuts(nodes, k, total, strict=True, first=True)
             if cuts:
                 cut = cuts[0]
@@ -340,9 +311,9 @@ class _Bisector:
         mean = total / k
         out: list[tuple[np.ndarray, int]] = []
 
-        def inertia(sel: np.ndarray) -> np.ndarray:
+        def cut_inertia(sel: np.ndarray) -> np.ndarray:
             s = sums[sel]
-            return _inertia(s[:, 1], s[:, 2], s[:, 3], s[:, 4]) + _inertia(
+            return inertia(s[:, 1], s[:, 2], s[:, 3], s[:, 4]) + inertia(
                 tot[1] - s[:, 1], tot[2] - s[:, 2], tot[3] - s[:, 3], tot[4] - s[:, 4]
             )
 
@@ -363,7 +334,7 @@ class _Bisector:
                     continue
                 taken[sel] = True
                 ka = counts[sel]
-                score = self._score(sw[sel], ka, inertia(sel), k, mean)
+                score = self._score(sw[sel], ka, cut_inertia(sel), k, mean)
                 for j in np.argsort(score, kind="stable").tolist():
                     out.append((side(int(masks[sel[j]])), int(ka[j])))
                     if first:
@@ -373,7 +344,7 @@ class _Bisector:
         sel = np.flatnonzero(conn)
         if sel.size == 0:
             return []
-        _, i, k_a = self._least_violating(sw[sel], rest_w[sel], inertia(sel), k, mean)
+        _, i, k_a = self._least_violating(sw[sel], rest_w[sel], cut_inertia(sel), k, mean)
         return [(side(int(masks[sel[i]])), k_a)]
 
     def _score(self, sw: np.ndarray, ka: np.ndarray, inert: np.ndarray, k: int, mean: float):
@@ -437,7 +408,7 @@ class _Bisector:
         sw = sums[child, 0]
         rest_w = tot[0] - sw
         n_a = sums[child, -1]
-        inert = _inertia(sums[child, 1], sums[child, 2], sums[child, 3], sums[child, 4]) + _inertia(
+        inert = inertia(sums[child, 1], sums[child, 2], sums[child, 3], sums[child, 4]) + inertia(
             tot[1] - sums[child, 1],
             tot[2] - sums[child, 2],
             tot[3] - sums[child, 3],
@@ -474,128 +445,6 @@ class _Bisector:
         return side_a, k_a
 
 
-def part_stays_connected(
-    indptr: list[int], indices: list[int], lab: list[int], u: int, p: int
-) -> bool:
-    """Whether part ``p`` stays connected when unit ``u`` leaves it (plain lists: this sits
-    in the hot loop of every local search).
-
-    Only ``u``'s neighbours in ``p`` need to stay mutually reachable without ``u``.
-    """
-    nbrs = [v for v in indices[indptr[u] : indptr[u + 1]] if lab[v] == p]
-    if len(nbrs) <= 1:
-        return True
-    target = set(nbrs)
-    first = nbrs[0]
-    seen = {first, u}
-    target.discard(first)
-    dq = deque([first])
-    while dq and target:
-        a = dq.popleft()
-        for b in indices[indptr[a] : indptr[a + 1]]:
-            if lab[b] == p and b not in seen:
-                seen.add(b)
-                target.discard(b)
-                dq.append(b)
-    return not target
-
-
-def _refine(
-    g: PieceGraph,
-    labels: np.ndarray,
-    k: int,
-    *,
-    lo: float,
-    hi: float,
-    passes: int,
-) -> np.ndarray:
-    """Boundary moves that reduce band violation first, then inertia; contiguity kept.
-
-    Plain Python lists on purpose: the loop touches a few scalars per unit, where numpy
-    scalar indexing costs more than it saves.
-    """
-    if passes <= 0 or k <= 1:
-        return labels
-    indptr = g.adjacency.indptr.tolist()
-    indices = g.adjacency.indices.tolist()
-    lab = labels.tolist()
-    w = g.weight.astype(float).tolist()
-    m = g.mass.astype(float)
-    x, y = g.xy[:, 0].astype(float), g.xy[:, 1].astype(float)
-    mx_a, my_a, q_a = m * x, m * y, m * (x * x + y * y)
-    sw = np.bincount(labels, weights=g.weight.astype(float), minlength=k).tolist()
-    sm = np.bincount(labels, weights=m, minlength=k).tolist()
-    sx = np.bincount(labels, weights=mx_a, minlength=k).tolist()
-    sy = np.bincount(labels, weights=my_a, minlength=k).tolist()
-    sq = np.bincount(labels, weights=q_a, minlength=k).tolist()
-    count = np.bincount(labels, minlength=k).tolist()
-    ml, mxl, myl, ql = m.tolist(), mx_a.tolist(), my_a.tolist(), q_a.tolist()
-
-    def inertia(mm: float, xx: float, yy: float, qq: float) -> float:
-        return qq - (xx * xx + yy * yy) / mm if mm > 0 else 0.0
-
-    def viol(s: float) -> float:
-        return (lo - s if s < lo else 0.0) + (s - hi if s > hi else 0.0)
-
-    def stays_connected(u: int, p: int) -> bool:
-        return part_stays_connected(indptr, indices, lab, u, p)
-
-    total_m = sum(sm)
-    scale = max(inertia(total_m, sum(sx), sum(sy), sum(sq)) / max(k, 1), 1e-9)
-    src = np.repeat(np.arange(g.n), np.diff(g.adjacency.indptr))
-    dst = g.adjacency.indices
-    for _ in range(passes):
-        cur = np.asarray(lab)
-        boundary = np.unique(src[cur[src] != cur[dst]]).tolist()
-        moved = 0
-        for u in boundary:
-            p = lab[u]
-            if count[p] <= 1:
-                continue
-            nb_parts = {lab[v] for v in indices[indptr[u] : indptr[u + 1]]}
-            nb_parts.discard(p)
-            if not nb_parts:
-                continue
-            wu, mu, xu, yu, qu = w[u], ml[u], mxl[u], myl[u], ql[u]
-            before_p = inertia(sm[p], sx[p], sy[p], sq[p])
-            after_p = inertia(sm[p] - mu, sx[p] - xu, sy[p] - yu, sq[p] - qu)
-            vp_before, vp_after = viol(sw[p]), viol(sw[p] - wu)
-            best_gain, best_q = 0.0, -1
-            for qp in sorted(nb_parts):
-                dv = (vp_after + viol(sw[qp] + wu)) - (vp_before + viol(sw[qp]))
-                if dv > 1e-9:
-                    continue
-                di = (
-                    after_p
-                    + inertia(sm[qp] + mu, sx[qp] + xu, sy[qp] + yu, sq[qp] + qu)
-                    - before_p
-                    - inertia(sm[qp], sx[qp], sy[qp], sq[qp])
-                )
-                # band violation dominates; inertia gains must beat rounding noise
-                gain = dv * 1e6 + di / scale
-                if gain < best_gain - 1e-9:
-                    best_gain, best_q = gain, qp
-            if best_q < 0 or not stays_connected(u, p):
-                continue
-            lab[u] = best_q
-            sw[p] -= wu
-            sw[best_q] += wu
-            sm[p] -= mu
-            sm[best_q] += mu
-            sx[p] -= xu
-            sx[best_q] += xu
-            sy[p] -= yu
-            sy[best_q] += yu
-            sq[p] -= qu
-            sq[best_q] += qu
-            count[p] -= 1
-            count[best_q] += 1
-            moved += 1
-        if moved == 0:
-            break
-    return np.asarray(lab, dtype=np.int64)
-
-
 def _relabel(parts: list[np.ndarray], n: int, xy: np.ndarray) -> np.ndarray:
     labels = np.empty(n, dtype=np.int64)
     for i, nodes in enumerate(parts):
@@ -604,7 +453,7 @@ def _relabel(parts: list[np.ndarray], n: int, xy: np.ndarray) -> np.ndarray:
 
 
 def _exact(
-    g: PieceGraph,
+    g: UnitGraph,
     lo: float,
     hi: float,
     target: float,
@@ -614,15 +463,13 @@ def _exact(
     **limits: int,
 ) -> tuple[PieceResult | None, str]:
     """The exact model's plan (polished by refinement) if it has one, and its status."""
-    from .exact import solve_exact
-
     ex = solve_exact(g, lo=lo, hi=hi, target=target, slack=slack, **limits)
     if ex.labels is None:
         return None, ex.status
     k_ex = int(ex.labels.max()) + 1
-    labels = _refine(g, ex.labels, k_ex, lo=lo, hi=hi, passes=passes)
+    labels = refine(g, ex.labels, lo=lo, hi=hi, passes=passes)
     sums = np.bincount(labels, weights=g.weight.astype(float), minlength=k_ex)
-    in_band = bool((sums >= lo - 1e-9).all() and (sums <= hi + 1e-9).all())
+    in_band = bool(band_ok(sums, lo, hi).all())
     found = PieceResult(
         labels=labels,
         k=k_ex,
@@ -642,7 +489,7 @@ def _violation(labels: np.ndarray, weight: np.ndarray, lo: float, hi: float) -> 
 
 
 def _least_violating_exact(
-    g: PieceGraph, lo: float, hi: float, target: float, passes: int, labels: np.ndarray
+    g: UnitGraph, lo: float, hi: float, target: float, passes: int, labels: np.ndarray
 ) -> PieceResult | None:
     """For a piece proven to have no in-band plan: the exact model with the band widened
     step by step, each household outside ``[lo, hi]`` paid for above all else. Returns its
@@ -658,15 +505,8 @@ def _least_violating_exact(
     return None
 
 
-def _subgraph(g: PieceGraph, nodes: np.ndarray) -> PieceGraph:
-    sub = g.adjacency[nodes][:, nodes]
-    return PieceGraph(
-        adjacency=sparse.csr_array(sub), weight=g.weight[nodes], xy=g.xy[nodes], mass=g.mass[nodes]
-    )
-
-
 def _repair(
-    g: PieceGraph,
+    g: UnitGraph,
     labels: np.ndarray,
     *,
     lo: float,
@@ -677,6 +517,7 @@ def _repair(
     tries: int,
     refine_passes: int,
     exact: bool,
+    enum_max: int = 12,
     max_units: int = 150,
     rounds: int = 12,
     max_attempts: int = 48,
@@ -692,8 +533,7 @@ def _repair(
     so a piece with many misses stays bounded in time.
     """
     labels = labels.copy()
-    src = np.repeat(np.arange(g.n), np.diff(g.adjacency.indptr))
-    dst = g.adjacency.indices
+    src, dst = g.sources, g.indices
     w = g.weight.astype(float)
     failed: set[bytes] = set()  # node sets already tried without success
     attempts = 0
@@ -723,7 +563,7 @@ def _repair(
                 if attempts >= max_attempts:
                     return labels.astype(np.int64)
                 attempts += 1
-                sub = _subgraph(g, nodes)
+                sub = g.subgraph(nodes)
                 res = split_piece(
                     sub,
                     lo=lo,
@@ -734,6 +574,7 @@ def _repair(
                     tries=tries,
                     refine_passes=refine_passes,
                     exact=exact,
+                    enum_max=enum_max,
                     repair=False,
                 )
                 if not res.in_band:
@@ -755,7 +596,7 @@ def _repair(
 
 
 def split_piece(
-    g: PieceGraph,
+    g: UnitGraph,
     *,
     lo: float,
     hi: float,
@@ -769,6 +610,7 @@ def split_piece(
     exact_first_max_units: int = 30,
     repair: bool = True,
     least_violating: bool = True,
+    enum_max: int = 12,
 ) -> PieceResult:
     """Split a connected piece into ``k`` contiguous parts with weights in ``[lo, hi]``.
 
@@ -800,6 +642,9 @@ def split_piece(
         violation with the exact model (see :func:`_least_violating_exact`); callers that
         will discard such a plan anyway (micro-grids about to retry with finer slices) turn
         it off.
+    enum_max
+        Node sets of at most this many units are cut by enumerating every connected
+        bipartition instead of sampling spanning trees (``SearchRules.enum_max``).
 
     Returns
     -------
@@ -833,7 +678,7 @@ def split_piece(
 
     def finish(parts: list[np.ndarray], passes: int) -> tuple[np.ndarray, int, float]:
         kk = len(parts)
-        lab = _refine(g, _relabel(parts, g.n, g.xy), kk, lo=lo, hi=hi, passes=passes)
+        lab = refine(g, _relabel(parts, g.n, g.xy), lo=lo, hi=hi, passes=passes)
         sums = np.bincount(lab, weights=g.weight.astype(float), minlength=kk)
         viol = float(np.maximum(lo - sums, 0).sum() + np.maximum(sums - hi, 0).sum())
         return lab, kk, viol
@@ -850,7 +695,7 @@ def split_piece(
     best: tuple[np.ndarray, int, float] | None = None
     fallback = False
     for kk in counts:
-        bis = _Bisector(g, lo=lo, hi=hi, rng=rng, tries=tries)
+        bis = _Bisector(g, lo=lo, hi=hi, rng=rng, tries=tries, enum_max=enum_max)
         res = finish(bis.split(nodes, min(kk, g.n)), max(refine_passes, 12))
         if best is None or res[2] < best[2] - 1e-9:
             best = res
@@ -860,7 +705,7 @@ def split_piece(
     assert best is not None
     if best[2] > 1e-9 and search:
         # 2. admissible cuts only, with bounded backtracking over other trees
-        bis = _Bisector(g, lo=lo, hi=hi, rng=rng, tries=tries)
+        bis = _Bisector(g, lo=lo, hi=hi, rng=rng, tries=tries, enum_max=enum_max)
         bis.budget = 8 * tries + 4 * k
         parts = bis.split_exact(nodes, k)
         if parts is not None:
@@ -890,11 +735,12 @@ def split_piece(
             tries=tries,
             refine_passes=refine_passes,
             exact=exact,
+            enum_max=enum_max,
             max_units=exact_max_units,
         )
         k = int(labels.max()) + 1
         sums = np.bincount(labels, weights=g.weight.astype(float), minlength=k)
-        in_band = bool((sums >= lo - 1e-9).all() and (sums <= hi + 1e-9).all())
+        in_band = bool(band_ok(sums, lo, hi).all())
         fallback = fallback and not in_band
     if (proven or proven_first) and least_violating and exact_allowed and g.n <= exact_max_units:
         # proven infeasible: the trees' plan is least-violating only greedily; the exact

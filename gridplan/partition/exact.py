@@ -25,7 +25,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from .core import PieceGraph
+from ..graph import UnitGraph, inertia
 
 __all__ = ["ExactResult", "enumerate_subsets", "solve_exact"]
 
@@ -36,11 +36,13 @@ _STDOUT_LOCK = threading.Lock()
 def _native_stdout_silenced() -> Iterator[None]:
     """Send file descriptor 1 to the null device while HiGHS runs.
 
-    HiGHS prints "HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();"
-    from C++ straight to the process's stdout even when its output is switched off (a known
-    HiGHS issue), which lands in the middle of a planner's terminal or a piped CLI output.
-    Python-level redirection cannot catch it, so the descriptor itself is swapped; the lock
-    keeps two threads from interleaving the swap.
+    HiGHS's own output is switched off through its options (``disp=False``, which scipy passes
+    on as ``log_to_console=False``). But the HiGHS bundled with scipy 1.17 still prints
+    "HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();" with a bare
+    ``printf`` (ERGO-Code/HiGHS#2783), which no option reaches and which would land in the
+    middle of a planner's terminal or a piped CLI output. Python-level redirection cannot
+    catch it, so the descriptor itself is swapped; the lock keeps two threads from
+    interleaving the swap. Drop this once scipy bundles a HiGHS without that line.
     """
     with _STDOUT_LOCK:
         try:
@@ -74,7 +76,7 @@ class ExactResult:
 
 
 def enumerate_subsets(
-    g: PieceGraph, *, lo: float, hi: float, cap: int = 20000, max_size: int = 12
+    g: UnitGraph, *, lo: float, hi: float, cap: int = 20000, max_size: int = 12
 ) -> list[tuple[int, ...]] | None:
     """All connected node sets with weight in ``[lo, hi]``; None when more than ``cap``
     sets (of any weight) would have to be visited, or when a set of ``max_size`` nodes could
@@ -125,7 +127,7 @@ def enumerate_subsets(
 
 
 def solve_exact(
-    g: PieceGraph,
+    g: UnitGraph,
     *,
     lo: float,
     hi: float,
@@ -170,11 +172,11 @@ def solve_exact(
     sx = a.T @ (mass * x)
     sy = a.T @ (mass * y)
     sq = a.T @ (mass * (x * x + y * y))
-    inertia = np.maximum(sq - (sx * sx + sy * sy) / np.maximum(sm, 1e-12), 0.0)
-    scale = max(float(np.median(inertia[inertia > 0])) if (inertia > 0).any() else 1.0, 1e-9)
+    inert = inertia(np.maximum(sm, 1e-12), sx, sy, sq)
+    scale = max(float(np.median(inert[inert > 0])) if (inert > 0).any() else 1.0, 1e-9)
     dev = (sw - target) / target
     # size near the target first (fewer, fuller grids), compactness second
-    cost = 4.0 * dev * dev + 0.25 * inertia / scale + 1e-6 * np.arange(m) / m
+    cost = 4.0 * dev * dev + 0.25 * inert / scale + 1e-6 * np.arange(m) / m
     if slack > 0:
         # a household outside the band costs more than any plan's size and shape terms
         viol = np.maximum(lo - sw, 0.0) + np.maximum(sw - hi, 0.0)
@@ -187,6 +189,7 @@ def solve_exact(
             bounds=Bounds(0, 1),
             # a plan within 10% of the optimum is plenty: refinement polishes it afterwards
             options={
+                "disp": False,
                 "time_limit": time_limit,
                 "node_limit": node_limit,
                 "presolve": True,

@@ -39,14 +39,14 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from shapely import STRtree
 
-from ..adjacency import Edges, barrier_lines, cell_edges, to_csr
 from ..config import GridRules, band_admits
 from ..crs import working_crs
 from ..diagnostics import Diagnostic, frame, resolve_grids
 from ..errors import Problem, ValidationError, describe_rows
+from ..graph import Edges, UnitGraph, barrier_lines, cell_edges, from_edges
 from ..layers import Layers, prepare_layers
 from ..tessellation import dissolve, region_hulls, slice_polygon, tessellate, units_tile
-from .core import PieceGraph, choose_k, split_piece
+from .core import choose_k, split_piece
 
 __all__ = [
     "GridPartition",
@@ -64,10 +64,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
-
-#: Penalty on barrier-crossing edges inside a piece that had to be joined across a barrier,
-#: so spanning trees cross it only where they must.
-CROSSING_PENALTY = 1000.0
 
 
 @dataclass(frozen=True)
@@ -819,13 +815,17 @@ def _grids_sorted(
         sel = in_piece[e_i] & in_piece[e_j]
         loc = np.full(nn, -1)
         loc[members] = np.arange(members.size)
-        dist = np.hypot(*(nxy[e_i[sel]] - nxy[e_j[sel]]).T) + 1.0
-        cost = np.where(e_cross[sel], dist * CROSSING_PENALTY, dist)
-        g = PieceGraph(
-            adjacency=to_csr(members.size, loc[e_i[sel]], loc[e_j[sel]], cost),
+        # barrier edges of a piece joined across a barrier cost CROSSING_PENALTY times more,
+        # so spanning trees cross it only where they must
+        g = from_edges(
+            members.size,
+            loc[e_i[sel]],
+            loc[e_j[sel]],
             weight=nw[members].astype(np.int64),
             xy=nxy[members],
             mass=nmass[members],
+            shared=e_len[sel],
+            crossing=e_cross[sel],
         )
         part_members = np.flatnonzero(np.isin(part_node, members))
         # named by its smallest unit id, so the seed does not depend on row order or on which
@@ -890,7 +890,7 @@ def _grids_sorted(
 
 
 def _split_connected(
-    g: PieceGraph,
+    g: UnitGraph,
     lo: float,
     hi: float,
     target: float,
@@ -918,7 +918,7 @@ def _split_connected(
     )
 
 
-def _delaunay_piece(parts: _Parts, members: np.ndarray) -> PieceGraph:
+def _delaunay_piece(parts: _Parts, members: np.ndarray) -> UnitGraph:
     xy = parts.xy[members]
     n = members.size
     if n >= 3:
@@ -938,9 +938,8 @@ def _delaunay_piece(parts: _Parts, members: np.ndarray) -> PieceGraph:
     order = np.lexsort((xy[:, 1], xy[:, 0]))
     i = np.concatenate([i, order[:-1]])
     j = np.concatenate([j, order[1:]])
-    dist = np.hypot(*(xy[i] - xy[j]).T) + 1.0
     mass = np.maximum(shapely.area(parts.cell[members]), 1.0)
-    return PieceGraph(to_csr(n, i, j, dist), parts.weight[members].astype(np.int64), xy, mass)
+    return from_edges(n, i, j, weight=parts.weight[members].astype(np.int64), xy=xy, mass=mass)
 
 
 def _piece_diagnostics(res, g, lo, hi, comm_key, unit_ids, base, diags) -> None:

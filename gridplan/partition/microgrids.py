@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..adjacency import cell_edges, to_csr
 from ..config import MicroGridRules, band_admits
 from ..diagnostics import Diagnostic, frame, resolve_grids
+from ..graph import cell_edges, from_edges
 from ..tessellation import dissolve
-from .core import PieceGraph, split_piece
+from .core import split_piece
 from .grids import polsby_popper, stable_seed
 
 __all__ = ["MicroPartition", "partition_microgrids", "slice_count"]
@@ -374,13 +374,13 @@ def _solve_grid(
     loc = np.full(int(members.max()) + 1 if n else 0, -1)
     loc[members] = np.arange(n)
     li, lj = loc[ei], loc[ej]
-    adj = to_csr(n, li, lj, np.hypot(*(xy[li] - xy[lj]).T) + 1.0)
-    n_comp, comp = csgraph.connected_components(adj, directed=False)
+    whole = from_edges(n, li, lj, weight=hh, xy=xy, mass=mass)
+    n_comp, comp = csgraph.connected_components(whole.adjacency, directed=False)
     labels = np.zeros(n, dtype=np.int64)
     ok, proven, base = True, True, 0
     for c in range(n_comp):
         sub = np.flatnonzero(comp == c)
-        g = PieceGraph(adjacency=adj[sub][:, sub], weight=hh[sub], xy=xy[sub], mass=mass[sub])
+        g = whole.subgraph(sub)
         res = split_piece(
             g,
             lo=lo,

@@ -1,0 +1,215 @@
+"""Community redivision for village-to-community reform (村改社区).
+
+During the reform a city redraws its community (社区) boundaries so that no community is over-
+or under-sized, residents are separated from enterprises (居企分离), and service is equal
+across communities. :func:`redivide` takes the units (buildings, blocks or small areas with
+households), the current communities and optionally streets (街道), barriers and dedicated
+areas, and returns new communities that are contiguous, compact, inside their street and
+within a household band, while keeping as many households as possible in the community they
+are in now.
+
+The data flow:
+
+1. units inside an enterprise area (a dedicated polygon whose category reads industrial or
+   business) leave the residential communities and are listed for dedicated grids;
+2. every other unit gets a space-filling cell inside its street (:mod:`gridplan.tessellation`,
+   cut by barrier lines), and cells that share an edge are neighbours in one
+   :class:`gridplan.graph.UnitGraph` whose regions are the streets; neighbours in different
+   streets are never joined (:mod:`gridplan.reform.cells`);
+3. each current community, restricted to one street and one connected piece, is a *group*.
+   With ``keep_valid`` a group within the band stays exactly as it is unless a neighbour
+   needs it; with ``keep_valid=False`` every street is planned afresh;
+4. repair: an undersized group joins the adjacent group that keeps the most households in
+   place and stays within the band; an oversized group is split with
+   :func:`gridplan.partition.core.split_piece`; where neither works alone, the group and its
+   nearest neighbours are re-planned together (the region grows one group at a time). Spanning
+   trees prefer edges inside a current community, so cuts follow current boundaries;
+5. with ``target_count``, adjacent groups are merged or large groups split until the count is
+   reached where the band allows;
+6. the shared local search (:func:`gridplan.partition.refine.refine`) moves boundary units
+   between re-planned groups to reduce ``compactness cost + disruption_weight * households
+   moved``, never leaving the band or breaking contiguity (steps 3-6:
+   :mod:`gridplan.reform.planner`);
+7. codes (:mod:`gridplan.codes`): a new community that is substantially a current one (at
+   least half of its households come from it, and more than half of that community's
+   households went into it) keeps its code; every other community is numbered from 601
+   within its street (CJ/T 349 style, three digits). :mod:`gridplan.reform.assemble` builds
+   the result, its report and its diagnostics.
+
+The package: :mod:`~gridplan.reform.rules` (rules and result), :mod:`~gridplan.reform.inputs`,
+:mod:`~gridplan.reform.cells`, :mod:`~gridplan.reform.planner`,
+:mod:`~gridplan.reform.assemble`; :func:`redivide` chains them.
+
+Examples
+--------
+>>> import geopandas as gpd
+>>> from gridplan.reform import ReformRules, redivide
+>>> units = gpd.read_file("data/camden_sample.gpkg", layer="units")
+>>> comms = gpd.read_file("data/camden_sample.gpkg", layer="communities")
+>>> reform = redivide(units, communities=comms,
+...                   rules=ReformRules(min_households=500, max_households=1500))
+>>> int(reform.communities["households"].sum()) == int(units["households"].sum())
+True
+>>> bool(reform.communities["in_bounds"].all())
+True
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import geopandas as gpd
+import numpy as np
+
+from ..codes import code_continuity
+from ..config import band_admits
+from ..diagnostics import Diagnostic
+from ..layers import Layers, prepare_layers
+from .assemble import assemble
+from .cells import ReformInput, prepare
+from .inputs import check_inputs, communities_from_column, locate_in_streets
+from .planner import Planner
+from .rules import Reform, ReformRules
+
+__all__ = ["Reform", "ReformRules", "code_continuity", "plan_communities", "redivide"]
+
+log = logging.getLogger(__name__)
+
+
+def redivide(
+    units: gpd.GeoDataFrame | Layers,
+    *,
+    communities: gpd.GeoDataFrame | str | None,
+    streets: gpd.GeoDataFrame | None = None,
+    barriers: gpd.GeoDataFrame | None = None,
+    dedicated: gpd.GeoDataFrame | None = None,
+    rules: ReformRules | None = None,
+    seed: int = 0,
+    columns: Mapping[str, str] | None = None,
+) -> Reform:
+    """Redivide communities into contiguous, compact, size-bounded ones with minimal disruption.
+
+    Parameters
+    ----------
+    units
+        Buildings, blocks or small areas (points or polygons) with ``households`` (or
+        ``population`` when ``rules.balance == "population"``), or prepared
+        :class:`~gridplan.layers.Layers` holding a communities layer.
+    communities
+        The current communities: polygons (``community_id`` column or index = current code,
+        optional ``street_id`` and ``name``), or the name of a units column holding each
+        unit's current community (polygons are then the dissolved units).
+    streets
+        Street (街道) polygons; no new community crosses a street boundary. Without them the
+        communities' ``street_id`` (or the units' own) decides; with neither, the whole area
+        is one street.
+    barriers
+        Major roads, railways and rivers (lines). Re-planned communities do not cross them
+        unless a piece cannot be made feasible otherwise (reported in ``crosses_barrier``).
+    dedicated
+        Dedicated areas; those whose ``category`` is an enterprise category (see
+        :class:`ReformRules`) are left out of residential communities.
+    rules
+        :class:`ReformRules`; default 1,000-3,000 households.
+    seed
+        Same inputs and seed give the same plan.
+    columns
+        Column renaming applied to every layer, e.g. ``{"户数": "households"}``.
+
+    Returns
+    -------
+    Reform
+
+    Raises
+    ------
+    ValidationError
+        Bad inputs (every problem listed with row ids and the fix).
+    """
+    rules = rules or ReformRules()
+    if isinstance(units, Layers):
+        layers = units
+    else:
+        if isinstance(communities, str):
+            units, communities = communities_from_column(units, communities, columns)
+        named = set(units.columns) | set((columns or {}).values())
+        own_street = "street_id" in named
+        layers = prepare_layers(
+            units,
+            dedicated=dedicated,
+            barriers=barriers,
+            communities=communities,
+            streets=streets,
+            columns=columns,
+            balance=rules.balance,
+        )
+        if not own_street and layers.streets is not None:
+            layers = locate_in_streets(layers)
+    check_inputs(layers)
+    inp = prepare(layers, rules=rules)
+    diags: list[Diagnostic] = []
+    g = inp.graph
+    if g.linked.size:
+        lonely = inp.resid[g.linked]
+        diags.append(
+            Diagnostic(
+                level="unit",
+                code="reform_isolated_unit",
+                unit_ids=tuple(sorted(inp.ids[lonely])),
+                households=int(inp.hh[lonely].sum()),
+                params={"n": int(lonely.size)},
+                fix="reform_check_links",
+            )
+        )
+    planner = plan_communities(inp, rules=rules, seed=seed, diags=diags)
+    return assemble(inp, planner, layers=layers, rules=rules, diags=diags)
+
+
+def plan_communities(
+    inp: ReformInput, *, rules: ReformRules, seed: int = 0, diags: list[Diagnostic]
+) -> Planner:
+    """Steps 3-6: groups from the current communities (or afresh), repair, target count and
+    the local search; a missed target count is added to ``diags``."""
+    lo, hi = float(rules.min_households), float(rules.max_households)
+    rng = np.random.default_rng(seed)
+    planner = Planner(inp.graph, inp.old, lo=lo, hi=hi, rules=rules, rng=rng)
+    total_w = float(inp.graph.weight.sum())
+    target_size = rules.target
+    if rules.target_count:
+        target_size = float(np.clip(total_w / rules.target_count, lo, hi))
+    if rules.keep_valid:
+        planner.start_from_current(keep_valid=True)
+    else:
+        planner.start_fresh(target_size)
+    n_start = len(planner.members)
+    planner.repair()
+    if rules.target_count:
+        planner.reach_count(int(rules.target_count))
+        planner.repair()
+    moves = planner.polish(rules.refine_passes)
+    log.info(
+        "redivision: %d groups at start, %d after repair, %d units moved at the boundaries",
+        n_start,
+        len(planner.members),
+        moves,
+    )
+    if rules.target_count and len(planner.members) != rules.target_count:
+        k_min, k_max = band_admits(total_w, lo, hi)
+        diags.append(
+            Diagnostic(
+                level="plan",
+                code="reform_target_count",
+                households=int(inp.hh[inp.resid].sum()),
+                params={
+                    "target": int(rules.target_count),
+                    "got": len(planner.members),
+                    "lo": int(lo),
+                    "hi": int(hi),
+                    "k_min": k_min,
+                    "k_max": k_max,
+                    "total": int(total_w),
+                },
+                fix="reform_target_count",
+            )
+        )
+    return planner

@@ -1,0 +1,566 @@
+"""The result of a redivision: codes, communities, units, changes, report and diagnostics.
+
+New communities take their codes from :mod:`gridplan.codes` (the code rule, then numbering
+from 601 within each street); every diagnostic is a :class:`gridplan.diagnostics.Diagnostic`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from .. import diagnostics
+from ..codes import code_continuity, number_communities
+from ..config import band_admits
+from ..diagnostics import Diagnostic
+from ..graph import in_band
+from ..layers import Layers
+from ..partition.grids import polsby_popper
+from .cells import ReformInput
+from .planner import Planner
+from .rules import Reform, ReformRules
+
+__all__ = ["assemble", "counts_report", "dedicated_table", "plan_diagnostics"]
+
+log = logging.getLogger(__name__)
+
+_EPS = 1e-9
+
+
+def assemble(
+    inp: ReformInput,
+    planner: Planner,
+    *,
+    layers: Layers,
+    rules: ReformRules,
+    diags: list[Diagnostic],
+) -> Reform:
+    """The result of a redivision: communities with their codes, units, changes, report,
+    enterprise areas and diagnostics."""
+    u, crs, ids, resid, cells = inp.u, inp.crs, inp.ids, inp.resid, inp.cells
+    prev, street_key, weight, hh, pop = inp.prev, inp.street_key, inp.weight, inp.hh, inp.pop
+    ent, ent_of, bar_names = inp.ent, inp.ent_of, inp.bar_names
+    lo, hi = float(rules.min_households), float(rules.max_households)
+    n_units = len(u)
+    gids = sorted(planner.members)
+    # new community per residential unit
+    group_of = np.full(n_units, -1, dtype=np.int64)
+    group_of[resid] = planner.label
+    gpos = {gid: i for i, gid in enumerate(gids)}
+    n_new = len(gids)
+    gi = np.full(n_units, -1, dtype=np.int64)
+    gi[resid] = [gpos[x] for x in planner.label.tolist()]
+
+    # geometry and figures per new community
+    geom = np.empty(n_new, dtype=object)
+    crosses = np.zeros(n_new, dtype=bool)
+    for k, gid in enumerate(gids):
+        sel = cells[resid[planner.members[gid]]]
+        sel = sel[~(shapely.is_empty(sel) | shapely.is_missing(sel))]
+        geom[k] = shapely.union_all(sel) if len(sel) else shapely.Polygon()
+    g = planner.g
+    src = g.sources
+    inside = g.crossing & (planner.label[src] == planner.label[g.indices])
+    crosses[[gpos[x] for x in np.unique(planner.label[src[inside]]).tolist()]] = True
+    res_mask = gi >= 0
+    w_new = np.bincount(gi[res_mask], weights=weight[res_mask], minlength=n_new)
+    hh_new = np.bincount(gi[res_mask], weights=hh[res_mask], minlength=n_new).astype(np.int64)
+    pop_new = (
+        pd.Series(pop[res_mask]).groupby(gi[res_mask]).sum(min_count=1).reindex(range(n_new))
+    ).to_numpy()
+    n_new_units = np.bincount(gi[res_mask], minlength=n_new).astype(np.int64)
+    street_new = np.array(
+        [street_key[resid[planner.members[gid][0]]] for gid in gids], dtype=object
+    )
+
+    # codes: continuity by the code rule, then 601.. per street for the rest
+    cont = code_continuity(prev[res_mask], gi[res_mask], weight[res_mask])
+    kept_code = np.array([cont.get(k) for k in range(n_new)], dtype=object)
+    contrib = (
+        pd.DataFrame({"new": gi[res_mask], "old": prev[res_mask], "w": weight[res_mask]})
+        .groupby(["new", "old"])["w"]
+        .sum()
+        .reset_index()
+        .sort_values(["new", "w", "old"], ascending=[True, False, True], kind="stable")
+    )
+    prev_main = contrib.drop_duplicates("new").set_index("new")["old"].reindex(range(n_new))
+    contrib["text"] = contrib["old"].astype(str) + ":" + contrib["w"].astype(np.int64).astype(str)
+    prev_all = contrib.groupby("new")["text"].agg(";".join)
+    cen = shapely.get_coordinates(
+        shapely.point_on_surface(
+            np.where(shapely.is_empty(geom), shapely.Point(0, 0), geom).astype(object)
+        )
+    )
+    old_street: dict[str, set[str]] = {}
+    for c, s in zip(prev, street_key, strict=True):
+        if c:
+            old_street.setdefault(s, set()).add(c)
+    code, cid = number_communities(
+        street_new, kept_code, cen, current=old_street, start=rules.new_code_start
+    )
+
+    in_bounds = in_band(w_new, lo, hi)
+    # membership unchanged: the same units as the current community, nothing more, nothing less
+    old_members = pd.Series(prev[res_mask]).value_counts()
+    changed = np.ones(n_new, dtype=bool)
+    for k in range(n_new):
+        if kept_code[k] is None:
+            continue
+        same = int(((gi == k) & (prev == kept_code[k])).sum())
+        changed[k] = not (same == n_new_units[k] == int(old_members.get(kept_code[k], -1)))
+    names = (
+        layers.communities["name"].astype(str).to_dict()
+        if layers.communities is not None and "name" in layers.communities.columns
+        else {}
+    )
+    street_out = [None if s == "" else s for s in street_new]
+    comm_gdf = gpd.GeoDataFrame(
+        {
+            "community_id": cid,
+            "community_code": code,
+            "previous_code": prev_main.to_numpy(),
+            "previous_codes": prev_all.reindex(range(n_new)).to_numpy(),
+            "street_id": street_out,
+            "name": [names.get(c, "") if c is not None else "" for c in kept_code],
+            "households": hh_new,
+            "population": pop_new,
+            "n_units": n_new_units,
+            "in_bounds": in_bounds,
+            "kept": kept_code != None,  # noqa: E711
+            "changed": changed,
+            "crosses_barrier": crosses,
+        },
+        geometry=geom,
+        crs=crs,
+    )
+    comm_gdf["compactness"] = polsby_popper(comm_gdf.geometry.to_numpy())
+    order_c = np.lexsort((cid.astype(str), np.array([str(s) for s in street_new])))
+    comm_gdf = comm_gdf.iloc[order_c].reset_index(drop=True)
+    comm_gdf = comm_gdf.set_geometry("geometry")
+    if layers.crs is not None:
+        comm_gdf = comm_gdf.to_crs(layers.crs)
+
+    # units
+    units_out = layers.units.copy()
+    new_code = np.full(n_units, None, dtype=object)
+    new_id = np.full(n_units, None, dtype=object)
+    new_code[res_mask] = code[gi[res_mask]]
+    new_id[res_mask] = cid[gi[res_mask]]
+    ded_id = np.full(n_units, None, dtype=object)
+    if ent is not None:
+        e_ids = ent.index.astype(str).to_numpy()
+        has = ent_of >= 0
+        ded_id[has] = e_ids[ent_of[has]]
+    units_out["previous_code"] = [c or None for c in prev]
+    units_out["community_id"] = new_id
+    units_out["community_code"] = new_code
+    units_out["dedicated_id"] = ded_id
+
+    # enterprise areas for dedicated grids
+    ded_gdf = dedicated_table(ent, ent_of, prev, street_key, hh, pop, layers)
+
+    # changes: one row per (current, new) pair
+    dest = np.where(res_mask, new_id, np.array([f"dedicated:{d}" for d in ded_id], dtype=object))
+    ch = pd.DataFrame(
+        {
+            "previous_code": prev,
+            "dest": dest,
+            "community_id": new_id,
+            "community_code": new_code,
+            "dedicated_id": ded_id,
+            "street_id": street_key,
+            "households": hh,
+            "population": pop,
+            "n_units": 1,
+        }
+    )
+    changes = (
+        ch.groupby(["previous_code", "dest"], sort=True, dropna=False)
+        .agg(
+            community_id=("community_id", "first"),
+            community_code=("community_code", "first"),
+            dedicated_id=("dedicated_id", "first"),
+            street_id=("street_id", "first"),
+            households=("households", "sum"),
+            population=("population", lambda s: s.sum(min_count=1)),
+            n_units=("n_units", "sum"),
+        )
+        .reset_index()
+        .drop(columns=["dest"])
+    )
+    changes["moved"] = changes["community_code"].isna() | (
+        changes["community_code"].astype(object) != changes["previous_code"]
+    )
+    changes["households_moved"] = np.where(changes["moved"], changes["households"], 0).astype(
+        np.int64
+    )
+    changes["population_moved"] = np.where(changes["moved"], changes["population"], 0.0)
+    changes["street_id"] = [s or None for s in changes["street_id"]]
+    changes["previous_code"] = [c or None for c in changes["previous_code"]]
+    changes = changes.sort_values(
+        ["previous_code", "households"], ascending=[True, False], kind="stable"
+    ).reset_index(drop=True)
+
+    report = counts_report(
+        layers=layers,
+        u=u,
+        crs=crs,
+        lo=lo,
+        hi=hi,
+        prev=prev,
+        street_key=street_key,
+        weight=weight,
+        hh=hh,
+        pop=pop,
+        comm_gdf=comm_gdf,
+        w_new=w_new,
+        street_new=street_new,
+        changes=changes,
+        ded_gdf=ded_gdf,
+    )
+    plan_diagnostics(
+        planner, gids, code, cid, street_new, w_new, ids, resid, hh, lo, hi, rules, diags
+    )
+    for k in np.flatnonzero(crosses & changed).tolist():
+        sel = inside & (planner.label[src] == gids[k])
+        names = sorted({bar_names[b] for b in g.barrier[sel].tolist() if 0 <= b < len(bar_names)})
+        diags.append(
+            Diagnostic(
+                level="community",
+                code="reform_barrier_crossing",
+                street_id=street_new[k] or None,
+                community_id=cid[k],
+                community_code=code[k],
+                unit_ids=tuple(sorted(ids[resid[planner.members[gids[k]]]])),
+                households=int(hh_new[k]),
+                params={"barrier": ", ".join(names) if names else "?"},
+                fix="reform_accept_or_widen",
+            )
+        )
+    diag_df = diagnostics.frame(diags)
+    log.info(
+        "redivided %d current communities into %d (%d in bounds); %d enterprise areas",
+        int(report["counts"]["before"].iloc[0]),
+        n_new,
+        int(in_bounds.sum()),
+        len(ded_gdf),
+    )
+    return Reform(
+        units=units_out,
+        communities=comm_gdf,
+        changes=changes,
+        report=report,
+        diagnostics=diag_df,
+        dedicated=ded_gdf,
+        rules=rules,
+        work_crs=pyproj.CRS.from_user_input(crs),
+    )
+
+
+def dedicated_table(
+    ent: gpd.GeoDataFrame | None,
+    ent_of: np.ndarray,
+    prev: np.ndarray,
+    street_key: np.ndarray,
+    hh: np.ndarray,
+    pop: np.ndarray,
+    layers: Layers,
+) -> gpd.GeoDataFrame:
+    columns = [
+        "dedicated_id",
+        "name",
+        "category",
+        "street_id",
+        "previous_codes",
+        "households",
+        "population",
+        "n_units",
+    ]
+    if ent is None or len(ent) == 0:
+        return gpd.GeoDataFrame(
+            {c: pd.Series(dtype=object) for c in columns}, geometry=[], crs=layers.crs
+        )
+    rows = []
+    for k, (did, row) in enumerate(ent.iterrows()):
+        sel = ent_of == k
+        streets = pd.Series(street_key[sel]).value_counts()
+        olds = pd.Series(prev[sel])
+        rows.append(
+            {
+                "dedicated_id": str(did),
+                "name": row.get("name", ""),
+                "category": row.get("category", ""),
+                "street_id": (streets.index[0] or None) if len(streets) else None,
+                "previous_codes": ";".join(sorted({o for o in olds if o})),
+                "households": int(hh[sel].sum()),
+                "population": float(np.nansum(pop[sel])) if sel.any() else 0.0,
+                "n_units": int(sel.sum()),
+                "geometry": row.geometry,
+            }
+        )
+    out = gpd.GeoDataFrame(rows, geometry="geometry", crs=ent.crs)
+    return out.to_crs(layers.crs) if layers.crs is not None else out
+
+
+def counts_report(
+    *,
+    layers: Layers,
+    u: gpd.GeoDataFrame,
+    crs: Any,
+    lo: float,
+    hi: float,
+    prev: np.ndarray,
+    street_key: np.ndarray,
+    weight: np.ndarray,
+    hh: np.ndarray,
+    pop: np.ndarray,
+    comm_gdf: gpd.GeoDataFrame,
+    w_new: np.ndarray,
+    street_new: np.ndarray,
+    changes: pd.DataFrame,
+    ded_gdf: gpd.GeoDataFrame,
+) -> dict[str, pd.DataFrame]:
+    # before: the current communities as they are, every unit included
+    before = pd.DataFrame({"old": prev, "w": weight, "hh": hh, "street": street_key})
+    before = before[before["old"] != ""]
+    w_old = before.groupby("old")["w"].sum()
+    street_old = before.groupby("old")["street"].agg(lambda s: s.value_counts().index[0])
+    comp_before = np.nan
+    if layers.communities is not None:
+        cg = layers.communities.to_crs(crs)
+        cg = cg[cg.index.astype(str).isin(w_old.index)]
+        if len(cg):
+            comp_before = float(np.nanmean(polsby_popper(cg.geometry.to_numpy())))
+    moved_hh = int(changes["households_moved"].sum())
+    moved_pop = float(np.nansum(changes["population_moved"]))
+    total_hh = int(hh.sum())
+
+    def size_rows(w: np.ndarray) -> list[float]:
+        if len(w) == 0:
+            return [0, 0, 0, 0, np.nan, np.nan]
+        return [
+            len(w),
+            int(in_band(w, lo, hi).sum()),
+            int((w > hi + _EPS).sum()),
+            int((w < lo - _EPS).sum()),
+            float(np.min(w)),
+            float(np.max(w)),
+        ]
+
+    b = size_rows(w_old.to_numpy(dtype=float))
+    a = size_rows(w_new.astype(float))
+    counts = pd.DataFrame(
+        {
+            "metric": [
+                "communities",
+                "in_bounds",
+                "oversized",
+                "undersized",
+                "min_size",
+                "max_size",
+                "mean_compactness",
+                "households",
+                "households_moved",
+                "population_moved",
+                "dedicated_areas",
+                "dedicated_households",
+            ],
+            "before": [
+                *b,
+                comp_before,
+                total_hh,
+                0,
+                0.0,
+                0,
+                0,
+            ],
+            "after": [
+                *a,
+                float(np.nanmean(comm_gdf["compactness"])) if len(comm_gdf) else np.nan,
+                total_hh,
+                moved_hh,
+                moved_pop,
+                int((ded_gdf["n_units"] > 0).sum()) if len(ded_gdf) else 0,
+                int(ded_gdf["households"].sum()) if len(ded_gdf) else 0,
+            ],
+        }
+    )
+    counts["before"] = counts["before"].astype(float)
+    counts["after"] = counts["after"].astype(float)
+
+    # per street
+    rows = []
+    streets = sorted(set(street_key.tolist()) | set(street_new.tolist()))
+    for s in streets:
+        wo = w_old[street_old.reindex(w_old.index) == s].to_numpy(dtype=float)
+        wn = w_new[street_new == s].astype(float)
+        sb, sa = size_rows(wo), size_rows(wn)
+        sel = street_key == s
+        ch_s = changes[changes["street_id"].fillna("") == s]
+        rows.append(
+            {
+                "street_id": s or None,
+                "households": int(hh[sel].sum()),
+                "population": float(np.nansum(pop[sel])),
+                "communities_before": int(sb[0]),
+                "communities_after": int(sa[0]),
+                "in_bounds_before": int(sb[1]),
+                "in_bounds_after": int(sa[1]),
+                "oversized_before": int(sb[2]),
+                "oversized_after": int(sa[2]),
+                "undersized_before": int(sb[3]),
+                "undersized_after": int(sa[3]),
+                "households_moved": int(ch_s["households_moved"].sum()),
+                "dedicated_households": int(
+                    ch_s.loc[ch_s["dedicated_id"].notna(), "households"].sum()
+                ),
+            }
+        )
+    per_street = pd.DataFrame(rows)
+
+    # mapping: where each current community went
+    mrows = []
+    for old, t in changes.groupby("previous_code", sort=True):
+        kept = t.loc[~t["moved"], "community_code"]
+        total = int(t["households"].sum())
+        kept_hh = int(t.loc[~t["moved"], "households"].sum())
+        dests = [
+            str(c) if isinstance(c, str) else f"dedicated:{d}"
+            for c, d in zip(t["community_code"], t["dedicated_id"], strict=True)
+        ]
+        mrows.append(
+            {
+                "previous_code": old,
+                "street_id": street_old.get(old),
+                "households": total,
+                "population": float(np.nansum(t["population"])),
+                "n_units": int(t["n_units"].sum()),
+                "size_before": float(w_old.get(old, 0)),
+                "kept_as": kept.iloc[0] if len(kept) else None,
+                "new_codes": ";".join(dests),
+                "households_moved": int(t["households_moved"].sum()),
+                "share_kept": kept_hh / total if total else (1.0 if len(kept) else 0.0),
+            }
+        )
+    mapping = pd.DataFrame(mrows)
+    if len(mapping):
+        mapping["street_id"] = [s or None for s in mapping["street_id"]]
+    return {"counts": counts, "per_street": per_street, "mapping": mapping}
+
+
+def plan_diagnostics(
+    planner: Planner,
+    gids: list[int],
+    code: np.ndarray,
+    cid: np.ndarray,
+    street_new: np.ndarray,
+    w_new: np.ndarray,
+    ids: np.ndarray,
+    resid: np.ndarray,
+    hh: np.ndarray,
+    lo: float,
+    hi: float,
+    rules: ReformRules,
+    diags: list[Diagnostic],
+) -> None:
+    """Streets no count of communities fits, units above the ceiling, and communities left
+    out of bounds (with why, and a fix the rules accept)."""
+    band = {"lo": int(lo), "hi": int(hi), "noun": rules.balance}
+    g = planner.g
+    # street totals that no count of communities fits
+    for s in sorted(set(street_new.tolist())):
+        sel = street_new == s
+        total = float(w_new[sel].sum())
+        k_min, k_max = band_admits(total, lo, hi)
+        in_street = [gids[k] for k in np.flatnonzero(sel)]
+        if k_min > k_max:
+            members = resid[np.isin(planner.label, in_street)]
+            params = {
+                **band,
+                "street": s or "(all)",
+                "total": int(total),
+                "k_min": k_min,
+                "k_max": k_max,
+            }
+            if total < lo:
+                # a floor of ``total`` is accepted by the rules only when it is positive
+                fix = "reform_street_small" if total >= 1 else "reform_join_street"
+                params["lo_fix"] = int(total)
+            else:
+                # between two counts: a floor the smaller count meets, or a ceiling the larger
+                # one meets; both stay inside what the rules accept (0 < floor < ceiling)
+                fix = "reform_street_band"
+                params["lo_fix"] = math.floor(total / k_min)
+                params["hi_fix"] = math.ceil(total / max(k_max, 1))
+            diags.append(
+                Diagnostic(
+                    level="street",
+                    code="reform_infeasible_street",
+                    street_id=s or None,
+                    unit_ids=tuple(sorted(ids[members])),
+                    households=int(hh[members].sum()),
+                    params=params,
+                    fix=fix,
+                )
+            )
+    big = np.flatnonzero(g.weight > hi)
+    if big.size:
+        diags.append(
+            Diagnostic(
+                level="unit",
+                code="reform_unit_over_ceiling",
+                unit_ids=tuple(sorted(ids[resid[big]])),
+                households=int(hh[resid[big]].sum()),
+                params={**band, "largest": int(g.weight[big].max())},
+                fix="reform_split_units",
+            )
+        )
+    for k, gid in enumerate(gids):
+        w = float(w_new[k])
+        if in_band(w, lo, hi):
+            continue
+        nodes = planner.members[gid]
+        # the connected area this community sits in (same street, through any edge)
+        seen = {int(nodes[0])}
+        dq = deque([int(nodes[0])])
+        while dq:
+            a = dq.popleft()
+            for b in g.indices[g.indptr[a] : g.indptr[a + 1]].tolist():
+                if b not in seen:
+                    seen.add(b)
+                    dq.append(b)
+        area_w = float(g.weight[list(seen)].sum())
+        params = {**band, "size": int(w), "area": int(area_w)}
+        # a floor of ``w`` is accepted by the rules only when it is positive
+        if w < lo and area_w < lo:
+            what, fix = "reform_under_isolated", "reform_under_isolated"
+        elif w < lo:
+            what, fix = "reform_under_bounds", "reform_under"
+        else:
+            what, fix = "reform_over_bounds", "reform_over"
+        if w < lo:
+            params["lo_fix"] = int(w)
+            fix = fix if w >= 1 else "reform_join_street"
+        else:
+            params["hi_fix"] = math.ceil(w)
+        diags.append(
+            Diagnostic(
+                level="community",
+                code=what,
+                street_id=street_new[k] or None,
+                community_id=cid[k],
+                community_code=code[k],
+                unit_ids=tuple(sorted(ids[resid[nodes]])),
+                households=int(hh[resid[nodes]].sum()),
+                params=params,
+                fix=fix,
+            )
+        )

@@ -1,0 +1,206 @@
+"""Cells and the unit graph of a community redivision.
+
+Units inside an enterprise area (a dedicated polygon whose category reads industrial or
+business) leave the residential communities (居企分离). Every other unit gets a space-filling
+cell inside its street (:mod:`gridplan.tessellation`, cut by barrier lines), and the cells
+become one :class:`gridplan.graph.UnitGraph` whose regions are the streets, so neighbours in
+different streets are never joined.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely import STRtree
+
+from ..crs import working_crs
+from ..graph import UnitGraph, barrier_lines, build_graph
+from ..layers import Layers
+from ..tessellation import region_hulls, tessellate, units_tile
+from .rules import ReformRules
+
+__all__ = ["ReformInput", "prepare"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReformInput:
+    """The units of a redivision in the working CRS, their cells and the residential graph.
+
+    Per unit (all units): ``ids``, ``weight`` (the balanced column), ``hh``, ``pop``,
+    ``prev`` (current community, "" if none), ``street_key`` ("" if none), ``cells`` and
+    ``ent_of`` (enterprise area position, -1 if none). ``resid`` lists the residential units;
+    ``graph`` is their unit graph (node ``k`` is unit ``resid[k]``, region = street number) and
+    ``old`` their current community numbers (-1 if none). ``bar_names`` name the barrier
+    lines the graph's ``barrier`` entries point at.
+    """
+
+    u: gpd.GeoDataFrame
+    crs: Any
+    ids: np.ndarray
+    weight: np.ndarray
+    hh: np.ndarray
+    pop: np.ndarray
+    prev: np.ndarray
+    street_key: np.ndarray
+    cells: np.ndarray
+    ent: gpd.GeoDataFrame | None
+    ent_of: np.ndarray
+    resid: np.ndarray
+    graph: UnitGraph
+    old: np.ndarray
+    bar_names: list[str]
+
+
+def prepare(layers: Layers, *, rules: ReformRules) -> ReformInput:
+    """Enterprise areas, cells per street cut by barriers, and the residential unit graph."""
+    crs = working_crs(layers.units)
+    u = layers.units.to_crs(crs)
+    n_units = len(u)
+    ids = u.index.astype(str).to_numpy()
+    if rules.balance == "population":
+        weight = np.rint(u["population"].fillna(0).to_numpy(dtype=float)).astype(np.int64)
+    else:
+        weight = u["households"].to_numpy(dtype=np.int64)
+    hh = u["households"].to_numpy(dtype=np.int64)
+    pop = u["population"].to_numpy(dtype=float)
+    prev = np.array([str_key(c) for c in u["community_id"].to_numpy()], dtype=object)
+    street_key = np.array([str_key(s) for s in u["street_id"].to_numpy()], dtype=object)
+    geoms = u.geometry.to_numpy()
+    rep = shapely.point_on_surface(geoms)
+
+    # enterprise areas (居企分离) take the units inside them
+    ent = None
+    ent_of = np.full(n_units, -1)
+    if layers.dedicated is not None and len(layers.dedicated):
+        d = layers.dedicated.to_crs(crs)
+        mask = enterprise_mask(d["category"], rules.enterprise_categories)
+        if mask.any():
+            ent = d[mask]
+            d_idx, e_idx = STRtree(ent.geometry.to_numpy()).query(rep, predicate="within")
+            _, first = np.unique(d_idx, return_index=True)
+            ent_of[d_idx[first]] = e_idx[first]
+    resid = np.flatnonzero(ent_of < 0)
+
+    # cells per street, cut by barriers; neighbours within a street only
+    bars = barrier_lines(layers.barriers, classes=rules.barrier_classes, crs=crs)
+    bar_geoms = bars.geometry.to_numpy() if bars is not None else None
+    regions = street_regions(u, resid, street_key, layers, crs)
+    cells = np.empty(n_units, dtype=object)
+    face = np.full(n_units, -1, dtype=np.int64)
+    mode = rules.cells
+    if mode == "auto":
+        mode = "units" if units_tile(geoms[resid], street_key[resid], regions) else "tessellate"
+    log.info("cells: %s", mode)
+    if resid.size and mode == "units":
+        # areal units already tile their street; barriers are read from the segment test
+        cells[resid] = shapely.make_valid(geoms[resid])
+    elif resid.size:
+        tess = tessellate(
+            geoms[resid],
+            street_key[resid],
+            regions,
+            barriers=bar_geoms,
+            erase=ent.geometry.to_numpy() if ent is not None else None,
+        )
+        cells[resid] = tess.cells
+        face[resid] = tess.face
+    streets_sorted = sorted(set(street_key[resid].tolist()))
+    street_index = {s: i for i, s in enumerate(streets_sorted)}
+    graph = build_graph(
+        cells[resid],
+        shapely.get_coordinates(rep[resid]),
+        weight=weight[resid],
+        face=face[resid] if mode == "tessellate" else None,
+        barriers=bar_geoms,
+        region=np.array([street_index[s] for s in street_key[resid]], dtype=np.int64),
+        # a unit whose cell touches no other (a lone building, an empty cell) joins its
+        # nearest unit in the same street so it can belong to a community
+        link_isolated=True,
+    )
+    old_codes = sorted(set(prev[resid].tolist()) - {""})
+    old_index = {c: i for i, c in enumerate(old_codes)}
+    old = np.array([old_index.get(c, -1) for c in prev[resid]], dtype=np.int64)
+    return ReformInput(
+        u=u,
+        crs=crs,
+        ids=ids,
+        weight=weight,
+        hh=hh,
+        pop=pop,
+        prev=prev,
+        street_key=street_key,
+        cells=cells,
+        ent=ent,
+        ent_of=ent_of,
+        resid=resid,
+        graph=graph,
+        old=old,
+        bar_names=barrier_names(bars),
+    )
+
+
+def enterprise_mask(categories: pd.Series, words: tuple[str, ...]) -> np.ndarray:
+    text = categories.astype(str).str.lower()
+    mask = np.zeros(len(text), dtype=bool)
+    for word in words:
+        mask |= text.str.contains(word.lower(), regex=False).to_numpy()
+    return mask
+
+
+def str_key(v: object) -> str:
+    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+
+
+def street_regions(
+    u: gpd.GeoDataFrame,
+    resid: np.ndarray,
+    street_key: np.ndarray,
+    layers: Layers,
+    crs: Any,
+) -> dict[str, Any]:
+    """The polygon each street's units are tessellated in: the street polygon, else the union
+    of its current communities, else the area around its units."""
+    geoms = u.geometry.to_numpy()
+    rep = shapely.point_on_surface(geoms)
+    regions: dict[str, Any] = {}
+    streets = layers.streets.to_crs(crs) if layers.streets is not None else None
+    comms = layers.communities.to_crs(crs) if layers.communities is not None else None
+    comm_of = u["community_id"].astype(object).to_numpy()
+    for key in sorted(set(street_key[resid].tolist())):
+        sel = resid[street_key[resid] == key]
+        region = None
+        if streets is not None and key in streets.index:
+            region = streets.geometry.loc[key]
+        elif comms is not None:
+            codes = sorted({str(c) for c in comm_of[sel] if c is not None})
+            present = [c for c in codes if c in comms.index]
+            if present:
+                region = shapely.union_all(
+                    shapely.make_valid(comms.geometry.loc[present].to_numpy())
+                )
+        if region is not None:
+            outside = ~shapely.intersects(region, rep[sel])
+            if outside.any():
+                hull = region_hulls(geoms[sel[outside]], np.zeros(int(outside.sum())))[0]
+                region = shapely.union_all([region, hull])
+        else:
+            region = region_hulls(geoms[sel], np.zeros(sel.size))[0]
+        regions[key] = region
+    return regions
+
+
+def barrier_names(bars: gpd.GeoDataFrame | None) -> list[str]:
+    if bars is None:
+        return []
+    return [
+        str(n) if isinstance(n, str) and n else f"{c} {i}"
+        for n, c, i in zip(bars["name"], bars["barrier_class"], bars.index, strict=True)
+    ]

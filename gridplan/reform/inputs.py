@@ -1,0 +1,154 @@
+"""Inputs of a community redivision: current communities given as a column, units placed in
+their streets, and the checks that every unit has a known current community."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from shapely import STRtree
+
+from ..errors import Problem, ValidationError, describe_rows
+from ..layers import Layers
+
+__all__ = ["check_inputs", "communities_from_column", "locate_in_streets"]
+
+
+def communities_from_column(
+    units: gpd.GeoDataFrame, column: str, columns: Mapping[str, str] | None
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Current communities given as a unit column: polygons are the dissolved units."""
+    if not isinstance(units, gpd.GeoDataFrame):
+        raise ValidationError(
+            [
+                Problem(
+                    "units",
+                    "not_geodataframe",
+                    f"units must be a GeoDataFrame, got {type(units).__name__}",
+                )
+            ]
+        )
+    if column not in units.columns:
+        raise ValidationError(
+            [
+                Problem(
+                    "communities",
+                    "missing_column",
+                    f"communities={column!r} names no column of the units; pass a communities "
+                    f"layer or one of: {', '.join(str(c) for c in units.columns[:20])}",
+                )
+            ]
+        )
+    out = units.copy()
+    values = out[column]
+    missing = values.isna().to_numpy()
+    if missing.any():
+        ids = out.index.astype(str)
+        raise ValidationError(
+            [
+                Problem(
+                    "units",
+                    "missing_community",
+                    f"{int(missing.sum())} units have no value in column {column!r} "
+                    f"(rows {describe_rows(list(ids[missing]))}); fill it with their current "
+                    "community.",
+                )
+            ]
+        )
+    key = values.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
+    # the named column wins over any community_id the units (or the renaming) carry
+    clash = [c for c, new in (columns or {}).items() if new == "community_id" and c != column]
+    out = out.drop(
+        columns=[c for c in ("community_id", *clash) if c in out.columns and c != column]
+    )
+    out["community_id"] = key.to_numpy()
+    geoms = out.geometry.to_numpy()
+    is_poly = np.isin(shapely.get_type_id(geoms), (3, 6))
+    polys = []
+    names = sorted(set(key))
+    for name in names:
+        sel = (key == name).to_numpy()
+        gs = geoms[sel]
+        if is_poly[sel].all():
+            shape = shapely.union_all(shapely.make_valid(gs))
+        else:
+            shape = shapely.convex_hull(shapely.union_all(gs)).buffer(1.0)
+        polys.append(shape)
+    comms = gpd.GeoDataFrame({"community_id": names}, geometry=polys, crs=units.crs)
+    return out, comms
+
+
+def locate_in_streets(layers: Layers) -> Layers:
+    """Units take the street they lie in, not their current community's.
+
+    :func:`~gridplan.layers.prepare_layers` gives a unit its community's street, which is
+    right for grid planning inside fixed communities; a redivision redraws communities and
+    must not carry one across a street boundary because the old one crossed it.
+    """
+    assert layers.streets is not None
+    units = layers.units.copy()
+    streets = layers.streets
+    pts = shapely.point_on_surface(units.geometry.to_numpy())
+    tree = STRtree(streets.geometry.to_numpy())
+    u_idx, s_idx = tree.query(pts, predicate="intersects")
+    order = np.lexsort((s_idx, u_idx))
+    u_idx, s_idx = u_idx[order], s_idx[order]
+    first = np.r_[True, u_idx[1:] != u_idx[:-1]] if u_idx.size else np.zeros(0, dtype=bool)
+    values = units["street_id"].to_numpy(dtype=object).copy()
+    values[u_idx[first]] = streets.index.astype(str).to_numpy()[s_idx[first]]
+    units["street_id"] = values
+    return Layers(
+        units=units,
+        compounds=layers.compounds,
+        dedicated=layers.dedicated,
+        barriers=layers.barriers,
+        communities=layers.communities,
+        streets=layers.streets,
+    )
+
+
+def check_inputs(layers: Layers) -> None:
+    problems: list[Problem] = []
+    if layers.communities is None:
+        problems.append(
+            Problem(
+                "communities",
+                "missing_layer",
+                "redivision needs the current communities: pass communities=<polygons> or the "
+                "name of a units column holding each unit's community.",
+            )
+        )
+    else:
+        cid = layers.units["community_id"]
+        ids = layers.units.index.astype(str)
+        missing = cid.isna().to_numpy()
+        if missing.any():
+            problems.append(
+                Problem(
+                    "units",
+                    "missing_community",
+                    f"{int(missing.sum())} units have no current community (ids "
+                    f"{describe_rows(list(ids[missing]))}); extend the community polygons to "
+                    "cover them or give them a `community_id`.",
+                    tuple(ids[missing]),
+                )
+            )
+        known = set(layers.communities.index.astype(str))
+        unknown = cid.notna().to_numpy() & ~cid.astype(str).isin(known).to_numpy()
+        if unknown.any():
+            codes = sorted(set(cid[unknown].astype(str)))
+            problems.append(
+                Problem(
+                    "units",
+                    "unknown_community",
+                    f"{int(unknown.sum())} units name communities that are not in the "
+                    f"communities layer ({describe_rows(codes)}; ids "
+                    f"{describe_rows(list(ids[unknown]))}); add those communities or correct "
+                    "the units' `community_id`.",
+                    tuple(ids[unknown]),
+                )
+            )
+    if problems:
+        raise ValidationError(problems)

@@ -1,0 +1,320 @@
+"""The staffing plan as a result: :func:`staffing_plan` chains the inputs, posts, party and
+assignment steps, and :class:`Staffing` holds the tables and writes the workbook."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .. import diagnostics as dg
+from ..config import StaffingRules
+from ..diagnostics import Diagnostic
+from ..errors import Problem, ValidationError, describe_rows
+from ..export import write_workbook
+from ..i18n import column_label, rule_label, sheet_label, value_label
+from .assign import assign_posts, fill_grid_table, locate_homes
+from .inputs import normalise_plan, plan_parts
+from .party import party_plan
+from .posts import community_posts, grid_posts, post_diagnostics, street_posts
+from .roster import check_roster, read_roster_table
+
+__all__ = ["Staffing", "mask_phone", "staffing_plan"]
+
+log = logging.getLogger(__name__)
+
+Language = Literal["zh", "en"]
+
+#: the tables of a staffing plan, in workbook order
+TABLES = (
+    "grids",
+    "communities",
+    "streets",
+    "party",
+    "party_units",
+    "assignments",
+    "unfilled",
+    "unassigned",
+    "diagnostics",
+    "rules",
+)
+
+
+def mask_phone(value: object) -> object:
+    """Mask the middle digits of a phone number: keep the first 3 and last 4 digits.
+
+    Examples
+    --------
+    >>> mask_phone("13812345678"), mask_phone("0351-7654321"), mask_phone(None)
+    ('138****5678', '035*-***4321', None)
+    >>> mask_phone("12345")
+    '***45'
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return value
+    s = str(value).strip()
+    if s.endswith(".0") and s[:-2].isdigit():  # read from Excel as a number
+        s = s[:-2]
+    digits = [i for i, ch in enumerate(s) if ch.isdigit()]
+    if len(digits) >= 8:
+        hide = set(digits[3:-4])
+    else:
+        hide = set(digits[:-2])
+    return "".join("*" if i in hide else ch for i, ch in enumerate(s))
+
+
+def _yes_no(value: object) -> object:
+    if isinstance(value, (bool, np.bool_)):
+        return "是" if value else "否"
+    return value
+
+
+@dataclass(frozen=True)
+class Staffing:
+    """A staffing and party-organisation plan (see :func:`staffing_plan`).
+
+    Attributes
+    ----------
+    grids
+        One row per grid: ``grid_code``, ``community_id``, ``community_name``, ``street_id``,
+        ``kind``, ``households``, ``residents``, ``residents_estimated``, ``n_microgrids``, the
+        posts ``grid_head``, ``fulltime_worker``, ``parttime_workers`` (= micro-grids),
+        ``dedicated_contact`` and their sum ``posts``; with a roster also ``*_filled``,
+        ``*_gap``, ``gap`` and the names holding the posts.
+    communities, streets
+        The same rolled up, plus ``community_workers`` required by the resident ratio
+        (rounded up per community; a street's figure is the sum of its communities').
+        ``posts`` includes the community workers.
+    party
+        One row per branch: ``branch_id``, ``community_id``, ``type`` (single | joint),
+        ``org_kind`` (compound | grid | mixed), ``org_units``, ``n_units``, ``grid_codes``,
+        ``households``, ``members``, ``meets_min``, ``needs_committee``, ``should_split``,
+        ``building_groups``, ``central_households``.
+    party_units
+        One row per compound/grid with known party members and its ``branch_id``.
+    assignments
+        Roster person → post (``grid_code``, ``role``, ``seq``, ``name``, ``phone``, ``home``,
+        ``lives_in_grid``, ``distance_m`` to the grid's centre).
+    unfilled, unassigned
+        Posts no roster person fills, and people who got no post, each with a ``reason``
+        (and ``reason_zh``, which the Chinese workbook shows).
+    diagnostics
+        :func:`gridplan.diagnostics.frame` table (level ``staffing``; ``code``, the community
+        and grid codes concerned, ``params`` with the branch ids, grid codes and figures, and
+        ``message``/``fix`` rendered in Chinese; the workbook renders them in its language):
+        estimates, unknown party members, branches below the minimum or to split, and the
+        like.
+    rules
+        The rules used.
+    has_roster
+        Whether a roster was given (the filled/gap columns exist).
+    """
+
+    grids: pd.DataFrame
+    communities: pd.DataFrame
+    streets: pd.DataFrame
+    party: pd.DataFrame
+    party_units: pd.DataFrame
+    assignments: pd.DataFrame
+    unfilled: pd.DataFrame
+    unassigned: pd.DataFrame
+    diagnostics: pd.DataFrame
+    rules: StaffingRules
+    has_roster: bool = False
+
+    def rules_table(self, *, language: Language = "en") -> pd.DataFrame:
+        """The rules as a ``rule``/``value``/``description`` table."""
+        return pd.DataFrame(
+            [
+                {
+                    "rule": f.name,
+                    "value": getattr(self.rules, f.name),
+                    "description": rule_label(f.name, language),
+                }
+                for f in fields(self.rules)
+            ]
+        )
+
+    def tables(
+        self, *, language: Language = "en", mask_phones: bool = True
+    ) -> dict[str, pd.DataFrame]:
+        """Every table ready to export: phones masked (unless ``mask_phones=False``), and with
+        ``language="zh"`` Chinese headers, sheet names and values (是/否, 住宅网格, 网格长...).
+        Keys are sheet names."""
+        if language not in ("zh", "en"):
+            raise ValidationError(
+                [
+                    Problem(
+                        "export", "language", f"`language` must be 'zh' or 'en', got {language!r}"
+                    )
+                ]
+            )
+        out: dict[str, pd.DataFrame] = {}
+        for name in TABLES:
+            if name == "rules":
+                frame = self.rules_table(language=language)
+            elif name == "diagnostics":
+                # rendered again in the workbook's language; lists and params as text
+                frame = dg.flat(dg.render_frame(self.diagnostics, lang=language))
+            else:
+                frame = getattr(self, name).copy()
+            if "reason_zh" in frame.columns:
+                # reasons are kept in both languages; the workbook shows one
+                if language == "zh":
+                    frame["reason"] = frame["reason_zh"]
+                frame = frame.drop(columns=["reason_zh"])
+            if "phone" in frame.columns and mask_phones:
+                frame["phone"] = frame["phone"].map(mask_phone)
+            if "residents" in frame.columns:
+                frame["residents"] = frame["residents"].astype(float).round(1)
+            if language == "zh":
+                for col in frame.columns:
+                    frame[col] = frame[col].map(lambda v, c=str(col): value_label(c, v, "zh"))
+                    if frame[col].dtype == bool or frame[col].dtype == object:
+                        frame[col] = frame[col].map(_yes_no)
+            # in these tables `name` is a person's name (姓名), not a place's (名称)
+            frame.columns = [
+                column_label("person_name" if c == "name" else str(c), language)
+                for c in frame.columns
+            ]
+            out[sheet_label(name, language)] = frame
+        return out
+
+    def to_excel(
+        self, path: str | Path, *, language: Language = "zh", mask_phones: bool = True
+    ) -> Path:
+        """Write one sheet per table (Chinese headers by default; ``language="en"`` for
+        English). Phone numbers are masked unless ``mask_phones=False``."""
+        p = Path(path)
+        if p.suffix.lower() not in (".xlsx", ".xlsm"):
+            raise ValidationError(
+                [
+                    Problem(
+                        p.name,
+                        "format",
+                        f"cannot write {p.name!r}: expected an Excel workbook ending in .xlsx",
+                    )
+                ]
+            )
+        tables = self.tables(language=language, mask_phones=mask_phones)
+        write_workbook(p, tables)
+        log.info("wrote staffing workbook %s (%d sheets)", p, len(tables))
+        return p
+
+
+def staffing_plan(
+    plan: Any,
+    *,
+    rules: StaffingRules | None = None,
+    roster: str | Path | pd.DataFrame | None = None,
+    roster_crs: Any = "EPSG:4326",
+) -> Staffing:
+    """Posts, party organisation and (optionally) named assignments for a grid plan.
+
+    Parameters
+    ----------
+    plan
+        A :class:`gridplan.Plan`; or a mapping of its frames (``grids`` required, ``units``,
+        ``microgrids``, ``compounds``, ``communities``, ``streets`` used when given), e.g. the
+        layers of a plan GeoPackage from :func:`read_plan_layers`; or the GeoPackage's path.
+    rules
+        :class:`StaffingRules` (defaults: 1 grid head and 1 full-time worker per grid, 1
+        part-time worker per micro-grid, 18 community workers per 10,000 residents ...).
+    roster
+        Named people (CSV/XLSX path or DataFrame, see :func:`read_roster`) to assign to the
+        grid-head and full-time posts.
+    roster_crs
+        CRS of the roster's lon/lat columns (default WGS84).
+
+    Returns
+    -------
+    Staffing
+
+    Raises
+    ------
+    ValidationError
+        Naming every bad row of the plan's frames or of the roster.
+    """
+    rules = rules or StaffingRules()
+    frames = normalise_plan(plan_parts(plan), rules)
+    diags: list[Diagnostic] = list(frames.notes)
+    grid_table = grid_posts(frames, rules)
+
+    people: gpd.GeoDataFrame | None = None
+    if roster is not None:
+        table, label = read_roster_table(roster)
+        people, problems = check_roster(table, label, crs=roster_crs)
+        if people.empty and problems:
+            raise ValidationError(problems)
+        pts, in_grids, how, more = locate_homes(people, frames, label)
+        if problems or more:
+            raise ValidationError([*problems, *more])
+        assignments, unfilled, unassigned = assign_posts(
+            people, (pts, in_grids, how), grid_table, frames
+        )
+        grid_table = fill_grid_table(grid_table, assignments)
+        if len(unfilled):
+            diags.append(
+                Diagnostic(
+                    level="staffing",
+                    code="unfilled",
+                    params={"topic": "roster", "n_posts": len(unfilled)},
+                    fix="staffing_add_people",
+                )
+            )
+        outside = assignments[~assignments["lives_in_grid"].astype(bool)]
+        if len(outside):
+            diags.append(
+                Diagnostic(
+                    level="staffing",
+                    code="lives_elsewhere",
+                    params={
+                        "topic": "roster",
+                        "n_posts": len(outside),
+                        "grid_codes": [str(c) for c in outside["grid_code"]],
+                        "grids": describe_rows([str(c) for c in outside["grid_code"]]),
+                    },
+                    fix="staffing_find_residents",
+                )
+            )
+    else:
+        assignments = pd.DataFrame(
+            columns=["grid_code", "community_id", "role", "seq", "name", "phone", "home"]
+        )
+        unfilled = pd.DataFrame(
+            columns=["grid_code", "community_id", "role", "seq", "reason", "reason_zh"]
+        )
+        unassigned = pd.DataFrame(columns=["name", "role", "phone", "home", "reason", "reason_zh"])
+
+    filled = roster is not None
+    communities = community_posts(grid_table, frames, rules, filled=filled)
+    streets = street_posts(communities, frames, filled=filled)
+    diags.extend(post_diagnostics(grid_table, communities, rules))
+    party, party_units, party_diags = party_plan(frames, rules)
+    diags.extend(party_diags)
+    log.info(
+        "staffing: %d grids, %d posts, %d branches, %d assignments",
+        len(grid_table),
+        int(grid_table["posts"].sum()),
+        len(party),
+        len(assignments),
+    )
+    return Staffing(
+        grids=grid_table,
+        communities=communities,
+        streets=streets,
+        party=party,
+        party_units=party_units,
+        assignments=assignments,
+        unfilled=unfilled,
+        unassigned=unassigned,
+        diagnostics=dg.frame(diags),
+        rules=rules,
+        has_roster=filled,
+    )
