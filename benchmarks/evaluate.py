@@ -19,6 +19,15 @@ from scipy.sparse import csgraph
 from gridplan import band_admits
 from gridplan.graph import Edges
 
+#: Diagnostics codes by the family the results tables count (the codes tell proven from
+#: searched, small from split pieces and dead-end from joined crossings; the tables did not).
+DIAGNOSTIC_FAMILY = {
+    "out_of_band_proven": "out_of_band",
+    "infeasible_piece_small": "infeasible_piece",
+    "barrier_crossing_dead_end": "barrier_crossing",
+    "barrier_crossing_locked": "barrier_crossing",
+}
+
 
 @dataclass
 class Atoms:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+from evaluate import DIAGNOSTIC_FAMILY
 
 import gridplan
 
@@ -81,7 +82,13 @@ def main() -> None:
         ),
         (
             "diagnostics",
-            ", ".join(f"{k} {v}" for k, v in plan.diagnostics["code"].value_counts().items()),
+            ", ".join(
+                f"{k} {v}"
+                for k, v in plan.diagnostics["code"]
+                .replace(DIAGNOSTIC_FAMILY)
+                .value_counts()
+                .items()
+            ),
         ),
     ]
     text = [

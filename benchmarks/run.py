@@ -96,6 +96,8 @@ def _worker(tool: str, workdir: Path) -> None:
         (workdir / "graph.pkl").write_bytes(pickle.dumps(g, protocol=5))
         out = {"n_units": g.n, "n_edges": len(g.edges), "n_pieces": len(g.pieces())}
     elif tool == "gridplan":
+        from evaluate import DIAGNOSTIC_FAMILY
+
         import gridplan
 
         inst = pickle.loads((workdir / "instance.pkl").read_bytes())
@@ -115,9 +117,9 @@ def _worker(tool: str, workdir: Path) -> None:
             "grid_id": parts["grid_id"].astype(str).to_numpy(),
             "cell": parts.geometry.to_numpy(),
             "grids": grids.drop(columns="geometry").to_dict("list"),
-            # proven and unproven out-of-band grids counted together, as before the codes split
+            # counted by family, as the results were before the codes told the cases apart
             "diagnostics": res.diagnostics["code"]
-            .replace({"out_of_band_proven": "out_of_band"})
+            .replace(DIAGNOSTIC_FAMILY)
             .value_counts()
             .to_dict(),
         }
