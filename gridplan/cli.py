@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
 
@@ -36,7 +36,7 @@ app = typer.Typer(
 )
 
 
-class RoleChoice(str, Enum):
+class RoleChoice(StrEnum):
     units = "units"
     compounds = "compounds"
     dedicated = "dedicated"
@@ -45,7 +45,7 @@ class RoleChoice(str, Enum):
     streets = "streets"
 
 
-class SourceCRSChoice(str, Enum):
+class SourceCRSChoice(StrEnum):
     wgs84 = "wgs84"
     gcj02 = "gcj02"
     bd09 = "bd09"
@@ -568,7 +568,7 @@ def _read_inputs(units: str, given: dict[str, str | None]) -> dict:
     return frames
 
 
-class EngineChoice(str, Enum):
+class EngineChoice(StrEnum):
     """Where ``gridplan plan`` computes: one process, or street by street on Dask."""
 
     single = "single"
@@ -824,7 +824,7 @@ def demo_command(
     )
 
 
-class LangChoice(str, Enum):
+class LangChoice(StrEnum):
     zh = "zh"
     en = "en"
 
@@ -885,7 +885,7 @@ def staff_command(
     typer.echo(f"wrote {written}")
 
 
-class _ReformBalance(str, Enum):
+class _ReformBalance(StrEnum):
     households = "households"
     population = "population"
 
