@@ -18,7 +18,16 @@ import numpy as np
 import shapely
 from shapely import STRtree
 
-__all__ = ["Tessellation", "region_hulls", "slice_layout", "slice_polygon", "tessellate"]
+__all__ = [
+    "Tessellation",
+    "dissolve",
+    "mend_parts",
+    "region_hulls",
+    "slice_layout",
+    "slice_polygon",
+    "tessellate",
+    "units_tile",
+]
 
 
 @dataclass(frozen=True)
@@ -159,8 +168,9 @@ def _voronoi(xy: np.ndarray, face) -> tuple[np.ndarray, np.ndarray]:
     return shapely.make_valid(vor), pts
 
 
-def _voronoi_in_face(face, geoms: np.ndarray) -> np.ndarray:
-    """One cell per geometry, tiling ``face``."""
+def _voronoi_in_face(face, geoms: np.ndarray, *, anchors: np.ndarray | None = None) -> np.ndarray:
+    """One cell per geometry, tiling ``face``; with ``anchors`` (one point per geometry) a
+    cell that falls apart keeps the piece holding its anchor (see :func:`mend_parts`)."""
     n = len(geoms)
     if n == 1:
         return np.array([face], dtype=object)
@@ -192,13 +202,15 @@ def _voronoi_in_face(face, geoms: np.ndarray) -> np.ndarray:
             cells[u] = sel[0]
         else:
             cells[u] = shapely.union_all(sel)
-    return mend_parts(cells)
+    return mend_parts(cells, anchors=anchors)
 
 
-def mend_parts(cells: np.ndarray) -> np.ndarray:
+def mend_parts(cells: np.ndarray, *, anchors: np.ndarray | None = None) -> np.ndarray:
     """Make every cell one polygon: stray pieces of a multipart cell (a Voronoi cell clipped
     to a non-convex face, a strip cut across an L-shaped block) go to the cell that shares the
-    longest edge with them; the largest piece stays. Total area is unchanged."""
+    longest edge with them; the largest piece stays, or with ``anchors`` (one point per cell)
+    the piece nearest the cell's anchor, so a unit's cell keeps the ground it stands on.
+    Total area is unchanged."""
     cells = np.asarray(cells, dtype=object).copy()
     multi = np.flatnonzero(shapely.get_num_geometries(cells) > 1)
     strays: list[tuple[int, object]] = []
@@ -208,7 +220,10 @@ def mend_parts(cells: np.ndarray) -> np.ndarray:
         if len(parts) <= 1:
             cells[i] = parts[0] if len(parts) else cells[i]
             continue
-        keep = int(np.argmax(shapely.area(parts)))
+        if anchors is not None:
+            keep = int(np.argmin(shapely.distance(parts, anchors[i])))
+        else:
+            keep = int(np.argmax(shapely.area(parts)))
         cells[i] = parts[keep]
         strays.extend((i, p) for j, p in enumerate(parts) if j != keep)
     if strays:
