@@ -332,17 +332,21 @@ def _which_block(blk: np.ndarray, rep: np.ndarray) -> np.ndarray:
     return which
 
 
-def _enclosed(
-    blk: np.ndarray, geoms: np.ndarray, rep: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _groups(keys: np.ndarray) -> dict[int, np.ndarray]:
+    """Positions per integer key, in one sort (no pass over all units per key)."""
+    order = np.argsort(keys, kind="stable")
+    uniq, start = np.unique(keys[order], return_index=True)
+    return {int(k): g for k, g in zip(uniq, np.split(order, start[1:]), strict=True)}
+
+
+def _enclosed(blk: np.ndarray, geoms: np.ndarray, rep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cells of units inside their blocks (empty blocks joined first) and the block per unit."""
     which = _which_block(blk, rep)
     held = np.bincount(which, minlength=len(blk)) > 0
     owner = _absorb_blocks(blk, held)
     cells = np.empty(len(geoms), dtype=object)
-    by_owner = pd.Series(np.arange(len(blk))).groupby(owner).indices
-    by_block = pd.Series(np.arange(len(geoms))).groupby(which).indices
-    for r, units in by_block.items():
+    by_owner = _groups(owner)
+    for r, units in _groups(which).items():
         members = by_owner[r]
         # blocks from one polygonize share their edges exactly: the union leaves no seam
         ground = blk[r] if len(members) == 1 else shapely.union_all(blk[members])
@@ -379,6 +383,22 @@ def _own_cells(geoms: np.ndarray, rep: np.ndarray, region: Any) -> np.ndarray:
         parts = parts[shapely.get_type_id(parts) == 3]
         cells[i] = parts[0] if len(parts) == 1 else shapely.MultiPolygon(list(parts))
     return mend_parts(cells, anchors=rep)
+
+
+def _disjoint(polys: list) -> np.ndarray:
+    """Regions made disjoint: where two overlap (subzones drawn a few cm over each other),
+    the overlap stays with the one earlier in the list, so their cells cannot overlap."""
+    g = np.array(polys, dtype=object)
+    if len(g) < 2:
+        return g
+    a, b = STRtree(g).query(g, predicate="overlaps")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    if a.size:
+        log.info("%d pairs of regions overlap; each overlap stays with one of them", a.size)
+    for j in np.unique(b).tolist():
+        g[j] = shapely.difference(g[j], shapely.union_all(g[a[b == j]]))
+    return g
 
 
 def _tiles(geoms: np.ndarray, region: Any) -> bool:
@@ -459,9 +479,10 @@ def street_tessellate(
     er_tree = STRtree(er) if er.size else None
     rep = shapely.point_on_surface(geoms)
     groups = pd.Series(np.arange(n)).groupby(pd.Series(region_of, dtype=object), sort=False)
+    items = sorted(groups.indices.items(), key=lambda kv: str(kv[0]))
+    ground = _disjoint([regions[k] for k, _ in items])
     next_face = 0
-    for key, members in sorted(groups.indices.items(), key=lambda kv: str(kv[0])):
-        region = regions[key]
+    for (_, members), region in zip(items, ground, strict=True):
         if er_tree is not None:
             hits = np.sort(er_tree.query(region, predicate="intersects"))
             if hits.size:
