@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,8 @@ _LINE = (1, 2)
 # lines are clipped to the area's bounding box grown by this much, so a line ending on the
 # area's outline still crosses it after clipping and is noded with it
 _CLIP_PAD_M = 1.0
+# fixed-precision grid (m) of the union that joins an empty block to a cell
+_SEAM_M = 1e-6
 
 
 def _geom_array(layer: Any) -> np.ndarray:
@@ -286,17 +288,24 @@ def _block_neighbours(blk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return a[ok], b[ok], shared[ok]
 
 
-def _absorb_blocks(blk: np.ndarray, held: np.ndarray) -> np.ndarray:
-    """Receiving block per block: itself when it holds units; otherwise the neighbouring
-    block it shares the longest edge with, resolved outward from the held blocks one ring at a
-    time (a chain of empty blocks goes to the held block it reaches first). Empty blocks that
-    touch no block with units (an islet) go to the nearest held block."""
+def _absorb_blocks(blk: np.ndarray, held: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which neighbour each empty block joins, and the order they resolve in.
+
+    An empty block joins the neighbouring block it shares the longest edge with, among those
+    already resolved; resolution runs outward from the blocks with units one ring at a time,
+    so a chain of empty blocks joins the held block it reaches first. Empty blocks touching no
+    resolved block (an islet) join the nearest held block.
+
+    Returns ``via`` (the neighbour joined, ``-1`` for held blocks) and the empty blocks in
+    resolution order (a block comes after the block it joins).
+    """
     m = len(blk)
-    owner = np.where(held, np.arange(m), -1)
+    via = np.full(m, -1, dtype=np.int64)
     if held.all() or not held.any():
-        return owner
+        return via, np.zeros(0, dtype=np.int64)
     a, b, shared = _block_neighbours(blk)
     resolved = held.copy()
+    order_out = []
     while True:
         cand = np.flatnonzero(~resolved[a] & resolved[b])
         if cand.size == 0:
@@ -306,15 +315,17 @@ def _absorb_blocks(blk: np.ndarray, held: np.ndarray) -> np.ndarray:
         src = a[cand][order]
         first = np.r_[True, src[1:] != src[:-1]]
         pick_src, pick_dst = src[first], b[cand][order][first]
-        owner[pick_src] = owner[pick_dst]
+        via[pick_src] = pick_dst
         resolved[pick_src] = True
+        order_out.append(pick_src)
     left = np.flatnonzero(~resolved)
     if left.size:
         held_idx = np.flatnonzero(held)
         near = STRtree(blk[held_idx]).query_nearest(blk[left], all_matches=False)[1]
-        owner[left] = held_idx[near]
+        via[left] = held_idx[near]
+        order_out.append(left)
         log.info("%d empty blocks touch no block with units; joined to the nearest", left.size)
-    return owner
+    return via, np.concatenate(order_out)
 
 
 def _which_block(blk: np.ndarray, rep: np.ndarray) -> np.ndarray:
@@ -339,22 +350,74 @@ def _groups(keys: np.ndarray) -> dict[int, np.ndarray]:
     return {int(k): g for k, g in zip(uniq, np.split(order, start[1:]), strict=True)}
 
 
-def _enclosed(blk: np.ndarray, geoms: np.ndarray, rep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cells of units inside their blocks (empty blocks joined first) and the block per unit."""
+def _enclosed(
+    blk: np.ndarray, geoms: np.ndarray, rep: np.ndarray, *, empty: str = "whole"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cells of units inside their blocks, empty blocks joined, and the block per unit."""
     which = _which_block(blk, rep)
     held = np.bincount(which, minlength=len(blk)) > 0
-    owner = _absorb_blocks(blk, held)
+    via, order = _absorb_blocks(blk, held)
+    by_block = _groups(which)
+    ground = blk.copy()
+    if empty == "share":
+        # join the empty land to its held block first; the Voronoi step then shares it out
+        root = np.where(held, np.arange(len(blk)), -1)
+        for e in order.tolist():
+            root[e] = root[via[e]]
+        for r, members in _groups(root).items():
+            if len(members) > 1:
+                # blocks from one polygonize share their edges exactly: no seam is left
+                ground[r] = shapely.union_all(blk[members])
     cells = np.empty(len(geoms), dtype=object)
-    by_owner = _groups(owner)
-    for r, units in _groups(which).items():
-        members = by_owner[r]
-        # blocks from one polygonize share their edges exactly: the union leaves no seam
-        ground = blk[r] if len(members) == 1 else shapely.union_all(blk[members])
+    for r, units in by_block.items():
         if len(units) == 1:
-            cells[units] = [ground]
+            cells[units] = [ground[r]]
         else:
-            cells[units] = _voronoi_in_face(ground, geoms[units], anchors=rep[units])
+            cells[units] = _voronoi_in_face(ground[r], geoms[units], anchors=rep[units])
+    if empty == "whole" and order.size:
+        cells = _join_whole(cells, blk, via, order, by_block)
     return cells, which
+
+
+def _join_whole(
+    cells: np.ndarray,
+    blk: np.ndarray,
+    via: np.ndarray,
+    order: np.ndarray,
+    by_block: dict[int, np.ndarray],
+) -> np.ndarray:
+    """Give each empty block, whole, to one cell of the block it joins: the cell sharing the
+    longest edge with it (or, for a block joined to an empty block, that block's cell). A road
+    between two held blocks thus stays a cell edge, and an empty block is never split."""
+    tree = STRtree(cells)
+    taker = np.full(len(blk), -1, dtype=np.int64)
+    for e in order.tolist():
+        r = int(via[e])
+        if taker[r] >= 0:
+            taker[e] = taker[r]
+            continue
+        units = by_block[r]
+        if len(units) == 1:
+            taker[e] = units[0]
+            continue
+        cand = tree.query(blk[e], predicate="intersects")
+        cand = cand[np.isin(cand, units)]
+        if cand.size == 0:  # an islet joined by distance
+            cand = units[
+                np.atleast_1d(STRtree(cells[units]).query_nearest(blk[e], all_matches=False))
+            ]
+        # contact with a 5 cm tolerance: a cell's vertex on the shared road can sit 1e-10 m
+        # off it, and an exact intersection would then be a mere point
+        contact = shapely.length(
+            shapely.intersection(shapely.buffer(cells[cand], 0.05), shapely.boundary(blk[e]))
+        )
+        taker[e] = int(cand[int(np.argmax(contact))])
+    out = cells.copy()
+    for c, members in _groups(taker[order]).items():
+        # a micron grid closes the hairline a cell's clipped edge can leave along the road
+        # (vertices 1e-10 m off it), which would otherwise make the union two polygons
+        out[c] = shapely.union_all([cells[c], *blk[order[members]]], grid_size=_SEAM_M)
+    return out
 
 
 def _own_cells(geoms: np.ndarray, rep: np.ndarray, region: Any) -> np.ndarray:
@@ -419,6 +482,7 @@ def street_tessellate(
     compounds: Any = None,
     boundaries: Any = None,
     erase: Any = None,
+    empty_blocks: Literal["whole", "share"] = "whole",
 ) -> Tessellation:
     """One cell per unit, inside its block, tiling each region exactly.
 
@@ -441,6 +505,10 @@ def street_tessellate(
         Further outlines that cut (community or street polygons inside a larger region).
     erase
         Polygons removed from every region first (dedicated areas).
+    empty_blocks
+        How a block without units joins its neighbour (see Notes): ``"whole"``, given whole to
+        one cell; ``"share"``, merged into the neighbouring block before the Voronoi step,
+        so its land is shared among that block's units.
 
     Returns
     -------
@@ -457,9 +525,12 @@ def street_tessellate(
     - Otherwise each unit gets the Voronoi cell of its point, or of points sampled along its
       outline (a footprint), clipped to its block. A unit on a line goes to the nearest block.
     - A block with no units joins the neighbouring block it shares the longest edge with
-      (chains of empty blocks resolve outward from the blocks with units); the joined land is
-      then shared among that block's units by the Voronoi step. An empty block that touches no
-      block with units (an islet) joins the nearest one, and that cell has two parts.
+      (chains of empty blocks resolve outward from the blocks with units). By default it goes
+      whole to the cell of that block sharing the longest edge with it, so it lies in one
+      grid and the roads round it stay cell edges; joining across the longest edge (not the
+      shortest) is what keeps a median strip or a river bank from hanging off a grid by its
+      end as a ribbon. An empty block that touches no block with units (an islet) joins the
+      nearest one, and that cell has two parts.
     - A cell that a non-convex block cuts into pieces keeps the piece nearest its unit; the
       other pieces go to the cell they share the longest edge with.
     """
@@ -470,6 +541,8 @@ def street_tessellate(
     face = np.full(n, -1, dtype=np.int64)
     if n == 0:
         return Tessellation(cells=cells, face=face)
+    if empty_blocks not in ("whole", "share"):
+        raise ValueError(f"`empty_blocks` must be 'whole' or 'share', got {empty_blocks!r}")
     missing = sorted({str(k) for k in pd.unique(region_of) if k not in regions})
     if missing:
         raise ValueError(f"units name regions that `regions` does not hold: {missing[:10]}")
@@ -493,7 +566,7 @@ def street_tessellate(
             cells[members] = _own_cells(geoms[members], rep[members], region)
             which = _which_block(blk, rep[members])
         else:
-            cells[members], which = _enclosed(blk, geoms[members], rep[members])
+            cells[members], which = _enclosed(blk, geoms[members], rep[members], empty=empty_blocks)
         face[members] = next_face + which
         next_face += len(blk)
     return Tessellation(cells=cells, face=face)

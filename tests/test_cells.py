@@ -119,6 +119,8 @@ def test_empty_block_joins_the_neighbour_with_the_longest_shared_edge():
     assert_tile(t.cells, area)
     # BR shares 200 m with T and 100 m with BL: it goes to T's unit
     assert t.cells[0].area == pytest.approx(30_000.0 + 20_000.0)
+    # cells keep the blocks' road edges (to within the micron seam grid)
+    assert shapely.area(shapely.symmetric_difference(t.cells[1], box(0, 0, 100, 100))) < 1e-3
     assert shapely.covers(t.cells[0], box(100, 0, 300, 100))
     assert t.cells[1].area == pytest.approx(10_000.0)
     assert t.face[0] != t.face[1]
@@ -133,11 +135,22 @@ def test_a_chain_of_empty_blocks_resolves_outward():
     assert t.cells[0].area == pytest.approx(40_000.0)
 
 
-def test_empty_land_is_shared_among_the_units_of_the_receiving_block():
+def test_an_empty_block_goes_whole_to_one_cell():
     area = box(0, 0, 300, 200)
     roads = [LineString([(-5, 100), (305, 100)]), LineString([(100, -5), (100, 100)])]
     units = shapely.points([(20, 150), (280, 150), (50, 50)])
     t = street_tessellate(units, np.zeros(3), {0: area}, roads=roads)
+    assert_tile(t.cells, area)
+    # BR touches T along 200 m, most of it the right-hand unit's cell: it gets BR whole
+    assert shapely.covers(t.cells[1], box(100, 0, 300, 100))
+    assert shapely.area(shapely.intersection(t.cells[0], box(100, 0, 300, 100))) < 1e-6
+
+
+def test_empty_land_is_shared_among_the_units_of_the_receiving_block():
+    area = box(0, 0, 300, 200)
+    roads = [LineString([(-5, 100), (305, 100)]), LineString([(100, -5), (100, 100)])]
+    units = shapely.points([(20, 150), (280, 150), (50, 50)])
+    t = street_tessellate(units, np.zeros(3), {0: area}, roads=roads, empty_blocks="share")
     assert_tile(t.cells, area)
     # the joined block BR is split between T's two units by the Voronoi step
     assert shapely.area(shapely.intersection(t.cells[1], box(100, 0, 300, 100))) > 10_000

@@ -1,0 +1,471 @@
+"""Cells from the street network against today's cells: time, blocks, exact coverage, parts,
+and how much of the cell boundaries runs on a line (issue 13).
+
+For each instance it runs
+
+- today's :func:`gridplan.tessellation.tessellate` (Voronoi per unit inside barrier faces of
+  each region, regions from community polygons or :func:`~gridplan.tessellation.region_hulls`
+  when there are none, as :mod:`gridplan.partition.grids` calls it now);
+- :func:`gridplan.cells.street_tessellate` with every line layer (roads, barriers, compound
+  outlines; the study area from :func:`gridplan.cells.study_area`);
+- momepy 0.11 ``enclosures`` + ``enclosed_tessellation`` (one process, ``n_jobs=1``: the
+  machine's two cores are shared), where it applies,
+
+and measures each result with :mod:`gridplan.metrics`: overlap area and gap area against the
+study area by a 1 cm fixed-precision overlay, cells that are not one Polygon, units without a
+cell, and the share of the edges between cells within 3 m of a road, barrier, compound outline
+or boundary line.
+
+Run: ``PYTHONPATH=. python benchmarks/streets_bench.py`` (writes ``benchmarks/STREETS_RESULTS.md``).
+``--only NAME`` runs one instance and prints its row without writing the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridplan.cells import _as_lines, blocks, street_tessellate, study_area
+from gridplan.metrics import (
+    boundary_on_lines_share,
+    gap_area,
+    multipart_count,
+    overlap_area,
+)
+from gridplan.tessellation import region_hulls, tessellate
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("GRIDPLAN_SHARED_DATA", "/work/shared/data"))
+OUT = REPO / "benchmarks" / "STREETS_RESULTS.md"
+
+
+@dataclass
+class Case:
+    """One instance: units, how today's code would tessellate them, and the street layers."""
+
+    name: str
+    title: str
+    geoms: np.ndarray
+    households: np.ndarray
+    # today's call
+    old_region_of: np.ndarray
+    old_regions: dict
+    old_barriers: np.ndarray | None
+    # the new call
+    region_of: np.ndarray
+    regions: dict
+    roads: Any = None
+    barriers: Any = None
+    compounds: Any = None
+    boundaries: Any = None
+    notes: list[str] = field(default_factory=list)
+    momepy: bool = True
+
+    @property
+    def lines(self) -> np.ndarray:
+        """Every line a boundary may follow: roads, barriers, walls, region outlines."""
+        return _as_lines(
+            self.roads,
+            self.barriers,
+            self.compounds,
+            self.boundaries,
+            list(self.regions.values()),
+        )
+
+    @property
+    def area(self):
+        return shapely.union_all(list(self.regions.values()))
+
+
+def _arr(gdf: gpd.GeoDataFrame | None) -> np.ndarray | None:
+    return None if gdf is None or len(gdf) == 0 else gdf.geometry.to_numpy()
+
+
+def singapore() -> Case:
+    crs = 3414
+    units = gpd.read_file(DATA / "singapore_hdb_buildings.gpkg", layer="buildings").to_crs(crs)
+    sz = gpd.read_file(DATA / "singapore_boundaries.gpkg", layer="subzones").to_crs(crs)
+    roads = gpd.read_file(DATA / "singapore_boundaries.gpkg", layer="barriers").to_crs(crs)
+    regions = dict(zip(sz["SUBZONE_C"], sz.geometry.to_numpy(), strict=True))
+    held = set(units["subzone_code"])
+    regions = {k: v for k, v in regions.items() if k in held}
+    rof = units["subzone_code"].to_numpy(dtype=object)
+    return Case(
+        "singapore",
+        "Singapore HDB: 10,744 block points, 158 subzones as communities, the partial OSM "
+        "major-road layer (`barriers`, 2,924 lines, 4 districts) as roads",
+        units.geometry.to_numpy(),
+        units["households"].to_numpy(),
+        rof,
+        regions,
+        roads.geometry.to_numpy(),
+        rof,
+        regions,
+        roads=roads,
+        momepy=True,
+    )
+
+
+def taiyuan() -> Case:
+    crs = 32649
+    b = gpd.read_file(DATA / "taiyuan_osm.gpkg", layer="buildings").to_crs(crs)
+    lines = gpd.read_file(DATA / "taiyuan_osm.gpkg", layer="lines").to_crs(crs)
+    comp = gpd.read_file(DATA / "taiyuan_osm.gpkg", layer="residential_areas").to_crs(crs)
+    cls = lines["barrier_class"].astype(str)
+    bars = lines[cls.str.startswith(("major_road", "railway", "waterway"))]
+    g = shapely.make_valid(b.geometry.to_numpy())
+    one = np.zeros(len(g), dtype=int)
+    area = study_area(g, roads=lines)
+    return Case(
+        "taiyuan",
+        "Taiyuan OSM: 700 building footprints (every building, `hh_est_if_residential`), "
+        "no communities; all 4,412 `lines` as roads, major_road/railway/waterway as barriers, "
+        "76 `residential_areas` as compounds",
+        g,
+        b["hh_est_if_residential"].to_numpy(),
+        one,
+        region_hulls(g, one),
+        bars.geometry.to_numpy(),
+        one,
+        {0: area},
+        roads=lines,
+        barriers=bars,
+        compounds=comp,
+    )
+
+
+def shanghai() -> Case:
+    crs = 32651
+    src = DATA / "shanghai_central_osm_tilezen.gpkg"
+    b = gpd.read_file(src, layer="buildings").to_crs(crs)
+    b = b[b["kind"] != "building_part"]
+    roads = gpd.read_file(src, layer="roads").to_crs(crs)
+    comp = gpd.read_file(src, layer="residential_areas").to_crs(crs)
+    water = gpd.read_file(src, layer="water_polygons").to_crs(crs)
+    bars = roads[roads["kind"].isin(["major_road", "rail"])]
+    g = shapely.make_valid(b.geometry.to_numpy())
+    one = np.zeros(len(g), dtype=int)
+    area = study_area(g, roads=roads, barriers=water.boundary)
+    return Case(
+        "shanghai",
+        f"Shanghai Bund/Lujiazui (Tilezen OSM): {len(g):,} building footprints (parts "
+        "excluded, `hh_est_if_residential`), no communities; all 1,094 `roads` as roads, "
+        "major_road/rail as barriers, 18 `residential_areas` as compounds, water outlines "
+        "as boundaries",
+        g,
+        b["hh_est_if_residential"].to_numpy(),
+        one,
+        region_hulls(g, one),
+        bars.geometry.to_numpy(),
+        one,
+        {0: area},
+        roads=roads,
+        barriers=bars,
+        compounds=comp,
+        boundaries=water,
+    )
+
+
+def camden() -> Case:
+    oa = gpd.read_file(DATA / "camden_oa2011_households.gpkg", layer="output_areas")
+    g = oa.geometry.to_numpy()
+    msoa = oa["MSOA11CD"].to_numpy(dtype=object)
+    one = np.zeros(len(g), dtype=int)
+    return Case(
+        "camden",
+        "Camden: 749 census output areas (polygons that tile the borough), communities given "
+        "only as the MSOA column (no polygons), no roads. Today: one hull per MSOA "
+        "(`region_hulls`), as `partition_grids` builds them; new: one study area",
+        g,
+        oa["households"].to_numpy(),
+        msoa,
+        region_hulls(g, msoa),
+        None,
+        one,
+        {0: study_area(g)},
+        momepy=False,
+        notes=["momepy not run: it has no own-cell path and would Voronoi the 749 polygons"],
+    )
+
+
+def lattice(seed: int = 13) -> Case:
+    """A 3 km x 3 km town: a jittered street lattice every ~150 m with a fifth of its
+    segments missing (dead ends, T-junctions, superblocks), two diagonal barriers, 5,000
+    points clustered along the streets' blocks, 20-200 households each."""
+    rng = np.random.default_rng(seed)
+    size, step = 3000.0, 150.0
+    lines = []
+    ticks = np.arange(step, size, step)
+    for axis in (0, 1):
+        for t in ticks + rng.uniform(-25, 25, ticks.size):
+            slant = rng.uniform(-40, 40)  # each street runs a little askew
+            cuts = np.r_[0.0, ticks, size]
+            for a, c in zip(cuts[:-1], cuts[1:], strict=True):
+                if rng.random() < 0.2:
+                    continue  # a missing segment
+                a, c = a - 1, c + 1
+                p, q = (t + slant * a / size, a), (t + slant * c / size, c)
+                lines.append(shapely.LineString([p, q] if axis == 0 else [p[::-1], q[::-1]]))
+    roads = np.array(lines, dtype=object)
+    bars = np.array(
+        [
+            shapely.LineString([(-10, 400), (size + 10, 2600)]),
+            shapely.LineString([(-10, 2800), (size + 10, 1900)]),
+        ],
+        dtype=object,
+    )
+    n = 5000
+    xy = rng.uniform(5, size - 5, (n, 2))
+    g = shapely.points(xy)
+    one = np.zeros(n, dtype=int)
+    region = shapely.box(0, 0, size, size)
+    return Case(
+        "lattice",
+        "Synthetic: 3 km x 3 km, jittered street lattice every ~150 m with 20 % of segments "
+        f"missing ({len(roads):,} road segments), 2 diagonal barriers, 5,000 random points, "
+        "one community (its square)",
+        g,
+        rng.integers(20, 200, n),
+        one,
+        {0: region},
+        bars,
+        one,
+        {0: region},
+        roads=roads,
+        barriers=bars,
+    )
+
+
+CASES: dict[str, Callable[[], Case]] = {
+    "singapore": singapore,
+    "taiyuan": taiyuan,
+    "shanghai": shanghai,
+    "camden": camden,
+    "lattice": lattice,
+}
+
+
+def measure(cells: np.ndarray, area: Any, lines: np.ndarray) -> dict:
+    cells = np.asarray(cells, dtype=object)
+    missing = shapely.is_missing(cells) | shapely.is_empty(cells)
+    ok = cells[~missing]
+    return {
+        "area km²": float(shapely.area(area)) / 1e6,
+        "no cell": int(missing.sum()),
+        "overlap m²": overlap_area(ok),
+        "gap m²": gap_area(ok, area),
+        "multipart": multipart_count(ok),
+        "edges on lines": boundary_on_lines_share(ok, lines, tolerance_m=3.0),
+    }
+
+
+def n_blocks(case: Case) -> int:
+    lines = _as_lines(case.roads, case.barriers, case.compounds, case.boundaries)
+    return int(sum(len(blocks(r, roads=lines)) for r in case.regions.values()))
+
+
+def run_momepy(case: Case) -> tuple[float, np.ndarray, dict]:
+    import momepy
+
+    lines = _as_lines(case.roads, case.barriers, case.compounds, case.boundaries)
+    limit = gpd.GeoSeries(list(case.regions.values()))
+    t0 = time.perf_counter()
+    enc = momepy.enclosures(gpd.GeoSeries(lines), limit=limit, clip=True)
+    units = gpd.GeoDataFrame(geometry=case.geoms)
+    is_point = bool((shapely.get_type_id(case.geoms) == 0).all())
+    tess = momepy.enclosed_tessellation(units, enc, n_jobs=1, threshold=None if is_point else 0.05)
+    dt = time.perf_counter() - t0
+    own = tess[tess.index >= 0]
+    if is_point:
+        # for points momepy numbers the cells of each enclosure 0, 1, ... (not the input
+        # index): join them back to the units by the point each cell holds
+        c_idx, u_idx = shapely.STRtree(case.geoms).query(own.geometry.to_numpy(), "covers")
+        _, first = np.unique(c_idx, return_index=True)
+        own = own.iloc[c_idx[first]].set_axis(u_idx[first])
+    cells = np.full(len(case.geoms), None, dtype=object)
+    dup = int(own.index.duplicated().sum())
+    first = own[~own.index.duplicated()]
+    cells[first.index.to_numpy()] = first.geometry.to_numpy()
+    extra = {
+        "empty blocks left as rows": int((tess.index < 0).sum()),
+        "units with 2+ cells": dup,
+        "blocks": len(enc),
+    }
+    # momepy's cells plus the blocks it leaves without units are its coverage
+    cover = np.concatenate([own.geometry.to_numpy(), tess[tess.index < 0].geometry.to_numpy()])
+    return dt, cells, extra | {"cover": cover}
+
+
+def run_case(case: Case) -> list[dict]:
+    rows = []
+    lines = case.lines
+    t0 = time.perf_counter()
+    old = tessellate(case.geoms, case.old_region_of, case.old_regions, barriers=case.old_barriers)
+    t_old = time.perf_counter() - t0
+    rows.append(
+        {"instance": case.name, "method": "today: tessellate", "time s": t_old}
+        | {"blocks": len(np.unique(old.face[old.face >= 0])) or len(case.old_regions)}
+        | measure(old.cells, shapely.union_all(list(case.old_regions.values())), lines)
+    )
+    t0 = time.perf_counter()
+    new = street_tessellate(
+        case.geoms,
+        case.region_of,
+        case.regions,
+        roads=case.roads,
+        barriers=case.barriers,
+        compounds=case.compounds,
+        boundaries=case.boundaries,
+    )
+    t_new = time.perf_counter() - t0
+    per_block = np.bincount(new.face, weights=case.households.astype(float))
+    assert abs(per_block.sum() - float(case.households.sum())) < 1e-6 * case.households.sum()
+    rows.append(
+        {"instance": case.name, "method": "street_tessellate", "time s": t_new}
+        | {"blocks": n_blocks(case)}
+        | measure(new.cells, case.area, lines)
+    )
+    if case.momepy:
+        dt, cells, extra = run_momepy(case)
+        m = measure(cells, case.area, lines)
+        m["gap m²"] = gap_area(extra["cover"], case.area)
+        rows.append(
+            {"instance": case.name, "method": "momepy enclosed_tessellation", "time s": dt}
+            | {"blocks": extra["blocks"]}
+            | m
+            | {
+                "note": f"{extra['empty blocks left as rows']} empty blocks left as rows; "
+                f"{extra['units with 2+ cells']} units with 2+ cells"
+            }
+        )
+    return rows
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            names = [ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")]
+        cpu = f"{names[0]} x{len(names)}" if names else cpu
+    except OSError:
+        pass
+    import momepy
+
+    return (
+        f"{cpu}; Python {platform.python_version()}, shapely {shapely.__version__} "
+        f"(GEOS {shapely.geos_version_string}), geopandas {gpd.__version__}, "
+        f"momepy {momepy.__version__}"
+    )
+
+
+def commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "gridplan"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return out.stdout.strip() + (" (gridplan/ modified)" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def fmt(df: pd.DataFrame) -> str:
+    cols = [c for c in df.columns if c != "note"]
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in df.iterrows():
+        cells = []
+        for c in cols:
+            v = r[c]
+            if c == "time s":
+                cells.append(f"{v:.2f}")
+            elif c in ("overlap m²", "gap m²"):
+                cells.append(f"{v:,.2f}")
+            elif c == "area km²":
+                cells.append(f"{v:.2f}")
+            elif c == "edges on lines":
+                cells.append("–" if pd.isna(v) else f"{100 * v:.1f} %")
+            else:
+                cells.append(str(v))
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", choices=sorted(CASES))
+    args = ap.parse_args(argv)
+    names = [args.only] if args.only else list(CASES)
+    rows, titles, notes = [], {}, []
+    for name in names:
+        case = CASES[name]()
+        titles[name] = case.title
+        notes += [f"{name}: {n}" for n in case.notes]
+        got = run_case(case)
+        for r in got:
+            if r.get("note"):
+                notes.append(f"{name}, {r['method']}: {r['note']}")
+        rows += got
+        print(fmt(pd.DataFrame(got)), flush=True)
+    if args.only:
+        return
+    df = pd.DataFrame(rows)
+    text = [
+        "# Cells from the street network (issue 13): benchmark",
+        "",
+        f"Machine: {machine()}. Code: gridplan commit {commit()}. "
+        "Two cores shared with other work; one process, times are wall-clock seconds of the "
+        "tessellation call alone (study area and layer reading not included).",
+        "",
+        "Produced by `PYTHONPATH=. python benchmarks/streets_bench.py`.",
+        "",
+        "## Instances",
+        "",
+        *[f"- **{k}**: {v}" for k, v in titles.items()],
+        "",
+        "## Results",
+        "",
+        fmt(df),
+        "",
+        "- *blocks*: today, the barrier faces holding units; street_tessellate, all blocks the "
+        "lines cut the regions into; momepy, its enclosures.",
+        "- *overlap m²*, *gap m²*: 1 cm fixed-precision overlay (`gridplan.metrics`); the gap "
+        "is against the method's own study area (*area km²*): today's, the union of its "
+        "regions (community polygons, or hulls around the units); the new call's, "
+        "`study_area` (the blocks of the road network around the units when there are no "
+        "communities).",
+        "- *multipart*: cells that are not one Polygon. *no cell*: units without a cell.",
+        "- *edges on lines*: share of the length of the edges between cells within 3 m of a "
+        "road, barrier, compound outline or region boundary.",
+        "",
+        "## Notes",
+        "",
+        *[f"- {n}" for n in notes],
+        "",
+    ]
+    OUT.write_text("\n".join(text), encoding="utf-8")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
