@@ -143,8 +143,9 @@ def _dedupe(xy: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xy, owner
 
 
-def _voronoi(xy: np.ndarray, face) -> tuple[np.ndarray, np.ndarray]:
-    """Voronoi cells of ``xy`` covering ``face``, checked for overlaps.
+def _voronoi(xy: np.ndarray, face) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Voronoi cells of ``xy`` covering ``face``, checked for overlaps, and the cells
+    clipped to ``face`` (the clip the check needs anyway, so it is done once).
 
     GEOS can return overlapping cells for *nearly* cocircular seeds (the densified outline
     of a rectangle); seeds rounded to 1 mm are exactly cocircular, which it handles. If the
@@ -158,14 +159,16 @@ def _voronoi(xy: np.ndarray, face) -> tuple[np.ndarray, np.ndarray]:
         # GEOS can also return a self-intersecting cell: count that as a failed attempt too
         if shapely.is_valid(vor).all():
             try:
-                covered = float(shapely.area(shapely.intersection(vor, face)).sum())
+                pieces = shapely.intersection(vor, face)
+                covered = float(shapely.area(pieces).sum())
             except shapely.errors.GEOSException:
                 covered = np.inf
             if covered <= area * (1 + 1e-7) + 1e-6:
-                return vor, pts
+                return vor, pts, pieces
         pts = np.round(xy + rng.uniform(-0.01, 0.01, xy.shape) * (attempt + 1), 3)
     # still degenerate after six nudges: repair the cells rather than fail the plan
-    return shapely.make_valid(vor), pts
+    vor = shapely.make_valid(vor)
+    return vor, pts, shapely.intersection(vor, face)
 
 
 def _voronoi_in_face(face, geoms: np.ndarray, *, anchors: np.ndarray | None = None) -> np.ndarray:
@@ -178,7 +181,7 @@ def _voronoi_in_face(face, geoms: np.ndarray, *, anchors: np.ndarray | None = No
     xy, owner = _dedupe(xy, owner)
     if len(xy) == 1:
         return np.array([face] + [shapely.Polygon()] * (n - 1), dtype=object)
-    vor, used = _voronoi(xy, face)
+    vor, used, pieces = _voronoi(xy, face)
     # match each cell to the seed it was built from (the rounded/nudged position)
     pts = shapely.points(used)
     tree = STRtree(vor)
@@ -189,7 +192,6 @@ def _voronoi_in_face(face, geoms: np.ndarray, *, anchors: np.ndarray | None = No
     cell_owner = np.full(len(vor), -1)
     cell_owner[v_idx] = owner[p_idx]
     cells = np.empty(n, dtype=object)
-    pieces = shapely.intersection(vor, face)
     order = np.argsort(cell_owner, kind="stable")
     srt = cell_owner[order]
     starts = np.searchsorted(srt, np.arange(n))
