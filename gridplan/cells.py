@@ -439,13 +439,19 @@ def _own_cells(geoms: np.ndarray, rep: np.ndarray, region: Any) -> np.ndarray:
     gap = gap[(shapely.get_type_id(gap) == 3) & (shapely.area(gap) > 1e-6)]
     if gap.size:
         cells = _absorb_empty(cells, list(gap))
-    # keep only polygonal parts (a clipped cell can carry a stray line or point)
-    multi = np.flatnonzero(shapely.get_type_id(cells) != 3)
-    for i in multi.tolist():
+    return mend_parts(_polygonal(cells), anchors=rep)
+
+
+def _polygonal(cells: np.ndarray) -> np.ndarray:
+    """Cells as Polygons where they are one piece: a clip can leave a stray line or point
+    (a GeometryCollection) and a union a one-part MultiPolygon."""
+    cells = cells.copy()
+    for i in np.flatnonzero(shapely.get_type_id(cells) != 3).tolist():
         parts = shapely.get_parts(cells[i])
-        parts = parts[shapely.get_type_id(parts) == 3]
-        cells[i] = parts[0] if len(parts) == 1 else shapely.MultiPolygon(list(parts))
-    return mend_parts(cells, anchors=rep)
+        parts = parts[(shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)]
+        if len(parts):
+            cells[i] = parts[0] if len(parts) == 1 else shapely.MultiPolygon(list(parts))
+    return cells
 
 
 def _disjoint(polys: list) -> np.ndarray:
@@ -567,6 +573,7 @@ def street_tessellate(
             which = _which_block(blk, rep[members])
         else:
             cells[members], which = _enclosed(blk, geoms[members], rep[members], empty=empty_blocks)
+        cells[members] = _polygonal(cells[members])
         face[members] = next_face + which
         next_face += len(blk)
     return Tessellation(cells=cells, face=face)

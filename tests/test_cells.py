@@ -5,6 +5,8 @@ Polygon, every household counted once."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -318,3 +320,96 @@ def test_edge_on_lines_measures_the_shared_edge_on_a_road():
     on = edge_on_lines(cells, np.array([0, 0]), np.array([1, 2]), [road], tolerance_m=1.0)
     assert on[0] == pytest.approx(50.0, abs=1.01)
     assert on[1] == pytest.approx(0.0)
+
+
+@st.composite
+def footprint_case(draw):
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    roads = [LineString([(x, -5), (x, 605)]) for x in np.sort(rng.uniform(50, 550, 2))]
+    roads += [LineString([(-5, y), (605, y)]) for y in np.sort(rng.uniform(50, 550, 2))]
+    if rng.random() < 0.5:
+        roads.pop(int(rng.integers(len(roads))))  # a road missing: a superblock
+    n = draw(st.integers(1, 25))
+    c = rng.uniform(30, 570, (n, 2))
+    w, h = rng.uniform(8, 25, (2, n))
+    feet = shapely.box(c[:, 0] - w, c[:, 1] - h, c[:, 0] + w, c[:, 1] + h)
+    # footprints do not overlap each other (a building register)
+    keep = [0]
+    for k in range(1, n):
+        if not shapely.intersects(feet[k], feet[keep]).any():
+            keep.append(k)
+    return roads, feet[keep]
+
+
+@PROPERTY
+@given(case=footprint_case())
+def test_footprint_cells_tile_the_study_area_of_the_road_network(case):
+    roads, feet = case
+    # no communities: the study area is the blocks of the road network around the units
+    area = study_area(feet, roads=roads)
+    assert shapely.covers(area, shapely.point_on_surface(feet)).all()
+    t = street_tessellate(feet, np.zeros(len(feet)), {0: area}, roads=roads)
+    assert_tile(t.cells, area)
+    # a footprint keeps at least the part of itself that lies in its own block
+    blk = blocks(area, roads=roads)
+    for k, foot in enumerate(feet):
+        own = shapely.intersection(foot, blk[t.face[k]])
+        assert shapely.area(shapely.intersection(t.cells[k], own)) >= 0.9 * own.area
+
+
+# ---------------------------------------------------------------------------------------------
+# bundled samples
+# ---------------------------------------------------------------------------------------------
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def test_queenstown_without_communities_tiles_one_study_area():
+    # the case issue 13 reports 15,858 m² of overlapping grids for
+    units = gpd.read_file(DATA / "singapore_queenstown.gpkg", layer="units").to_crs(3414)
+    bars = gpd.read_file(DATA / "singapore_queenstown.gpkg", layer="barriers").to_crs(3414)
+    g = units.geometry.to_numpy()
+    area = study_area(g, roads=bars)
+    t = street_tessellate(g, np.zeros(len(g)), {0: area}, roads=bars)
+    assert_tile(t.cells, area)
+    assert shapely.covers(t.cells, g).sum() >= len(g) - 2  # stacked points are nudged
+
+
+def test_queenstown_cells_tile_each_community():
+    src = DATA / "singapore_queenstown.gpkg"
+    units = gpd.read_file(src, layer="units").to_crs(3414)
+    comms = gpd.read_file(src, layer="communities").to_crs(3414).set_index("community_id")
+    bars = gpd.read_file(src, layer="barriers").to_crs(3414)
+    study_area(units.geometry.to_numpy(), communities=comms)  # no overlaps to report
+    regions = dict(zip(comms.index, comms.geometry.to_numpy(), strict=True))
+    rof = units["community_id"].to_numpy(dtype=object)
+    t = street_tessellate(units.geometry.to_numpy(), rof, regions, roads=bars)
+    for key in np.unique(rof):
+        assert_tile(t.cells[rof == key], regions[key])
+
+
+def test_taiyuan_footprints_with_compounds_and_dedicated_areas():
+    src = DATA / "taiyuan.gpkg"
+    units = gpd.read_file(src, layer="units").to_crs(32649)
+    comp = gpd.read_file(src, layer="compounds").to_crs(32649)
+    ded = gpd.read_file(src, layer="dedicated").to_crs(32649)
+    bars = gpd.read_file(src, layer="barriers").to_crs(32649)
+    g = shapely.make_valid(units.geometry.to_numpy())
+    rep = shapely.point_on_surface(g)
+    inside = np.zeros(len(g), dtype=bool)
+    inside[shapely.STRtree(ded.geometry.to_numpy()).query(rep, predicate="within")[0]] = True
+    g = g[~inside]
+    area = study_area(g, roads=bars)
+    t = street_tessellate(g, np.zeros(len(g)), {0: area}, roads=bars, compounds=comp, erase=ded)
+    ground = shapely.difference(area, shapely.union_all(ded.geometry.to_numpy()))
+    assert_tile(t.cells, ground)
+
+
+def test_camden_sample_output_areas_are_their_own_cells():
+    units = gpd.read_file(DATA / "camden_sample.gpkg", layer="units")
+    g = units.geometry.to_numpy()
+    area = study_area(g)
+    t = street_tessellate(g, np.zeros(len(g)), {0: area})
+    assert_tile(t.cells, area)
+    assert all(shapely.equals(c, u) for c, u in zip(t.cells, g, strict=True))
