@@ -46,6 +46,7 @@ from gridplan.metrics import (
     length_near_lines,
     multipart_count,
     overlap_area,
+    ribbons,
     shared_edges,
 )
 from gridplan.tessellation import region_hulls, tessellate
@@ -405,6 +406,66 @@ def run_case(case: Case) -> list[dict]:
     return rows
 
 
+#: bundled samples planned with today's ``partition_grids``: the grid-level baseline
+SAMPLES = {
+    "singapore_queenstown": ("communities", "streets", "barriers"),
+    "taiyuan": ("compounds", "dedicated", "barriers"),
+    "camden_sample": ("communities",),
+}
+
+
+def baseline_grids() -> list[dict]:
+    """Today's grids on the bundled samples, with and without their community polygons,
+    measured with :mod:`gridplan.metrics` (the issue's "today's figure")."""
+    import warnings
+
+    from gridplan.partition.grids import partition_grids
+
+    rows = []
+    for name, layers in SAMPLES.items():
+        src = REPO / "data" / f"{name}.gpkg"
+        units = gpd.read_file(src, layer="units")
+        given = {layer: gpd.read_file(src, layer=layer) for layer in layers}
+        for with_comms in (True, False):
+            kw = {
+                k: v for k, v in given.items() if with_comms or k not in ("communities", "streets")
+            }
+            if not with_comms and len(kw) == len(given):
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t0 = time.perf_counter()
+                res = partition_grids(units, **kw)
+                dt = time.perf_counter() - t0
+            grids, crs = res.grids, res.crs
+            lines = _as_lines(*(v.to_crs(crs) for k, v in kw.items() if k != "dedicated"))
+            comms = kw.get("communities")
+            if comms is not None:
+                # the communities that hold units: the others get no grid by design
+                comms = comms[comms["community_id"].isin(set(units["community_id"]))]
+            area = study_area(
+                units.to_crs(crs).geometry.to_numpy(),
+                communities=comms.to_crs(crs).set_index("community_id")
+                if comms is not None
+                else None,
+                roads=kw["barriers"].to_crs(crs) if "barriers" in kw else None,
+            )
+            rows.append(
+                {
+                    "sample": name,
+                    "communities": "given" if with_comms else "dropped",
+                    "time s": dt,
+                    "grids": len(grids),
+                    "boundary on lines": boundary_on_lines_share(grids, lines),
+                    "ribbons": len(ribbons(grids)),
+                    "overlap m²": overlap_area(grids),
+                    "gap m²": gap_area(grids, area),
+                    "multipart": multipart_count(grids),
+                }
+            )
+    return rows
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -458,7 +519,7 @@ def fmt(df: pd.DataFrame) -> str:
                 cells.append(f"{v:,.2f}")
             elif c == "area km²":
                 cells.append(f"{v:.2f}")
-            elif c in ("edges on lines", "lines kept"):
+            elif c in ("edges on lines", "lines kept", "boundary on lines"):
                 cells.append("–" if pd.isna(v) else f"{100 * v:.1f} %")
             else:
                 cells.append(str(v))
@@ -468,8 +529,11 @@ def fmt(df: pd.DataFrame) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", choices=sorted(CASES))
+    ap.add_argument("--only", choices=[*sorted(CASES), "grids"])
     args = ap.parse_args(argv)
+    if args.only == "grids":
+        print(fmt(pd.DataFrame(baseline_grids())))
+        return
     names = [args.only] if args.only else list(CASES)
     rows, titles, notes = [], {}, []
     for name in names:
@@ -485,6 +549,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.only:
         return
     df = pd.DataFrame(rows)
+    base = pd.DataFrame(baseline_grids())
     text = [
         "# Cells from the street network (issue 13): benchmark",
         "",
@@ -518,6 +583,18 @@ def main(argv: list[str] | None = None) -> None:
         "- *lines kept*: share of the length of those lines inside the study area that lies "
         "within 1 m of an edge between two cells, i.e. that no cell crosses (dead ends do not "
         "bound a block and count against it).",
+        "",
+        "## Today's grids on the bundled samples (baseline for the issue's table)",
+        "",
+        "`partition_grids` as it is at this commit, on `data/*.gpkg`, with and without the "
+        "community/street polygons; measured with `gridplan.metrics`. *boundary on lines*: "
+        "share of internal grid-boundary length within 3 m of a barrier, compound outline or "
+        "community/street boundary (the samples carry no full road layer). *gap m²* is "
+        "against `study_area` of the same layers (the communities that hold units; without "
+        "them, the blocks of the barrier network around the units, which today's hulls do "
+        "not reach).",
+        "",
+        fmt(base),
         "",
         "## Notes",
         "",
