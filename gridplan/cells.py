@@ -276,16 +276,43 @@ def study_area(
     return region_hulls(geoms, np.zeros(len(geoms)), buffer_m=buffer_m)[0]
 
 
-def _block_neighbours(blk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs of blocks sharing an edge (both directions) and the shared length."""
-    a, b = STRtree(blk).query(blk, predicate="intersects")
-    keep = a != b
-    a, b = a[keep], b[keep]
+def _block_neighbours(
+    blk: np.ndarray, held: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (empty block, neighbour) sharing an edge, and the shared length.
+
+    Blocks from one polygonize share their edges vertex for vertex, so a shared edge is a
+    run of identical segments: segments are matched by their end points in one sort over all
+    rings, with no polygon overlay.
+    """
+    rings, owner = shapely.get_rings(blk, return_index=True)
+    xy, ri = shapely.get_coordinates(rings, return_index=True)
+    same = ri[1:] == ri[:-1]
+    p0, p1 = xy[:-1][same], xy[1:][same]
+    seg_blk = owner[ri[:-1][same]]
+    length = np.hypot(*(p1 - p0).T)
+    # an undirected key per segment: its end points in a fixed order
+    swap = (p0[:, 0] > p1[:, 0]) | ((p0[:, 0] == p1[:, 0]) & (p0[:, 1] > p1[:, 1]))
+    lo = np.where(swap[:, None], p1, p0)
+    hi = np.where(swap[:, None], p0, p1)
+    key = np.column_stack([lo, hi])
+    _, inv, cnt = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    inv = inv.ravel()
+    shared_seg = np.flatnonzero(cnt[inv] == 2)
+    order = shared_seg[np.argsort(inv[shared_seg], kind="stable")]
+    first, second = order[0::2], order[1::2]
+    ba, bb, ln = seg_blk[first], seg_blk[second], length[first]
+    # both directions, then only pairs with an empty block first
+    a = np.concatenate([ba, bb])
+    b = np.concatenate([bb, ba])
+    ln = np.concatenate([ln, ln])
+    keep = (a != b) & ~held[a]
+    a, b, ln = a[keep], b[keep], ln[keep]
     if a.size == 0:
-        return a, b, np.zeros(0)
-    shared = shapely.length(shapely.intersection(blk[a], blk[b]))
-    ok = shared > 0
-    return a[ok], b[ok], shared[ok]
+        return a, b, ln
+    pair, pinv = np.unique(np.column_stack([a, b]), axis=0, return_inverse=True)
+    shared = np.bincount(pinv.ravel(), weights=ln)
+    return pair[:, 0], pair[:, 1], shared
 
 
 def _absorb_blocks(blk: np.ndarray, held: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -303,7 +330,7 @@ def _absorb_blocks(blk: np.ndarray, held: np.ndarray) -> tuple[np.ndarray, np.nd
     via = np.full(m, -1, dtype=np.int64)
     if held.all() or not held.any():
         return via, np.zeros(0, dtype=np.int64)
-    a, b, shared = _block_neighbours(blk)
+    a, b, shared = _block_neighbours(blk, held)
     resolved = held.copy()
     order_out = []
     while True:
@@ -408,15 +435,17 @@ def _join_whole(
             ]
         # contact with a 5 cm tolerance: a cell's vertex on the shared road can sit 1e-10 m
         # off it, and an exact intersection would then be a mere point
-        contact = shapely.length(
-            shapely.intersection(shapely.buffer(cells[cand], 0.05), shapely.boundary(blk[e]))
-        )
+        ring = shapely.buffer(shapely.boundary(blk[e]), 0.05, quad_segs=1)
+        contact = shapely.length(shapely.intersection(shapely.boundary(cells[cand]), ring))
         taker[e] = int(cand[int(np.argmax(contact))])
     out = cells.copy()
     for c, members in _groups(taker[order]).items():
-        # a micron grid closes the hairline a cell's clipped edge can leave along the road
-        # (vertices 1e-10 m off it), which would otherwise make the union two polygons
-        out[c] = shapely.union_all([cells[c], *blk[order[members]]], grid_size=_SEAM_M)
+        # a float union first; where it leaves two polygons (a hairline along the road: the
+        # clipped cell's vertices sit 1e-10 m off it) a micron grid closes the seam
+        joined = shapely.union_all([cells[c], *blk[order[members]]])
+        if shapely.get_type_id(joined) != 3:
+            joined = shapely.union_all([cells[c], *blk[order[members]]], grid_size=_SEAM_M)
+        out[c] = joined
     return out
 
 
