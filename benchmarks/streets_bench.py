@@ -385,6 +385,29 @@ def run_case(case: Case) -> list[dict]:
         | {"blocks": n_blocks(case)}
         | measure(new.cells, case.area, lines)
     )
+    if len(new.face) and n_blocks(case) > len(case.regions):
+        t_share, share = timed(
+            lambda: street_tessellate(
+                case.geoms,
+                case.region_of,
+                case.regions,
+                roads=case.roads,
+                barriers=case.barriers,
+                compounds=case.compounds,
+                boundaries=case.boundaries,
+                empty_blocks="share",
+            ),
+            repeat=1,
+        )
+        rows.append(
+            {
+                "instance": case.name,
+                "method": "street_tessellate, empty_blocks='share'",
+                "time s": t_share,
+            }
+            | {"blocks": n_blocks(case)}
+            | measure(share.cells, case.area, lines)
+        )
     try:
         import momepy  # noqa: F401  (the comparison row needs it; gridplan does not)
     except ImportError:
@@ -576,6 +599,9 @@ def main(argv: list[str] | None = None) -> None:
         "`study_area` (the blocks of the road network around the units when there are no "
         "communities).",
         "- *multipart*: cells that are not one Polygon. *no cell*: units without a cell.",
+        "- *empty_blocks='share'*: a block without units is merged into the block it joins "
+        "before the Voronoi step, so its land is shared among that block's units (1 run); the "
+        "default gives it whole to one cell, which keeps more roads as cell edges.",
         "- *edges on lines*: share of the length of the edges between cells within 3 m of a "
         "road, barrier, compound outline or region boundary (Voronoi edges inside a block "
         "count against it, so this cell-level share is low by construction; the grid-level "

@@ -128,6 +128,26 @@ def test_empty_block_joins_the_neighbour_with_the_longest_shared_edge():
     assert t.face[0] != t.face[1]
 
 
+def test_an_empty_compound_inside_a_block_joins_the_cell_around_it():
+    area = box(0, 0, 300, 300)
+    wall = box(100, 100, 200, 200)  # a compound with no units: a block inside a block
+    pts = shapely.points([(20, 20), (280, 280)])
+    t = street_tessellate(pts, np.zeros(2), {0: area}, compounds=[wall])
+    assert_tile(t.cells, area)
+    assert sum(shapely.covers(c, wall) for c in t.cells) == 1
+    assert len(np.unique(t.face)) == 1
+
+
+def test_blocks_touching_at_a_corner_are_not_neighbours():
+    # four blocks of a crossroads; only the bottom-left holds a unit: the top-right block
+    # touches it at the crossing point only, so it joins through a side block
+    area = box(0, 0, 200, 200)
+    roads = lattice_roads([100], [100], lo=-5, hi=205)
+    t = street_tessellate(shapely.points([(50, 50)]), np.zeros(1), {0: area}, roads=roads)
+    assert_tile(t.cells, area)
+    assert t.cells[0].area == pytest.approx(40_000.0)
+
+
 def test_a_chain_of_empty_blocks_resolves_outward():
     area = box(0, 0, 400, 100)
     roads = [LineString([(x, -5), (x, 105)]) for x in (100, 200, 300)]
