@@ -476,7 +476,9 @@ def baseline_grids() -> list[dict]:
             rows.append(
                 {
                     "sample": name,
-                    "communities": "given" if with_comms else "dropped",
+                    "communities": ("given" if with_comms else "dropped")
+                    if "communities" in given
+                    else "none in sample",
                     "time s": dt,
                     "grids": len(grids),
                     "boundary on lines": boundary_on_lines_share(grids, lines),
@@ -562,8 +564,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:
         case = CASES[name]()
         titles[name] = case.title
-        notes += [f"{name}: {n}" for n in case.notes]
         got = run_case(case)
+        notes += [f"{name}: {n}" for n in case.notes]
         for r in got:
             if r.get("note"):
                 notes.append(f"{name}, {r['method']}: {r['note']}")

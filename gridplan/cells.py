@@ -225,6 +225,9 @@ def study_area(
     5. else (no lines either) a bounded hull around the units
        (:func:`gridplan.tessellation.region_hulls`, ``buffer_m``).
 
+    ``communities`` and ``streets`` are GeoDataFrames or GeoSeries indexed by their ids (the
+    ids the error names); ``roads`` and ``barriers`` any line layers.
+
     Raises
     ------
     ValidationError
