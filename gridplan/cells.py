@@ -443,11 +443,15 @@ def _join_whole(
         taker[e] = int(cand[int(np.argmax(contact))])
     out = cells.copy()
     for c, members in _groups(taker[order]).items():
-        # a float union first; where it leaves two polygons (a hairline along the road: the
-        # clipped cell's vertices sit 1e-10 m off it) a micron grid closes the seam
-        joined = shapely.union_all([cells[c], *blk[order[members]]])
+        # the joined blocks share their edges exactly, so their own union is clean; the union
+        # with the cell is done pairwise, in floating point first and, where that leaves two
+        # polygons (a hairline along the road: the clipped cell's vertices sit 1e-14 m off
+        # it), again on a micron grid. (A many-input union_all with a grid can still return
+        # two parts here: GEOS unions the inputs in an order that keeps the hairline.)
+        land = shapely.union_all(blk[order[members]])
+        joined = shapely.union(cells[c], land)
         if shapely.get_type_id(joined) != 3:
-            joined = shapely.union_all([cells[c], *blk[order[members]]], grid_size=_SEAM_M)
+            joined = shapely.union(cells[c], land, grid_size=_SEAM_M)
         out[c] = joined
     return out
 

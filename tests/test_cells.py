@@ -148,6 +148,25 @@ def test_blocks_touching_at_a_corner_are_not_neighbours():
     assert t.cells[0].area == pytest.approx(40_000.0)
 
 
+def test_empty_blocks_join_a_cell_without_a_seam():
+    # found by the property test: a cell clipped along a slanted road has a vertex 1.8e-14 m
+    # off it, and a many-input union with the empty blocks beyond returned two polygons
+    rng = np.random.default_rng(345)
+    nx, ny = rng.integers(0, 5, 2)
+    roads = []
+    for x in np.sort(rng.uniform(50, 950, nx)):
+        top = 1005.0 if rng.random() < 0.7 else rng.uniform(200, 1000)
+        roads.append(LineString([(x + rng.uniform(-30, 30), -5), (x, top)]))
+    for y in np.sort(rng.uniform(50, 950, ny)):
+        roads.append(LineString([(-5, y), (1005, y + rng.uniform(-40, 40))]))
+    rng.integers(0, 3)
+    n = int(rng.integers(1, 81))
+    xy = rng.uniform(5, 995, (n, 2))
+    area = box(0, 0, 1000, 1000)
+    t = street_tessellate(shapely.points(xy), np.zeros(n), {0: area}, roads=roads)
+    assert_tile(t.cells, area)
+
+
 def test_a_chain_of_empty_blocks_resolves_outward():
     area = box(0, 0, 400, 100)
     roads = [LineString([(x, -5), (x, 105)]) for x in (100, 200, 300)]
