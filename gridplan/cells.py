@@ -480,13 +480,19 @@ def _own_cells(geoms: np.ndarray, rep: np.ndarray, region: Any) -> np.ndarray:
 
 def _polygonal(cells: np.ndarray) -> np.ndarray:
     """Cells as Polygons where they are one piece: a clip can leave a stray line or point
-    (a GeometryCollection) and a union a one-part MultiPolygon."""
+    (a GeometryCollection), a union a one-part MultiPolygon or two parts a hairline apart."""
     cells = cells.copy()
     for i in np.flatnonzero(shapely.get_type_id(cells) != 3).tolist():
         parts = shapely.get_parts(cells[i])
         parts = parts[(shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)]
-        if len(parts):
-            cells[i] = parts[0] if len(parts) == 1 else shapely.MultiPolygon(list(parts))
+        if len(parts) == 1:
+            cells[i] = parts[0]
+        elif len(parts) > 1:
+            cells[i] = shapely.MultiPolygon(list(parts))
+            # pieces a hairline apart (a float union along a slanted edge) are one piece
+            seam = shapely.union(parts[0], shapely.MultiPolygon(list(parts[1:])), grid_size=_SEAM_M)
+            if shapely.get_type_id(seam) == 3:
+                cells[i] = seam
     return cells
 
 
