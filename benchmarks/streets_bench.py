@@ -491,6 +491,35 @@ def baseline_grids() -> list[dict]:
     return rows
 
 
+def paired(case: Case, *, runs: int = 7) -> dict:
+    """Today's and the new call run alternately ``runs`` times each, so load from other work
+    on the shared cores falls on both alike; min and median seconds."""
+    t_old, t_new = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        tessellate(case.geoms, case.old_region_of, case.old_regions, barriers=case.old_barriers)
+        t_old.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        street_tessellate(
+            case.geoms,
+            case.region_of,
+            case.regions,
+            roads=case.roads,
+            barriers=case.barriers,
+            compounds=case.compounds,
+            boundaries=case.boundaries,
+        )
+        t_new.append(time.perf_counter() - t0)
+    return {
+        "instance": case.name,
+        "runs": runs,
+        "today min s": min(t_old),
+        "today median s": float(np.median(t_old)),
+        "street_tessellate min s": min(t_new),
+        "street_tessellate median s": float(np.median(t_new)),
+    }
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -575,6 +604,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     df = pd.DataFrame(rows)
     base = pd.DataFrame(baseline_grids())
+    pair = pd.DataFrame([paired(CASES[n](), runs=5) for n in ("singapore", "camden") if n in names])
     text = [
         "# Cells from the street network (issue 13): benchmark",
         "",
@@ -611,6 +641,18 @@ def main(argv: list[str] | None = None) -> None:
         "- *lines kept*: share of the length of those lines inside the study area that lies "
         "within 1 m of an edge between two cells, i.e. that no cell crosses (dead ends do not "
         "bound a block and count against it).",
+        "",
+        "## Paired timing",
+        "",
+        "Today's call and the new one alternately, 5 runs each (wall-clock seconds), so that "
+        "load from other work on the shared cores falls on both alike.",
+        "",
+        "| " + " | ".join(pair.columns) + " |",
+        "|" + "---|" * len(pair.columns),
+        *[
+            "| " + " | ".join(f"{v:.2f}" if isinstance(v, float) else str(v) for v in r) + " |"
+            for r in pair.itertuples(index=False)
+        ],
         "",
         "## Today's grids on the bundled samples (baseline for the issue's table)",
         "",
