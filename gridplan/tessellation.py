@@ -18,7 +18,16 @@ import numpy as np
 import shapely
 from shapely import STRtree
 
-__all__ = ["Tessellation", "region_hulls", "slice_layout", "slice_polygon", "tessellate"]
+__all__ = [
+    "Tessellation",
+    "dissolve",
+    "mend_parts",
+    "region_hulls",
+    "slice_layout",
+    "slice_polygon",
+    "tessellate",
+    "units_tile",
+]
 
 
 @dataclass(frozen=True)
@@ -134,8 +143,9 @@ def _dedupe(xy: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xy, owner
 
 
-def _voronoi(xy: np.ndarray, face) -> tuple[np.ndarray, np.ndarray]:
-    """Voronoi cells of ``xy`` covering ``face``, checked for overlaps.
+def _voronoi(xy: np.ndarray, face) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Voronoi cells of ``xy`` covering ``face``, checked for overlaps, and the cells
+    clipped to ``face`` (the clip the check needs anyway, so it is done once).
 
     GEOS can return overlapping cells for *nearly* cocircular seeds (the densified outline
     of a rectangle); seeds rounded to 1 mm are exactly cocircular, which it handles. If the
@@ -149,18 +159,21 @@ def _voronoi(xy: np.ndarray, face) -> tuple[np.ndarray, np.ndarray]:
         # GEOS can also return a self-intersecting cell: count that as a failed attempt too
         if shapely.is_valid(vor).all():
             try:
-                covered = float(shapely.area(shapely.intersection(vor, face)).sum())
+                pieces = shapely.intersection(vor, face)
+                covered = float(shapely.area(pieces).sum())
             except shapely.errors.GEOSException:
                 covered = np.inf
             if covered <= area * (1 + 1e-7) + 1e-6:
-                return vor, pts
+                return vor, pts, pieces
         pts = np.round(xy + rng.uniform(-0.01, 0.01, xy.shape) * (attempt + 1), 3)
     # still degenerate after six nudges: repair the cells rather than fail the plan
-    return shapely.make_valid(vor), pts
+    vor = shapely.make_valid(vor)
+    return vor, pts, shapely.intersection(vor, face)
 
 
-def _voronoi_in_face(face, geoms: np.ndarray) -> np.ndarray:
-    """One cell per geometry, tiling ``face``."""
+def _voronoi_in_face(face, geoms: np.ndarray, *, anchors: np.ndarray | None = None) -> np.ndarray:
+    """One cell per geometry, tiling ``face``; with ``anchors`` (one point per geometry) a
+    cell that falls apart keeps the piece holding its anchor (see :func:`mend_parts`)."""
     n = len(geoms)
     if n == 1:
         return np.array([face], dtype=object)
@@ -168,7 +181,7 @@ def _voronoi_in_face(face, geoms: np.ndarray) -> np.ndarray:
     xy, owner = _dedupe(xy, owner)
     if len(xy) == 1:
         return np.array([face] + [shapely.Polygon()] * (n - 1), dtype=object)
-    vor, used = _voronoi(xy, face)
+    vor, used, pieces = _voronoi(xy, face)
     # match each cell to the seed it was built from (the rounded/nudged position)
     pts = shapely.points(used)
     tree = STRtree(vor)
@@ -179,7 +192,6 @@ def _voronoi_in_face(face, geoms: np.ndarray) -> np.ndarray:
     cell_owner = np.full(len(vor), -1)
     cell_owner[v_idx] = owner[p_idx]
     cells = np.empty(n, dtype=object)
-    pieces = shapely.intersection(vor, face)
     order = np.argsort(cell_owner, kind="stable")
     srt = cell_owner[order]
     starts = np.searchsorted(srt, np.arange(n))
@@ -192,13 +204,15 @@ def _voronoi_in_face(face, geoms: np.ndarray) -> np.ndarray:
             cells[u] = sel[0]
         else:
             cells[u] = shapely.union_all(sel)
-    return mend_parts(cells)
+    return mend_parts(cells, anchors=anchors)
 
 
-def mend_parts(cells: np.ndarray) -> np.ndarray:
+def mend_parts(cells: np.ndarray, *, anchors: np.ndarray | None = None) -> np.ndarray:
     """Make every cell one polygon: stray pieces of a multipart cell (a Voronoi cell clipped
     to a non-convex face, a strip cut across an L-shaped block) go to the cell that shares the
-    longest edge with them; the largest piece stays. Total area is unchanged."""
+    longest edge with them; the largest piece stays, or with ``anchors`` (one point per cell)
+    the piece nearest the cell's anchor, so a unit's cell keeps the ground it stands on.
+    Total area is unchanged."""
     cells = np.asarray(cells, dtype=object).copy()
     multi = np.flatnonzero(shapely.get_num_geometries(cells) > 1)
     strays: list[tuple[int, object]] = []
@@ -208,7 +222,10 @@ def mend_parts(cells: np.ndarray) -> np.ndarray:
         if len(parts) <= 1:
             cells[i] = parts[0] if len(parts) else cells[i]
             continue
-        keep = int(np.argmax(shapely.area(parts)))
+        if anchors is not None:
+            keep = int(np.argmin(shapely.distance(parts, anchors[i])))
+        else:
+            keep = int(np.argmax(shapely.area(parts)))
         cells[i] = parts[keep]
         strays.extend((i, p) for j, p in enumerate(parts) if j != keep)
     if strays:
