@@ -38,7 +38,7 @@ from shapely import STRtree
 
 from .errors import Problem, ValidationError
 from .metrics import length_near_lines
-from .tessellation import Tessellation, _absorb_empty, _voronoi_in_face, mend_parts, region_hulls
+from .tessellation import Tessellation, absorb_empty, mend_parts, region_hulls, voronoi_in_face
 
 __all__ = ["blocks", "edge_on_lines", "street_tessellate", "study_area"]
 
@@ -403,7 +403,7 @@ def _enclosed(
         if len(units) == 1:
             cells[units] = [ground[r]]
         else:
-            cells[units] = _voronoi_in_face(ground[r], geoms[units], anchors=rep[units])
+            cells[units] = voronoi_in_face(ground[r], geoms[units], anchors=rep[units])
     if empty == "whole" and order.size:
         cells = _join_whole(cells, blk, via, order, by_block)
     return cells, which
@@ -474,7 +474,7 @@ def _own_cells(geoms: np.ndarray, rep: np.ndarray, region: Any) -> np.ndarray:
     gap = shapely.get_parts(shapely.difference(region, shapely.union_all(cells)))
     gap = gap[(shapely.get_type_id(gap) == 3) & (shapely.area(gap) > 1e-6)]
     if gap.size:
-        cells = _absorb_empty(cells, list(gap))
+        cells = absorb_empty(cells, list(gap))
     return mend_parts(_polygonal(cells), anchors=rep)
 
 

@@ -20,6 +20,7 @@ from shapely import STRtree
 
 __all__ = [
     "Tessellation",
+    "absorb_empty",
     "dissolve",
     "mend_parts",
     "region_hulls",
@@ -27,6 +28,7 @@ __all__ = [
     "slice_polygon",
     "tessellate",
     "units_tile",
+    "voronoi_in_face",
 ]
 
 
@@ -171,7 +173,7 @@ def _voronoi(xy: np.ndarray, face) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return vor, pts, shapely.intersection(vor, face)
 
 
-def _voronoi_in_face(face, geoms: np.ndarray, *, anchors: np.ndarray | None = None) -> np.ndarray:
+def voronoi_in_face(face, geoms: np.ndarray, *, anchors: np.ndarray | None = None) -> np.ndarray:
     """One cell per geometry, tiling ``face``; with ``anchors`` (one point per geometry) a
     cell that falls apart keeps the piece holding its anchor (see :func:`mend_parts`)."""
     n = len(geoms)
@@ -229,7 +231,7 @@ def mend_parts(cells: np.ndarray, *, anchors: np.ndarray | None = None) -> np.nd
         cells[i] = parts[keep]
         strays.extend((i, p) for j, p in enumerate(parts) if j != keep)
     if strays:
-        cells, left = _absorb_empty(cells, [p for _, p in strays], return_left=True)
+        cells, left = absorb_empty(cells, [p for _, p in strays], return_left=True)
         # a piece that touches no other cell stays with its own cell (nothing is dropped)
         owner = {id(p): i for i, p in strays}
         for p in left:
@@ -238,7 +240,7 @@ def mend_parts(cells: np.ndarray, *, anchors: np.ndarray | None = None) -> np.nd
     return cells
 
 
-def _absorb_empty(cells: np.ndarray, empty_faces: list, *, return_left: bool = False):
+def absorb_empty(cells: np.ndarray, empty_faces: list, *, return_left: bool = False):
     """Give every unit-less face to the cell that shares the longest edge with it; faces
     touching no cell are returned as ``left`` when asked."""
     cells = cells.copy()
@@ -336,14 +338,14 @@ def tessellate(
             if in_face.size == 0:
                 empty.append(face)
                 continue
-            c = _voronoi_in_face(face, geoms[in_face])
+            c = voronoi_in_face(face, geoms[in_face])
             cells[in_face] = c
             face_of[in_face] = next_face + fi
             region_cells.append(in_face)
         next_face += len(faces)
         if empty and region_cells:
             idx = np.concatenate(region_cells)
-            cells[idx] = _absorb_empty(cells[idx], empty)
+            cells[idx] = absorb_empty(cells[idx], empty)
     return Tessellation(cells=cells, face=face_of)
 
 
