@@ -25,8 +25,10 @@ Examples
 >>> print(table["message"].iat[0][:37])
 社区 c1 的片区共 1020 户（按户数可划 3–2 个网格），但未找到
 >>> print(render(d, lang="en", interface="cli")[1])  # doctest: +NORMALIZE_WHITESPACE
-relax the grid band in the --rules file ([grid] min_households / max_households),
+relax the grid band in the --config file ([grid] min_households / max_households),
 or split the largest units by stairwell
+>>> print(render(replace(d, params={**d.params, "noun": "population"}), lang="zh")[0][:23])
+社区 c1 的片区共 1020 人（按人数可划
 """
 
 from __future__ import annotations
@@ -139,39 +141,39 @@ class Diagnostic:
 _TEMPLATES: dict[str, tuple[str, str]] = {
     # --- grids (partition) ---
     "infeasible_piece_small": (
-        "社区 {community_id} 的片区共 {total} 户，低于网格下限 {lo} 户",
-        "piece in community {community_id} holds {total} households, below the grid floor of {lo}",
+        "社区 {community_id} 的片区共 {total} {noun}，低于网格下限 {lo} {noun}",
+        "piece in community {community_id} holds {total} {noun}, below the grid floor of {lo}",
     ),
     "infeasible_piece": (
-        "社区 {community_id} 的片区共 {total} 户：划 {k_max} 个网格会超过 {hi} 户，划 {k_min} 个"
-        "会低于 {lo} 户",
-        "piece in community {community_id} holds {total} households: {k_max} grid(s) would "
+        "社区 {community_id} 的片区共 {total} {noun}：划 {k_max} 个网格会超过 {hi} {noun}，"
+        "划 {k_min} 个会低于 {lo} {noun}",
+        "piece in community {community_id} holds {total} {noun}: {k_max} grid(s) would "
         "exceed {hi} and {k_min} would fall below {lo}",
     ),
     "out_of_band": (
-        "社区 {community_id} 的片区共 {total} 户（按户数可划 {k_min}–{k_max} 个网格），但未找到全部"
-        "在网格户数范围内的连通划分；最优方案网格户数为 {sizes}",
-        "piece in community {community_id} holds {total} households ({k_min}-{k_max} grids "
+        "社区 {community_id} 的片区共 {total} {noun}（按{noun}数可划 {k_min}–{k_max} 个网格），"
+        "但未找到全部在网格{noun}数范围内的连通划分；最优方案网格{noun}数为 {sizes}",
+        "piece in community {community_id} holds {total} {noun} ({k_min}-{k_max} grids "
         "would fit by count) but the search found no in-band split; best plan has grid sizes "
         "{sizes}",
     ),
     "out_of_band_proven": (
-        "社区 {community_id} 的片区共 {total} 户（按户数可划 {k_min}–{k_max} 个网格），经穷举证明"
-        "不存在全部在网格户数范围内的连通划分；违规最少的方案网格户数为 {sizes}",
-        "piece in community {community_id} holds {total} households ({k_min}-{k_max} grids "
+        "社区 {community_id} 的片区共 {total} {noun}（按{noun}数可划 {k_min}–{k_max} 个网格），"
+        "经穷举证明不存在全部在网格{noun}数范围内的连通划分；违规最少的方案网格{noun}数为 {sizes}",
+        "piece in community {community_id} holds {total} {noun} ({k_min}-{k_max} grids "
         "would fit by count) but no split of its units into contiguous in-band grids exists "
         "(checked exhaustively); least-violating plan has grid sizes {sizes}",
     ),
     "locked_out_of_band": (
-        "锁定的网格 {grid_code}（锁定标签 {label}）共 {households} 户，不在网格户数范围 "
+        "锁定的网格 {grid_code}（锁定标签 {label}）共 {households} {noun}，不在网格{noun}数范围 "
         "{lo}–{hi} 内，按锁定保留",
-        "locked grid {grid_code} (lock label {label}) holds {households} households, outside "
+        "locked grid {grid_code} (lock label {label}) holds {households} {noun}, outside "
         "the grid band {lo}-{hi}; kept as locked",
     ),
     "unit_split": (
-        "单元 {unit} 共 {households} 户，超过网格上限 {hi} 户，已切分为 {parts} 块，"
+        "单元 {unit} 共 {households} {noun}，超过网格上限 {hi} {noun}，已切分为 {parts} 块，"
         "分属网格 {grids}",
-        "unit {unit} holds {households} households, above the grid ceiling of {hi}; it was "
+        "unit {unit} holds {households} {noun}, above the grid ceiling of {hi}; it was "
         "sliced into {parts} parts in grids {grids}",
     ),
     "barrier_crossing": (
@@ -190,7 +192,7 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
     ),
     # --- micro-grids ---
     "microgrid_out_of_band": (
-        "网格 {grid_code} 的微网格户数为 {sizes}（微网格户数范围 {lo}–{hi}）：{why}",
+        "网格 {grid_code} 的微网格{noun}数为 {sizes}（微网格{noun}数范围 {lo}–{hi}）：{why}",
         "grid {grid_code}: micro-grid sizes {sizes} (micro-grid band {lo}-{hi}) - {why}",
     ),
     # --- community redivision (reform) ---
@@ -320,8 +322,8 @@ _NOUNS: dict[str, tuple[str, str]] = {
 #: Reasons quoted inside messages (``{why}``), keyed by a param value.
 _WHY: dict[str, tuple[str, str]] = {
     "no_count": (
-        "{total} 户无法分为若干个 {lo}–{hi} 户的微网格",
-        "{total} households admit no number of {lo}-{hi}-household micro-grids",
+        "{total} {noun}无法分为若干个 {lo}–{hi} {noun}的微网格",
+        "{total} {noun} admit no number of micro-grids of {lo}-{hi} {noun}",
     ),
     "proven": (
         "经穷举证明（各种切片粒度）不存在连通且在范围内的划分",
@@ -337,13 +339,12 @@ _FIXES: dict[str, tuple[str, str]] = {
         "join it with a neighbouring community (redivision), or lower {opt[min_households]}",
     ),
     "relax_band": (
-        "调整{opt[grid_band]}（可取 {lo_fix}–{hi_fix} 户），或与相邻社区调整边界",
-        "relax {opt[grid_band]} (e.g. {lo_fix}-{hi_fix} households), or redraw the community "
-        "boundary",
+        "调整{opt[grid_band]}（可取 {lo_fix}–{hi_fix} {noun}），或与相邻社区调整边界",
+        "relax {opt[grid_band]} (e.g. {lo_fix}-{hi_fix} {noun}), or redraw the community boundary",
     ),
     "widen_band_or_split": (
-        "将{opt[grid_band]}放宽到 {lo_fix}–{hi_fix} 户，或按单元（楼梯）切分最大的单元",
-        "widen {opt[grid_band]} to {lo_fix}-{hi_fix} households, or split the largest units by "
+        "将{opt[grid_band]}放宽到 {lo_fix}–{hi_fix} {noun}，或按单元（楼梯）切分最大的单元",
+        "widen {opt[grid_band]} to {lo_fix}-{hi_fix} {noun}, or split the largest units by "
         "stairwell",
     ),
     "extend_barrier": (
@@ -430,43 +431,44 @@ _FIXES: dict[str, tuple[str, str]] = {
         "check their geometry, or accept the link",
     ),
     "reform_target_count": (
-        "选择接近 {got} 的 target_count（该范围在不计街道边界和连通性时可划 {k_min}–{k_max} "
-        "个），或放宽社区范围",
-        "choose a target_count nearer {got} (the band admits {k_min}-{k_max} before street "
-        "boundaries and contiguity), or widen the band",
+        "将{opt[target_count]}设为接近 {got} 的值（该范围在不计街道边界和连通性时可划 "
+        "{k_min}–{k_max} 个），或放宽{opt[community_band]}",
+        "set {opt[target_count]} nearer {got} (the band admits {k_min}-{k_max} before street "
+        "boundaries and contiguity), or widen {opt[community_band]}",
     ),
     "reform_accept_or_widen": (
-        "可以接受（例如该线止于社区内部），或放宽社区范围使两侧各自成社区",
-        "accept it (e.g. the line ends inside the community), or widen the band so each side "
-        "can stand alone",
+        "可以接受（例如该线止于社区内部），或放宽{opt[community_band]}使两侧各自成社区",
+        "accept it (e.g. the line ends inside the community), or widen {opt[community_band]} "
+        "so each side can stand alone",
     ),
     "reform_street_small": (
-        "将 min_households 降至 {lo_fix}，或与相邻街道合并",
-        "lower min_households to {lo_fix}, or join the street with a neighbour",
+        "将{opt[community_min]}降至 {lo_fix}，或与相邻街道合并",
+        "lower {opt[community_min]} to {lo_fix}, or join the street with a neighbour",
     ),
     "reform_join_street": (
         "与相邻街道合并，或调整街道边界",
         "join it with a neighbouring street, or redraw the street boundary",
     ),
     "reform_street_band": (
-        "将 min_households 降至 {lo_fix}，或将 max_households 提高到 {hi_fix}",
-        "lower min_households to {lo_fix} or raise max_households to {hi_fix}",
+        "将{opt[community_min]}降至 {lo_fix}，或将{opt[community_max]}提高到 {hi_fix}",
+        "lower {opt[community_min]} to {lo_fix} or raise {opt[community_max]} to {hi_fix}",
     ),
     "reform_split_units": (
         "先切分这些单元（楼栋按单元/楼梯，片区按地块）",
         "split those units (buildings by stairwell, areas into blocks) first",
     ),
     "reform_under_isolated": (
-        "将 min_households 降至 {lo_fix}，或允许它跨街道边界并入相邻社区",
-        "lower min_households to {lo_fix}, or let it join a community across the street boundary",
+        "将{opt[community_min]}降至 {lo_fix}，或允许它跨街道边界并入相邻社区",
+        "lower {opt[community_min]} to {lo_fix}, or let it join a community across the street "
+        "boundary",
     ),
     "reform_under": (
-        "将 min_households 降至 {lo_fix}，或提高 max_households",
-        "lower min_households to {lo_fix} or raise max_households",
+        "将{opt[community_min]}降至 {lo_fix}，或提高{opt[community_max]}",
+        "lower {opt[community_min]} to {lo_fix} or raise {opt[community_max]}",
     ),
     "reform_over": (
-        "将 max_households 提高到 {hi_fix}，或切分其中最大的单元",
-        "raise max_households to {hi_fix} or split its largest units",
+        "将{opt[community_max]}提高到 {hi_fix}，或切分其中最大的单元",
+        "raise {opt[community_max]} to {hi_fix} or split its largest units",
     ),
 }
 
@@ -478,16 +480,16 @@ _OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
             "GridRules(min_households=..., max_households=...)",
         ),
         "cli": (
-            " --rules 文件中的 [grid] min_households / max_households ",
-            "the grid band in the --rules file ([grid] min_households / max_households)",
+            " --config 文件中的 [grid] min_households / max_households ",
+            "the grid band in the --config file ([grid] min_households / max_households)",
         ),
         "app": ("侧栏的「网格户数」范围", "the sidebar's 'Grid households' range"),
     },
     "min_households": {
         "python": (" GridRules(min_households=…) ", "GridRules(min_households=...)"),
         "cli": (
-            " --rules 文件中的 [grid] min_households ",
-            "[grid] min_households in the --rules file",
+            " --config 文件中的 [grid] min_households ",
+            "[grid] min_households in the --config file",
         ),
         "app": ("侧栏的「网格户数」下限", "the lower end of the sidebar's 'Grid households'"),
     },
@@ -497,10 +499,49 @@ _OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
             "MicroGridRules(min_households=..., max_households=...)",
         ),
         "cli": (
-            " --rules 文件中的 [microgrid] min_households / max_households ",
-            "the micro-grid band in the --rules file ([microgrid] min_households / max_households)",
+            " --config 文件中的 [microgrid] min_households / max_households ",
+            "the micro-grid band in the --config file ([microgrid] min_households / "
+            "max_households)",
         ),
         "app": ("侧栏的「微网格户数」范围", "the sidebar's 'Micro-grid households' range"),
+    },
+    "community_band": {
+        "python": (
+            " ReformRules.min_households / max_households ",
+            "ReformRules.min_households / max_households",
+        ),
+        "cli": (
+            " --min-households / --max-households（或 --config 文件中的 [reform] 同名项）",
+            "the band (--min-households / --max-households, or [reform] in the --config file)",
+        ),
+        "app": (
+            "「社区调整对比」页的新社区户数范围",
+            "the new-community households range on the Reform tab",
+        ),
+    },
+    "community_min": {
+        "python": (" ReformRules.min_households ", "ReformRules.min_households"),
+        "cli": (
+            " --min-households（或 --config 文件中的 [reform] min_households）",
+            "--min-households (or [reform] min_households in the --config file)",
+        ),
+        "app": ("「新社区最少户数」", "'New community: min households'"),
+    },
+    "community_max": {
+        "python": (" ReformRules.max_households ", "ReformRules.max_households"),
+        "cli": (
+            " --max-households（或 --config 文件中的 [reform] max_households）",
+            "--max-households (or [reform] max_households in the --config file)",
+        ),
+        "app": ("「新社区最多户数」", "'New community: max households'"),
+    },
+    "target_count": {
+        "python": (" ReformRules.target_count ", "ReformRules.target_count"),
+        "cli": (
+            " --target-count（或 --config 文件中的 [reform] target_count）",
+            "--target-count (or [reform] target_count in the --config file)",
+        ),
+        "app": ("「目标社区数」", "'Target number of communities'"),
     },
     "fix_invalid": {
         "python": (" fix_invalid=True ", "fix_invalid=True"),
@@ -577,9 +618,11 @@ def render(d: Diagnostic, *, lang: Lang = "zh", interface: Interface = "python")
         **d.params,
         "opt": _Options(lang, interface),
     }
+    # what a band counts: households unless the record says residents (``balance``)
     noun = d.params.get("noun")
-    if isinstance(noun, str) and noun in _NOUNS:
-        values["noun"] = _NOUNS[noun][0 if lang == "zh" else 1]
+    values["noun"] = _NOUNS[noun if isinstance(noun, str) and noun in _NOUNS else "households"][
+        0 if lang == "zh" else 1
+    ]
     why = d.params.get("why")
     if isinstance(why, str) and why in WHY:
         values["why"] = _format(WHY[why][lang], values)
