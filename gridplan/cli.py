@@ -23,7 +23,7 @@ import typer
 
 from .config import PlanRules
 from .crs import unshift_to_wgs84
-from .diagnostics import flat, render_frame
+from .diagnostics import flat, in_words, render_frame
 from .errors import GridplanError, Problem, ValidationError
 from .io import FORMATS, list_layers, parse_columns, read_layer, write_gpkg
 from .pipeline import Plan
@@ -285,7 +285,7 @@ def _print_report(report: _FileReport) -> None:
         n = len(report.problems)
         typer.echo(f"  {n} problem{'s' if n != 1 else ''}:")
         for p in report.problems:
-            typer.echo(f"  - [{p.layer}] {p.message}")
+            typer.echo(f"  - [{p.layer}] {in_words(p.message, interface='cli')}")
     if report.unexpected:
         typer.echo(f"  error: {report.unexpected}")
 
@@ -468,7 +468,7 @@ def _exit_with(exc: BaseException) -> NoReturn:
         n = len(exc.problems)
         typer.echo(f"{n} problem{'s' if n != 1 else ''} found:", err=True)
         for p in exc.problems:
-            typer.echo(f"  - [{p.layer}] {p.message}", err=True)
+            typer.echo(f"  - [{p.layer}] {in_words(p.message, interface='cli')}", err=True)
         raise typer.Exit(1)
     if isinstance(exc, GridplanError | OSError):
         typer.echo(f"error: {exc}", err=True)
@@ -537,13 +537,16 @@ def _write_outputs(
     report: Path | None,
     lang: str = "zh",
 ) -> list[Path]:
-    from .export import write_equivalency, write_geojson, write_geopackage, write_report_xlsx
-
-    # diagnostics name the options a command-line user changes (--rules, --fix-invalid)
-    result = replace(
-        result,
-        diagnostics=render_frame(result.diagnostics, lang=_diagnostics_lang(lang), interface="cli"),
+    from .export import (
+        in_language,
+        write_equivalency,
+        write_geojson,
+        write_geopackage,
+        write_report_xlsx,
     )
+
+    # diagnostics name the options a command-line user changes (--config, --fix-invalid)
+    result = in_language(result, lang=_diagnostics_lang(lang), interface="cli")
     written = [write_geopackage(result, out)]
     if geojson is not None:
         write_geojson(result, geojson)
@@ -928,25 +931,37 @@ def reform_command(
     streets: Annotated[str | None, _InputOpt] = None,
     barriers: Annotated[str | None, _InputOpt] = None,
     dedicated: Annotated[str | None, _InputOpt] = None,
-    min_households: Annotated[int, typer.Option("--min-households")] = 1000,
-    max_households: Annotated[int, typer.Option("--max-households")] = 3000,
+    min_households: Annotated[
+        int | None,
+        typer.Option("--min-households", help="Band floor (default: [reform] or 1000)."),
+    ] = None,
+    max_households: Annotated[
+        int | None,
+        typer.Option("--max-households", help="Band ceiling (default: [reform] or 3000)."),
+    ] = None,
     target_count: Annotated[
         int | None, typer.Option("--target-count", help="Number of communities wanted.")
     ] = None,
     balance: Annotated[
-        _ReformBalance, typer.Option(help="Bound households or population (residents).")
-    ] = _ReformBalance.households,
+        _ReformBalance | None,
+        typer.Option(help="Bound households or population (default: [reform] or households)."),
+    ] = None,
     disruption_weight: Annotated[
-        float, typer.Option("--disruption-weight", help="Households moved vs compactness.")
-    ] = 1.0,
+        float | None,
+        typer.Option("--disruption-weight", help="Households moved vs compactness (default 1)."),
+    ] = None,
     replan_valid: Annotated[
         bool,
         typer.Option("--replan-valid", help="Re-plan communities that are already valid too."),
     ] = False,
+    config: Annotated[
+        Path | None, typer.Option(help="Rules as TOML: a [reform] table; flags override it.")
+    ] = None,
     columns: Annotated[
         str | None, typer.Option(help="Column renaming, e.g. 户数=households,村编码=community_id")
     ] = None,
     seed: Annotated[int, typer.Option(help="Same input and seed give the same plan.")] = 0,
+    lang: _Lang = "zh",
 ) -> None:
     """Redivide communities (村改社区): size-bounded, contiguous, minimal disruption.
 
@@ -957,8 +972,9 @@ def reform_command(
     try:
         import warnings
 
+        from .config import read_rules
         from .io import write_layer
-        from .reform import ReformRules, redivide
+        from .reform import redivide
 
         if out.suffix.lower() != ".gpkg":
             raise ValidationError(
@@ -976,15 +992,20 @@ def reform_command(
                 ]
             )
         mapping = _parse_columns(columns)
+        diagnostics_lang = _diagnostics_lang(lang)
         problems: list[Problem] = []
+        # the file's [reform] table (the one rules loader), then the flags given on top
+        flags: dict[str, Any] = {
+            "min_households": min_households,
+            "max_households": max_households,
+            "target_count": target_count,
+            "balance": balance.value if balance else None,
+            "disruption_weight": disruption_weight,
+            "keep_valid": False if replan_valid else None,
+        }
         try:
-            rules = ReformRules(
-                min_households=min_households,
-                max_households=max_households,
-                target_count=target_count,
-                balance=balance.value,
-                disruption_weight=disruption_weight,
-                keep_valid=not replan_valid,
+            rules = replace(
+                read_rules(config).reform, **{k: v for k, v in flags.items() if v is not None}
             )
         except ValidationError as exc:
             problems.extend(exc.problems)
@@ -1011,7 +1032,7 @@ def reform_command(
         if problems:
             raise ValidationError(problems)
         with warnings.catch_warnings():
-            if balance == _ReformBalance.population:
+            if rules.balance == "population":
                 # expected when planning by residents: say nothing about it
                 warnings.filterwarnings("ignore", message="units have no `households` column")
             result = redivide(
@@ -1037,7 +1058,10 @@ def reform_command(
         if len(result.dedicated):
             layers_out["dedicated"] = result.dedicated
         if len(result.diagnostics):
-            layers_out["diagnostics"] = result.diagnostics
+            # machine columns as text next to messages that name this command's flags
+            layers_out["diagnostics"] = flat(
+                render_frame(result.diagnostics, lang=diagnostics_lang, interface="cli")
+            )
         for name, frame in layers_out.items():
             write_layer(frame, out, layer=name)
     except typer.Exit:
@@ -1052,14 +1076,14 @@ def reform_command(
             index=False
         )
     }
-    if balance == _ReformBalance.households:
+    if rules.balance == "households":
         noun, total_text = "households", f"{int(c['households'][1]):,} households"
     else:
         noun = "residents"
         total_text = f"{int(result.units['population'].sum()):,} residents"
     typer.echo(
         f"{Path(_split_layer(units)[0]).name}: {total_text} in {len(result.units):,} units, "
-        f"band {min_households:,}-{max_households:,} {noun}"
+        f"band {rules.min_households:,}-{rules.max_households:,} {noun}"
     )
     for metric, label in (
         ("communities", "communities"),
@@ -1068,7 +1092,7 @@ def reform_command(
         ("undersized", "undersized"),
     ):
         typer.echo(f"  {label}: {int(c[metric][0]):,} -> {int(c[metric][1]):,}")
-    if balance == _ReformBalance.households:
+    if rules.balance == "households":
         moved, total = c["households_moved"][1], c["households"][1]
     else:
         moved, total = c["population_moved"][1], float(result.units["population"].sum())

@@ -43,6 +43,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .i18n import LABELS
+
 __all__ = [
     "COLUMNS",
     "FIXES",
@@ -50,7 +52,9 @@ __all__ = [
     "TEMPLATES",
     "Diagnostic",
     "Interface",
+    "flat",
     "frame",
+    "in_words",
     "records",
     "render",
     "render_frame",
@@ -472,7 +476,9 @@ _FIXES: dict[str, tuple[str, str]] = {
     ),
 }
 
-#: Option names by interface: what a planner changes, in the words of the tool they use.
+#: Option names by interface: what a planner changes, in the words of the tool they use. In the
+#: app's words, ``{label}`` is the widget's label in :mod:`gridplan.i18n`, so a fix names the
+#: widget as the planner sees it.
 _OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
     "grid_band": {
         "python": (
@@ -483,7 +489,10 @@ _OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
             " --config 文件中的 [grid] min_households / max_households ",
             "the grid band in the --config file ([grid] min_households / max_households)",
         ),
-        "app": ("侧栏的「网格户数」范围", "the sidebar's 'Grid households' range"),
+        "app": (
+            "侧栏的「{grid_min}」和「{grid_max}」",
+            "the sidebar's '{grid_min}' and '{grid_max}'",
+        ),
     },
     "min_households": {
         "python": (" GridRules(min_households=…) ", "GridRules(min_households=...)"),
@@ -491,7 +500,7 @@ _OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
             " --config 文件中的 [grid] min_households ",
             "[grid] min_households in the --config file",
         ),
-        "app": ("侧栏的「网格户数」下限", "the lower end of the sidebar's 'Grid households'"),
+        "app": ("侧栏的「{grid_min}」", "the sidebar's '{grid_min}'"),
     },
     "micro_band": {
         "python": (
@@ -503,7 +512,10 @@ _OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
             "the micro-grid band in the --config file ([microgrid] min_households / "
             "max_households)",
         ),
-        "app": ("侧栏的「微网格户数」范围", "the sidebar's 'Micro-grid households' range"),
+        "app": (
+            "侧栏的「{micro_min}」和「{micro_max}」",
+            "the sidebar's '{micro_min}' and '{micro_max}'",
+        ),
     },
     "community_band": {
         "python": (
@@ -515,8 +527,8 @@ _OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
             "the band (--min-households / --max-households, or [reform] in the --config file)",
         ),
         "app": (
-            "「社区调整对比」页的新社区户数范围",
-            "the new-community households range on the Reform tab",
+            "「{reform}」页的「{community_min}」和「{community_max}」",
+            "'{community_min}' and '{community_max}' on the {reform} tab",
         ),
     },
     "community_min": {
@@ -525,7 +537,7 @@ _OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
             " --min-households（或 --config 文件中的 [reform] min_households）",
             "--min-households (or [reform] min_households in the --config file)",
         ),
-        "app": ("「新社区最少户数」", "'New community: min households'"),
+        "app": ("「{reform}」页的「{community_min}」", "'{community_min}' on the {reform} tab"),
     },
     "community_max": {
         "python": (" ReformRules.max_households ", "ReformRules.max_households"),
@@ -533,7 +545,7 @@ _OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
             " --max-households（或 --config 文件中的 [reform] max_households）",
             "--max-households (or [reform] max_households in the --config file)",
         ),
-        "app": ("「新社区最多户数」", "'New community: max households'"),
+        "app": ("「{reform}」页的「{community_max}」", "'{community_max}' on the {reform} tab"),
     },
     "target_count": {
         "python": (" ReformRules.target_count ", "ReformRules.target_count"),
@@ -541,12 +553,24 @@ _OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
             " --target-count（或 --config 文件中的 [reform] target_count）",
             "--target-count (or [reform] target_count in the --config file)",
         ),
-        "app": ("「目标社区数」", "'Target number of communities'"),
+        "app": (
+            "「{reform}」页的「{community_target}」",
+            "'{community_target}' on the {reform} tab",
+        ),
     },
     "fix_invalid": {
         "python": (" fix_invalid=True ", "fix_invalid=True"),
         "cli": (" --fix-invalid ", "--fix-invalid"),
-        "app": ("「修复无效几何」复选框", "the 'Repair invalid geometry' checkbox"),
+        "app": ("侧栏的「{fix_invalid}」复选框", "the sidebar's '{fix_invalid}' checkbox"),
+    },
+}
+
+#: Python keyword advice that the input checks (:mod:`gridplan.validate`) write into their
+#: messages, and the same advice in the words of the other interfaces (see :func:`in_words`).
+_KEYWORD_ADVICE: dict[str, dict[str, str]] = {
+    "pass fix_invalid=True": {
+        "cli": "pass --fix-invalid (gridplan plan / grids)",
+        "app": "tick the 'Repair invalid geometry' checkbox",
     },
 }
 
@@ -574,6 +598,8 @@ class _Options(Mapping[str, str]):
 
     def __getitem__(self, key: str) -> str:
         text = OPTIONS[key][self.interface][self.lang]
+        if self.interface == "app":
+            text = text.format_map({k: v[self.lang] for k, v in LABELS.items()})
         return text.strip() if self.lang == "en" else text
 
     def __iter__(self):
@@ -592,6 +618,21 @@ class _Fields(dict):
 
 def _format(template: str, values: Mapping[str, Any]) -> str:
     return string.Formatter().vformat(template, (), _Fields(values))
+
+
+def in_words(message: str, *, interface: Interface) -> str:
+    """A validation message with its Python keyword advice in the words of ``interface``.
+
+    Examples
+    --------
+    >>> in_words("repair with shapely.make_valid or pass fix_invalid=True.", interface="cli")
+    'repair with shapely.make_valid or pass --fix-invalid (gridplan plan / grids).'
+    """
+    if interface == "python":
+        return message
+    for phrase, words in _KEYWORD_ADVICE.items():
+        message = message.replace(phrase, words[interface])
+    return message
 
 
 def render(d: Diagnostic, *, lang: Lang = "zh", interface: Interface = "python") -> tuple[str, str]:

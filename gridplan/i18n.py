@@ -47,6 +47,7 @@ __all__ = [
     "Lang",
     "column_label",
     "label_columns",
+    "label_values",
     "rule_label",
     "sheet_label",
     "t",
@@ -122,6 +123,22 @@ def value_label(column: str, value: object, lang: Lang = "zh") -> object:
     if entry is None or not isinstance(value, str) or value not in entry:
         return value
     return entry[value][lang]
+
+
+def label_values(frame: pd.DataFrame, lang: Lang = "zh") -> pd.DataFrame:
+    """A copy of ``frame`` with the coded values of every :data:`VALUES` column in words.
+
+    Examples
+    --------
+    >>> label_values(pd.DataFrame({"level": ["grid"], "severity": ["warning"]}), "zh")
+      level severity
+    0    网格       警告
+    """
+    out = frame.copy()
+    for column in out.columns:
+        if column in VALUES:
+            out[column] = out[column].map(lambda v, c=str(column): value_label(c, v, lang))
+    return out
 
 
 def sheet_label(table: str, lang: Lang = "zh") -> str:
