@@ -197,7 +197,7 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
     # --- micro-grids ---
     "microgrid_out_of_band": (
         "网格 {grid_code} 的微网格{noun}数为 {sizes}（微网格{noun}数范围 {lo}–{hi}）：{why}",
-        "grid {grid_code}: micro-grid sizes {sizes} (micro-grid band {lo}-{hi}) - {why}",
+        "grid {grid_code}: micro-grid sizes {sizes} (micro-grid band {lo}-{hi} {noun}) - {why}",
     ),
     # --- community redivision (reform) ---
     "reform_isolated_unit": (
