@@ -385,8 +385,8 @@ _FIXES: dict[str, tuple[str, str]] = {
         "pass the plan's microgrids layer",
     ),
     "staffing_give_population": (
-        "按单元提供常住人口（population），或调整户均人口（household_size）",
-        "give `population` per unit for counted residents, or set household_size",
+        "按单元提供常住人口（population），或调整{opt[household_size]}",
+        "give `population` per unit for counted residents, or set {opt[household_size]}",
     ),
     "staffing_staff_dedicated": (
         "将 staff_dedicated_grids 设为 true，或把这些住户规划为住宅网格",
@@ -557,6 +557,11 @@ _OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
             "「{reform}」页的「{community_target}」",
             "'{community_target}' on the {reform} tab",
         ),
+    },
+    "household_size": {
+        "python": (" StaffingRules.household_size ", "StaffingRules.household_size"),
+        "cli": (" --config 文件中的 household_size ", "household_size in the --config file"),
+        "app": ("侧栏的「{household_size}」", "the sidebar's '{household_size}'"),
     },
     "fix_invalid": {
         "python": (" fix_invalid=True ", "fix_invalid=True"),
