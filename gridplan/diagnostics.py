@@ -327,7 +327,7 @@ _NOUNS: dict[str, tuple[str, str]] = {
 _WHY: dict[str, tuple[str, str]] = {
     "no_count": (
         "{total} {noun}无法分为若干个 {lo}–{hi} {noun}的微网格",
-        "{total} {noun} admit no number of micro-grids of {lo}-{hi} {noun}",
+        "{total} {noun} admit no number of {lo}-{hi}-household micro-grids",
     ),
     "proven": (
         "经穷举证明（各种切片粒度）不存在连通且在范围内的划分",
