@@ -24,7 +24,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from gridplan import appsupport as sup
-from gridplan import diagnostics, render
+from gridplan import render
 from gridplan.config import rules_from_dict
 from gridplan.errors import ValidationError
 from gridplan.i18n import Lang, label_columns, t
@@ -56,7 +56,7 @@ def sample_uploads() -> tuple[sup.Upload, ...]:
     return tuple(sup.Upload(role, SAMPLE.name, data, layer=role) for role in SAMPLE_LAYERS)
 
 
-def _plan(uploads, rules, columns, seed, locks, source_crs, text):  # type: ignore[no-untyped-def]
+def _plan(uploads, rules, columns, seed, locks, source_crs, fix_invalid, text):  # type: ignore[no-untyped-def]
     """Plan with a progress bar. The bar is created and cleared inside the cached function, so
     a cache hit replays nothing visible; updates are limited to 5 % steps to keep that replay
     short."""
@@ -77,6 +77,7 @@ def _plan(uploads, rules, columns, seed, locks, source_crs, text):  # type: igno
             seed=seed,
             locks=dict(locks),
             source_crs=source_crs,
+            fix_invalid=fix_invalid,
             progress=progress,
         )
     finally:
@@ -84,15 +85,15 @@ def _plan(uploads, rules, columns, seed, locks, source_crs, text):  # type: igno
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def plan_sample(uploads, rules, columns, seed, locks, source_crs, _text=""):  # type: ignore[no-untyped-def]
+def plan_sample(uploads, rules, columns, seed, locks, source_crs, fix_invalid, _text=""):  # type: ignore[no-untyped-def]
     """Plans of the bundled sample: the same for every session, so shared."""
-    return _plan(uploads, rules, columns, seed, locks, source_crs, _text)
+    return _plan(uploads, rules, columns, seed, locks, source_crs, fix_invalid, _text)
 
 
 @st.cache_data(show_spinner=False, max_entries=8, scope="session")
-def plan_uploaded(uploads, rules, columns, seed, locks, source_crs, _text=""):  # type: ignore[no-untyped-def]
+def plan_uploaded(uploads, rules, columns, seed, locks, source_crs, fix_invalid, _text=""):  # type: ignore[no-untyped-def]
     """Plans of uploaded data: cached for this session only."""
-    return _plan(uploads, rules, columns, seed, locks, source_crs, _text)
+    return _plan(uploads, rules, columns, seed, locks, source_crs, fix_invalid, _text)
 
 
 @st.cache_data(show_spinner=False, max_entries=8, scope="session")
@@ -116,11 +117,11 @@ def upload_categories(upload: sup.Upload, columns: tuple[tuple[str, str], ...]) 
 
 
 @st.cache_data(show_spinner=False, max_entries=4, scope="session")
-def redivide(plan_key: str, lo: int, hi: int, seed: int, _plan: Any) -> Any:
+def redivide(plan_key: str, lo: int, hi: int, target: int | None, seed: int, _plan: Any) -> Any:
     return reform.redivide(
         _plan.layers,
         communities=None,
-        rules=reform.ReformRules(min_households=lo, max_households=hi),
+        rules=reform.ReformRules(min_households=lo, max_households=hi, target_count=target),
         seed=seed,
     )
 
@@ -271,6 +272,7 @@ with st.sidebar.form("rules"):
         help=T("dedicated_categories_help"),
         disabled=not categories,
     )
+    fix_invalid = st.checkbox(T("fix_invalid"), key="r_fix_invalid", help=T("fix_invalid_help"))
     st.form_submit_button(T("run_plan"), type="primary", key="run")
 
 with st.sidebar.expander(T("map_settings"), expanded=True):
@@ -338,12 +340,13 @@ try:
         int(seed),
         locks_key,
         source_crs,
+        bool(fix_invalid),
         _text=T("planning"),
     )
 except ValidationError as exc:
     _show_problems(exc, lang)
     st.stop()
-plan_key = sup.fingerprint(dataset, rules, int(seed), locks_key)
+plan_key = sup.fingerprint(dataset, rules, int(seed), locks_key, bool(fix_invalid))
 
 codes = plan.grids["grid_code"].astype(str).tolist()
 follow = st.session_state.pop("follow_unit", None)
@@ -455,16 +458,16 @@ with tabs["map"]:
                         _df(mine, lang, [*PARTY_COLUMNS]), hide_index=True, width="stretch"
                     )
             # rendered in the app's language, fixes naming the sidebar's widgets
-            shown = diagnostics.render_frame(plan.diagnostics, lang=lang, interface="app")
-            diags = shown[shown["grid_code"].astype(str) == selected]
+            diags = plan.diagnostics[plan.diagnostics["grid_code"].astype(str) == selected]
             st.markdown(f"**{T('diagnostics')}**")
             if diags.empty:
                 st.caption(T("no_diagnostics"))
             else:
                 st.dataframe(
-                    label_columns(diags[["level", "code", "message", "fix"]], lang),
+                    sup.diagnostics_view(diags, lang, columns=["level", "code", "message", "fix"]),
                     hide_index=True,
                     width="stretch",
+                    key="grid_diagnostics",
                 )
 
 
@@ -491,8 +494,12 @@ with tabs["report"]:
             label_columns(plan.report["microgrids"], lang), hide_index=True, width="stretch"
         )
     with st.expander(f"{T('diagnostics')} ({len(plan.diagnostics)})"):
-        shown = diagnostics.render_frame(plan.diagnostics, lang=lang, interface="app")
-        st.dataframe(label_columns(diagnostics.flat(shown), lang), hide_index=True, width="stretch")
+        st.dataframe(
+            sup.diagnostics_view(plan.diagnostics, lang),
+            hide_index=True,
+            width="stretch",
+            key="plan_diagnostics",
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -616,7 +623,7 @@ with tabs["downloads"]:
         for label, kind, file_name, mime in downloads:
             st.download_button(
                 T(label) if label != "layer_microgrids" else f"GeoJSON {T(label)}",
-                data=lambda kind=kind: sup.export_bytes(plan, kind),
+                data=lambda kind=kind: sup.export_bytes(plan, kind, lang=lang),
                 file_name=file_name,
                 mime=mime,
                 key=f"dl_{kind}",
@@ -648,9 +655,19 @@ if reform is not None:
             r1, r2 = st.columns(2)
             lo = r1.number_input(T("community_min"), 1, 1_000_000, 1000, step=100, key="rf_lo")
             hi = r2.number_input(T("community_max"), 2, 1_000_000, 3000, step=100, key="rf_hi")
+            target = r1.number_input(
+                T("community_target"),
+                0,
+                100_000,
+                0,
+                key="rf_target",
+                help=T("community_target_help"),
+            )
             if st.toggle(T("reform_run"), key="rf_run"):
                 try:
-                    result = redivide(plan_key, int(lo), int(hi), int(seed), plan)
+                    result = redivide(
+                        plan_key, int(lo), int(hi), int(target) or None, int(seed), plan
+                    )
                 except (ValidationError, ValueError) as exc:
                     st.error(T("reform_failed", err=exc))
                 else:
@@ -682,3 +699,11 @@ if reform is not None:
                         hide_index=True,
                         width="stretch",
                     )
+                    if len(result.diagnostics):
+                        st.markdown(f"**{T('diagnostics')}**")
+                        st.dataframe(
+                            sup.diagnostics_view(result.diagnostics, lang),
+                            hide_index=True,
+                            width="stretch",
+                            key="reform_diagnostics",
+                        )

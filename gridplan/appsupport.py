@@ -41,7 +41,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .diagnostics import flat, in_words, render_frame
 from .errors import Problem, ValidationError
+from .i18n import Lang, label_columns, label_values
 from .io import FORMATS, list_layers, parse_columns, read_layer
 from .render import grid_adjacency
 from .validate import id_str, normalize_ids
@@ -58,6 +60,7 @@ __all__ = [
     "MovePreview",
     "Upload",
     "check_upload_size",
+    "diagnostics_view",
     "export_bytes",
     "fingerprint",
     "grid_lock_label",
@@ -281,11 +284,13 @@ def plan_from_uploads(
     seed: int = 0,
     locks: Locks | None = None,
     source_crs: str | None = None,
+    fix_invalid: bool = False,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> Plan:
     """Read the uploads (one per role; ``units`` required) and plan them.
 
-    The files are written to a temporary folder that is deleted once they are read.
+    The files are written to a temporary folder that is deleted once they are read;
+    ``fix_invalid`` is the app's 'Repair invalid geometry' checkbox.
     """
     from .pipeline import plan
 
@@ -320,6 +325,7 @@ def plan_from_uploads(
         seed=seed,
         locks=lock_map(locks) if locks else None,
         source_crs=source_crs,  # type: ignore[arg-type]
+        fix_invalid=fix_invalid,
         progress=progress,
     )
 
@@ -330,13 +336,14 @@ def _ids(values: pd.Series) -> np.ndarray:
 
 
 def problems_table(exc: ValidationError) -> pd.DataFrame:
-    """A validation error's problems as a table: ``layer``, ``check``, ``message``, ``rows``."""
+    """A validation error's problems as a table: ``layer``, ``check``, ``message``, ``rows``;
+    advice is given in the app's words (the checkbox, not ``fix_invalid=True``)."""
     return pd.DataFrame(
         [
             {
                 "layer": p.layer,
                 "check": p.check,
-                "message": p.message,
+                "message": in_words(p.message, interface="app"),
                 "rows": ", ".join(str(r) for r in p.rows[:20])
                 + (f" (+{len(p.rows) - 20})" if len(p.rows) > 20 else ""),
             }
@@ -570,15 +577,32 @@ def optional_module(name: str) -> ModuleType | None:
         return None
 
 
-def export_bytes(plan: Plan, kind: ExportKind) -> bytes:
+def diagnostics_view(
+    table: pd.DataFrame, lang: Lang = "zh", *, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """A diagnostics table as the app shows it: messages and fixes in ``lang`` naming the app's
+    widgets, levels and severities in words, lists and params as text, headers in ``lang``.
+
+    ``columns`` keeps only those columns (machine names, e.g. ``["level", "message"]``).
+    """
+    shown = flat(render_frame(table, lang=lang, interface="app"))
+    if columns is not None:
+        shown = shown[[c for c in columns if c in shown.columns]]
+    return label_columns(label_values(shown, lang), lang)
+
+
+def export_bytes(plan: Plan, kind: ExportKind, *, lang: Lang = "zh") -> bytes:
     """The bytes of one download, written by :mod:`gridplan.export` into a temporary folder.
 
     ``gpkg``: every layer; ``geojson`` / ``microgrids_geojson``: RFC 7946 grids / micro-grids;
     ``equivalency``: ``unit_id, grid_code, microgrid_code`` (UTF-8 with BOM for Excel);
-    ``report_xlsx``: the report tables.
+    ``report_xlsx``: the report tables. Diagnostics (GeoPackage layer, workbook sheet) are
+    written in ``lang``, their fixes naming the app's widgets; their columns keep the machine
+    names, so :func:`gridplan.diagnostics.records` reads them back.
     """
     from . import export
 
+    plan = export.in_language(plan, lang=lang, interface="app")
     with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
         folder = Path(tmp)
         if kind == "gpkg":

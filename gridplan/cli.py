@@ -8,8 +8,10 @@ input is usable (0), has problems (1), or hit an unexpected error (2).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -21,7 +23,7 @@ import typer
 
 from .config import PlanRules
 from .crs import unshift_to_wgs84
-from .diagnostics import flat, render_frame
+from .diagnostics import flat, in_words, render_frame
 from .errors import GridplanError, Problem, ValidationError
 from .io import FORMATS, list_layers, parse_columns, read_layer, write_gpkg
 from .pipeline import Plan
@@ -283,7 +285,7 @@ def _print_report(report: _FileReport) -> None:
         n = len(report.problems)
         typer.echo(f"  {n} problem{'s' if n != 1 else ''}:")
         for p in report.problems:
-            typer.echo(f"  - [{p.layer}] {p.message}")
+            typer.echo(f"  - [{p.layer}] {in_words(p.message, interface='cli')}")
     if report.unexpected:
         typer.echo(f"  error: {report.unexpected}")
 
@@ -466,7 +468,7 @@ def _exit_with(exc: BaseException) -> NoReturn:
         n = len(exc.problems)
         typer.echo(f"{n} problem{'s' if n != 1 else ''} found:", err=True)
         for p in exc.problems:
-            typer.echo(f"  - [{p.layer}] {p.message}", err=True)
+            typer.echo(f"  - [{p.layer}] {in_words(p.message, interface='cli')}", err=True)
         raise typer.Exit(1)
     if isinstance(exc, GridplanError | OSError):
         typer.echo(f"error: {exc}", err=True)
@@ -535,13 +537,16 @@ def _write_outputs(
     report: Path | None,
     lang: str = "zh",
 ) -> list[Path]:
-    from .export import write_equivalency, write_geojson, write_geopackage, write_report_xlsx
-
-    # diagnostics name the options a command-line user changes (--rules, --fix-invalid)
-    result = replace(
-        result,
-        diagnostics=render_frame(result.diagnostics, lang=_diagnostics_lang(lang), interface="cli"),
+    from .export import (
+        in_language,
+        write_equivalency,
+        write_geojson,
+        write_geopackage,
+        write_report_xlsx,
     )
+
+    # diagnostics name the options a command-line user changes (--config, --fix-invalid)
+    result = in_language(result, lang=_diagnostics_lang(lang), interface="cli")
     written = [write_geopackage(result, out)]
     if geojson is not None:
         write_geojson(result, geojson)
@@ -576,10 +581,10 @@ class EngineChoice(StrEnum):
 
 
 _InputOpt = typer.Option(help="File, or file.gpkg:layer.")
+_Lang = Annotated[str, typer.Option("--lang", help="Diagnostics in Chinese (zh) or English (en).")]
 
 
-@app.command("plan")
-def plan_command(
+def _plan_input_options(
     units: Annotated[str, typer.Argument(help="Units with households: FILE or FILE.gpkg:LAYER.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="GeoPackage to write.")],
     compounds: Annotated[str | None, _InputOpt] = None,
@@ -602,6 +607,88 @@ def plan_command(
     fix_invalid: Annotated[
         bool, typer.Option("--fix-invalid", help="Repair invalid geometries.")
     ] = False,
+    lang: _Lang = "zh",
+) -> None:
+    """The inputs `gridplan plan` and `gridplan grids` share, declared once (a template for
+    :func:`_with_plan_inputs`; never called)."""
+
+
+@dataclass(frozen=True)
+class _PlanInputs:
+    """The values of :func:`_plan_input_options` as one command received them."""
+
+    units: str
+    out: Path
+    compounds: str | None
+    dedicated: str | None
+    barriers: str | None
+    communities: str | None
+    streets: str | None
+    columns: str | None
+    source_crs: SourceCRSChoice | None
+    config: Path | None
+    county_code: str | None
+    seed: int
+    fix_invalid: bool
+    lang: str
+
+    @property
+    def context(self) -> dict[str, str | None]:
+        """The context layers as given (role -> FILE or FILE.gpkg:LAYER, or None)."""
+        return {
+            "compounds": self.compounds,
+            "dedicated": self.dedicated,
+            "barriers": self.barriers,
+            "communities": self.communities,
+            "streets": self.streets,
+        }
+
+
+def _with_plan_inputs(command: Callable[..., None]) -> Callable[..., None]:
+    """A typer command taking the shared inputs as one :class:`_PlanInputs` first argument.
+
+    Typer reads a command's options from its signature; the one given here is the template's
+    parameters followed by the command's own (keyword-only) ones, so every shared option is
+    declared once, in :func:`_plan_input_options`.
+    """
+    shared = inspect.signature(_plan_input_options, eval_str=True).parameters
+    own = list(inspect.signature(command, eval_str=True).parameters.values())[1:]
+
+    def run(**values: Any) -> None:
+        inputs = _PlanInputs(**{name: values.pop(name) for name in shared})
+        command(inputs, **values)
+
+    run.__signature__ = inspect.Signature([*shared.values(), *own])  # type: ignore[attr-defined]
+    run.__name__, run.__qualname__ = command.__name__, command.__qualname__
+    run.__doc__, run.__module__ = command.__doc__, command.__module__
+    return run
+
+
+def _plan_inputs(inputs: _PlanInputs, *, label: str, **options: Any) -> tuple[Plan, PlanRules]:
+    """Read the inputs, load the rules and run the plan chain (``options`` go to
+    :func:`gridplan.plan`); every reading problem is raised at once."""
+    mapping = _parse_columns(inputs.columns)
+    rules = _load_rules(inputs.config, inputs.county_code)
+    frames = _read_inputs(inputs.units, inputs.context)
+    _diagnostics_lang(inputs.lang)
+    result = _plan_frames(
+        frames,
+        label=label,
+        rules=rules,
+        seed=inputs.seed,
+        columns=mapping or None,
+        source_crs=inputs.source_crs.value if inputs.source_crs else None,
+        fix_invalid=inputs.fix_invalid,
+        **options,
+    )
+    return result, rules
+
+
+@app.command("plan")
+@_with_plan_inputs
+def plan_command(
+    inputs: _PlanInputs,
+    *,
     geojson: Annotated[
         Path | None, typer.Option(help="Folder for grids/microgrids/units.geojson (RFC 7946).")
     ] = None,
@@ -619,44 +706,25 @@ def plan_command(
             help="Dask scheduler, e.g. tcp://host:8786 (a local 2-worker cluster if omitted)."
         ),
     ] = None,
-    lang: Annotated[
-        str, typer.Option("--lang", help="Diagnostics in Chinese (zh) or English (en).")
-    ] = "zh",
 ) -> None:
     """Plan grids, micro-grids and dedicated grids with codes, and write them out.
 
     Exits 0 on success, 1 on bad input (every problem is listed), 2 on an unexpected error.
     """
-    given = {
-        "compounds": compounds,
-        "dedicated": dedicated,
-        "barriers": barriers,
-        "communities": communities,
-        "streets": streets,
-    }
     try:
-        mapping = _parse_columns(columns)
-        rules = _load_rules(config, county_code)
-        frames = _read_inputs(units, given)
-        hint = _unused_layers_hint(units, given)
+        hint = _unused_layers_hint(inputs.units, inputs.context)
         if hint:
             typer.echo(hint, err=True)
-        _diagnostics_lang(lang)
         if scheduler is not None and engine is not EngineChoice.dask:
             raise typer.BadParameter("--scheduler needs --engine dask", param_hint="--scheduler")
-        result = _plan_frames(
-            frames,
-            label="planning",
-            rules=rules,
-            seed=seed,
-            columns=mapping or None,
-            source_crs=source_crs.value if source_crs else None,
-            fix_invalid=fix_invalid,
-            engine=engine.value,
-            scheduler=scheduler,
-        )
+        result, _ = _plan_inputs(inputs, label="planning", engine=engine.value, scheduler=scheduler)
         written = _write_outputs(
-            result, out=out, geojson=geojson, equivalency=equivalency, report=report, lang=lang
+            result,
+            out=inputs.out,
+            geojson=geojson,
+            equivalency=equivalency,
+            report=report,
+            lang=inputs.lang,
         )
     except typer.Exit:
         raise
@@ -664,71 +732,27 @@ def plan_command(
         raise
     except Exception as exc:  # bad data must not surface as a traceback
         _exit_with(exc)
-    _echo_plan_summary(result, label=Path(_split_layer(units)[0]).name)
+    _echo_plan_summary(result, label=Path(_split_layer(inputs.units)[0]).name)
     typer.echo(f"wrote {', '.join(str(p) for p in written)}")
 
 
 @app.command("grids")
-def grids_command(
-    units: Annotated[str, typer.Argument(help="Units with households: FILE or FILE.gpkg:LAYER.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="GeoPackage to write.")],
-    compounds: Annotated[str | None, _InputOpt] = None,
-    dedicated: Annotated[str | None, _InputOpt] = None,
-    barriers: Annotated[str | None, _InputOpt] = None,
-    communities: Annotated[str | None, _InputOpt] = None,
-    streets: Annotated[str | None, _InputOpt] = None,
-    columns: Annotated[
-        str | None, typer.Option(help="Column renaming, e.g. 户数=households,小区编号=compound_id")
-    ] = None,
-    source_crs: Annotated[
-        SourceCRSChoice | None,
-        typer.Option("--source-crs", help="Coordinates come from Gaode (gcj02) or Baidu (bd09)."),
-    ] = None,
-    config: Annotated[Path | None, typer.Option(help="Rules as TOML ([grid], [codes]...).")] = None,
-    county_code: Annotated[
-        str | None, typer.Option("--county-code", help="6-digit GB/T 2260 code for grid codes.")
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Same input and seed give the same plan.")] = 0,
-    fix_invalid: Annotated[
-        bool, typer.Option("--fix-invalid", help="Repair invalid geometries.")
-    ] = False,
-    lang: Annotated[
-        str, typer.Option("--lang", help="Diagnostics in Chinese (zh) or English (en).")
-    ] = "zh",
-) -> None:
+@_with_plan_inputs
+def grids_command(inputs: _PlanInputs) -> None:
     """Plan residential and dedicated grids only (no micro-grids): layers grids, units,
     diagnostics in OUT.
 
     Exits 0 on success, 1 on bad input (every problem is listed), 2 on an unexpected error.
     """
-    given = {
-        "compounds": compounds,
-        "dedicated": dedicated,
-        "barriers": barriers,
-        "communities": communities,
-        "streets": streets,
-    }
+    out = inputs.out
     try:
-        _diagnostics_lang(lang)
-        mapping = _parse_columns(columns)
-        rules = _load_rules(config, county_code)
-        frames = _read_inputs(units, given)
         # the plan chain without its micro-grid stage
-        result = _plan_frames(
-            frames,
-            label="grids",
-            rules=rules,
-            seed=seed,
-            columns=mapping or None,
-            source_crs=source_crs.value if source_crs else None,
-            fix_invalid=fix_invalid,
-            microgrids=False,
-        )
+        result, rules = _plan_inputs(inputs, label="grids", microgrids=False)
         grids_out = result.grids.drop(columns=["n_microgrids"])
         units_out = result.units.drop(columns=["microgrid_code"])
         units_out = units_out.reset_index(names=units_out.index.name or "unit_id")
         diags = flat(
-            render_frame(result.diagnostics, lang=_diagnostics_lang(lang), interface="cli")
+            render_frame(result.diagnostics, lang=_diagnostics_lang(inputs.lang), interface="cli")
         )
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.exists():
@@ -743,8 +767,8 @@ def grids_command(
     res = grids_out[grids_out["kind"] == "residential"]
     share = _pct(res["in_band"].mean()) if len(res) else "n/a"
     typer.echo(
-        f"{Path(_split_layer(units)[0]).name}: {int(grids_out['households'].sum()):,} households "
-        f"in {len(res):,} residential grids ({share} in "
+        f"{Path(_split_layer(inputs.units)[0]).name}: {int(grids_out['households'].sum()):,} "
+        f"households in {len(res):,} residential grids ({share} in "
         f"{rules.grid.min_households}-{rules.grid.max_households}), "
         f"{len(grids_out) - len(res):,} dedicated; {len(diags):,} diagnostics"
     )
@@ -907,25 +931,37 @@ def reform_command(
     streets: Annotated[str | None, _InputOpt] = None,
     barriers: Annotated[str | None, _InputOpt] = None,
     dedicated: Annotated[str | None, _InputOpt] = None,
-    min_households: Annotated[int, typer.Option("--min-households")] = 1000,
-    max_households: Annotated[int, typer.Option("--max-households")] = 3000,
+    min_households: Annotated[
+        int | None,
+        typer.Option("--min-households", help="Band floor (default: [reform] or 1000)."),
+    ] = None,
+    max_households: Annotated[
+        int | None,
+        typer.Option("--max-households", help="Band ceiling (default: [reform] or 3000)."),
+    ] = None,
     target_count: Annotated[
         int | None, typer.Option("--target-count", help="Number of communities wanted.")
     ] = None,
     balance: Annotated[
-        _ReformBalance, typer.Option(help="Bound households or population (residents).")
-    ] = _ReformBalance.households,
+        _ReformBalance | None,
+        typer.Option(help="Bound households or population (default: [reform] or households)."),
+    ] = None,
     disruption_weight: Annotated[
-        float, typer.Option("--disruption-weight", help="Households moved vs compactness.")
-    ] = 1.0,
+        float | None,
+        typer.Option("--disruption-weight", help="Households moved vs compactness (default 1)."),
+    ] = None,
     replan_valid: Annotated[
         bool,
         typer.Option("--replan-valid", help="Re-plan communities that are already valid too."),
     ] = False,
+    config: Annotated[
+        Path | None, typer.Option(help="Rules as TOML: a [reform] table; flags override it.")
+    ] = None,
     columns: Annotated[
         str | None, typer.Option(help="Column renaming, e.g. 户数=households,村编码=community_id")
     ] = None,
     seed: Annotated[int, typer.Option(help="Same input and seed give the same plan.")] = 0,
+    lang: _Lang = "zh",
 ) -> None:
     """Redivide communities (村改社区): size-bounded, contiguous, minimal disruption.
 
@@ -936,8 +972,9 @@ def reform_command(
     try:
         import warnings
 
+        from .config import read_rules
         from .io import write_layer
-        from .reform import ReformRules, redivide
+        from .reform import redivide
 
         if out.suffix.lower() != ".gpkg":
             raise ValidationError(
@@ -955,15 +992,20 @@ def reform_command(
                 ]
             )
         mapping = _parse_columns(columns)
+        diagnostics_lang = _diagnostics_lang(lang)
         problems: list[Problem] = []
+        # the file's [reform] table (the one rules loader), then the flags given on top
+        flags: dict[str, Any] = {
+            "min_households": min_households,
+            "max_households": max_households,
+            "target_count": target_count,
+            "balance": balance.value if balance else None,
+            "disruption_weight": disruption_weight,
+            "keep_valid": False if replan_valid else None,
+        }
         try:
-            rules = ReformRules(
-                min_households=min_households,
-                max_households=max_households,
-                target_count=target_count,
-                balance=balance.value,
-                disruption_weight=disruption_weight,
-                keep_valid=not replan_valid,
+            rules = replace(
+                read_rules(config).reform, **{k: v for k, v in flags.items() if v is not None}
             )
         except ValidationError as exc:
             problems.extend(exc.problems)
@@ -990,7 +1032,7 @@ def reform_command(
         if problems:
             raise ValidationError(problems)
         with warnings.catch_warnings():
-            if balance == _ReformBalance.population:
+            if rules.balance == "population":
                 # expected when planning by residents: say nothing about it
                 warnings.filterwarnings("ignore", message="units have no `households` column")
             result = redivide(
@@ -1016,7 +1058,10 @@ def reform_command(
         if len(result.dedicated):
             layers_out["dedicated"] = result.dedicated
         if len(result.diagnostics):
-            layers_out["diagnostics"] = result.diagnostics
+            # machine columns as text next to messages that name this command's flags
+            layers_out["diagnostics"] = flat(
+                render_frame(result.diagnostics, lang=diagnostics_lang, interface="cli")
+            )
         for name, frame in layers_out.items():
             write_layer(frame, out, layer=name)
     except typer.Exit:
@@ -1031,14 +1076,14 @@ def reform_command(
             index=False
         )
     }
-    if balance == _ReformBalance.households:
+    if rules.balance == "households":
         noun, total_text = "households", f"{int(c['households'][1]):,} households"
     else:
         noun = "residents"
         total_text = f"{int(result.units['population'].sum()):,} residents"
     typer.echo(
         f"{Path(_split_layer(units)[0]).name}: {total_text} in {len(result.units):,} units, "
-        f"band {min_households:,}-{max_households:,} {noun}"
+        f"band {rules.min_households:,}-{rules.max_households:,} {noun}"
     )
     for metric, label in (
         ("communities", "communities"),
@@ -1047,7 +1092,7 @@ def reform_command(
         ("undersized", "undersized"),
     ):
         typer.echo(f"  {label}: {int(c[metric][0]):,} -> {int(c[metric][1]):,}")
-    if balance == _ReformBalance.households:
+    if rules.balance == "households":
         moved, total = c["households_moved"][1], c["households"][1]
     else:
         moved, total = c["population_moved"][1], float(result.units["population"].sum())

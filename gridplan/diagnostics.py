@@ -25,8 +25,10 @@ Examples
 >>> print(table["message"].iat[0][:37])
 社区 c1 的片区共 1020 户（按户数可划 3–2 个网格），但未找到
 >>> print(render(d, lang="en", interface="cli")[1])  # doctest: +NORMALIZE_WHITESPACE
-relax the grid band in the --rules file ([grid] min_households / max_households),
+relax the grid band in the --config file ([grid] min_households / max_households),
 or split the largest units by stairwell
+>>> print(render(replace(d, params={**d.params, "noun": "population"}), lang="zh")[0][:23])
+社区 c1 的片区共 1020 人（按人数可划
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .i18n import LABELS
+
 __all__ = [
     "COLUMNS",
     "FIXES",
@@ -48,7 +52,9 @@ __all__ = [
     "TEMPLATES",
     "Diagnostic",
     "Interface",
+    "flat",
     "frame",
+    "in_words",
     "records",
     "render",
     "render_frame",
@@ -139,39 +145,39 @@ class Diagnostic:
 _TEMPLATES: dict[str, tuple[str, str]] = {
     # --- grids (partition) ---
     "infeasible_piece_small": (
-        "社区 {community_id} 的片区共 {total} 户，低于网格下限 {lo} 户",
-        "piece in community {community_id} holds {total} households, below the grid floor of {lo}",
+        "社区 {community_id} 的片区共 {total} {noun}，低于网格下限 {lo} {noun}",
+        "piece in community {community_id} holds {total} {noun}, below the grid floor of {lo}",
     ),
     "infeasible_piece": (
-        "社区 {community_id} 的片区共 {total} 户：划 {k_max} 个网格会超过 {hi} 户，划 {k_min} 个"
-        "会低于 {lo} 户",
-        "piece in community {community_id} holds {total} households: {k_max} grid(s) would "
+        "社区 {community_id} 的片区共 {total} {noun}：划 {k_max} 个网格会超过 {hi} {noun}，"
+        "划 {k_min} 个会低于 {lo} {noun}",
+        "piece in community {community_id} holds {total} {noun}: {k_max} grid(s) would "
         "exceed {hi} and {k_min} would fall below {lo}",
     ),
     "out_of_band": (
-        "社区 {community_id} 的片区共 {total} 户（按户数可划 {k_min}–{k_max} 个网格），但未找到全部"
-        "在网格户数范围内的连通划分；最优方案网格户数为 {sizes}",
-        "piece in community {community_id} holds {total} households ({k_min}-{k_max} grids "
+        "社区 {community_id} 的片区共 {total} {noun}（按{noun}数可划 {k_min}–{k_max} 个网格），"
+        "但未找到全部在网格{noun}数范围内的连通划分；最优方案网格{noun}数为 {sizes}",
+        "piece in community {community_id} holds {total} {noun} ({k_min}-{k_max} grids "
         "would fit by count) but the search found no in-band split; best plan has grid sizes "
         "{sizes}",
     ),
     "out_of_band_proven": (
-        "社区 {community_id} 的片区共 {total} 户（按户数可划 {k_min}–{k_max} 个网格），经穷举证明"
-        "不存在全部在网格户数范围内的连通划分；违规最少的方案网格户数为 {sizes}",
-        "piece in community {community_id} holds {total} households ({k_min}-{k_max} grids "
+        "社区 {community_id} 的片区共 {total} {noun}（按{noun}数可划 {k_min}–{k_max} 个网格），"
+        "经穷举证明不存在全部在网格{noun}数范围内的连通划分；违规最少的方案网格{noun}数为 {sizes}",
+        "piece in community {community_id} holds {total} {noun} ({k_min}-{k_max} grids "
         "would fit by count) but no split of its units into contiguous in-band grids exists "
         "(checked exhaustively); least-violating plan has grid sizes {sizes}",
     ),
     "locked_out_of_band": (
-        "锁定的网格 {grid_code}（锁定标签 {label}）共 {households} 户，不在网格户数范围 "
+        "锁定的网格 {grid_code}（锁定标签 {label}）共 {households} {noun}，不在网格{noun}数范围 "
         "{lo}–{hi} 内，按锁定保留",
-        "locked grid {grid_code} (lock label {label}) holds {households} households, outside "
+        "locked grid {grid_code} (lock label {label}) holds {households} {noun}, outside "
         "the grid band {lo}-{hi}; kept as locked",
     ),
     "unit_split": (
-        "单元 {unit} 共 {households} 户，超过网格上限 {hi} 户，已切分为 {parts} 块，"
+        "单元 {unit} 共 {households} {noun}，超过网格上限 {hi} {noun}，已切分为 {parts} 块，"
         "分属网格 {grids}",
-        "unit {unit} holds {households} households, above the grid ceiling of {hi}; it was "
+        "unit {unit} holds {households} {noun}, above the grid ceiling of {hi}; it was "
         "sliced into {parts} parts in grids {grids}",
     ),
     "barrier_crossing": (
@@ -190,8 +196,8 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
     ),
     # --- micro-grids ---
     "microgrid_out_of_band": (
-        "网格 {grid_code} 的微网格户数为 {sizes}（微网格户数范围 {lo}–{hi}）：{why}",
-        "grid {grid_code}: micro-grid sizes {sizes} (micro-grid band {lo}-{hi}) - {why}",
+        "网格 {grid_code} 的微网格{noun}数为 {sizes}（微网格{noun}数范围 {lo}–{hi}）：{why}",
+        "grid {grid_code}: micro-grid sizes {sizes} (micro-grid band {lo}-{hi} {noun}) - {why}",
     ),
     # --- community redivision (reform) ---
     "reform_isolated_unit": (
@@ -320,8 +326,8 @@ _NOUNS: dict[str, tuple[str, str]] = {
 #: Reasons quoted inside messages (``{why}``), keyed by a param value.
 _WHY: dict[str, tuple[str, str]] = {
     "no_count": (
-        "{total} 户无法分为若干个 {lo}–{hi} 户的微网格",
-        "{total} households admit no number of {lo}-{hi}-household micro-grids",
+        "{total} {noun}无法分为若干个 {lo}–{hi} {noun}的微网格",
+        "{total} {noun} admit no number of {lo}-{hi}-household micro-grids",
     ),
     "proven": (
         "经穷举证明（各种切片粒度）不存在连通且在范围内的划分",
@@ -337,13 +343,12 @@ _FIXES: dict[str, tuple[str, str]] = {
         "join it with a neighbouring community (redivision), or lower {opt[min_households]}",
     ),
     "relax_band": (
-        "调整{opt[grid_band]}（可取 {lo_fix}–{hi_fix} 户），或与相邻社区调整边界",
-        "relax {opt[grid_band]} (e.g. {lo_fix}-{hi_fix} households), or redraw the community "
-        "boundary",
+        "调整{opt[grid_band]}（可取 {lo_fix}–{hi_fix} {noun}），或与相邻社区调整边界",
+        "relax {opt[grid_band]} (e.g. {lo_fix}-{hi_fix} {noun}), or redraw the community boundary",
     ),
     "widen_band_or_split": (
-        "将{opt[grid_band]}放宽到 {lo_fix}–{hi_fix} 户，或按单元（楼梯）切分最大的单元",
-        "widen {opt[grid_band]} to {lo_fix}-{hi_fix} households, or split the largest units by "
+        "将{opt[grid_band]}放宽到 {lo_fix}–{hi_fix} {noun}，或按单元（楼梯）切分最大的单元",
+        "widen {opt[grid_band]} to {lo_fix}-{hi_fix} {noun}, or split the largest units by "
         "stairwell",
     ),
     "extend_barrier": (
@@ -380,8 +385,8 @@ _FIXES: dict[str, tuple[str, str]] = {
         "pass the plan's microgrids layer",
     ),
     "staffing_give_population": (
-        "按单元提供常住人口（population），或调整户均人口（household_size）",
-        "give `population` per unit for counted residents, or set household_size",
+        "按单元提供常住人口（population），或调整{opt[household_size]}",
+        "give `population` per unit for counted residents, or set {opt[household_size]}",
     ),
     "staffing_staff_dedicated": (
         "将 staff_dedicated_grids 设为 true，或把这些住户规划为住宅网格",
@@ -430,47 +435,50 @@ _FIXES: dict[str, tuple[str, str]] = {
         "check their geometry, or accept the link",
     ),
     "reform_target_count": (
-        "选择接近 {got} 的 target_count（该范围在不计街道边界和连通性时可划 {k_min}–{k_max} "
-        "个），或放宽社区范围",
-        "choose a target_count nearer {got} (the band admits {k_min}-{k_max} before street "
-        "boundaries and contiguity), or widen the band",
+        "将{opt[target_count]}设为接近 {got} 的值（该范围在不计街道边界和连通性时可划 "
+        "{k_min}–{k_max} 个），或放宽{opt[community_band]}",
+        "set {opt[target_count]} nearer {got} (the band admits {k_min}-{k_max} before street "
+        "boundaries and contiguity), or widen {opt[community_band]}",
     ),
     "reform_accept_or_widen": (
-        "可以接受（例如该线止于社区内部），或放宽社区范围使两侧各自成社区",
-        "accept it (e.g. the line ends inside the community), or widen the band so each side "
-        "can stand alone",
+        "可以接受（例如该线止于社区内部），或放宽{opt[community_band]}使两侧各自成社区",
+        "accept it (e.g. the line ends inside the community), or widen {opt[community_band]} "
+        "so each side can stand alone",
     ),
     "reform_street_small": (
-        "将 min_households 降至 {lo_fix}，或与相邻街道合并",
-        "lower min_households to {lo_fix}, or join the street with a neighbour",
+        "将{opt[community_min]}降至 {lo_fix}，或与相邻街道合并",
+        "lower {opt[community_min]} to {lo_fix}, or join the street with a neighbour",
     ),
     "reform_join_street": (
         "与相邻街道合并，或调整街道边界",
         "join it with a neighbouring street, or redraw the street boundary",
     ),
     "reform_street_band": (
-        "将 min_households 降至 {lo_fix}，或将 max_households 提高到 {hi_fix}",
-        "lower min_households to {lo_fix} or raise max_households to {hi_fix}",
+        "将{opt[community_min]}降至 {lo_fix}，或将{opt[community_max]}提高到 {hi_fix}",
+        "lower {opt[community_min]} to {lo_fix} or raise {opt[community_max]} to {hi_fix}",
     ),
     "reform_split_units": (
         "先切分这些单元（楼栋按单元/楼梯，片区按地块）",
         "split those units (buildings by stairwell, areas into blocks) first",
     ),
     "reform_under_isolated": (
-        "将 min_households 降至 {lo_fix}，或允许它跨街道边界并入相邻社区",
-        "lower min_households to {lo_fix}, or let it join a community across the street boundary",
+        "将{opt[community_min]}降至 {lo_fix}，或允许它跨街道边界并入相邻社区",
+        "lower {opt[community_min]} to {lo_fix}, or let it join a community across the street "
+        "boundary",
     ),
     "reform_under": (
-        "将 min_households 降至 {lo_fix}，或提高 max_households",
-        "lower min_households to {lo_fix} or raise max_households",
+        "将{opt[community_min]}降至 {lo_fix}，或提高{opt[community_max]}",
+        "lower {opt[community_min]} to {lo_fix} or raise {opt[community_max]}",
     ),
     "reform_over": (
-        "将 max_households 提高到 {hi_fix}，或切分其中最大的单元",
-        "raise max_households to {hi_fix} or split its largest units",
+        "将{opt[community_max]}提高到 {hi_fix}，或切分其中最大的单元",
+        "raise {opt[community_max]} to {hi_fix} or split its largest units",
     ),
 }
 
-#: Option names by interface: what a planner changes, in the words of the tool they use.
+#: Option names by interface: what a planner changes, in the words of the tool they use. In the
+#: app's words, ``{label}`` is the widget's label in :mod:`gridplan.i18n`, so a fix names the
+#: widget as the planner sees it.
 _OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
     "grid_band": {
         "python": (
@@ -478,18 +486,21 @@ _OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
             "GridRules(min_households=..., max_households=...)",
         ),
         "cli": (
-            " --rules 文件中的 [grid] min_households / max_households ",
-            "the grid band in the --rules file ([grid] min_households / max_households)",
+            " --config 文件中的 [grid] min_households / max_households ",
+            "the grid band in the --config file ([grid] min_households / max_households)",
         ),
-        "app": ("侧栏的「网格户数」范围", "the sidebar's 'Grid households' range"),
+        "app": (
+            "侧栏的「{grid_min}」和「{grid_max}」",
+            "the sidebar's '{grid_min}' and '{grid_max}'",
+        ),
     },
     "min_households": {
         "python": (" GridRules(min_households=…) ", "GridRules(min_households=...)"),
         "cli": (
-            " --rules 文件中的 [grid] min_households ",
-            "[grid] min_households in the --rules file",
+            " --config 文件中的 [grid] min_households ",
+            "[grid] min_households in the --config file",
         ),
-        "app": ("侧栏的「网格户数」下限", "the lower end of the sidebar's 'Grid households'"),
+        "app": ("侧栏的「{grid_min}」", "the sidebar's '{grid_min}'"),
     },
     "micro_band": {
         "python": (
@@ -497,15 +508,74 @@ _OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
             "MicroGridRules(min_households=..., max_households=...)",
         ),
         "cli": (
-            " --rules 文件中的 [microgrid] min_households / max_households ",
-            "the micro-grid band in the --rules file ([microgrid] min_households / max_households)",
+            " --config 文件中的 [microgrid] min_households / max_households ",
+            "the micro-grid band in the --config file ([microgrid] min_households / "
+            "max_households)",
         ),
-        "app": ("侧栏的「微网格户数」范围", "the sidebar's 'Micro-grid households' range"),
+        "app": (
+            "侧栏的「{micro_min}」和「{micro_max}」",
+            "the sidebar's '{micro_min}' and '{micro_max}'",
+        ),
+    },
+    "community_band": {
+        "python": (
+            " ReformRules.min_households / max_households ",
+            "ReformRules.min_households / max_households",
+        ),
+        "cli": (
+            " --min-households / --max-households（或 --config 文件中的 [reform] 同名项）",
+            "the band (--min-households / --max-households, or [reform] in the --config file)",
+        ),
+        "app": (
+            "「{reform}」页的「{community_min}」和「{community_max}」",
+            "'{community_min}' and '{community_max}' on the {reform} tab",
+        ),
+    },
+    "community_min": {
+        "python": (" ReformRules.min_households ", "ReformRules.min_households"),
+        "cli": (
+            " --min-households（或 --config 文件中的 [reform] min_households）",
+            "--min-households (or [reform] min_households in the --config file)",
+        ),
+        "app": ("「{reform}」页的「{community_min}」", "'{community_min}' on the {reform} tab"),
+    },
+    "community_max": {
+        "python": (" ReformRules.max_households ", "ReformRules.max_households"),
+        "cli": (
+            " --max-households（或 --config 文件中的 [reform] max_households）",
+            "--max-households (or [reform] max_households in the --config file)",
+        ),
+        "app": ("「{reform}」页的「{community_max}」", "'{community_max}' on the {reform} tab"),
+    },
+    "target_count": {
+        "python": (" ReformRules.target_count ", "ReformRules.target_count"),
+        "cli": (
+            " --target-count（或 --config 文件中的 [reform] target_count）",
+            "--target-count (or [reform] target_count in the --config file)",
+        ),
+        "app": (
+            "「{reform}」页的「{community_target}」",
+            "'{community_target}' on the {reform} tab",
+        ),
+    },
+    "household_size": {
+        "python": (" StaffingRules.household_size ", "StaffingRules.household_size"),
+        "cli": (" --config 文件中的 household_size ", "household_size in the --config file"),
+        "app": ("侧栏的「{household_size}」", "the sidebar's '{household_size}'"),
     },
     "fix_invalid": {
         "python": (" fix_invalid=True ", "fix_invalid=True"),
         "cli": (" --fix-invalid ", "--fix-invalid"),
-        "app": ("「修复无效几何」复选框", "the 'Repair invalid geometry' checkbox"),
+        "app": ("侧栏的「{fix_invalid}」复选框", "the sidebar's '{fix_invalid}' checkbox"),
+    },
+}
+
+#: Python keyword advice that the input checks (:mod:`gridplan.validate`) write into their
+#: messages, and the same advice in the words of the other interfaces (see :func:`in_words`).
+_KEYWORD_ADVICE: dict[str, dict[str, str]] = {
+    "pass fix_invalid=True": {
+        "cli": "pass --fix-invalid (gridplan plan / grids)",
+        "app": "tick the 'Repair invalid geometry' checkbox",
     },
 }
 
@@ -533,6 +603,8 @@ class _Options(Mapping[str, str]):
 
     def __getitem__(self, key: str) -> str:
         text = OPTIONS[key][self.interface][self.lang]
+        if self.interface == "app":
+            text = text.format_map({k: v[self.lang] for k, v in LABELS.items()})
         return text.strip() if self.lang == "en" else text
 
     def __iter__(self):
@@ -551,6 +623,21 @@ class _Fields(dict):
 
 def _format(template: str, values: Mapping[str, Any]) -> str:
     return string.Formatter().vformat(template, (), _Fields(values))
+
+
+def in_words(message: str, *, interface: Interface) -> str:
+    """A validation message with its Python keyword advice in the words of ``interface``.
+
+    Examples
+    --------
+    >>> in_words("repair with shapely.make_valid or pass fix_invalid=True.", interface="cli")
+    'repair with shapely.make_valid or pass --fix-invalid (gridplan plan / grids).'
+    """
+    if interface == "python":
+        return message
+    for phrase, words in _KEYWORD_ADVICE.items():
+        message = message.replace(phrase, words[interface])
+    return message
 
 
 def render(d: Diagnostic, *, lang: Lang = "zh", interface: Interface = "python") -> tuple[str, str]:
@@ -577,9 +664,11 @@ def render(d: Diagnostic, *, lang: Lang = "zh", interface: Interface = "python")
         **d.params,
         "opt": _Options(lang, interface),
     }
+    # what a band counts: households unless the record says residents (``balance``)
     noun = d.params.get("noun")
-    if isinstance(noun, str) and noun in _NOUNS:
-        values["noun"] = _NOUNS[noun][0 if lang == "zh" else 1]
+    values["noun"] = _NOUNS[noun if isinstance(noun, str) and noun in _NOUNS else "households"][
+        0 if lang == "zh" else 1
+    ]
     why = d.params.get("why")
     if isinstance(why, str) and why in WHY:
         values["why"] = _format(WHY[why][lang], values)

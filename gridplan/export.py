@@ -27,6 +27,7 @@ import json
 import logging
 import math
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import mapping
 
-from .diagnostics import flat
+from .diagnostics import Interface, Lang, flat, render_frame
 from .io import normalize_xlsx, write_gpkg
 from .validate import normalize_ids
 
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GEOJSON_PRECISION",
     "MIN_HOLE_M2",
+    "in_language",
     "summary_table",
     "text_width",
     "write_equivalency",
@@ -241,6 +243,12 @@ def _write_feature_collection(
 # ---------------------------------------------------------------------------------------------
 # public API
 # ---------------------------------------------------------------------------------------------
+
+
+def in_language(plan: Plan, *, lang: Lang = "zh", interface: Interface = "python") -> Plan:
+    """The plan with its diagnostics rendered in ``lang`` and in the words of ``interface``
+    (``cli`` names flags, ``app`` widgets), ready for any writer below."""
+    return replace(plan, diagnostics=render_frame(plan.diagnostics, lang=lang, interface=interface))
 
 
 def write_geopackage(plan: Plan, path: str | Path) -> Path:

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
+import pyogrio
 import pytest
 from conftest import make_lattice_units
 from streamlit.testing.v1 import AppTest
 
 import gridplan
 from gridplan import appsupport as sup
-from gridplan.errors import ValidationError
-from gridplan.i18n import t
+from gridplan import diagnostics
+from gridplan.errors import Problem, ValidationError
+from gridplan.i18n import column_label, t, value_label
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 
@@ -361,3 +365,126 @@ def test_dedicated_categories_from_upload(tmp_path: Path) -> None:
     upload = sup.Upload("dedicated", "d.geojson", renamed)
     assert sup.upload_categories(upload) == []
     assert sup.upload_categories(upload, columns={"类别": "category"}) == ["park", "school"]
+
+
+# ---------------------------------------------------------------------------------------------
+# diagnostics in the app's language and words
+# ---------------------------------------------------------------------------------------------
+
+
+def _latin_left(row: dict, text: str) -> list[str]:
+    """ASCII words left in ``text`` once the row's own ids, codes and names are taken out."""
+    keep = [
+        str(row[c])
+        for c in ("community_id", "street_id", "grid_code", "microgrid_code", "community_code")
+        if row.get(c) is not None and str(row[c]) not in ("", "nan", "None", "<NA>")
+    ]
+    keep += [u for u in str(row.get("unit_ids") or "").split(";") if u]
+    params = json.loads(row["params"]) if isinstance(row.get("params"), str) else {}
+    # names from the data (barrier names, lock labels, units); never the coded words
+    keep += [str(params[k]) for k in ("barrier", "label", "unit", "street", "names") if k in params]
+    for k in sorted(keep, key=len, reverse=True):
+        text = text.replace(k, "")
+    return re.findall(r"[A-Za-z]+", text)
+
+
+def _diagnostics_shown(at: AppTest, lang: str = "zh") -> list:
+    message = column_label("message", lang)
+    return [d.value for d in at.dataframe if message in d.value.columns]
+
+
+def test_chinese_app_shows_diagnostics_in_chinese() -> None:
+    at = _start()
+    # a band the sample cannot meet everywhere: out-of-band pieces and their fixes
+    at.number_input(key="r_gmin").set_value(480)
+    at.number_input(key="r_gmax").set_value(500)
+    at.button(key="run").click().run()
+    _ok(at)
+    tables = _diagnostics_shown(at)
+    assert tables, "no diagnostics table shown"
+    full = max(tables, key=len)
+    assert len(full) > 0
+    assert all(re.search(r"[\u4e00-\u9fff]", str(h)) for h in full.columns), list(full.columns)
+    # back to machine names to read the row's ids
+    names = {column_label(c, "zh"): c for c in diagnostics.COLUMNS}
+    rows = full.rename(columns=names).to_dict("records")
+    assert {r["level"] for r in rows} <= {value_label("level", v, "zh") for v in ("grid", "unit")}
+    for row in rows:
+        for col in ("message", "fix"):
+            assert not _latin_left(row, str(row[col])), (row["code"], row[col])
+        assert "--" not in row["fix"] and "Rules(" not in row["fix"]
+    assert any("侧栏" in r["fix"] and t("grid_min", "zh") in r["fix"] for r in rows)
+    # the English app words them in English, naming the same widgets
+    at.toggle(key="lang_en").set_value(True).run()
+    _ok(at)
+    en = max(_diagnostics_shown(at, "en"), key=len)
+    assert any(t("grid_min", "en") in f for f in en[column_label("fix", "en")])
+
+
+def test_reform_tab_shows_its_diagnostics_in_the_app_language() -> None:
+    at = _start()
+    at.number_input(key="rf_target").set_value(2)
+    at.toggle(key="rf_run").set_value(True).run()
+    _ok(at)
+    assert not at.error
+    tables = [
+        d.value
+        for d in at.dataframe
+        if column_label("message", "zh") in d.value.columns
+        and d.value[column_label("code", "zh")].astype(str).str.startswith("reform_").any()
+    ]
+    assert tables
+    rows = (
+        tables[0]
+        .rename(columns={column_label(c, "zh"): c for c in diagnostics.COLUMNS})
+        .to_dict("records")
+    )
+    target = [r for r in rows if r["code"] == "reform_target_count"]
+    assert target and t("community_target", "zh") in target[0]["fix"]
+    for row in rows:
+        assert not _latin_left(row, str(row["message"])), row["message"]
+
+
+@pytest.fixture(scope="module")
+def tight_plan() -> gridplan.Plan:
+    # 1,440 households make no whole number of grids of 300-340: four are too big, five too small
+    rules = gridplan.PlanRules(grid=gridplan.GridRules(min_households=300, max_households=340))
+    return gridplan.plan(make_lattice_units(6, 6, households=40), rules=rules)
+
+
+def test_downloads_write_diagnostics_in_the_app_language(tight_plan, tmp_path) -> None:
+    assert len(tight_plan.diagnostics)
+    path = tmp_path / "plan.gpkg"
+    path.write_bytes(sup.export_bytes(tight_plan, "gpkg", lang="zh"))
+    layer = pyogrio.read_dataframe(path, layer="diagnostics", read_geometry=False)
+    assert layer["message"].str.contains(r"[\u4e00-\u9fff]").all()
+    assert (
+        layer["fix"].str.contains("侧栏").any() and not layer["fix"].str.contains("GridRules").any()
+    )
+    # machine columns stay: the layer reads back into records
+    assert len(diagnostics.records(layer)) == len(tight_plan.diagnostics)
+    xlsx = tmp_path / "report.xlsx"
+    xlsx.write_bytes(sup.export_bytes(tight_plan, "report_xlsx", lang="en"))
+    sheet = pd.read_excel(xlsx, sheet_name="diagnostics")
+    assert not sheet["message"].str.contains(r"[\u4e00-\u9fff]").any()
+    assert sheet["fix"].str.contains(t("grid_min", "en")).any()
+
+
+def test_diagnostics_view_labels_headers_and_values(tight_plan) -> None:
+    view = sup.diagnostics_view(tight_plan.diagnostics, "zh", columns=["level", "message"])
+    assert list(view.columns) == [column_label("level", "zh"), column_label("message", "zh")]
+    assert set(view[column_label("level", "zh")]) <= {
+        value_label("level", v, "zh") for v in ("grid", "unit", "microgrid")
+    }
+
+
+def test_validation_advice_names_the_checkbox() -> None:
+    exc = ValidationError(
+        [
+            Problem(
+                "units", "invalid_geometry", "ids 4 have invalid geometry; pass fix_invalid=True."
+            )
+        ]
+    )
+    message = sup.problems_table(exc)["message"].iat[0]
+    assert t("fix_invalid", "en") in message and "fix_invalid=True" not in message

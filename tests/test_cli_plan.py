@@ -312,7 +312,7 @@ def test_diagnostics_layer_and_sheet_keep_machine_columns_next_to_chinese_text(q
         assert isinstance(json.loads(row["params"]), dict)
         # Chinese by default, the fix in the command line's words, no internal grid id
         assert any("\u4e00" <= ch <= "\u9fff" for ch in row["message"])
-        assert "--rules" in row["fix"] and "GridRules" not in row["fix"]
+        assert "--config" in row["fix"] and "GridRules" not in row["fix"]
         assert "G0" not in row["message"]
     import openpyxl
 
@@ -329,7 +329,7 @@ def test_grids_command_writes_diagnostics_in_the_language_asked_for(tmp_path):
     diags = pyogrio.read_dataframe(out, layer="diagnostics")
     assert len(diags) >= 1 and diags["code"].str.startswith("out_of_band").all()
     assert diags["message"].str.contains("households").all()
-    assert diags["fix"].str.contains("--rules").all()
+    assert diags["fix"].str.contains("--config").all()
     assert not diags["message"].str.contains(r"\bG\d{5}\b").any()
     bad = runner.invoke(app, [*args, "--lang", "fr", "--out", str(tmp_path / "x.gpkg")])
     assert bad.exit_code != 0 and "--lang" in bad.output

@@ -173,3 +173,20 @@ def test_single_point_units(tmp_path):
     ).to_file(path, engine="pyogrio")
     result = run(str(path))
     assert result.exit_code == 0 and "OK: 1 unit, 3 households" in result.output
+
+
+def test_invalid_geometry_advice_names_the_flag(tmp_path, lattice_units):
+    from shapely.geometry import Polygon
+
+    units = lattice_units(3, 2)
+    bowtie = Polygon([(0, 0), (100, 100), (100, 0), (0, 100)])  # self-intersecting
+    units.loc[0, "geometry"] = bowtie
+    path = tmp_path / "units.gpkg"
+    units.to_file(path, layer="units", engine="pyogrio")
+    checked = runner.invoke(app, ["validate", str(path)])
+    assert checked.exit_code == 1
+    assert "invalid geometry" in checked.output
+    assert "--fix-invalid" in checked.output and "fix_invalid=True" not in checked.output
+    planned = runner.invoke(app, ["plan", str(path), "--out", str(tmp_path / "p.gpkg")])
+    assert planned.exit_code == 1
+    assert "--fix-invalid" in planned.output and "fix_invalid=True" not in planned.output
