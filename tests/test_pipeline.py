@@ -327,7 +327,7 @@ def test_fixes_suggest_only_bands_the_rules_accept(lattice_units):
         assert lo_fix < lo or hi_fix > hi, r  # and it changes something
     cli = dg.render_frame(d, lang="en", interface="cli")
     app = dg.render_frame(d, lang="zh", interface="app")
-    assert cli["fix"].str.contains("--rules").all()
+    assert cli["fix"].str.contains("--config").all()
     assert not cli["fix"].str.contains("GridRules").any()
     assert app["fix"].str.contains("侧栏").all()
 
