@@ -224,6 +224,8 @@ def _split_oversized(
     community: np.ndarray,
     hi: float,
     diags: list[Diagnostic],
+    *,
+    noun: str,
 ) -> _Parts:
     """One part per unit, except units above ``hi``: sliced into ceil(w / hi) parts."""
     hh = units["households"].to_numpy(dtype=np.int64)
@@ -263,6 +265,7 @@ def _split_oversized(
                     "weight": int(weight[u]),
                     "hi": int(hi),
                     "parts": k,
+                    "noun": noun,
                 },
                 fix="stairwells_for_split",
             )
@@ -688,7 +691,14 @@ def _grids_sorted(
     # 3. parts (oversized units sliced)
     sub = u.iloc[resid]
     parts = _split_oversized(
-        sub, cells[resid], face[resid], weight[resid], community[resid], hi, diags
+        sub,
+        cells[resid],
+        face[resid],
+        weight[resid],
+        community[resid],
+        hi,
+        diags,
+        noun=rules.balance,
     )
     parts.unit = resid[parts.unit]
     n_p = parts.unit.shape[0]
@@ -726,7 +736,7 @@ def _grids_sorted(
                         grid_id=gid,
                         unit_ids=tuple(sorted({ids[parts.unit[m]] for m in members})),
                         households=int(total),
-                        params={"label": lab, "lo": int(lo), "hi": int(hi)},
+                        params={"label": lab, "lo": int(lo), "hi": int(hi), "noun": rules.balance},
                         fix="unlock_or_edit",
                     )
                 )
@@ -844,7 +854,9 @@ def _grids_sorted(
                 piece=piece_key,
                 joined=crossed,
             )
-        _piece_diagnostics(res, g, lo, hi, comm_key, ids[parts.unit[part_members]], base, diags)
+        _piece_diagnostics(
+            res, g, lo, hi, comm_key, ids[parts.unit[part_members]], base, diags, rules.balance
+        )
         done += 1
         if progress is not None:
             progress(done, total_work, f"community {comm_key}")
@@ -863,7 +875,9 @@ def _grids_sorted(
                 locked=False,
                 compound=str(compound[members[0]]),
             )
-        _piece_diagnostics(res, g, lo, hi, comm_key, ids[parts.unit[members]], base, diags)
+        _piece_diagnostics(
+            res, g, lo, hi, comm_key, ids[parts.unit[members]], base, diags, rules.balance
+        )
         done += 1
         if progress is not None:
             progress(done, total_work, f"compound {compound[members[0]]}")
@@ -915,6 +929,7 @@ def _split_connected(
         # grid-level pieces are mostly solved by the first greedy pass; the exact model goes
         # first only for the smallest ones (measured: Camden 1.3 s -> 0.9 s, same band)
         exact_first_max_units=rules.search.exact_first_units,
+        enum_max=rules.search.enum_max,
     )
 
 
@@ -942,7 +957,7 @@ def _delaunay_piece(parts: _Parts, members: np.ndarray) -> UnitGraph:
     return from_edges(n, i, j, weight=parts.weight[members].astype(np.int64), xy=xy, mass=mass)
 
 
-def _piece_diagnostics(res, g, lo, hi, comm_key, unit_ids, base, diags) -> None:
+def _piece_diagnostics(res, g, lo, hi, comm_key, unit_ids, base, diags, noun) -> None:
     """One record per out-of-band grid of a piece, with a fix the rules accept: a band that
     would hold every grid of the piece (never narrower than the one in use)."""
     total = float(g.weight.sum())
@@ -957,6 +972,7 @@ def _piece_diagnostics(res, g, lo, hi, comm_key, unit_ids, base, diags) -> None:
         "k_min": int(k_min),
         "k_max": int(k_max),
         "band": "grid",
+        "noun": noun,
     }
     if not res.feasible_count:
         if total < lo:

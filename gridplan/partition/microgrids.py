@@ -391,6 +391,7 @@ def _solve_grid(
             refine_passes=rules.refine_passes,
             least_violating=least_violating,
             exact_first_max_units=rules.search.exact_first_units,
+            enum_max=rules.search.enum_max,
         )
         labels[sub] = base + res.labels
         base += res.k
