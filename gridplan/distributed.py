@@ -56,7 +56,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 import geopandas as gpd
 import numpy as np
@@ -75,6 +75,7 @@ from .layers import Layers
 from .partition.grids import GridPartition, dedicated_areas, normalize_locks
 from .partition.microgrids import MicroPartition
 from .stages import (
+    InputOptions,
     Plan,
     apportion,
     assemble,
@@ -807,30 +808,22 @@ def _failures(
 def plan_distributed(
     units: gpd.GeoDataFrame | Layers,
     *,
-    compounds: gpd.GeoDataFrame | None = None,
-    dedicated: gpd.GeoDataFrame | None = None,
-    barriers: gpd.GeoDataFrame | None = None,
-    communities: gpd.GeoDataFrame | None = None,
-    streets: gpd.GeoDataFrame | None = None,
     rules: PlanRules | None = None,
     locks: Mapping[str, object] | pd.Series | None = None,
     seed: int = 0,
-    columns: Mapping[str, str] | None = None,
-    source_crs: Literal["wgs84", "gcj02", "bd09"] | None = None,
-    fix_invalid: bool = False,
     progress: Progress | None = None,
     scheduler: Any = None,
     split_by: SplitBy = "street",
     county_col: str = "county_id",
     n_workers: int = 2,
     part_fn: Callable[[PlanPart, PlanRules, int], Any] | None = None,
+    **inputs: Unpack[InputOptions],
 ) -> Plan:
     """Plan like :func:`gridplan.plan`, street by street (or county by county) on Dask.
 
     Parameters
     ----------
-    units, compounds, dedicated, barriers, communities, streets, rules, locks, seed, columns,
-    source_crs, fix_invalid
+    units, rules, locks, seed
         As for :func:`gridplan.plan`; the result is the same plan.
     progress
         ``progress(done, total, message)``, called as each part finishes.
@@ -847,6 +840,11 @@ def plan_distributed(
     part_fn
         The function planning one part on a worker (default :func:`plan_part`); for tests
         and instrumentation.
+    **inputs
+        The context layers and input options of :func:`gridplan.plan` (``compounds``,
+        ``dedicated``, ``barriers``, ``communities``, ``streets``, ``columns``,
+        ``source_crs``, ``fix_invalid``; :class:`gridplan.stages.InputOptions`), documented
+        there.
 
     Returns
     -------
@@ -861,18 +859,7 @@ def plan_distributed(
         Invalid input (found once, before anything is sent to the cluster).
     """
     rules = rules or PlanRules()
-    layers = prepare(
-        units,
-        compounds=compounds,
-        dedicated=dedicated,
-        barriers=barriers,
-        communities=communities,
-        streets=streets,
-        rules=rules,
-        columns=columns,
-        source_crs=source_crs,
-        fix_invalid=fix_invalid,
-    )
+    layers = prepare(units, rules=rules, **inputs)
     crs = working_crs(layers.units)
     lw = _to_work(layers, crs)
     parts, home = split_layers(
