@@ -30,6 +30,7 @@ import math
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -43,19 +44,21 @@ from ..config import GridRules, band_admits
 from ..crs import working_crs
 from ..diagnostics import Diagnostic, frame, resolve_grids
 from ..errors import Problem, ValidationError, describe_rows
-from ..graph import Edges, UnitGraph, barrier_lines, cell_edges, from_edges
+from ..graph import Edges, UnitGraph, barrier_lines, barrier_names, cell_edges, from_edges
 from ..layers import Layers, prepare_layers
 from ..tessellation import dissolve, region_hulls, slice_polygon, tessellate, units_tile
 from .core import choose_k, split_piece
 
 __all__ = [
     "GridPartition",
+    "RegionCells",
     "UnitCells",
     "dedicated_areas",
     "grids_from_cells",
     "normalize_locks",
     "partition_grids",
     "polsby_popper",
+    "region_cells",
     "stable_seed",
     "unit_cells",
     "unit_graph",
@@ -522,19 +525,11 @@ def unit_cells(
     community = np.array([str(c) for c in community], dtype=object)
     street = u["street_id"].astype(object).where(u["street_id"].notna(), None).to_numpy()
     geoms = u.geometry.to_numpy()
-    rep = shapely.point_on_surface(geoms)
 
-    # 1. dedicated areas take the units inside them
-    ded = dedicated_areas(layers, crs, merge_m=rules.dedicated_merge_m, merge=merge_dedicated)
-    ded_of = np.full(n_units, -1)
-    if ded is not None:
-        d_idx, u_idx = STRtree(ded.geometry.to_numpy()).query(rep, predicate="within")
-        _, first = np.unique(d_idx, return_index=True)
-        ded_of[d_idx[first]] = u_idx[first]
-    resid = np.flatnonzero(ded_of < 0)
-
-    # 2. cells for residential units, per community region
-    if layers.communities is not None:
+    def community_regions(resid: np.ndarray) -> dict[str, Any]:
+        # the community polygons; the hull of its units for a community without one
+        if layers.communities is None:
+            return region_hulls(geoms[resid], community[resid]) if resid.size else {}
         comms = layers.communities.to_crs(crs)
         regions = {str(k): g for k, g in zip(comms.index, comms.geometry.to_numpy(), strict=True)}
         missing = sorted(set(community[resid]) - set(regions))
@@ -542,38 +537,25 @@ def unit_cells(
             hulls = region_hulls(geoms[resid], community[resid])
             for key in missing:
                 regions[key] = hulls[key]
-    else:
-        regions = region_hulls(geoms[resid], community[resid]) if resid.size else {}
+        return regions
+
+    # 1. dedicated areas take the units inside them; 2. cells for the residential units
+    ded = dedicated_areas(layers, crs, merge_m=rules.dedicated_merge_m, merge=merge_dedicated)
     bars = (
         barrier_lines(layers.barriers, classes=rules.barrier_classes, crs=crs)
         if rules.respect_barriers
         else None
     )
-    bar_geoms = bars.geometry.to_numpy() if bars is not None else None
-    bar_names = (
-        [
-            str(n) if isinstance(n, str) and n else f"{c} {i}"
-            for n, c, i in zip(bars["name"], bars["barrier_class"], bars.index, strict=True)
-        ]
-        if bars is not None
-        else []
+    rc = region_cells(
+        geoms,
+        community,
+        regions=community_regions,
+        areas=ded.geometry.to_numpy() if ded is not None else None,
+        barriers=bars.geometry.to_numpy() if bars is not None else None,
+        # dedicated grids are drawn from their own polygons: residential cells leave that
+        # ground to them, which only a tessellation can do
+        mode="auto" if ded is None else "tessellate",
     )
-    cells = np.empty(n_units, dtype=object)
-    face = np.full(n_units, -1, dtype=np.int64)
-    if resid.size and units_tile(geoms[resid], community[resid], regions) and ded is None:
-        # areal units (census areas, blocks) already tile their community: they are the
-        # cells; barriers are read from the segment test alone
-        cells[resid] = shapely.make_valid(geoms[resid])
-    elif resid.size:
-        tess = tessellate(
-            geoms[resid],
-            community[resid],
-            regions,
-            barriers=bar_geoms,
-            erase=ded.geometry.to_numpy() if ded is not None else None,
-        )
-        cells[resid] = tess.cells
-        face[resid] = tess.face
     return UnitCells(
         layers=layers,
         units=u,
@@ -583,15 +565,112 @@ def unit_cells(
         community=community,
         street=street,
         dedicated=ded,
-        dedicated_of=ded_of,
-        residential=resid,
-        cells=cells,
-        face=face,
-        xy=shapely.get_coordinates(rep) if n_units else np.zeros((0, 2)),
+        dedicated_of=rc.area_of,
+        residential=rc.kept,
+        cells=rc.cells,
+        face=rc.face,
+        xy=shapely.get_coordinates(rc.points) if n_units else np.zeros((0, 2)),
         barriers=bars,
-        barrier_names=bar_names,
+        barrier_names=barrier_names(bars),
         crs=crs,
     )
+
+
+@dataclass(frozen=True)
+class RegionCells:
+    """Units taken by areas, and space-filling cells for the others (:func:`region_cells`).
+
+    Attributes
+    ----------
+    area_of
+        Per unit: the position of the area holding it, ``-1`` for units outside every area.
+    kept
+        Positions of the units outside every area (the ones with cells).
+    cells, face
+        Per unit: its cell (None for units taken by an area) and tessellation face (``-1``
+        where units are their own cells).
+    points
+        Per unit: a point on its surface.
+    mode
+        ``"units"`` (the units are their own cells) or ``"tessellate"``.
+    """
+
+    area_of: np.ndarray
+    kept: np.ndarray
+    cells: np.ndarray
+    face: np.ndarray
+    points: np.ndarray
+    mode: Literal["units", "tessellate"]
+
+
+def region_cells(
+    geoms: np.ndarray,
+    keys: np.ndarray,
+    *,
+    regions: Callable[[np.ndarray], dict[str, Any]],
+    areas: np.ndarray | None = None,
+    barriers: np.ndarray | None = None,
+    mode: Literal["auto", "units", "tessellate"] = "auto",
+) -> RegionCells:
+    """The ground units are grouped on: areas take the units inside them, every other unit
+    gets a space-filling cell inside its region, cut by barrier lines.
+
+    The grid stage calls it with communities as regions and dedicated areas
+    (:func:`unit_cells`), community redivision with streets as regions and enterprise areas
+    (:func:`gridplan.reform.cells.prepare`).
+
+    Parameters
+    ----------
+    geoms
+        Unit geometries in a metric CRS.
+    keys
+        Region key (text) per unit.
+    regions
+        Given the positions of the units no area takes, the polygon of each of their keys.
+    areas
+        Polygons that take the units whose point on surface lies within them, and that are
+        erased from the other units' cells.
+    barriers
+        Barrier lines that cut the cells.
+    mode
+        ``"auto"``: units that already tile their region (census areas, blocks) are their own
+        cells, otherwise they are tessellated; ``"units"`` or ``"tessellate"`` to choose.
+
+    Examples
+    --------
+    >>> from shapely.geometry import Point, box
+    >>> geoms = np.array([Point(1, 1), Point(3, 1), Point(9, 9)], dtype=object)
+    >>> rc = region_cells(geoms, np.array(["a", "a", "a"], dtype=object),
+    ...                   regions=lambda kept: {"a": box(0, 0, 4, 2)},
+    ...                   areas=np.array([box(8, 8, 10, 10)], dtype=object))
+    >>> rc.area_of.tolist(), rc.kept.tolist(), rc.mode
+    ([-1, -1, 0], [0, 1], 'tessellate')
+    >>> [round(c.area, 6) for c in rc.cells[rc.kept]]
+    [4.0, 4.0]
+    """
+    n = len(geoms)
+    points = shapely.point_on_surface(geoms)
+    area_of = np.full(n, -1)
+    if areas is not None:
+        u_idx, a_idx = STRtree(areas).query(points, predicate="within")
+        _, first = np.unique(u_idx, return_index=True)
+        area_of[u_idx[first]] = a_idx[first]
+    kept = np.flatnonzero(area_of < 0)
+    polys = regions(kept)
+    if mode == "auto":
+        tiles = bool(kept.size) and units_tile(geoms[kept], keys[kept], polys)
+        mode = "units" if tiles else "tessellate"
+    log.info("cells: %s", mode)
+    cells = np.empty(n, dtype=object)
+    face = np.full(n, -1, dtype=np.int64)
+    if kept.size and mode == "units":
+        # the units are the cells; barriers are read from the segment test alone
+        cells[kept] = shapely.make_valid(geoms[kept])
+    elif kept.size:
+        tess = tessellate(geoms[kept], keys[kept], polys, barriers=barriers, erase=areas)
+        cells[kept] = tess.cells
+        face[kept] = tess.face
+    return RegionCells(area_of=area_of, kept=kept, cells=cells, face=face, points=points, mode=mode)
 
 
 def _cell_graph(parts: _Parts, bar_geoms: np.ndarray | None) -> Edges:
