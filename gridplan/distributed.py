@@ -86,6 +86,7 @@ from .stages import (
     prepare,
 )
 from .tessellation import units_tile
+from .validate import id_str, normalize_ids
 
 __all__ = ["PartResult", "PlanPart", "plan_distributed", "plan_part", "split_layers"]
 
@@ -143,19 +144,6 @@ class _PartFailure:
 # ---------------------------------------------------------------------------------------------
 # splitting
 # ---------------------------------------------------------------------------------------------
-
-
-def _key(value: object) -> str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, str) and value.strip() == "":
-        return None
-    try:
-        if pd.isna(value):  # type: ignore[call-overload]
-            return None
-    except (TypeError, ValueError):
-        pass
-    return str(value)
 
 
 def _community_keys(units: gpd.GeoDataFrame) -> np.ndarray:
@@ -290,7 +278,7 @@ def split_layers(
                 )
             ]
         )
-    unit_key = [_key(v) for v in u[key_col].to_numpy()]
+    unit_key = [id_str(v) for v in u[key_col].to_numpy()]
     keys = sorted(set(unit_key), key=lambda k: (k is None, k or ""))
     key_pos = {k: i for i, k in enumerate(keys)}
     ukey = np.array([key_pos[k] for k in unit_key], dtype=np.int64)
@@ -392,9 +380,9 @@ def split_layers(
             communities = lw.communities[lw.communities.index.astype(str).isin(wanted)]
         streets = None
         if lw.streets is not None:
-            wanted = {_key(s) for s in pu["street_id"]}
+            wanted = {id_str(s) for s in pu["street_id"]}
             if communities is not None and "street_id" in communities.columns:
-                wanted |= {_key(s) for s in communities["street_id"]}
+                wanted |= {id_str(s) for s in communities["street_id"]}
             streets = lw.streets[lw.streets.index.astype(str).isin(wanted - {None})]
         part_keys = tuple(k for k, pk in zip(keys, part_of_key, strict=True) if pk == p)
         pids = set(pu.index.astype(str))
@@ -447,7 +435,7 @@ def _warn_if_tiling_differs(
 
 
 def _warn_if_hulls(lw: Layers, comm: np.ndarray, n_parts: int) -> None:
-    known = set(lw.communities.index.astype(str)) if lw.communities is not None else set()
+    known = set(normalize_ids(lw.communities.index)) if lw.communities is not None else set()
     missing = sorted(set(comm) - known)
     if n_parts > 1 and missing:
         warnings.warn(
@@ -588,7 +576,7 @@ def _placeholders(part: PlanPart, crs: pyproj.CRS, index: int) -> gpd.GeoDataFra
             "grid_id": [f"P{index}-{i}" for i in range(len(first))],
             "kind": "residential",
             "community_id": first.index.astype(str),
-            "street_id": [_key(s) for s in first.to_numpy()],
+            "street_id": [id_str(s) for s in first.to_numpy()],
         },
         geometry=boxes,
         crs=crs,

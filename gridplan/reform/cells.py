@@ -23,6 +23,7 @@ from ..graph import UnitGraph, barrier_lines, barrier_names, build_graph
 from ..layers import Layers
 from ..partition.grids import region_cells
 from ..tessellation import region_hulls
+from ..validate import normalize_ids
 from .rules import ReformRules
 
 __all__ = ["ReformInput", "prepare"]
@@ -70,8 +71,9 @@ def prepare(layers: Layers, *, rules: ReformRules) -> ReformInput:
         weight = u["households"].to_numpy(dtype=np.int64)
     hh = u["households"].to_numpy(dtype=np.int64)
     pop = u["population"].to_numpy(dtype=float)
-    prev = np.array([str_key(c) for c in u["community_id"].to_numpy()], dtype=object)
-    street_key = np.array([str_key(s) for s in u["street_id"].to_numpy()], dtype=object)
+    # "" for none, so keys sort and compare as text
+    prev = np.array([c or "" for c in normalize_ids(u["community_id"])], dtype=object)
+    street_key = np.array([s or "" for s in normalize_ids(u["street_id"])], dtype=object)
 
     # enterprise areas (居企分离) take the units inside them; every other unit gets a cell in
     # its street, cut by barriers (the grid stage's cells, with streets as regions)
@@ -133,10 +135,6 @@ def enterprise_mask(categories: pd.Series, words: tuple[str, ...]) -> np.ndarray
     for word in words:
         mask |= text.str.contains(word.lower(), regex=False).to_numpy()
     return mask
-
-
-def str_key(v: object) -> str:
-    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
 
 
 def street_regions(
