@@ -203,6 +203,19 @@ class UnitGraph:
         offs = np.arange(total) - np.repeat(np.cumsum(deg) - deg, deg)
         return np.repeat(starts, deg) + offs, src
 
+    def edges(self) -> Edges:
+        """Each undirected edge once (``i < j``, in CSR order) with its shared boundary,
+        barrier crossing and barrier."""
+        src = self.sources
+        once = src < self.indices
+        return Edges(
+            src[once],
+            self.indices[once].astype(np.int64),
+            self.shared[once],
+            self.crossing[once],
+            self.barrier[once],
+        )
+
     def part_perimeter(self, nodes: np.ndarray) -> float:
         """Perimeter of the union of ``nodes``' cells: their perimeters less shared edges
         (each shared edge is stored once per direction, so subtracting both removes it from

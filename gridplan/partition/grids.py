@@ -44,7 +44,7 @@ from ..config import GridRules, band_admits
 from ..crs import working_crs
 from ..diagnostics import Diagnostic, frame, resolve_grids
 from ..errors import Problem, ValidationError, describe_rows
-from ..graph import Edges, UnitGraph, barrier_lines, barrier_names, cell_edges, from_edges
+from ..graph import Edges, UnitGraph, barrier_lines, barrier_names, build_graph, from_edges
 from ..layers import Layers, prepare_layers
 from ..tessellation import dissolve, region_hulls, slice_polygon, tessellate, units_tile
 from .core import choose_k, split_piece
@@ -675,10 +675,16 @@ def region_cells(
 
 def _cell_graph(parts: _Parts, bar_geoms: np.ndarray | None) -> Edges:
     """Cells sharing a boundary, crossings of barriers flagged; none between communities."""
-    edges = cell_edges(parts.cell, parts.xy, face=parts.face, barriers=bar_geoms)
-    same_comm = parts.community[edges.i] == parts.community[edges.j]
-    edges = edges.subset(same_comm)
-    return edges
+    _, region = np.unique(parts.community.astype(str), return_inverse=True)
+    g = build_graph(
+        parts.cell,
+        parts.xy,
+        weight=parts.weight,
+        face=parts.face,
+        barriers=bar_geoms,
+        region=region.astype(np.int64),
+    )
+    return g.edges()
 
 
 def unit_graph(cells: UnitCells) -> Edges:
