@@ -47,6 +47,7 @@ from ..errors import Problem, ValidationError, describe_rows
 from ..graph import Edges, UnitGraph, barrier_lines, barrier_names, build_graph, from_edges
 from ..layers import Layers, prepare_layers
 from ..tessellation import dissolve, region_hulls, slice_polygon, tessellate, units_tile
+from ..validate import id_str, normalize_ids
 from .core import choose_k, split_piece
 
 __all__ = [
@@ -175,7 +176,13 @@ def dedicated_areas(
 def normalize_locks(
     locks: Mapping[str, object] | pd.Series | None, unit_ids: pd.Index
 ) -> dict[str, str]:
-    """``unit_id -> grid label`` as text, empty labels dropped.
+    """``unit_id -> grid label`` as text (:func:`gridplan.validate.id_str`: a unit ``12.0``
+    from a spreadsheet is unit ``"12"``), empty labels dropped.
+
+    Examples
+    --------
+    >>> normalize_locks({12.0: 3.0, "13": "B", "14": None}, pd.Index(["12", "13", "14"]))
+    {'12': '3', '13': 'B'}
 
     Raises
     ------
@@ -185,12 +192,12 @@ def normalize_locks(
     if locks is None:
         return {}
     raw: dict = dict(locks.items()) if isinstance(locks, pd.Series) else dict(locks)
-    items = {
-        str(k): str(v)
-        for k, v in raw.items()
-        if v is not None and not (isinstance(v, float) and math.isnan(v))
-    }
-    unknown = sorted(set(items) - set(unit_ids.astype(str)))
+    items: dict[str, str] = {}
+    for k, v in raw.items():
+        key, label = id_str(k), id_str(v)
+        if label is not None:
+            items[str(key)] = label
+    unknown = sorted(set(items) - set(normalize_ids(unit_ids)))
     if unknown:
         raise ValidationError(
             [
