@@ -16,11 +16,13 @@ The data flow, one community at a time:
 8. grid polygons are the union of their units' cells; :class:`~gridplan.diagnostics.Diagnostic`
    records say what could not be met.
 
-Steps 1-2 are :func:`unit_cells` (the plan's cells stage; :func:`unit_graph` is their cell
-graph), steps 3-8 :func:`grids_from_cells`; :func:`partition_grids` runs both. Everything runs in
-canonical unit order (sorted unit ids), so a plan does not depend on the order of the input
-rows, and pieces are seeded by :func:`stable_seed` from their own identity, so it does not
-depend on what else is planned in the same run either.
+Steps 1-2 are :func:`unit_cells` (the plan's cells stage, over :func:`region_cells`, which
+community redivision shares with streets as regions; :func:`unit_graph` is their cell graph,
+built by :func:`gridplan.graph.build_graph`), steps 3-8 :func:`grids_from_cells`;
+:func:`partition_grids` runs both. Everything runs in canonical unit order (sorted unit
+ids), so a plan does not depend on the order of the input rows, and pieces are seeded by
+:func:`stable_seed` from their own identity, so it does not depend on what else is planned in
+the same run either.
 """
 
 from __future__ import annotations

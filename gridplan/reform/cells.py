@@ -2,9 +2,11 @@
 
 Units inside an enterprise area (a dedicated polygon whose category reads industrial or
 business) leave the residential communities (居企分离). Every other unit gets a space-filling
-cell inside its street (:mod:`gridplan.tessellation`, cut by barrier lines), and the cells
-become one :class:`gridplan.graph.UnitGraph` whose regions are the streets, so neighbours in
-different streets are never joined.
+cell inside its street, cut by barrier lines (the grid stage's
+:func:`gridplan.partition.grids.region_cells`, with streets as regions and enterprise areas as
+the areas), and the cells become one :class:`gridplan.graph.UnitGraph`
+(:func:`gridplan.graph.build_graph`) whose regions are the streets, so neighbours in different
+streets are never joined.
 """
 
 from __future__ import annotations
