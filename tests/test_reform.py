@@ -484,3 +484,31 @@ def test_float_and_text_community_ids_name_the_same_community(four_blocks):
     for res in (by_layer, by_column):
         assert set(res.units["previous_code"]) == {"12", "13", "14", "15"}
         assert membership(res.units, "community_code") == membership(res.units, "previous_code")
+
+
+def test_redivision_and_the_grid_stage_draw_the_same_cells():
+    """One cells function: with one community (so street = community) and one enterprise
+    area, redivision's cells are the grid stage's cells and the same units are taken out."""
+    from gridplan.layers import prepare_layers
+    from gridplan.partition.grids import unit_cells
+    from gridplan.reform.cells import prepare
+
+    units = make_lattice_units(6, 4, households=100)
+    units = units.assign(geometry=units.geometry.centroid)  # points: cells are tessellated
+    x0, y0 = LATTICE_ORIGIN
+    whole = gpd.GeoDataFrame(
+        {"community_id": ["C1"]}, geometry=[box(*units.total_bounds).buffer(50)], crs=units.crs
+    )
+    works = gpd.GeoDataFrame(
+        {"dedicated_id": ["D1"], "category": ["industrial"]},
+        geometry=[box(x0, y0, x0 + 200, y0 + 200)],
+        crs=units.crs,
+    )
+    layers = prepare_layers(units, communities=whole, dedicated=works)
+    grid = unit_cells(layers)
+    reform = prepare(layers, rules=ReformRules())
+    order = {u: k for k, u in enumerate(grid.ids)}
+    at = np.array([order[u] for u in reform.ids])  # the grid stage sorts the units by id
+    assert (grid.dedicated_of[at] == reform.ent_of).all() and (reform.ent_of >= 0).sum() == 4
+    resid = reform.resid
+    assert shapely.equals(grid.cells[at[resid]], reform.cells[resid]).all()
