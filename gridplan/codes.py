@@ -48,6 +48,7 @@ import shapely
 
 from .config import CodeRules
 from .errors import Problem, ValidationError, describe_rows
+from .validate import normalize_ids
 
 __all__ = [
     "code_continuity",
@@ -66,24 +67,9 @@ NONE_CODE = "000"
 _CODE_EPS = 1e-9
 
 
-def _is_missing(value: object) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return value.strip() == ""
-    try:
-        return bool(pd.isna(value))  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return False
-
-
-def _key(value: object) -> str | None:
-    return None if _is_missing(value) else str(value)
-
-
-def _keys(values: Iterable[object]) -> np.ndarray:
-    """Ids as str, None where missing (``Series.map`` would turn None into NaN)."""
-    return np.array([_key(v) for v in values], dtype=object)
+def _ids(values: Iterable[object]) -> np.ndarray:
+    # one object array of :func:`gridplan.validate.id_str` ids (None stays None)
+    return np.array(normalize_ids(values), dtype=object)
 
 
 def reading_order(geoms: gpd.GeoSeries | np.ndarray, *, ids: Iterable[Hashable]) -> np.ndarray:
@@ -125,7 +111,7 @@ def reading_order(geoms: gpd.GeoSeries | np.ndarray, *, ids: Iterable[Hashable])
 def _layer_ids(layer: gpd.GeoDataFrame, id_col: str) -> pd.Series:
     """The ids of a streets/communities layer (from the ``<role>_id`` column or the index)."""
     values = layer[id_col] if id_col in layer.columns else layer.index
-    return pd.Series(_keys(values), index=layer.index, dtype=object)
+    return pd.Series(_ids(values), index=layer.index, dtype=object)
 
 
 def _official_codes(
@@ -136,7 +122,7 @@ def _official_codes(
     if layer is None or "code" not in layer.columns:
         return None
     ids = _layer_ids(layer, id_col)
-    codes = layer["code"].map(lambda v: None if _is_missing(v) else str(v).strip())
+    codes = pd.Series(normalize_ids(layer["code"]), index=layer.index, dtype=object)
     # integer-like floats written by spreadsheets ("140106001.0") count as numeric
     codes = codes.map(lambda s: s[:-2] if isinstance(s, str) and s.endswith(".0") else s)
     numeric = codes.map(lambda s: isinstance(s, str) and s.isdigit())
@@ -269,9 +255,9 @@ def grid_codes(
             )
         )
     gids = (grids[id_col] if id_col in grids.columns else grids.index.to_series()).astype(str)
-    comm = _keys(grids[community_col])
+    comm = _ids(grids[community_col])
     street = (
-        _keys(grids[street_col]) if street_col in grids.columns else np.full(n, None, dtype=object)
+        _ids(grids[street_col]) if street_col in grids.columns else np.full(n, None, dtype=object)
     )
 
     # a community's street: the grid's own, else the communities layer's street_id
@@ -279,7 +265,7 @@ def grid_codes(
     if communities is not None and "street_id" in communities.columns:
         for cid, sid in zip(
             _layer_ids(communities, "community_id"),
-            _keys(communities["street_id"]),
+            _ids(communities["street_id"]),
             strict=True,
         ):
             if cid is not None:
@@ -432,7 +418,7 @@ def microgrid_codes(
         ``microgrid_code`` indexed like ``microgrids``.
     """
     n = len(microgrids)
-    grid_code = _keys(microgrids[grid_col])
+    grid_code = _ids(microgrids[grid_col])
     missing = np.flatnonzero(np.array([g is None for g in grid_code], dtype=bool))
     if len(missing):
         rows = microgrids.index[missing].tolist()

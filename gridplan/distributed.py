@@ -56,7 +56,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 import geopandas as gpd
 import numpy as np
@@ -75,6 +75,7 @@ from .layers import Layers
 from .partition.grids import GridPartition, dedicated_areas, normalize_locks
 from .partition.microgrids import MicroPartition
 from .stages import (
+    InputOptions,
     Plan,
     apportion,
     assemble,
@@ -85,6 +86,7 @@ from .stages import (
     prepare,
 )
 from .tessellation import units_tile
+from .validate import id_str, normalize_ids
 
 __all__ = ["PartResult", "PlanPart", "plan_distributed", "plan_part", "split_layers"]
 
@@ -142,19 +144,6 @@ class _PartFailure:
 # ---------------------------------------------------------------------------------------------
 # splitting
 # ---------------------------------------------------------------------------------------------
-
-
-def _key(value: object) -> str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, str) and value.strip() == "":
-        return None
-    try:
-        if pd.isna(value):  # type: ignore[call-overload]
-            return None
-    except (TypeError, ValueError):
-        pass
-    return str(value)
 
 
 def _community_keys(units: gpd.GeoDataFrame) -> np.ndarray:
@@ -289,7 +278,7 @@ def split_layers(
                 )
             ]
         )
-    unit_key = [_key(v) for v in u[key_col].to_numpy()]
+    unit_key = [id_str(v) for v in u[key_col].to_numpy()]
     keys = sorted(set(unit_key), key=lambda k: (k is None, k or ""))
     key_pos = {k: i for i, k in enumerate(keys)}
     ukey = np.array([key_pos[k] for k in unit_key], dtype=np.int64)
@@ -391,9 +380,9 @@ def split_layers(
             communities = lw.communities[lw.communities.index.astype(str).isin(wanted)]
         streets = None
         if lw.streets is not None:
-            wanted = {_key(s) for s in pu["street_id"]}
+            wanted = {id_str(s) for s in pu["street_id"]}
             if communities is not None and "street_id" in communities.columns:
-                wanted |= {_key(s) for s in communities["street_id"]}
+                wanted |= {id_str(s) for s in communities["street_id"]}
             streets = lw.streets[lw.streets.index.astype(str).isin(wanted - {None})]
         part_keys = tuple(k for k, pk in zip(keys, part_of_key, strict=True) if pk == p)
         pids = set(pu.index.astype(str))
@@ -446,7 +435,7 @@ def _warn_if_tiling_differs(
 
 
 def _warn_if_hulls(lw: Layers, comm: np.ndarray, n_parts: int) -> None:
-    known = set(lw.communities.index.astype(str)) if lw.communities is not None else set()
+    known = set(normalize_ids(lw.communities.index)) if lw.communities is not None else set()
     missing = sorted(set(comm) - known)
     if n_parts > 1 and missing:
         warnings.warn(
@@ -587,7 +576,7 @@ def _placeholders(part: PlanPart, crs: pyproj.CRS, index: int) -> gpd.GeoDataFra
             "grid_id": [f"P{index}-{i}" for i in range(len(first))],
             "kind": "residential",
             "community_id": first.index.astype(str),
-            "street_id": [_key(s) for s in first.to_numpy()],
+            "street_id": [id_str(s) for s in first.to_numpy()],
         },
         geometry=boxes,
         crs=crs,
@@ -807,30 +796,22 @@ def _failures(
 def plan_distributed(
     units: gpd.GeoDataFrame | Layers,
     *,
-    compounds: gpd.GeoDataFrame | None = None,
-    dedicated: gpd.GeoDataFrame | None = None,
-    barriers: gpd.GeoDataFrame | None = None,
-    communities: gpd.GeoDataFrame | None = None,
-    streets: gpd.GeoDataFrame | None = None,
     rules: PlanRules | None = None,
     locks: Mapping[str, object] | pd.Series | None = None,
     seed: int = 0,
-    columns: Mapping[str, str] | None = None,
-    source_crs: Literal["wgs84", "gcj02", "bd09"] | None = None,
-    fix_invalid: bool = False,
     progress: Progress | None = None,
     scheduler: Any = None,
     split_by: SplitBy = "street",
     county_col: str = "county_id",
     n_workers: int = 2,
     part_fn: Callable[[PlanPart, PlanRules, int], Any] | None = None,
+    **inputs: Unpack[InputOptions],
 ) -> Plan:
     """Plan like :func:`gridplan.plan`, street by street (or county by county) on Dask.
 
     Parameters
     ----------
-    units, compounds, dedicated, barriers, communities, streets, rules, locks, seed, columns,
-    source_crs, fix_invalid
+    units, rules, locks, seed
         As for :func:`gridplan.plan`; the result is the same plan.
     progress
         ``progress(done, total, message)``, called as each part finishes.
@@ -847,6 +828,11 @@ def plan_distributed(
     part_fn
         The function planning one part on a worker (default :func:`plan_part`); for tests
         and instrumentation.
+    **inputs
+        The context layers and input options of :func:`gridplan.plan` (``compounds``,
+        ``dedicated``, ``barriers``, ``communities``, ``streets``, ``columns``,
+        ``source_crs``, ``fix_invalid``; :class:`gridplan.stages.InputOptions`), documented
+        there.
 
     Returns
     -------
@@ -861,18 +847,7 @@ def plan_distributed(
         Invalid input (found once, before anything is sent to the cluster).
     """
     rules = rules or PlanRules()
-    layers = prepare(
-        units,
-        compounds=compounds,
-        dedicated=dedicated,
-        barriers=barriers,
-        communities=communities,
-        streets=streets,
-        rules=rules,
-        columns=columns,
-        source_crs=source_crs,
-        fix_invalid=fix_invalid,
-    )
+    layers = prepare(units, rules=rules, **inputs)
     crs = working_crs(layers.units)
     lw = _to_work(layers, crs)
     parts, home = split_layers(

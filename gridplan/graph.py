@@ -37,6 +37,7 @@ __all__ = [
     "Edges",
     "UnitGraph",
     "barrier_lines",
+    "barrier_names",
     "build_graph",
     "cell_edges",
     "from_edges",
@@ -201,6 +202,19 @@ class UnitGraph:
         src = np.repeat(nodes, deg)
         offs = np.arange(total) - np.repeat(np.cumsum(deg) - deg, deg)
         return np.repeat(starts, deg) + offs, src
+
+    def edges(self) -> Edges:
+        """Each undirected edge once (``i < j``, in CSR order) with its shared boundary,
+        barrier crossing and barrier."""
+        src = self.sources
+        once = src < self.indices
+        return Edges(
+            src[once],
+            self.indices[once].astype(np.int64),
+            self.shared[once],
+            self.crossing[once],
+            self.barrier[once],
+        )
 
     def part_perimeter(self, nodes: np.ndarray) -> float:
         """Perimeter of the union of ``nodes``' cells: their perimeters less shared edges
@@ -530,3 +544,14 @@ def barrier_lines(barriers, *, classes: tuple[str, ...], crs: object):
         bars = bars[keep]
     bars = bars[~bars.geometry.is_empty & bars.geometry.notna()]
     return bars if len(bars) else None
+
+
+def barrier_names(bars) -> list[str]:
+    """A name per barrier line of :func:`barrier_lines`, for messages: its ``name``, else
+    its class and id (``"river 4"``); empty without barriers."""
+    if bars is None:
+        return []
+    return [
+        str(n) if isinstance(n, str) and n else f"{c} {i}"
+        for n, c, i in zip(bars["name"], bars["barrier_class"], bars.index, strict=True)
+    ]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypedDict
 
 import geopandas as gpd
 import numpy as np
@@ -49,6 +49,7 @@ __all__ = [
     "GRID_COLUMNS",
     "MICROGRID_COLUMNS",
     "Apportionment",
+    "InputOptions",
     "Plan",
     "PlanCodes",
     "apportion",
@@ -145,6 +146,24 @@ class Plan:
 # ---------------------------------------------------------------------------------------------
 # 1. prepare
 # ---------------------------------------------------------------------------------------------
+
+
+class InputOptions(TypedDict, total=False):
+    """The context layers and input options of :func:`prepare`, as keyword arguments.
+
+    :func:`gridplan.plan` documents each of them; an engine that plans the same input another
+    way (:func:`gridplan.distributed.plan_distributed`) takes them as ``**inputs`` and hands
+    them to :func:`prepare` unchanged, so they are spelled and documented once.
+    """
+
+    compounds: gpd.GeoDataFrame | None
+    dedicated: gpd.GeoDataFrame | None
+    barriers: gpd.GeoDataFrame | None
+    communities: gpd.GeoDataFrame | None
+    streets: gpd.GeoDataFrame | None
+    columns: Mapping[str, str] | None
+    source_crs: Literal["wgs84", "gcj02", "bd09"] | None
+    fix_invalid: bool
 
 
 def prepare(

@@ -344,3 +344,31 @@ def test_engine_modules_import_no_private_names_and_core_does_not_cycle_with_exa
     exact = ast.parse((root / "partition" / "exact.py").read_text())
     imported = {n.module for n in ast.walk(exact) if isinstance(n, ast.ImportFrom)}
     assert "core" not in imported and "graph" in {m.split(".")[-1] for m in imported if m}
+
+
+def test_edges_of_a_built_graph_are_the_cell_edges_within_regions():
+    """UnitGraph.edges gives each edge once, with the shared length and barrier the cell
+    edges have, and none between regions."""
+    cells = np.array([box(c, r, c + 1, r + 1) for r in range(3) for c in range(4)], dtype=object)
+    xy = shapely.get_coordinates(shapely.centroid(cells))
+    region = np.array([0, 0, 1, 1] * 3)
+    road = np.array([LineString([(0, 1.5), (4, 1.5)])], dtype=object)
+    g = build_graph(cells, xy, weight=np.ones(12, dtype=np.int64), region=region, barriers=road)
+    e = g.edges()
+    want = cell_edges(cells, xy, barriers=road)
+    want = want.subset(region[want.i] == region[want.j])
+    got = sorted(
+        zip(e.i.tolist(), e.j.tolist(), e.shared_m.tolist(), e.barrier.tolist(), strict=True)
+    )
+    ref = sorted(
+        zip(
+            want.i.tolist(),
+            want.j.tolist(),
+            want.shared_m.tolist(),
+            want.barrier.tolist(),
+            strict=True,
+        )
+    )
+    assert got == ref
+    # per region of 2 x 3 cells: 3 edges across, 4 up
+    assert (e.i < e.j).all() and len(e) == 2 * (3 + 4)

@@ -465,3 +465,13 @@ def test_real_data_end_to_end(data_dir, name, layers):
     assert res["in_band"].mean() > 0.9
     geoms = result.grids.geometry.to_numpy()
     assert overlap_area(geoms) <= 1e-6 * shapely.area(geoms).sum()
+
+
+def test_locks_read_ids_like_the_units(lattice_units):
+    """Locks from a spreadsheet (unit 3.0, label 7.0) name unit "3" and grid label "7"."""
+    units = lattice_units(6, 5)
+    units["unit_id"] = range(len(units))
+    result = partition_grids(units, communities=community_of(units), locks={3.0: 7.0, "4": 7})
+    assert result.units.loc["3", "grid_id"] == result.units.loc["4", "grid_id"]
+    gid = result.units.loc["3", "grid_id"]
+    assert result.grids.set_index("grid_id").loc[gid, "name"] == "7"

@@ -410,3 +410,38 @@ def test_the_dask_merge_runs_the_one_process_tail():
 def test_grids_only_is_a_one_process_plan(layers):
     with pytest.raises(ValueError, match="engine='single'"):
         gridplan.plan(layers["units"], engine="dask", microgrids=False)
+
+
+def test_float_and_text_community_ids_name_the_same_community():
+    """A community id read as 12.0 (a spreadsheet's number) and as "12" (text) are one
+    community: the units keep their community, its code and the grids' codes."""
+    units = make_lattice_units(10, 5)
+    x0, y0, x1, y1 = units.total_bounds
+    mid = (x0 + x1) / 2
+    units["community_id"] = np.where(units["col"] < 5, 12.0, 13.0)
+    as_text = gpd.GeoDataFrame(
+        {"community_id": ["12", "13"]},
+        geometry=[box(x0, y0, mid, y1), box(mid, y0, x1, y1)],
+        crs=units.crs,
+    )
+    as_float = as_text.assign(community_id=[12.0, 13.0])
+    by_text = gridplan.plan(units, communities=as_text, rules=RULES)
+    by_float = gridplan.plan(
+        units.assign(community_id=units["community_id"].map(lambda v: str(int(v)))),
+        communities=as_float,
+        rules=RULES,
+    )
+    for p in (by_text, by_float):
+        assert set(p.units["community_id"]) == {"12", "13"}
+        west = p.units["col"] < 5
+        assert set(p.units.loc[west, "community_id"]) == {"12"}
+        assert p.grids.groupby("community_id")["households"].sum().to_dict() == {
+            "12": 1000,
+            "13": 1000,
+        }
+        assert not p.diagnostics["code"].isin(["unknown_community"]).any()
+    pd.testing.assert_frame_equal(
+        by_text.units[["community_id", "grid_code", "microgrid_code"]],
+        by_float.units[["community_id", "grid_code", "microgrid_code"]],
+    )
+    assert by_text.grids["grid_code"].tolist() == by_float.grids["grid_code"].tolist()

@@ -464,3 +464,51 @@ def test_number_communities_skips_taken_codes_and_reads_like_its_neighbours():
     assert (code[1], cid[1]) == ("110101001601", "110101001601")
     # s2 has no numeric codes: ids are street-number, west to east on one row
     assert code[2:].tolist() == ["601", "602"] and cid[2:].tolist() == ["s2-601", "s2-602"]
+
+
+def test_float_and_text_community_ids_name_the_same_community(four_blocks):
+    """Current communities named 12.0 on the units (a spreadsheet's number) and "12" on the
+    layer, or given as a float column, are one community with one code."""
+    units, comms = four_blocks
+    number = {"C1": 12.0, "C2": 13.0, "C3": 14.0, "C4": 15.0}
+    zone = [
+        f"C{(r >= 4) * 2 + (c >= 6) + 1}" for r, c in zip(units["row"], units["col"], strict=True)
+    ]
+    as_float = units.assign(community_id=[number[z] for z in zone])
+    as_text = comms.assign(community_id=comms["community_id"].map(lambda c: str(int(number[c]))))
+    rules = ReformRules(min_households=1000)
+    by_layer = redivide(as_float, communities=as_text, rules=rules)
+    by_column = redivide(
+        as_float.rename(columns={"community_id": "ward"}), communities="ward", rules=rules
+    )
+    for res in (by_layer, by_column):
+        assert set(res.units["previous_code"]) == {"12", "13", "14", "15"}
+        assert membership(res.units, "community_code") == membership(res.units, "previous_code")
+
+
+def test_redivision_and_the_grid_stage_draw_the_same_cells():
+    """One cells function: with one community (so street = community) and one enterprise
+    area, redivision's cells are the grid stage's cells and the same units are taken out."""
+    from gridplan.layers import prepare_layers
+    from gridplan.partition.grids import unit_cells
+    from gridplan.reform.cells import prepare
+
+    units = make_lattice_units(6, 4, households=100)
+    units = units.assign(geometry=units.geometry.centroid)  # points: cells are tessellated
+    x0, y0 = LATTICE_ORIGIN
+    whole = gpd.GeoDataFrame(
+        {"community_id": ["C1"]}, geometry=[box(*units.total_bounds).buffer(50)], crs=units.crs
+    )
+    works = gpd.GeoDataFrame(
+        {"dedicated_id": ["D1"], "category": ["industrial"]},
+        geometry=[box(x0, y0, x0 + 200, y0 + 200)],
+        crs=units.crs,
+    )
+    layers = prepare_layers(units, communities=whole, dedicated=works)
+    grid = unit_cells(layers)
+    reform = prepare(layers, rules=ReformRules())
+    order = {u: k for k, u in enumerate(grid.ids)}
+    at = np.array([order[u] for u in reform.ids])  # the grid stage sorts the units by id
+    assert (grid.dedicated_of[at] == reform.ent_of).all() and (reform.ent_of >= 0).sum() == 4
+    resid = reform.resid
+    assert shapely.equals(grid.cells[at[resid]], reform.cells[resid]).all()

@@ -5,10 +5,12 @@ micro-grid stage (:mod:`.microgrids`)."""
 from .core import PieceResult, choose_k, split_piece
 from .grids import (
     GridPartition,
+    RegionCells,
     UnitCells,
     grids_from_cells,
     partition_grids,
     polsby_popper,
+    region_cells,
     unit_cells,
     unit_graph,
 )
@@ -19,6 +21,7 @@ __all__ = [
     "GridPartition",
     "MicroPartition",
     "PieceResult",
+    "RegionCells",
     "UnitCells",
     "choose_k",
     "grids_from_cells",
@@ -26,6 +29,7 @@ __all__ = [
     "partition_microgrids",
     "polsby_popper",
     "refine",
+    "region_cells",
     "split_piece",
     "unit_cells",
     "unit_graph",

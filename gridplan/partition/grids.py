@@ -16,11 +16,13 @@ The data flow, one community at a time:
 8. grid polygons are the union of their units' cells; :class:`~gridplan.diagnostics.Diagnostic`
    records say what could not be met.
 
-Steps 1-2 are :func:`unit_cells` (the plan's cells stage; :func:`unit_graph` is their cell
-graph), steps 3-8 :func:`grids_from_cells`; :func:`partition_grids` runs both. Everything runs in
-canonical unit order (sorted unit ids), so a plan does not depend on the order of the input
-rows, and pieces are seeded by :func:`stable_seed` from their own identity, so it does not
-depend on what else is planned in the same run either.
+Steps 1-2 are :func:`unit_cells` (the plan's cells stage, over :func:`region_cells`, which
+community redivision shares with streets as regions; :func:`unit_graph` is their cell graph,
+built by :func:`gridplan.graph.build_graph`), steps 3-8 :func:`grids_from_cells`;
+:func:`partition_grids` runs both. Everything runs in canonical unit order (sorted unit
+ids), so a plan does not depend on the order of the input rows, and pieces are seeded by
+:func:`stable_seed` from their own identity, so it does not depend on what else is planned in
+the same run either.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import math
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -43,19 +46,22 @@ from ..config import GridRules, band_admits
 from ..crs import working_crs
 from ..diagnostics import Diagnostic, frame, resolve_grids
 from ..errors import Problem, ValidationError, describe_rows
-from ..graph import Edges, UnitGraph, barrier_lines, cell_edges, from_edges
+from ..graph import Edges, UnitGraph, barrier_lines, barrier_names, build_graph, from_edges
 from ..layers import Layers, prepare_layers
 from ..tessellation import dissolve, region_hulls, slice_polygon, tessellate, units_tile
+from ..validate import id_str, normalize_ids
 from .core import choose_k, split_piece
 
 __all__ = [
     "GridPartition",
+    "RegionCells",
     "UnitCells",
     "dedicated_areas",
     "grids_from_cells",
     "normalize_locks",
     "partition_grids",
     "polsby_popper",
+    "region_cells",
     "stable_seed",
     "unit_cells",
     "unit_graph",
@@ -172,7 +178,13 @@ def dedicated_areas(
 def normalize_locks(
     locks: Mapping[str, object] | pd.Series | None, unit_ids: pd.Index
 ) -> dict[str, str]:
-    """``unit_id -> grid label`` as text, empty labels dropped.
+    """``unit_id -> grid label`` as text (:func:`gridplan.validate.id_str`: a unit ``12.0``
+    from a spreadsheet is unit ``"12"``), empty labels dropped.
+
+    Examples
+    --------
+    >>> normalize_locks({12.0: 3.0, "13": "B", "14": None}, pd.Index(["12", "13", "14"]))
+    {'12': '3', '13': 'B'}
 
     Raises
     ------
@@ -182,12 +194,12 @@ def normalize_locks(
     if locks is None:
         return {}
     raw: dict = dict(locks.items()) if isinstance(locks, pd.Series) else dict(locks)
-    items = {
-        str(k): str(v)
-        for k, v in raw.items()
-        if v is not None and not (isinstance(v, float) and math.isnan(v))
-    }
-    unknown = sorted(set(items) - set(unit_ids.astype(str)))
+    items: dict[str, str] = {}
+    for k, v in raw.items():
+        key, label = id_str(k), id_str(v)
+        if label is not None:
+            items[str(key)] = label
+    unknown = sorted(set(items) - set(normalize_ids(unit_ids)))
     if unknown:
         raise ValidationError(
             [
@@ -224,6 +236,8 @@ def _split_oversized(
     community: np.ndarray,
     hi: float,
     diags: list[Diagnostic],
+    *,
+    noun: str,
 ) -> _Parts:
     """One part per unit, except units above ``hi``: sliced into ceil(w / hi) parts."""
     hh = units["households"].to_numpy(dtype=np.int64)
@@ -263,6 +277,7 @@ def _split_oversized(
                     "weight": int(weight[u]),
                     "hi": int(hi),
                     "parts": k,
+                    "noun": noun,
                 },
                 fix="stairwells_for_split",
             )
@@ -519,19 +534,11 @@ def unit_cells(
     community = np.array([str(c) for c in community], dtype=object)
     street = u["street_id"].astype(object).where(u["street_id"].notna(), None).to_numpy()
     geoms = u.geometry.to_numpy()
-    rep = shapely.point_on_surface(geoms)
 
-    # 1. dedicated areas take the units inside them
-    ded = dedicated_areas(layers, crs, merge_m=rules.dedicated_merge_m, merge=merge_dedicated)
-    ded_of = np.full(n_units, -1)
-    if ded is not None:
-        d_idx, u_idx = STRtree(ded.geometry.to_numpy()).query(rep, predicate="within")
-        _, first = np.unique(d_idx, return_index=True)
-        ded_of[d_idx[first]] = u_idx[first]
-    resid = np.flatnonzero(ded_of < 0)
-
-    # 2. cells for residential units, per community region
-    if layers.communities is not None:
+    def community_regions(resid: np.ndarray) -> dict[str, Any]:
+        # the community polygons; the hull of its units for a community without one
+        if layers.communities is None:
+            return region_hulls(geoms[resid], community[resid]) if resid.size else {}
         comms = layers.communities.to_crs(crs)
         regions = {str(k): g for k, g in zip(comms.index, comms.geometry.to_numpy(), strict=True)}
         missing = sorted(set(community[resid]) - set(regions))
@@ -539,38 +546,25 @@ def unit_cells(
             hulls = region_hulls(geoms[resid], community[resid])
             for key in missing:
                 regions[key] = hulls[key]
-    else:
-        regions = region_hulls(geoms[resid], community[resid]) if resid.size else {}
+        return regions
+
+    # 1. dedicated areas take the units inside them; 2. cells for the residential units
+    ded = dedicated_areas(layers, crs, merge_m=rules.dedicated_merge_m, merge=merge_dedicated)
     bars = (
         barrier_lines(layers.barriers, classes=rules.barrier_classes, crs=crs)
         if rules.respect_barriers
         else None
     )
-    bar_geoms = bars.geometry.to_numpy() if bars is not None else None
-    bar_names = (
-        [
-            str(n) if isinstance(n, str) and n else f"{c} {i}"
-            for n, c, i in zip(bars["name"], bars["barrier_class"], bars.index, strict=True)
-        ]
-        if bars is not None
-        else []
+    rc = region_cells(
+        geoms,
+        community,
+        regions=community_regions,
+        areas=ded.geometry.to_numpy() if ded is not None else None,
+        barriers=bars.geometry.to_numpy() if bars is not None else None,
+        # dedicated grids are drawn from their own polygons: residential cells leave that
+        # ground to them, which only a tessellation can do
+        mode="auto" if ded is None else "tessellate",
     )
-    cells = np.empty(n_units, dtype=object)
-    face = np.full(n_units, -1, dtype=np.int64)
-    if resid.size and units_tile(geoms[resid], community[resid], regions) and ded is None:
-        # areal units (census areas, blocks) already tile their community: they are the
-        # cells; barriers are read from the segment test alone
-        cells[resid] = shapely.make_valid(geoms[resid])
-    elif resid.size:
-        tess = tessellate(
-            geoms[resid],
-            community[resid],
-            regions,
-            barriers=bar_geoms,
-            erase=ded.geometry.to_numpy() if ded is not None else None,
-        )
-        cells[resid] = tess.cells
-        face[resid] = tess.face
     return UnitCells(
         layers=layers,
         units=u,
@@ -580,23 +574,126 @@ def unit_cells(
         community=community,
         street=street,
         dedicated=ded,
-        dedicated_of=ded_of,
-        residential=resid,
-        cells=cells,
-        face=face,
-        xy=shapely.get_coordinates(rep) if n_units else np.zeros((0, 2)),
+        dedicated_of=rc.area_of,
+        residential=rc.kept,
+        cells=rc.cells,
+        face=rc.face,
+        xy=shapely.get_coordinates(rc.points) if n_units else np.zeros((0, 2)),
         barriers=bars,
-        barrier_names=bar_names,
+        barrier_names=barrier_names(bars),
         crs=crs,
     )
 
 
+@dataclass(frozen=True)
+class RegionCells:
+    """Units taken by areas, and space-filling cells for the others (:func:`region_cells`).
+
+    Attributes
+    ----------
+    area_of
+        Per unit: the position of the area holding it, ``-1`` for units outside every area.
+    kept
+        Positions of the units outside every area (the ones with cells).
+    cells, face
+        Per unit: its cell (None for units taken by an area) and tessellation face (``-1``
+        where units are their own cells).
+    points
+        Per unit: a point on its surface.
+    mode
+        ``"units"`` (the units are their own cells) or ``"tessellate"``.
+    """
+
+    area_of: np.ndarray
+    kept: np.ndarray
+    cells: np.ndarray
+    face: np.ndarray
+    points: np.ndarray
+    mode: Literal["units", "tessellate"]
+
+
+def region_cells(
+    geoms: np.ndarray,
+    keys: np.ndarray,
+    *,
+    regions: Callable[[np.ndarray], dict[str, Any]],
+    areas: np.ndarray | None = None,
+    barriers: np.ndarray | None = None,
+    mode: Literal["auto", "units", "tessellate"] = "auto",
+) -> RegionCells:
+    """The ground units are grouped on: areas take the units inside them, every other unit
+    gets a space-filling cell inside its region, cut by barrier lines.
+
+    The grid stage calls it with communities as regions and dedicated areas
+    (:func:`unit_cells`), community redivision with streets as regions and enterprise areas
+    (:func:`gridplan.reform.cells.prepare`).
+
+    Parameters
+    ----------
+    geoms
+        Unit geometries in a metric CRS.
+    keys
+        Region key (text) per unit.
+    regions
+        Given the positions of the units no area takes, the polygon of each of their keys.
+    areas
+        Polygons that take the units whose point on surface lies within them, and that are
+        erased from the other units' cells.
+    barriers
+        Barrier lines that cut the cells.
+    mode
+        ``"auto"``: units that already tile their region (census areas, blocks) are their own
+        cells, otherwise they are tessellated; ``"units"`` or ``"tessellate"`` to choose.
+
+    Examples
+    --------
+    >>> from shapely.geometry import Point, box
+    >>> geoms = np.array([Point(1, 1), Point(3, 1), Point(9, 9)], dtype=object)
+    >>> rc = region_cells(geoms, np.array(["a", "a", "a"], dtype=object),
+    ...                   regions=lambda kept: {"a": box(0, 0, 4, 2)},
+    ...                   areas=np.array([box(8, 8, 10, 10)], dtype=object))
+    >>> rc.area_of.tolist(), rc.kept.tolist(), rc.mode
+    ([-1, -1, 0], [0, 1], 'tessellate')
+    >>> [round(c.area, 6) for c in rc.cells[rc.kept]]
+    [4.0, 4.0]
+    """
+    n = len(geoms)
+    points = shapely.point_on_surface(geoms)
+    area_of = np.full(n, -1)
+    if areas is not None:
+        u_idx, a_idx = STRtree(areas).query(points, predicate="within")
+        _, first = np.unique(u_idx, return_index=True)
+        area_of[u_idx[first]] = a_idx[first]
+    kept = np.flatnonzero(area_of < 0)
+    polys = regions(kept)
+    if mode == "auto":
+        tiles = bool(kept.size) and units_tile(geoms[kept], keys[kept], polys)
+        mode = "units" if tiles else "tessellate"
+    log.info("cells: %s", mode)
+    cells = np.empty(n, dtype=object)
+    face = np.full(n, -1, dtype=np.int64)
+    if kept.size and mode == "units":
+        # the units are the cells; barriers are read from the segment test alone
+        cells[kept] = shapely.make_valid(geoms[kept])
+    elif kept.size:
+        tess = tessellate(geoms[kept], keys[kept], polys, barriers=barriers, erase=areas)
+        cells[kept] = tess.cells
+        face[kept] = tess.face
+    return RegionCells(area_of=area_of, kept=kept, cells=cells, face=face, points=points, mode=mode)
+
+
 def _cell_graph(parts: _Parts, bar_geoms: np.ndarray | None) -> Edges:
     """Cells sharing a boundary, crossings of barriers flagged; none between communities."""
-    edges = cell_edges(parts.cell, parts.xy, face=parts.face, barriers=bar_geoms)
-    same_comm = parts.community[edges.i] == parts.community[edges.j]
-    edges = edges.subset(same_comm)
-    return edges
+    _, region = np.unique(parts.community.astype(str), return_inverse=True)
+    g = build_graph(
+        parts.cell,
+        parts.xy,
+        weight=parts.weight,
+        face=parts.face,
+        barriers=bar_geoms,
+        region=region.astype(np.int64),
+    )
+    return g.edges()
 
 
 def unit_graph(cells: UnitCells) -> Edges:
@@ -688,7 +785,14 @@ def _grids_sorted(
     # 3. parts (oversized units sliced)
     sub = u.iloc[resid]
     parts = _split_oversized(
-        sub, cells[resid], face[resid], weight[resid], community[resid], hi, diags
+        sub,
+        cells[resid],
+        face[resid],
+        weight[resid],
+        community[resid],
+        hi,
+        diags,
+        noun=rules.balance,
     )
     parts.unit = resid[parts.unit]
     n_p = parts.unit.shape[0]
@@ -726,7 +830,7 @@ def _grids_sorted(
                         grid_id=gid,
                         unit_ids=tuple(sorted({ids[parts.unit[m]] for m in members})),
                         households=int(total),
-                        params={"label": lab, "lo": int(lo), "hi": int(hi)},
+                        params={"label": lab, "lo": int(lo), "hi": int(hi), "noun": rules.balance},
                         fix="unlock_or_edit",
                     )
                 )
@@ -844,7 +948,9 @@ def _grids_sorted(
                 piece=piece_key,
                 joined=crossed,
             )
-        _piece_diagnostics(res, g, lo, hi, comm_key, ids[parts.unit[part_members]], base, diags)
+        _piece_diagnostics(
+            res, g, lo, hi, comm_key, ids[parts.unit[part_members]], base, diags, rules.balance
+        )
         done += 1
         if progress is not None:
             progress(done, total_work, f"community {comm_key}")
@@ -863,7 +969,9 @@ def _grids_sorted(
                 locked=False,
                 compound=str(compound[members[0]]),
             )
-        _piece_diagnostics(res, g, lo, hi, comm_key, ids[parts.unit[members]], base, diags)
+        _piece_diagnostics(
+            res, g, lo, hi, comm_key, ids[parts.unit[members]], base, diags, rules.balance
+        )
         done += 1
         if progress is not None:
             progress(done, total_work, f"compound {compound[members[0]]}")
@@ -915,6 +1023,7 @@ def _split_connected(
         # grid-level pieces are mostly solved by the first greedy pass; the exact model goes
         # first only for the smallest ones (measured: Camden 1.3 s -> 0.9 s, same band)
         exact_first_max_units=rules.search.exact_first_units,
+        enum_max=rules.search.enum_max,
     )
 
 
@@ -942,7 +1051,7 @@ def _delaunay_piece(parts: _Parts, members: np.ndarray) -> UnitGraph:
     return from_edges(n, i, j, weight=parts.weight[members].astype(np.int64), xy=xy, mass=mass)
 
 
-def _piece_diagnostics(res, g, lo, hi, comm_key, unit_ids, base, diags) -> None:
+def _piece_diagnostics(res, g, lo, hi, comm_key, unit_ids, base, diags, noun) -> None:
     """One record per out-of-band grid of a piece, with a fix the rules accept: a band that
     would hold every grid of the piece (never narrower than the one in use)."""
     total = float(g.weight.sum())
@@ -957,6 +1066,7 @@ def _piece_diagnostics(res, g, lo, hi, comm_key, unit_ids, base, diags) -> None:
         "k_min": int(k_min),
         "k_max": int(k_max),
         "band": "grid",
+        "noun": noun,
     }
     if not res.feasible_count:
         if total < lo:

@@ -21,7 +21,7 @@ import shapely
 
 from ..config import MicroGridRules, band_admits
 from ..diagnostics import Diagnostic, frame, resolve_grids
-from ..graph import cell_edges, from_edges
+from ..graph import build_graph, from_edges
 from ..tessellation import dissolve
 from .core import split_piece
 from .grids import polsby_popper, stable_seed
@@ -117,10 +117,13 @@ def partition_microgrids(
     diags: list[Diagnostic] = []
     geoms = np.asarray(rows_geom, dtype=object)
     xy = _xy(geoms)
-    edges = cell_edges(geoms, xy, min_shared_m=0.05)
     grid_arr = sl["grid_id"].to_numpy()
-    same = grid_arr[edges.i] == grid_arr[edges.j]
-    e_i, e_j = edges.i[same], edges.j[same]
+    # slices touching along 5 cm are neighbours; never across grids
+    _, grid_no = np.unique(grid_arr, return_inverse=True)
+    edges = build_graph(
+        geoms, xy, weight=sl["households"].to_numpy(), region=grid_no, min_shared_m=0.05
+    ).edges()
+    e_i, e_j = edges.i, edges.j
     micro_of = np.full(len(sl), -1, dtype=np.int64)
     micro_grid: list[str] = []
     order = np.argsort(grid_arr, kind="stable")
@@ -183,7 +186,9 @@ def partition_microgrids(
                 )
                 f_geoms = np.asarray(f_geom_list, dtype=object)
                 f_xy = _xy(f_geoms)
-                f_e = cell_edges(f_geoms, f_xy, min_shared_m=0.05)
+                f_e = build_graph(
+                    f_geoms, f_xy, weight=f_sl["households"].to_numpy(), min_shared_m=0.05
+                ).edges()
                 f_area = np.maximum(shapely.area(f_geoms), 1.0)
                 f_lab, f_ok, f_proven = _solve_grid(
                     f_sl["households"].to_numpy(),
@@ -391,6 +396,7 @@ def _solve_grid(
             refine_passes=rules.refine_passes,
             least_violating=least_violating,
             exact_first_max_units=rules.search.exact_first_units,
+            enum_max=rules.search.enum_max,
         )
         labels[sub] = base + res.labels
         base += res.k

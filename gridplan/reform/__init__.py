@@ -12,10 +12,10 @@ The data flow:
 
 1. units inside an enterprise area (a dedicated polygon whose category reads industrial or
    business) leave the residential communities and are listed for dedicated grids;
-2. every other unit gets a space-filling cell inside its street (:mod:`gridplan.tessellation`,
-   cut by barrier lines), and cells that share an edge are neighbours in one
-   :class:`gridplan.graph.UnitGraph` whose regions are the streets; neighbours in different
-   streets are never joined (:mod:`gridplan.reform.cells`);
+2. every other unit gets a space-filling cell inside its street, cut by barrier lines (the
+   grid stage's :func:`gridplan.partition.grids.region_cells`), and cells that share an edge
+   are neighbours in one :class:`gridplan.graph.UnitGraph` whose regions are the streets;
+   neighbours in different streets are never joined (:mod:`gridplan.reform.cells`);
 3. each current community, restricted to one street and one connected piece, is a *group*.
    With ``keep_valid`` a group within the band stays exactly as it is unless a neighbour
    needs it; with ``keep_valid=False`` every street is planned afresh;

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -165,7 +164,7 @@ def assemble(
     units_out["dedicated_id"] = ded_id
 
     # enterprise areas for dedicated grids
-    ded_gdf = dedicated_table(ent, ent_of, prev, street_key, hh, pop, layers)
+    ded_gdf = dedicated_table(inp, layers=layers)
 
     # changes: one row per (current, new) pair
     dest = np.where(res_mask, new_id, np.array([f"dedicated:{d}" for d in ded_id], dtype=object))
@@ -210,21 +209,14 @@ def assemble(
     ).reset_index(drop=True)
 
     report = counts_report(
+        inp,
         layers=layers,
-        u=u,
-        crs=crs,
-        lo=lo,
-        hi=hi,
-        prev=prev,
-        street_key=street_key,
-        weight=weight,
-        hh=hh,
-        pop=pop,
-        comm_gdf=comm_gdf,
-        w_new=w_new,
-        street_new=street_new,
+        rules=rules,
+        communities=comm_gdf,
+        sizes=w_new,
+        streets=street_new,
         changes=changes,
-        ded_gdf=ded_gdf,
+        dedicated=ded_gdf,
     )
     plan_diagnostics(
         planner, gids, code, cid, street_new, w_new, ids, resid, hh, lo, hi, rules, diags
@@ -265,15 +257,11 @@ def assemble(
     )
 
 
-def dedicated_table(
-    ent: gpd.GeoDataFrame | None,
-    ent_of: np.ndarray,
-    prev: np.ndarray,
-    street_key: np.ndarray,
-    hh: np.ndarray,
-    pop: np.ndarray,
-    layers: Layers,
-) -> gpd.GeoDataFrame:
+def dedicated_table(inp: ReformInput, *, layers: Layers) -> gpd.GeoDataFrame:
+    """One row per enterprise area: the units it took, their households, residents, street
+    and current communities (for dedicated grids), in the layers' CRS."""
+    ent, ent_of, prev, street_key = inp.ent, inp.ent_of, inp.prev, inp.street_key
+    hh, pop = inp.hh, inp.pop
     columns = [
         "dedicated_id",
         "name",
@@ -311,23 +299,25 @@ def dedicated_table(
 
 
 def counts_report(
+    inp: ReformInput,
     *,
     layers: Layers,
-    u: gpd.GeoDataFrame,
-    crs: Any,
-    lo: float,
-    hi: float,
-    prev: np.ndarray,
-    street_key: np.ndarray,
-    weight: np.ndarray,
-    hh: np.ndarray,
-    pop: np.ndarray,
-    comm_gdf: gpd.GeoDataFrame,
-    w_new: np.ndarray,
-    street_new: np.ndarray,
+    rules: ReformRules,
+    communities: gpd.GeoDataFrame,
+    sizes: np.ndarray,
+    streets: np.ndarray,
     changes: pd.DataFrame,
-    ded_gdf: gpd.GeoDataFrame,
+    dedicated: gpd.GeoDataFrame,
 ) -> dict[str, pd.DataFrame]:
+    """The report of a redivision: ``counts`` (before and after), ``per_street`` and
+    ``mapping`` (where each current community went).
+
+    ``sizes`` and ``streets`` give each new community's size in the balanced column and its
+    street; ``communities``, ``changes`` and ``dedicated`` are the result's tables.
+    """
+    crs, prev, street_key, weight = inp.crs, inp.prev, inp.street_key, inp.weight
+    hh, pop = inp.hh, inp.pop
+    lo, hi = float(rules.min_households), float(rules.max_households)
     # before: the current communities as they are, every unit included
     before = pd.DataFrame({"old": prev, "w": weight, "hh": hh, "street": street_key})
     before = before[before["old"] != ""]
@@ -356,7 +346,7 @@ def counts_report(
         ]
 
     b = size_rows(w_old.to_numpy(dtype=float))
-    a = size_rows(w_new.astype(float))
+    a = size_rows(sizes.astype(float))
     counts = pd.DataFrame(
         {
             "metric": [
@@ -384,12 +374,12 @@ def counts_report(
             ],
             "after": [
                 *a,
-                float(np.nanmean(comm_gdf["compactness"])) if len(comm_gdf) else np.nan,
+                float(np.nanmean(communities["compactness"])) if len(communities) else np.nan,
                 total_hh,
                 moved_hh,
                 moved_pop,
-                int((ded_gdf["n_units"] > 0).sum()) if len(ded_gdf) else 0,
-                int(ded_gdf["households"].sum()) if len(ded_gdf) else 0,
+                int((dedicated["n_units"] > 0).sum()) if len(dedicated) else 0,
+                int(dedicated["households"].sum()) if len(dedicated) else 0,
             ],
         }
     )
@@ -398,10 +388,10 @@ def counts_report(
 
     # per street
     rows = []
-    streets = sorted(set(street_key.tolist()) | set(street_new.tolist()))
-    for s in streets:
+    street_ids = sorted(set(street_key.tolist()) | set(streets.tolist()))
+    for s in street_ids:
         wo = w_old[street_old.reindex(w_old.index) == s].to_numpy(dtype=float)
-        wn = w_new[street_new == s].astype(float)
+        wn = sizes[streets == s].astype(float)
         sb, sa = size_rows(wo), size_rows(wn)
         sel = street_key == s
         ch_s = changes[changes["street_id"].fillna("") == s]

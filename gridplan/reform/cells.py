@@ -2,9 +2,11 @@
 
 Units inside an enterprise area (a dedicated polygon whose category reads industrial or
 business) leave the residential communities (居企分离). Every other unit gets a space-filling
-cell inside its street (:mod:`gridplan.tessellation`, cut by barrier lines), and the cells
-become one :class:`gridplan.graph.UnitGraph` whose regions are the streets, so neighbours in
-different streets are never joined.
+cell inside its street, cut by barrier lines (the grid stage's
+:func:`gridplan.partition.grids.region_cells`, with streets as regions and enterprise areas as
+the areas), and the cells become one :class:`gridplan.graph.UnitGraph`
+(:func:`gridplan.graph.build_graph`) whose regions are the streets, so neighbours in different
+streets are never joined.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from shapely import STRtree
 
 from ..crs import working_crs
-from ..graph import UnitGraph, barrier_lines, build_graph
+from ..graph import UnitGraph, barrier_lines, barrier_names, build_graph
 from ..layers import Layers
-from ..tessellation import region_hulls, tessellate, units_tile
+from ..partition.grids import region_cells
+from ..tessellation import region_hulls
+from ..validate import normalize_ids
 from .rules import ReformRules
 
 __all__ = ["ReformInput", "prepare"]
@@ -63,7 +66,6 @@ def prepare(layers: Layers, *, rules: ReformRules) -> ReformInput:
     """Enterprise areas, cells per street cut by barriers, and the residential unit graph."""
     crs = working_crs(layers.units)
     u = layers.units.to_crs(crs)
-    n_units = len(u)
     ids = u.index.astype(str).to_numpy()
     if rules.balance == "population":
         weight = np.rint(u["population"].fillna(0).to_numpy(dtype=float)).astype(np.int64)
@@ -71,54 +73,36 @@ def prepare(layers: Layers, *, rules: ReformRules) -> ReformInput:
         weight = u["households"].to_numpy(dtype=np.int64)
     hh = u["households"].to_numpy(dtype=np.int64)
     pop = u["population"].to_numpy(dtype=float)
-    prev = np.array([str_key(c) for c in u["community_id"].to_numpy()], dtype=object)
-    street_key = np.array([str_key(s) for s in u["street_id"].to_numpy()], dtype=object)
-    geoms = u.geometry.to_numpy()
-    rep = shapely.point_on_surface(geoms)
+    # "" for none, so keys sort and compare as text
+    prev = np.array([c or "" for c in normalize_ids(u["community_id"])], dtype=object)
+    street_key = np.array([s or "" for s in normalize_ids(u["street_id"])], dtype=object)
 
-    # enterprise areas (居企分离) take the units inside them
+    # enterprise areas (居企分离) take the units inside them; every other unit gets a cell in
+    # its street, cut by barriers (the grid stage's cells, with streets as regions)
     ent = None
-    ent_of = np.full(n_units, -1)
     if layers.dedicated is not None and len(layers.dedicated):
         d = layers.dedicated.to_crs(crs)
         mask = enterprise_mask(d["category"], rules.enterprise_categories)
         if mask.any():
             ent = d[mask]
-            d_idx, e_idx = STRtree(ent.geometry.to_numpy()).query(rep, predicate="within")
-            _, first = np.unique(d_idx, return_index=True)
-            ent_of[d_idx[first]] = e_idx[first]
-    resid = np.flatnonzero(ent_of < 0)
-
-    # cells per street, cut by barriers; neighbours within a street only
     bars = barrier_lines(layers.barriers, classes=rules.barrier_classes, crs=crs)
     bar_geoms = bars.geometry.to_numpy() if bars is not None else None
-    regions = street_regions(u, resid, street_key, layers, crs)
-    cells = np.empty(n_units, dtype=object)
-    face = np.full(n_units, -1, dtype=np.int64)
-    mode = rules.cells
-    if mode == "auto":
-        mode = "units" if units_tile(geoms[resid], street_key[resid], regions) else "tessellate"
-    log.info("cells: %s", mode)
-    if resid.size and mode == "units":
-        # areal units already tile their street; barriers are read from the segment test
-        cells[resid] = shapely.make_valid(geoms[resid])
-    elif resid.size:
-        tess = tessellate(
-            geoms[resid],
-            street_key[resid],
-            regions,
-            barriers=bar_geoms,
-            erase=ent.geometry.to_numpy() if ent is not None else None,
-        )
-        cells[resid] = tess.cells
-        face[resid] = tess.face
+    rc = region_cells(
+        u.geometry.to_numpy(),
+        street_key,
+        regions=lambda resid: street_regions(u, resid, street_key, layers, crs),
+        areas=ent.geometry.to_numpy() if ent is not None else None,
+        barriers=bar_geoms,
+        mode=rules.cells,
+    )
+    resid, cells, face, rep = rc.kept, rc.cells, rc.face, rc.points
     streets_sorted = sorted(set(street_key[resid].tolist()))
     street_index = {s: i for i, s in enumerate(streets_sorted)}
     graph = build_graph(
         cells[resid],
         shapely.get_coordinates(rep[resid]),
         weight=weight[resid],
-        face=face[resid] if mode == "tessellate" else None,
+        face=face[resid],
         barriers=bar_geoms,
         region=np.array([street_index[s] for s in street_key[resid]], dtype=np.int64),
         # a unit whose cell touches no other (a lone building, an empty cell) joins its
@@ -139,7 +123,7 @@ def prepare(layers: Layers, *, rules: ReformRules) -> ReformInput:
         street_key=street_key,
         cells=cells,
         ent=ent,
-        ent_of=ent_of,
+        ent_of=rc.area_of,
         resid=resid,
         graph=graph,
         old=old,
@@ -153,10 +137,6 @@ def enterprise_mask(categories: pd.Series, words: tuple[str, ...]) -> np.ndarray
     for word in words:
         mask |= text.str.contains(word.lower(), regex=False).to_numpy()
     return mask
-
-
-def str_key(v: object) -> str:
-    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
 
 
 def street_regions(
@@ -195,12 +175,3 @@ def street_regions(
             region = region_hulls(geoms[sel], np.zeros(sel.size))[0]
         regions[key] = region
     return regions
-
-
-def barrier_names(bars: gpd.GeoDataFrame | None) -> list[str]:
-    if bars is None:
-        return []
-    return [
-        str(n) if isinstance(n, str) and n else f"{c} {i}"
-        for n, c, i in zip(bars["name"], bars["barrier_class"], bars.index, strict=True)
-    ]

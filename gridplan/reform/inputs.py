@@ -7,11 +7,13 @@ from collections.abc import Mapping
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from shapely import STRtree
 
 from ..errors import Problem, ValidationError, describe_rows
 from ..layers import Layers
+from ..validate import normalize_ids
 
 __all__ = ["check_inputs", "communities_from_column", "locate_in_streets"]
 
@@ -42,8 +44,9 @@ def communities_from_column(
             ]
         )
     out = units.copy()
-    values = out[column]
-    missing = values.isna().to_numpy()
+    # one id normaliser: 12.0 and "12" name the same community, blank text names none
+    key = pd.Series(normalize_ids(out[column]), index=out.index, dtype=object)
+    missing = key.isna().to_numpy()
     if missing.any():
         ids = out.index.astype(str)
         raise ValidationError(
@@ -57,7 +60,6 @@ def communities_from_column(
                 )
             ]
         )
-    key = values.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
     # the named column wins over any community_id the units (or the renaming) carry
     clash = [c for c, new in (columns or {}).items() if new == "community_id" and c != column]
     out = out.drop(
@@ -135,10 +137,11 @@ def check_inputs(layers: Layers) -> None:
                     tuple(ids[missing]),
                 )
             )
-        known = set(layers.communities.index.astype(str))
-        unknown = cid.notna().to_numpy() & ~cid.astype(str).isin(known).to_numpy()
+        known = set(normalize_ids(layers.communities.index))
+        cid_text = pd.Series(normalize_ids(cid), index=cid.index, dtype=object)
+        unknown = cid.notna().to_numpy() & ~cid_text.isin(known).to_numpy()
         if unknown.any():
-            codes = sorted(set(cid[unknown].astype(str)))
+            codes = sorted(set(cid_text[unknown]))
             problems.append(
                 Problem(
                     "units",
