@@ -159,11 +159,6 @@ def test_working_crs_southern_hemisphere_and_missing_crs():
         working_crs(gpd.GeoDataFrame(geometry=[Point(0, 0)]))
 
 
-def test_web_mercator_is_metric_and_kept():
-    gdf = _pts([(116.4, 39.9)], 4326).to_crs(3857)
-    assert working_crs(gdf).to_epsg() == 3857
-
-
 def test_output_crs():
     assert output_crs("EPSG:4547", fmt="geojson").to_epsg() == 4326
     assert output_crs("EPSG:4547", fmt="csv").to_epsg() == 4326
