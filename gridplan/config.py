@@ -39,7 +39,7 @@ def _field_type_problems(obj: Any) -> list[Problem]:
     object stays hashable.
     """
     cls = type(obj)
-    hints = _hints(cls)
+    hints = _hints(cls)  # type: ignore[arg-type]
     problems: list[Problem] = []
     for f in fields(cls):
         value = getattr(obj, f.name)
@@ -47,7 +47,9 @@ def _field_type_problems(obj: Any) -> list[Problem]:
             coerced = _coerce(value, hints[f.name])
         except _Bad as exc:
             hint = hints[f.name]
-            expected = f"a {hint.__name__}" if is_dataclass(hint) else exc.expected
+            expected = (
+                f"a {getattr(hint, '__name__', hint)}" if is_dataclass(hint) else exc.expected
+            )
             problems.append(
                 Problem(
                     "rules",
