@@ -43,6 +43,7 @@ import shapely
 
 from .crs import output_crs
 from .errors import Interface, Problem, ValidationError, describe_rows, option
+from .validate import coordinate_problems
 
 logger = logging.getLogger(__name__)
 
@@ -580,78 +581,6 @@ def _coordinate_crs(crs: Any, path: Path) -> Any:
             "as 'EPSG:4326' (WGS84 lon/lat), 'EPSG:4490' (CGCS2000 lon/lat) or 'EPSG:4547' "
             "(CGCS2000 / Gauss-Kruger CM 114E)",
         ) from exc
-
-
-def coordinate_problems(
-    xs: np.ndarray,
-    ys: np.ndarray,
-    *,
-    layer: str,
-    ids: Any = None,
-    columns: tuple[str, str] = ("x", "y"),
-    id_word: str = "ids",
-    interface: Interface = "python",
-) -> list[Problem]:
-    """Longitudes beyond ±180°, latitudes beyond ±90°, and longitude/latitude given the wrong
-    way round, for coordinates in a geographic CRS. NaN coordinates are left to the caller.
-
-    Parameters
-    ----------
-    xs, ys
-        Longitudes and latitudes (degrees).
-    layer
-        Name the problems carry.
-    ids
-        Row identifiers (default the positions).
-    columns
-        Names of the longitude and latitude columns, for the message.
-    id_word
-        What ``ids`` are, for the message: ``"ids"`` or ``"rows"`` (line numbers of a file).
-
-    Examples
-    --------
-    >>> [p.check for p in coordinate_problems(np.array([37.8]), np.array([112.5]), layer="u")]
-    ['swapped_coordinates']
-    >>> [p.check for p in coordinate_problems(np.array([512.0]), np.array([30.0]), layer="u")]
-    ['coordinate_range']
-    """
-    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-    labels = np.asarray(list(ids) if ids is not None else np.arange(len(xs)), dtype=object)
-    ok = np.isfinite(xs) & np.isfinite(ys)
-    if not ok.any():
-        return []
-    bad_x = ok & (np.abs(xs) > 180)
-    bad_y = ok & (np.abs(ys) > 90)
-    xcol, ycol = columns
-    # swapped: the "latitudes" look like longitudes (some beyond ±90) while every "longitude"
-    # would be a valid latitude
-    if bad_y.any() and not bad_x.any() and np.all(np.abs(xs[ok]) <= 90):
-        return [
-            Problem(
-                layer,
-                "swapped_coordinates",
-                f"longitude and latitude look swapped: {int(bad_y.sum())} rows have a "
-                f"latitude ({ycol!r}) beyond ±90° (rows {describe_rows(labels[bad_y])}) while "
-                f"every longitude ({xcol!r}) is within ±90°; "
-                + option("coordinates", interface, x=ycol, y=xcol),
-                tuple(labels[bad_y]),
-            )
-        ]
-    problems = []
-    for mask, what, col, bound in ((bad_x, "longitude", xcol, 180), (bad_y, "latitude", ycol, 90)):
-        if mask.any():
-            values = ", ".join(f"{v:g}" for v in (xs if what == "longitude" else ys)[mask][:5])
-            problems.append(
-                Problem(
-                    layer,
-                    "coordinate_range",
-                    f"{int(mask.sum())} row(s) have a {what} ({col!r}) beyond ±{bound}° "
-                    f"({id_word} {describe_rows(labels[mask])}: {values}); fix those values, or "
-                    f"if the coordinates are projected metres, {option('crs', interface)}",
-                    tuple(labels[mask]),
-                )
-            )
-    return problems
 
 
 def _table_to_gdf(
