@@ -75,7 +75,8 @@ INPUT_OPTIONS: dict[str, dict[str, str]] = {
         "app": "tick 'Repair invalid geometry'",
     },
     "columns": {
-        "python": "rename it with columns={{{old!r}: {new!r}}}",
+        # the CLI's words too, until every command passes interface="cli"
+        "python": "rename it with columns={{{old!r}: {new!r}}} (CLI: --columns {old}={new})",
         "cli": "rename it with --columns {old}={new}",
         "app": "rename it in the column mapping box ({old} = {new})",
     },
@@ -117,8 +118,8 @@ def option(name: str, interface: Interface = "python", **fields: object) -> str:
     --------
     >>> option("fix_invalid", "cli")
     'pass --fix-invalid'
-    >>> option("columns", old="户数", new="households")
-    "rename it with columns={'户数': 'households'}"
+    >>> option("columns", "cli", old="户数", new="households")
+    'rename it with --columns 户数=households'
     """
     words = INPUT_OPTIONS[name]
     return words.get(interface, words["python"]).format(**fields)

@@ -410,7 +410,8 @@ def _households_problems(
                 "household counts must be 0 or more.",
             )
         )
-    fractional = finite & ~negative & (np.abs(values - np.round(values)) > 1e-9)
+    with np.errstate(invalid="ignore"):  # inf - inf; infinite values are reported below
+        fractional = finite & ~negative & (np.abs(values - np.round(values)) > 1e-9)
     if fractional.any():
         problems.append(
             _problem(
