@@ -480,7 +480,9 @@ class StaffingRules:
     attach_small_groups: bool = True
 
     def __post_init__(self) -> None:
-        _check_field_types(self)
+        # canonical values only: the checks below name every field of the wrong type
+        # together with the fields of the right type and a wrong value
+        _field_type_problems(self)
         problems: list[Problem] = []
 
         def whole(name: str, lo: int) -> None:

@@ -164,6 +164,11 @@ def parse_bool(values: pd.Series) -> tuple[pd.Series, list[int]]:
     return pd.Series(out, index=values.index, dtype=bool), bad
 
 
+def _code(snippet: str, interface: Interface) -> str:
+    """`` (snippet)`` for a Python caller; nothing where the caller cannot run Python."""
+    return f" ({snippet})" if interface == "python" else ""
+
+
 def _rows(ids: pd.Index, mask: Iterable[bool] | np.ndarray) -> tuple[object, ...]:
     m = np.asarray(mask, dtype=bool)
     return tuple("<missing id>" if v is None else v for v in ids[m])
@@ -193,7 +198,9 @@ def _geometry_problems(
                 "null_geometry",
                 "have no geometry",
                 _rows(ids, missing),
-                "drop them or add their geometry (gdf[gdf.geometry.notna()]).",
+                "drop them or add their geometry"
+                + _code("gdf[gdf.geometry.notna()]", interface)
+                + ".",
             )
         )
     present = ~missing
@@ -205,7 +212,9 @@ def _geometry_problems(
                 "empty_geometry",
                 "have empty geometry",
                 _rows(ids, empty),
-                "drop them (gdf[~gdf.geometry.is_empty]) or add their geometry.",
+                "drop them or add their geometry"
+                + _code("gdf[~gdf.geometry.is_empty]", interface)
+                + ".",
             )
         )
     usable = present & ~empty
@@ -217,8 +226,9 @@ def _geometry_problems(
                 "z_geometry",
                 "have 3-D (Z) coordinates",
                 _rows(ids, has_z),
-                "drop Z with gdf.geometry = shapely.force_2d(gdf.geometry.values) "
-                "(heights belong in a `floors` column).",
+                "save them as 2-D"
+                + _code("gdf.geometry = shapely.force_2d(gdf.geometry.values)", interface)
+                + "; heights belong in a `floors` column.",
             )
         )
     types = np.asarray(shapely.get_type_id(geoms))
@@ -245,7 +255,11 @@ def _geometry_problems(
                 _rows(ids, wrong),
                 f"keep only {'/'.join(sorted(allowed - {'LinearRing'}))} features in the "
                 f"{role} layer"
-                + (" (explode collections with gdf.explode())" if role != "units" else "")
+                + (
+                    _code("explode collections with gdf.explode()", interface)
+                    if role != "units"
+                    else ""
+                )
                 + ".",
             )
         )
@@ -419,8 +433,9 @@ def _households_problems(
                 "non_integer_households",
                 "have a non-integer `households` value",
                 _rows(ids, fractional),
-                "household counts must be whole numbers; round estimates first, e.g. "
-                "gdf['households'] = gdf['households'].round().astype(int).",
+                "household counts must be whole numbers; round estimates first"
+                + _code("gdf['households'] = gdf['households'].round().astype(int)", interface)
+                + ".",
             )
         )
     infinite = units["households"].notna().to_numpy() & ~non_numeric & ~finite & ~is_bool
@@ -663,8 +678,13 @@ def _coordinate_range_problems(
             role,
             p.check,
             p.message.split("; ", 1)[0]
-            + "; swap x and y, e.g. gdf.geometry = gdf.geometry.map(lambda g: "
-            "shapely.ops.transform(lambda x, y: (y, x), g)).",
+            + "; swap x and y in the layer (or export it with longitude first)"
+            + _code(
+                "gdf.geometry = gdf.geometry.map(lambda g: shapely.ops.transform("
+                "lambda x, y: (y, x), g))",
+                interface,
+            )
+            + ".",
             p.rows,
         )
         for p in found
@@ -965,8 +985,10 @@ def validate_layer(
             Problem(
                 role,
                 "no_crs",
-                f"the {role} layer has no CRS; set the CRS its coordinates are in, e.g. "
-                "gdf.set_crs('EPSG:4326') for longitude/latitude.",
+                f"the {role} layer has no CRS; set the CRS its coordinates are in"
+                + _code("gdf.set_crs('EPSG:4326') for longitude/latitude", interface)
+                + (" (save it with a .prj or as a GeoPackage)" if interface != "python" else "")
+                + ".",
             )
         )
     ids = layer_ids(gdf, role)
