@@ -51,6 +51,7 @@ from .validate import (
     id_str,
     layer_ids,
     parse_bool,
+    part_groups,
     plan_size_problems,
     representative_points,
     validate_layers,
@@ -245,38 +246,19 @@ def split_distant_parts(units: gpd.GeoDataFrame, *, gap_m: float = PART_GAP_M) -
         return units.copy()
     metric = to_working(units[[units.geometry.name]]).geometry.to_numpy()
     ids = layer_ids(units, "units")
-    rows: list[pd.DataFrame] = []
-    split_ids: list[object] = []
-    for pos in range(len(units)):
+    pieces_at: dict[int, pd.DataFrame] = {}
+    for pos in (int(i) for i in np.flatnonzero(multi)):
         row = units.iloc[[pos]]
-        if not multi[pos]:
-            rows.append(row)
-            continue
         parts = shapely.get_parts(metric[pos])
         originals = shapely.get_parts(geoms[pos])
-        # group parts that lie within gap_m of each other (single linkage)
-        n = len(parts)
-        label = list(range(n))
-        for i in range(n):
-            near = np.flatnonzero(shapely.distance(parts[i], parts) <= gap_m)
-            for j in near:
-                a, b = label[i], label[int(j)]
-                if a != b:
-                    label = [a if v == b else v for v in label]
-        groups = sorted(
-            set(label),
-            key=lambda g: -sum(shapely.area(parts[k]) for k in range(n) if label[k] == g),
-        )
-        if len(groups) == 1:
-            rows.append(row)
+        label = part_groups(metric[pos], gap_m=gap_m)
+        n_groups = int(label.max()) + 1 if len(label) else 1
+        if n_groups == 1:
             continue
-        split_ids.append(ids[pos])
-        areas = np.array(
-            [sum(shapely.area(parts[k]) for k in range(n) if label[k] == g) for g in groups]
-        )
-        pieces = row.loc[row.index.repeat(len(groups))].copy()
+        areas = np.bincount(label, weights=shapely.area(parts), minlength=n_groups)
+        pieces = row.loc[row.index.repeat(n_groups)].copy()
         pieces[units.geometry.name] = [
-            shapely.union_all([originals[k] for k in range(n) if label[k] == g]) for g in groups
+            shapely.union_all(originals[label == g]) for g in range(n_groups)
         ]
         for col in ("households", "population", "party_members"):
             if col in pieces.columns:
@@ -285,12 +267,13 @@ def split_distant_parts(units: gpd.GeoDataFrame, *, gap_m: float = PART_GAP_M) -
                     pieces[col] = _largest_remainder(int(value), areas)
                 elif pd.notna(value):
                     pieces[col] = float(value) * areas / areas.sum()
-        new_ids = [f"{ids[pos]}.{k + 1}" for k in range(len(groups))]
+        new_ids = [f"{ids[pos]}.{k + 1}" for k in range(n_groups)]
         if "unit_id" in pieces.columns:
             pieces["unit_id"] = new_ids
         else:
             pieces.index = pd.Index(new_ids, name=units.index.name)
-        rows.append(pieces)
+        pieces_at[pos] = pieces
+    split_ids = [ids[pos] for pos in pieces_at]
     if not split_ids:
         return units.copy()
     logger.warning(
@@ -299,7 +282,14 @@ def split_distant_parts(units: gpd.GeoDataFrame, *, gap_m: float = PART_GAP_M) -
         gap_m,
         describe_rows(tuple(split_ids)),
     )
-    out = pd.concat(rows)
+    # the new units take the place of the one they came from, so the order is kept
+    frames: list[pd.DataFrame] = []
+    last = 0
+    for pos in sorted(pieces_at):
+        frames.extend([units.iloc[last:pos], pieces_at[pos]])
+        last = pos + 1
+    frames.append(units.iloc[last:])
+    out = pd.concat([f for f in frames if len(f)])
     return gpd.GeoDataFrame(out, geometry=units.geometry.name, crs=units.crs)
 
 
