@@ -695,8 +695,11 @@ def _coordinate_range_problems(
 #: the unit a validation problem: its households would be planned at one place and its
 #: footprint would reach into another grid's area.
 PART_GAP_M = 100.0
-#: Compounds overlapping by more than this area (square metres) are a problem.
+#: Compounds overlapping by more than this area (square metres) and more than
+#: :data:`OVERLAP_TOLERANCE_SHARE` of the smaller one are a problem; slivers left by
+#: digitising a shared boundary twice stay below it.
 OVERLAP_TOLERANCE_M2 = 1.0
+OVERLAP_TOLERANCE_SHARE = 0.01
 #: A dedicated area holding more than this share of all units' households is a problem.
 DEDICATED_SHARE_MAX = 0.5
 #: This many units or more at one location (within 1 m) are a problem.
@@ -795,7 +798,8 @@ def _overlap_problems(compounds: gpd.GeoDataFrame, tolerance_m2: float) -> list[
     if len(a) == 0:
         return []
     areas = shapely.area(shapely.intersection(geoms[a], geoms[b]))
-    bad = areas > tolerance_m2
+    smaller = np.minimum(shapely.area(geoms[a]), shapely.area(geoms[b]))
+    bad = (areas > tolerance_m2) & (areas > OVERLAP_TOLERANCE_SHARE * smaller)
     if not bad.any():
         return []
     pairs = [
@@ -811,7 +815,8 @@ def _overlap_problems(compounds: gpd.GeoDataFrame, tolerance_m2: float) -> list[
             "compounds",
             "overlapping_compounds",
             f"{n} pair{'s' if n != 1 else ''} of compounds overlap by more than "
-            f"{tolerance_m2:g} m²: {describe_rows(pairs, limit=5)}; a unit in both would be "
+            f"{tolerance_m2:g} m² and {OVERLAP_TOLERANCE_SHARE:.0%} of the smaller one: "
+            f"{describe_rows(pairs, limit=5)}; a unit in both would be "
             "counted in whichever comes first. Clip the compounds so they do not overlap.",
             rows,
         )

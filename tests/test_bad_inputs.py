@@ -258,6 +258,24 @@ def test_bad_file(tmp_path, build, kwargs, needles):
     expect(lambda: read_layer(path, **kwargs), *needles)
 
 
+def test_zip_extraction_is_capped(tmp_path, monkeypatch):
+    import gridplan.io as gio
+
+    path = _shapefile_zip(tmp_path)
+    monkeypatch.setattr(gio, "MAX_ZIP_BYTES", 100)
+    expect(lambda: read_layer(path), "unpacks to more than", "good.zip")
+
+
+def test_compound_slivers_are_not_overlaps():
+    compounds = gpd.GeoDataFrame(
+        {"compound_id": ["k1", "k2"]},
+        geometry=[box(X0, Y0, X0 + 200, Y0 + 100), box(X0 + 199.9, Y0, X0 + 400, Y0 + 100)],
+        crs=32649,
+    )
+    layers = gridplan.prepare_layers(units(), compounds=compounds)
+    assert list(layers.compounds.index) == ["k1", "k2"]
+
+
 def test_gpkg_missing_layer(tmp_path):
     path = write_layer(units(), tmp_path / "u.gpkg", layer="units")
     expect(lambda: read_layer(path, layer="blocks"), "no layer 'blocks'", "units")
