@@ -69,16 +69,23 @@ def _check_field_types(obj: Any) -> None:
         raise ValidationError(problems)
 
 
-def _band_problems(layer: str, lo: float, hi: float, names: tuple[str, str]) -> list[Problem]:
+def _band_problems(
+    layer: str, lo: float, hi: float, names: tuple[str, str], *, band: str = "grid"
+) -> list[Problem]:
+    """The band's floor must be positive and its ceiling above it; the message says which
+    band (grid, micro-grid, community) and gives both values by name."""
     problems = []
     if lo <= 0:
-        problems.append(Problem(layer, "bounds", f"`{names[0]}` must be positive, got {lo}"))
+        problems.append(
+            Problem(layer, "bounds", f"the {band} band's `{names[0]}` must be positive, got {lo}")
+        )
     if hi <= lo:
         problems.append(
             Problem(
                 layer,
                 "bounds",
-                f"`{names[1]}` must exceed `{names[0]}`, got {hi} <= {lo}",
+                f"the {band} band's `{names[1]}` must exceed its `{names[0]}`, got "
+                f"{names[1]}={hi} and {names[0]}={lo}",
             )
         )
     return problems
@@ -275,7 +282,11 @@ class MicroGridRules:
     def __post_init__(self) -> None:
         _check_field_types(self)
         problems = _band_problems(
-            "rules", self.min_households, self.max_households, ("min_households", "max_households")
+            "rules",
+            self.min_households,
+            self.max_households,
+            ("min_households", "max_households"),
+            band="micro-grid",
         )
         if problems:
             raise ValidationError(problems)
@@ -591,11 +602,12 @@ class ReformRules:
     --------
     >>> ReformRules(min_households=1500, max_households=3000).target
     2250.0
-    >>> ReformRules(min_households=3000, max_households=1000)
+    >>> ReformRules(min_households=3000, max_households=1000)  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
     gridplan.errors.ValidationError: 1 problem found in the input:
-      - [rules] `max_households` must exceed `min_households`, got 1000 <= 3000
+      - [rules] the community band's `max_households` must exceed its `min_households`, got
+        max_households=1000 and min_households=3000
     """
 
     min_households: int = 1000
@@ -624,20 +636,13 @@ class ReformRules:
 
     def __post_init__(self) -> None:
         _check_field_types(self)
-        problems: list[Problem] = []
-        lo, hi = self.min_households, self.max_households
-        if not lo > 0:
-            problems.append(
-                Problem("rules", "bounds", f"`min_households` must be positive, got {lo}")
-            )
-        if not hi > lo:
-            problems.append(
-                Problem(
-                    "rules",
-                    "bounds",
-                    f"`max_households` must exceed `min_households`, got {hi} <= {lo}",
-                )
-            )
+        problems = _band_problems(
+            "rules",
+            self.min_households,
+            self.max_households,
+            ("min_households", "max_households"),
+            band="community",
+        )
         if self.target_count is not None and not (
             isinstance(self.target_count, (int, np.integer)) and self.target_count >= 1
         ):

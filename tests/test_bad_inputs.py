@@ -600,7 +600,7 @@ RULE_CASES: list[tuple[str, Callable[[], Any], tuple[str, ...]]] = [
     (
         "grid max below min",
         lambda: GridRules(min_households=500, max_households=300),
-        ("300 <= 500",),
+        ("grid band", "max_households=300 and min_households=500"),
     ),
     ("grid min zero", lambda: GridRules(min_households=0), ("must be positive",)),
     (
@@ -616,6 +616,11 @@ RULE_CASES: list[tuple[str, Callable[[], Any], tuple[str, ...]]] = [
         ("dedicated_merge_m", "finite"),
     ),
     ("micro max text", lambda: MicroGridRules(max_households="50"), ("max_households", '"50"')),
+    (
+        "micro band reversed",
+        lambda: MicroGridRules(min_households=50, max_households=30),
+        ("micro-grid band", "max_households=30"),
+    ),
     ("search enum_max text", lambda: SearchRules(enum_max="8"), ("enum_max", '"8"')),
     ("codes county int", lambda: CodeRules(county_code=140106), ("county_code", "text")),
     ("codes county letters", lambda: CodeRules(county_code="abcdef"), ("county_code", "6 digits")),
