@@ -43,7 +43,7 @@ import shapely
 
 from .crs import output_crs
 from .errors import Interface, Problem, ValidationError, describe_rows, option
-from .validate import coordinate_problems
+from .validate import coordinate_problems, degree_problems
 
 logger = logging.getLogger(__name__)
 
@@ -638,6 +638,17 @@ def _table_to_gdf(
             columns=(xcol, ycol),
             id_word="ids" if id_col else "rows",
             interface=interface,
+        )
+        if found:
+            raise ValidationError(found)
+    else:
+        found = degree_problems(
+            xs,
+            ys,
+            layer=path.name,
+            crs=target_crs,
+            fix="leave out the CRS (CSV/XLSX coordinates are WGS84 longitude/latitude by "
+            "default) or give the geographic CRS they are in, e.g. EPSG:4490",
         )
         if found:
             raise ValidationError(found)

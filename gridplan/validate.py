@@ -652,11 +652,50 @@ def coordinate_problems(
     return problems
 
 
+def degree_problems(
+    xs: np.ndarray, ys: np.ndarray, *, layer: str, crs: Any, fix: str
+) -> list[Problem]:
+    """Coordinates that all look like degrees in a layer whose CRS is projected: within ±180 /
+    ±90, less than 5 units across and away from the origin. Projected coordinates of a real
+    district would lie within 180 m of the projection's origin, which none does, so the CRS
+    was set wrongly and the plan would be a few metres wide.
+
+    Examples
+    --------
+    >>> [p.check for p in degree_problems(np.array([112.5]), np.array([37.8]), layer="u",
+    ...                                   crs="EPSG:4547", fix="set the right CRS")]
+    ['degrees_in_projected_crs']
+    """
+    import pyproj
+
+    c = pyproj.CRS.from_user_input(crs)
+    if not c.is_projected:
+        return []
+    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    if not ok.any() or not (np.all(np.abs(xs[ok]) <= 180) and np.all(np.abs(ys[ok]) <= 90)):
+        return []
+    x, y = xs[ok], ys[ok]
+    # a district spans well under 5 degrees, and lies away from (0, 0); small synthetic layers
+    # drawn around the origin of a projected CRS are left alone
+    if np.ptp(x) > 5 or np.ptp(y) > 5 or np.min(np.maximum(np.abs(x), np.abs(y))) < 2:
+        return []
+    return [
+        Problem(
+            layer,
+            "degrees_in_projected_crs",
+            f"the {layer} coordinates look like longitude/latitude degrees (x {xs[ok].min():g} "
+            f"to {xs[ok].max():g}, y {ys[ok].min():g} to {ys[ok].max():g}), but their CRS, "
+            f"{c.name}, is projected in metres; {fix}",
+        )
+    ]
+
+
 def _coordinate_range_problems(
     gdf: gpd.GeoDataFrame, role: str, ids: pd.Index, interface: Interface
 ) -> list[Problem]:
     """:func:`coordinate_problems` of a layer in a geographic CRS, on each geometry's extremes."""
-    if gdf.crs is None or not gdf.crs.is_geographic:
+    if gdf.crs is None:
         return []
     geoms = gdf.geometry.to_numpy()
     ok = ~shapely.is_missing(geoms)
@@ -664,6 +703,13 @@ def _coordinate_range_problems(
     if not ok.any():
         return []
     b = shapely.bounds(geoms[ok])
+    if not gdf.crs.is_geographic:
+        fix = "set the CRS they are in" + _code(
+            "gdf.set_crs('EPSG:4326', allow_override=True)", interface
+        )
+        return degree_problems(
+            np.r_[b[:, 0], b[:, 2]], np.r_[b[:, 1], b[:, 3]], layer=role, crs=gdf.crs, fix=fix + "."
+        )
     xs = np.where(np.abs(b[:, 0]) > np.abs(b[:, 2]), b[:, 0], b[:, 2])
     ys = np.where(np.abs(b[:, 1]) > np.abs(b[:, 3]), b[:, 1], b[:, 3])
     labels = ["<missing id>" if v is None else v for v in ids[ok]]

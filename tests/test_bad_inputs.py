@@ -221,6 +221,12 @@ FILE_CASES: list[tuple[str, Callable[[Path], Path], dict[str, Any], tuple[str, .
         ("beyond ±180", "crs='EPSG:4547'"),
     ),
     (
+        "csv degrees given a projected crs",
+        lambda t: _csv(t, "d.csv", pd.DataFrame({"lon": [112.55, 112.56], "lat": [37.8, 37.9]})),
+        {"crs": "EPSG:4547"},
+        ("look like longitude/latitude degrees", "Gauss-Kruger"),
+    ),
+    (
         "csv bad crs",
         lambda t: _csv(t, "c.csv", pd.DataFrame({"x": [1.0], "y": [2.0]})),
         {"crs": "EPSG:99999999"},
@@ -434,6 +440,15 @@ LAYER_CASES: list[tuple[str, Callable[[], dict[str, Any]], tuple[str, ...]]] = [
             ),
         },
         ("[communities]", "beyond ±90", "c1"),
+    ),
+    (
+        "degrees in a projected GeoDataFrame",
+        lambda: {
+            "units": lonlat_points([(112.55, 37.87), (112.56, 37.88)]).set_crs(
+                32649, allow_override=True
+            )
+        },
+        ("look like longitude/latitude degrees", "UTM zone 49N", "set_crs"),
     ),
     (
         "distant MultiPolygon part",
