@@ -187,43 +187,97 @@ def _zip_shapefiles(path: Path) -> list[str]:
     return complete
 
 
-def _extract_shapefile(path: Path, shp: str, folder: Path, *, limit: int) -> Path:
-    """Extract ``shp`` and its sidecars into ``folder``, counting the bytes decompressed."""
-    stem = shp[:-4].lower()
-    wanted = {stem + ext for ext in _SHP_SIDECARS}
+def extract_zip(
+    source: str | Path | bytes,
+    dest: str | Path,
+    *,
+    members: Iterable[str] | None = None,
+    limit: int | None = None,
+    name: str | None = None,
+) -> list[Path]:
+    """Extract a zip (a path or its bytes) into ``dest`` safely; return the files written.
+
+    * member names with ``..``, an absolute path or a drive letter are refused before
+      anything is written;
+    * the bytes actually decompressed are counted against ``limit`` (default
+      :data:`MAX_ZIP_BYTES`), so a zip whose declared sizes lie cannot fill the disk;
+    * a damaged zip, a CRC mismatch or sizes that do not match the contents give a
+      :class:`~gridplan.errors.ValidationError`, never ``BadZipFile``.
+
+    ``members`` limits extraction to those names (compared case-insensitively); ``name`` is
+    the archive's name in messages (default the file name, or ``"zip"`` for bytes).
+
+    Examples
+    --------
+    >>> import io as _io, tempfile
+    >>> buf = _io.BytesIO()
+    >>> with zipfile.ZipFile(buf, "w") as z:
+    ...     z.writestr("../../etc/passwd", b"x")
+    >>> extract_zip(buf.getvalue(), tempfile.mkdtemp())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gridplan.errors.ValidationError: 1 problem found in the input:
+      - [zip] 'zip' holds 1 member(s) with a path outside the archive (../../etc/passwd); ...
+    """
+    import io as _io
+
+    label = name or (Path(source).name if not isinstance(source, bytes) else "zip")
+    cap = MAX_ZIP_BYTES if limit is None else limit
+    opener = _io.BytesIO(source) if isinstance(source, bytes) else source
+    root = Path(dest).resolve()
+    wanted = {m.lower() for m in members} if members is not None else None
+    written: list[Path] = []
     total = 0
-    target: Path | None = None
     try:
-        with zipfile.ZipFile(path) as zf:
-            for info in zf.infolist():
-                if info.filename.lower() not in wanted or info.is_dir():
+        with zipfile.ZipFile(opener) as zf:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+            unsafe = [i.filename for i in infos if _unsafe_member(i.filename)]
+            if unsafe:
+                raise _fail(
+                    label,
+                    "unsafe_zip",
+                    f"{label!r} holds {len(unsafe)} member(s) with a path outside the archive "
+                    f"({describe_rows(unsafe, limit=5)}); gridplan does not read such zips. "
+                    "Zip the files again from their own folder.",
+                )
+            for info in infos:
+                if wanted is not None and info.filename.lower() not in wanted:
                     continue
-                out = folder / ("layer" + Path(info.filename).suffix.lower())
+                out = (root / info.filename.replace("\\", "/")).resolve()
+                if not out.is_relative_to(root):  # belt and braces after the name check
+                    raise _fail(label, "unsafe_zip", f"member {info.filename!r} leaves the folder")
+                out.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, open(out, "wb") as dst:
                     while chunk := src.read(1 << 20):
                         total += len(chunk)
-                        if total > limit:
+                        if total > cap:
                             raise _fail(
-                                path,
+                                label,
                                 "zip_too_large",
-                                f"{shp!r} in {path.name!r} unpacks to more than "
-                                f"{limit // 1024**2} MB; gridplan stops there. Split the layer "
-                                "or send it as a GeoPackage",
+                                f"{label!r} unpacks to more than {cap // 1024**2} MB; gridplan "
+                                "stops there. Split the layer or send it as a GeoPackage",
                             )
                         dst.write(chunk)
-                if out.suffix == ".shp":
-                    target = out
+                written.append(out)
     except ValidationError:
         raise
     except (*_ZIP_ERRORS, NotImplementedError, RuntimeError) as exc:
         raise _fail(
-            path,
+            label,
             "bad_zip",
-            f"{path.name!r} is damaged or its sizes do not match its contents ({exc}); zip "
-            "the Shapefile again",
+            f"{label!r} is damaged or its sizes do not match its contents ({exc}); zip the "
+            "files again",
         ) from exc
-    assert target is not None
-    return target
+    return written
+
+
+def _extract_shapefile(path: Path, shp: str, folder: Path, *, limit: int) -> Path:
+    """Extract ``shp`` and its sidecars into ``folder`` (:func:`extract_zip`)."""
+    stem = shp[:-4]
+    files = extract_zip(
+        path, folder, members=[stem + ext for ext in _SHP_SIDECARS], limit=limit, name=path.name
+    )
+    return next(f for f in files if f.suffix.lower() == ".shp")
 
 
 def list_layers(path: str | Path) -> list[str]:

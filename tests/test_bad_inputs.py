@@ -39,7 +39,7 @@ from gridplan.config import (
     check_plan_arguments,
     read_rules,
 )
-from gridplan.io import check_output_path, output_format, read_layer, write_layer
+from gridplan.io import check_output_path, extract_zip, output_format, read_layer, write_layer
 from gridplan.layers import split_distant_parts
 
 X0, Y0 = 500_000.0, 4_180_000.0  # UTM 49N, Taiyuan
@@ -270,6 +270,22 @@ def test_zip_extraction_is_capped(tmp_path, monkeypatch):
     path = _shapefile_zip(tmp_path)
     monkeypatch.setattr(gio, "MAX_ZIP_BYTES", 100)
     expect(lambda: read_layer(path), "unpacks to more than", "good.zip")
+
+
+@pytest.mark.parametrize(
+    ("build", "needles"),
+    [
+        pytest.param(_forged, ("sizes do not match",), id="forged sizes"),
+        pytest.param(
+            lambda t: _zip_with(t, "up.zip", {"a/../../x.csv": b"x"}), ("outside",), id="../"
+        ),
+        pytest.param(_bytes("x.zip", b"PK\x03\x04junk"), ("damaged",), id="truncated"),
+    ],
+)
+def test_upload_bytes_extract_safely(tmp_path, build, needles):
+    """The app's upload path: a zip held in memory, extracted with every byte counted."""
+    data = build(tmp_path).read_bytes()
+    expect(lambda: extract_zip(data, tmp_path / "out"), *needles)
 
 
 def test_compound_slivers_are_not_overlaps():
