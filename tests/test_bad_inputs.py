@@ -875,3 +875,52 @@ def test_corpus_size():
     n = len(FILE_CASES) + len(LAYER_CASES) + len(RULE_CASES) + len(OUTPUT_CASES)
     assert n >= 60
     assert config.ENGINES == ("single", "dask")
+
+
+@st.composite
+def random_plans(draw: st.DrawFn) -> tuple[gpd.GeoDataFrame, int]:
+    nx = draw(st.integers(min_value=1, max_value=4))
+    ny = draw(st.integers(min_value=1, max_value=4))
+    hh = draw(
+        st.lists(
+            st.one_of(st.integers(min_value=0, max_value=250), st.sampled_from([-1, True, 1e12])),
+            min_size=nx * ny,
+            max_size=nx * ny,
+        )
+    )
+    geoms = [
+        box(X0 + 100 * c, Y0 + 100 * r, X0 + 100 * (c + 1), Y0 + 100 * (r + 1))
+        for r in range(ny)
+        for c in range(nx)
+    ]
+    g = gpd.GeoDataFrame(
+        {"unit_id": [f"u{k}" for k in range(nx * ny)], "households": hh}, geometry=geoms, crs=32649
+    )
+    crs = draw(st.sampled_from([32649, 4326, 4490, 3857]))
+    return (g if crs == 32649 else g.to_crs(crs)), draw(st.integers(0, 3))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_plans())
+def test_fuzz_plan(case):
+    """Random layers through gridplan.plan: a clear error, or a plan that keeps every
+    household, puts each unit in one grid, has no overlapping grids and is deterministic."""
+    units_in, seed = case
+    try:
+        # the plan-size checks need the rules; prepared layers are planned as they are
+        layers = gridplan.prepare_layers(units_in, rules=PlanRules())
+        result = gridplan.plan(layers, seed=seed)
+    except gridplan.ValidationError as exc:
+        event("refused")
+        assert exc.problems
+        return
+    event("planned")
+    total = int(pd.to_numeric(units_in["households"]).sum())
+    assert int(result.grids["households"].sum()) == total
+    assert int(result.units["households"].sum()) == total
+    assert result.units["grid_code"].notna().all()
+    geoms = result.grids.geometry.to_numpy()
+    union = shapely.union_all(geoms)
+    assert shapely.area(geoms).sum() == pytest.approx(union.area, rel=1e-6)
+    again = gridplan.plan(gridplan.prepare_layers(units_in, rules=PlanRules()), seed=seed)
+    pd.testing.assert_frame_equal(pd.DataFrame(result.grids), pd.DataFrame(again.grids))
