@@ -14,6 +14,7 @@ construction and raises :class:`~gridplan.errors.ValidationError` naming every b
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
@@ -28,16 +29,63 @@ from .errors import Problem, ValidationError
 Balance = Literal["households", "population"]
 
 
-def _band_problems(layer: str, lo: float, hi: float, names: tuple[str, str]) -> list[Problem]:
+def _field_type_problems(obj: Any) -> list[Problem]:
+    """Every field of the rule object ``obj`` whose value does not fit its annotation.
+
+    The same check as :func:`read_rules` applies to a ``rules.toml`` (:func:`_coerce`), so a
+    rule class given ``GridRules(min_households="300")`` or ``nan`` in Python is refused with
+    the field, the value given and the type expected. Values that fit are stored in their
+    canonical form (``300.0`` -> ``300``, ``np.int64(3)`` -> ``3``, a list -> a tuple) so the
+    object stays hashable.
+    """
+    cls = type(obj)
+    hints = _hints(cls)  # type: ignore[arg-type]
+    problems: list[Problem] = []
+    for f in fields(cls):
+        value = getattr(obj, f.name)
+        try:
+            coerced = _coerce(value, hints[f.name])
+        except _Bad as exc:
+            hint = hints[f.name]
+            expected = (
+                f"a {getattr(hint, '__name__', hint)}" if is_dataclass(hint) else exc.expected
+            )
+            problems.append(
+                Problem(
+                    "rules",
+                    "type",
+                    f"`{f.name}` of {cls.__name__} must be {expected}, got {_given(value)}",
+                )
+            )
+            continue
+        if coerced is not value and not is_dataclass(hints[f.name]):
+            object.__setattr__(obj, f.name, coerced)
+    return problems
+
+
+def _check_field_types(obj: Any) -> None:
+    problems = _field_type_problems(obj)
+    if problems:
+        raise ValidationError(problems)
+
+
+def _band_problems(
+    layer: str, lo: float, hi: float, names: tuple[str, str], *, band: str = "grid"
+) -> list[Problem]:
+    """The band's floor must be positive and its ceiling above it; the message says which
+    band (grid, micro-grid, community) and gives both values by name."""
     problems = []
     if lo <= 0:
-        problems.append(Problem(layer, "bounds", f"`{names[0]}` must be positive, got {lo}"))
+        problems.append(
+            Problem(layer, "bounds", f"the {band} band's `{names[0]}` must be positive, got {lo}")
+        )
     if hi <= lo:
         problems.append(
             Problem(
                 layer,
                 "bounds",
-                f"`{names[1]}` must exceed `{names[0]}`, got {hi} <= {lo}",
+                f"the {band} band's `{names[1]}` must exceed its `{names[0]}`, got "
+                f"{names[1]}={hi} and {names[0]}={lo}",
             )
         )
     return problems
@@ -84,6 +132,7 @@ class SearchRules:
     fine_divisors: tuple[int, ...] = (2, 3)
 
     def __post_init__(self) -> None:
+        _check_field_types(self)
         problems = []
         if not 1 <= self.enum_max <= 20:
             problems.append(
@@ -159,6 +208,7 @@ class GridRules:
     search: SearchRules = field(default_factory=SearchRules)
 
     def __post_init__(self) -> None:
+        _check_field_types(self)
         problems = _band_problems(
             "rules", self.min_households, self.max_households, ("min_households", "max_households")
         )
@@ -230,8 +280,13 @@ class MicroGridRules:
     search: SearchRules = field(default_factory=lambda: SearchRules(exact_first_units=30))
 
     def __post_init__(self) -> None:
+        _check_field_types(self)
         problems = _band_problems(
-            "rules", self.min_households, self.max_households, ("min_households", "max_households")
+            "rules",
+            self.min_households,
+            self.max_households,
+            ("min_households", "max_households"),
+            band="micro-grid",
         )
         if problems:
             raise ValidationError(problems)
@@ -270,6 +325,7 @@ class CodeRules:
     microgrid_digits: int = 3
 
     def __post_init__(self) -> None:
+        _check_field_types(self)
         problems = []
         if not (len(self.county_code) == 6 and self.county_code.isdigit()):
             problems.append(
@@ -304,6 +360,7 @@ class PlanRules:
     merge_dedicated: bool = True
 
     def __post_init__(self) -> None:
+        _check_field_types(self)
         if not self.household_size > 0:
             raise ValidationError(
                 [
@@ -434,6 +491,9 @@ class StaffingRules:
     attach_small_groups: bool = True
 
     def __post_init__(self) -> None:
+        # canonical values only: the checks below name every field of the wrong type
+        # together with the fields of the right type and a wrong value
+        _field_type_problems(self)
         problems: list[Problem] = []
 
         def whole(name: str, lo: int) -> None:
@@ -542,11 +602,12 @@ class ReformRules:
     --------
     >>> ReformRules(min_households=1500, max_households=3000).target
     2250.0
-    >>> ReformRules(min_households=3000, max_households=1000)
+    >>> ReformRules(min_households=3000, max_households=1000)  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
     gridplan.errors.ValidationError: 1 problem found in the input:
-      - [rules] `max_households` must exceed `min_households`, got 1000 <= 3000
+      - [rules] the community band's `max_households` must exceed its `min_households`, got
+        max_households=1000 and min_households=3000
     """
 
     min_households: int = 1000
@@ -574,20 +635,14 @@ class ReformRules:
     search: SearchRules = field(default_factory=SearchRules)
 
     def __post_init__(self) -> None:
-        problems: list[Problem] = []
-        lo, hi = self.min_households, self.max_households
-        if not lo > 0:
-            problems.append(
-                Problem("rules", "bounds", f"`min_households` must be positive, got {lo}")
-            )
-        if not hi > lo:
-            problems.append(
-                Problem(
-                    "rules",
-                    "bounds",
-                    f"`max_households` must exceed `min_households`, got {hi} <= {lo}",
-                )
-            )
+        _check_field_types(self)
+        problems = _band_problems(
+            "rules",
+            self.min_households,
+            self.max_households,
+            ("min_households", "max_households"),
+            band="community",
+        )
         if self.target_count is not None and not (
             isinstance(self.target_count, (int, np.integer)) and self.target_count >= 1
         ):
@@ -728,32 +783,39 @@ def _coerce(value: Any, hint: Any) -> Any:
         except _Bad as exc:
             raise _Bad(_coerce_name(hint)) from exc
     if hint is bool:
-        if isinstance(value, bool):
-            return value
+        if isinstance(value, bool | np.bool_):
+            return bool(value)
         raise _Bad(_coerce_name(bool))
     if hint is int:
-        if isinstance(value, bool):
+        if isinstance(value, bool | np.bool_):
             raise _Bad(_coerce_name(int))
-        if isinstance(value, int):
-            return value
+        if isinstance(value, int | np.integer):
+            return int(value)
         if isinstance(value, float) and math.isfinite(value) and value.is_integer():
             return int(value)
         raise _Bad(_coerce_name(int))
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer):
             raise _Bad(_coerce_name(float))
         if not math.isfinite(value):
             raise _Bad("a finite number")
-        return value
+        return float(value) if isinstance(value, np.integer) else value
     if hint is str:
         if isinstance(value, str):
             return value
         raise _Bad(_coerce_name(str))
     if is_dataclass(hint):
+        if isinstance(hint, type) and isinstance(value, hint):
+            return value
         if not isinstance(value, Mapping):
             raise _Bad("a table")
         return value  # built by _build, which knows the section's name
     return value
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
 
 
 def _coerce_name(hint: Any) -> str:
@@ -795,7 +857,7 @@ def _build(cls: type, data: Mapping[str, Any], section: str, problems: list[Prob
             )
         )
         return None
-    hints = get_type_hints(cls)
+    hints = _hints(cls)
     names = [f.name for f in fields(cls)]
     unknown = sorted(set(map(str, data)) - set(names))
     if unknown:
@@ -944,3 +1006,82 @@ def staffing_rules_from_dict(data: Mapping[str, Any]) -> StaffingRules:
 def staffing_rules_from_toml(path: str | Path) -> StaffingRules:
     """The ``[staffing]`` rules of a ``rules.toml`` file (see :func:`read_rules`)."""
     return read_rules(Path(path)).staffing
+
+
+# ---------------------------------------------------------------------------------------------
+# the arguments of an entry point
+# ---------------------------------------------------------------------------------------------
+
+#: engines :func:`gridplan.plan` runs on
+ENGINES = ("single", "dask")
+
+
+def check_plan_arguments(
+    *,
+    rules: object = None,
+    seed: object = 0,
+    engine: object = "single",
+    expected: type = PlanRules,
+    argument: str = "rules",
+) -> None:
+    """Refuse the arguments of a plan before any work starts.
+
+    ``rules`` must be an instance of ``expected`` (or None for the defaults), ``seed`` a whole
+    number >= 0 (not True/False) and ``engine`` one of :data:`ENGINES`. Every problem is raised
+    at once, naming the argument, the value given and what is expected, so ``rules="abc"`` or
+    ``seed="x"`` never reach the stages as a raw ``AttributeError`` or ``TypeError``.
+
+    Raises
+    ------
+    ValidationError
+        Listing every bad argument.
+
+    Examples
+    --------
+    >>> check_plan_arguments(rules=PlanRules(), seed=3, engine="single")
+    >>> check_plan_arguments(rules="abc", seed="x")  # doctest: +NORMALIZE_WHITESPACE
+    Traceback (most recent call last):
+    ...
+    gridplan.errors.ValidationError: 2 problems found in the input:
+      - [rules] `rules` must be a PlanRules or None, got 'abc' (str); build one with
+        PlanRules(...) or read a rules file with gridplan.config.read_rules(path).plan
+      - [arguments] `seed` must be a whole number >= 0, got 'x' (str)
+    """
+    problems: list[Problem] = []
+    if rules is not None and not isinstance(rules, expected):
+        hint = (
+            f"; build one with {expected.__name__}(...) or read a rules file with "
+            "gridplan.config.read_rules(path).plan"
+            if expected is PlanRules
+            else f"; build one with {expected.__name__}(...)"
+        )
+        if isinstance(rules, PlanRules) and expected is GridRules:
+            hint = "; pass the plan's grid rules, rules.grid"
+        elif isinstance(rules, PlanRules) and expected is MicroGridRules:
+            hint = "; pass the plan's micro-grid rules, rules.microgrid"
+        problems.append(
+            Problem(
+                "rules",
+                "type",
+                f"`{argument}` must be a {expected.__name__} or None, got {rules!r} "
+                f"({type(rules).__name__}){hint}",
+            )
+        )
+    if isinstance(seed, bool | np.bool_) or not isinstance(seed, int | np.integer) or int(seed) < 0:
+        problems.append(
+            Problem(
+                "arguments",
+                "seed",
+                f"`seed` must be a whole number >= 0, got {seed!r} ({type(seed).__name__})",
+            )
+        )
+    if not (isinstance(engine, str) and engine in ENGINES):
+        problems.append(
+            Problem(
+                "arguments",
+                "engine",
+                f"`engine` must be one of {', '.join(repr(e) for e in ENGINES)}, got {engine!r}",
+            )
+        )
+    if problems:
+        raise ValidationError(problems)

@@ -57,6 +57,41 @@ def _is_metric_projected(crs: pyproj.CRS) -> bool:
     return units <= {"metre", "meter", "m"}
 
 
+#: Projection methods whose metres are true ground metres near the data (conformal, with a
+#: scale factor close to 1 across a district): national grids, UTM and Gauss-Krüger zones,
+#: Lambert conformal conics and oblique/stereographic national systems. Mercator in any form
+#: (Web Mercator EPSG:3857, World Mercator EPSG:3395) stretches distances by 1/cos(latitude),
+#: 1.3x in Beijing; equal-area projections distort shapes, which compactness depends on.
+PLANNING_METHODS = (
+    "transverse mercator",
+    "gauss",
+    "lambert conic conformal",
+    "oblique mercator",
+    "stereographic",
+)
+
+
+def is_planning_crs(crs: object) -> bool:
+    """Whether ``crs`` can be planned in as it is: projected, in metres, and conformal with a
+    scale close to 1 (see :data:`PLANNING_METHODS`).
+
+    Examples
+    --------
+    >>> is_planning_crs("EPSG:4547"), is_planning_crs("EPSG:27700"), is_planning_crs(32650)
+    (True, True, True)
+    >>> is_planning_crs("EPSG:3857"), is_planning_crs("EPSG:4326"), is_planning_crs(3395)
+    (False, False, False)
+    """
+    c = pyproj.CRS.from_user_input(crs)
+    if not _is_metric_projected(c):
+        return False
+    op = c.coordinate_operation
+    method = (op.method_name if op is not None else "").lower()
+    if "mercator" in method and "transverse" not in method and "oblique" not in method:
+        return False
+    return any(m in method for m in PLANNING_METHODS)
+
+
 def _is_cgcs2000_geographic(crs: pyproj.CRS) -> bool:
     if not crs.is_geographic:
         return False
@@ -112,10 +147,14 @@ def cgcs2000_gk3_crs(lon: float) -> pyproj.CRS:
 def working_crs(gdf: gpd.GeoDataFrame) -> pyproj.CRS:
     """Choose the metric CRS gridplan computes in.
 
-    * already projected in metres: keep it (e.g. EPSG:27700, EPSG:3414, EPSG:4547);
-    * CGCS2000 geographic (EPSG:4490): the CGCS2000 3-degree Gauss-Krüger zone of the data's
-      centre, EPSG:4534-4554, so results stay on the Chinese national datum;
-    * anything else: the WGS84 UTM zone of the data's centre.
+    * already in a conformal metric CRS (:func:`is_planning_crs`): keep it (e.g. EPSG:27700,
+      EPSG:3414, EPSG:4547);
+    * CGCS2000 geographic (EPSG:4490), or projected on the CGCS2000 datum in a CRS that is
+      not conformal: the CGCS2000 3-degree Gauss-Krüger zone of the data's centre,
+      EPSG:4534-4554, so results stay on the Chinese national datum;
+    * anything else, Web Mercator (EPSG:3857) included: the WGS84 UTM zone of the data's
+      centre. Web Mercator metres are 1/cos(latitude) too long (1.3x in Beijing), so a plan
+      in them would size grids and barrier buffers wrongly.
 
     Raises
     ------
@@ -132,10 +171,13 @@ def working_crs(gdf: gpd.GeoDataFrame) -> pyproj.CRS:
     if gdf.crs is None:
         raise ValueError("the layer has no CRS; set it first with gdf.set_crs(...)")
     crs = pyproj.CRS.from_user_input(gdf.crs)
-    if _is_metric_projected(crs):
+    if is_planning_crs(crs):
         return crs
     lon, lat = _lonlat_centre(gdf)
-    if _is_cgcs2000_geographic(crs):
+    if crs.is_projected:
+        logger.info("%s is not a conformal metric CRS; planning in the data's zone", crs.name)
+    geodetic = crs.geodetic_crs if crs.is_projected else crs
+    if geodetic is not None and _is_cgcs2000_geographic(geodetic):
         try:
             return cgcs2000_gk3_crs(lon)
         except ValueError:

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
+
+#: Whose words a fix is given in (as :data:`gridplan.diagnostics.Interface`).
+Interface = Literal["python", "cli", "app"]
 
 
 class GridplanError(Exception):
@@ -59,3 +63,63 @@ def describe_rows(rows: Sequence[object], *, limit: int = 10) -> str:
     shown = ", ".join(str(r) for r in list(rows)[:limit])
     more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
     return f"{shown}{more}"
+
+
+#: How a planner changes an input option, in the words of the interface in use; ``{...}``
+#: fields are filled by :func:`option`. The fix of an input problem names the option the
+#: caller can actually set: a keyword in Python, a flag in the CLI, a control in the app.
+INPUT_OPTIONS: dict[str, dict[str, str]] = {
+    "fix_invalid": {
+        "python": "pass fix_invalid=True",
+        "cli": "pass --fix-invalid",
+        "app": "tick 'Repair invalid geometry'",
+    },
+    "columns": {
+        # the CLI's words too, until every command passes interface="cli"
+        "python": "rename it with columns={{{old!r}: {new!r}}} (CLI: --columns {old}={new})",
+        "cli": "rename it with --columns {old}={new}",
+        "app": "rename it in the column mapping box ({old} = {new})",
+    },
+    "coordinates": {
+        "python": "name them with columns={{{x!r}: 'lon', {y!r}: 'lat'}} (or x={x!r}, y={y!r})",
+        "cli": "name them with --columns {x}=lon,{y}=lat",
+        "app": "name them in the column mapping box ({x} = lon, {y} = lat)",
+    },
+    "crs": {
+        "python": "pass the CRS they are in, e.g. crs='EPSG:4490' (CGCS2000) or crs='EPSG:4547'",
+        "cli": "save the table as a GeoPackage in the CRS it is in (CSV/XLSX coordinates are "
+        "read as WGS84 longitude/latitude)",
+        "app": "upload the layer as a GeoPackage in the CRS it is in (CSV/XLSX coordinates are "
+        "read as WGS84 longitude/latitude)",
+    },
+    "encoding": {
+        "python": "pass encoding='gbk' (or the file's encoding)",
+        "cli": "put a .cpg file naming the encoding (e.g. GBK) next to the .shp",
+        "app": "re-save the file as UTF-8",
+    },
+    "force": {
+        "python": "pass force=True to overwrite it",
+        "cli": "pass --force to overwrite it",
+        "app": "choose another file name",
+    },
+    "balance": {
+        "python": "plan by population with GridRules(balance='population')",
+        "cli": 'plan by population with balance = "population" in the [grid] table of the '
+        "--rules file",
+        "app": "plan by population in the sidebar",
+    },
+}
+
+
+def option(name: str, interface: Interface = "python", **fields: object) -> str:
+    """The fix ``name`` of :data:`INPUT_OPTIONS` in the words of ``interface``.
+
+    Examples
+    --------
+    >>> option("fix_invalid", "cli")
+    'pass --fix-invalid'
+    >>> option("columns", "cli", old="户数", new="households")
+    'rename it with --columns 户数=households'
+    """
+    words = INPUT_OPTIONS[name]
+    return words.get(interface, words["python"]).format(**fields)

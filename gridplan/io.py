@@ -23,9 +23,13 @@ Examples
 from __future__ import annotations
 
 import logging
+import os
 import re
+import shutil
 import sqlite3
+import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,7 +42,8 @@ import pyogrio
 import shapely
 
 from .crs import output_crs
-from .errors import Problem, ValidationError
+from .errors import Interface, Problem, ValidationError, describe_rows, option
+from .validate import coordinate_problems, degree_problems
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +105,17 @@ def _check_exists(path: Path) -> None:
         raise _fail(path, "not_a_file", f"{str(path)!r} is a folder; pass a file inside it")
 
 
-def _rename(gdf: gpd.GeoDataFrame, columns: Mapping[str, str] | None) -> gpd.GeoDataFrame:
+def _check_not_empty(path: Path) -> None:
+    if path.stat().st_size == 0:
+        raise _fail(
+            path,
+            "empty_file",
+            f"the file {path.name!r} is empty (0 bytes); export the layer again or pick the "
+            "right file",
+        )
+
+
+def _rename(gdf: Any, columns: Mapping[str, str] | None) -> Any:
     if not columns:
         return gdf
     return gdf.rename(columns={k: v for k, v in columns.items() if k in gdf.columns})
@@ -111,13 +126,158 @@ def _rename(gdf: gpd.GeoDataFrame, columns: Mapping[str, str] | None) -> gpd.Geo
 # ---------------------------------------------------------------------------------------------
 
 
-def _zip_shapefiles(path: Path) -> list[str]:
+#: Largest number of bytes :func:`read_layer` extracts from one zipped Shapefile (all of its
+#: sidecar files together). The bytes actually decompressed are counted, not the sizes the zip
+#: declares, so a zip that lies about its sizes cannot fill the disk or the memory.
+MAX_ZIP_BYTES = 2 * 1024**3
+#: Shapefile sidecars extracted with the .shp (the .shx and .dbf are required)
+_SHP_SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError)
+
+
+def _unsafe_member(name: str) -> bool:
+    """A member name that would be written outside the folder it is extracted to."""
+    norm = name.replace("\\", "/")
+    return (
+        norm.startswith("/")
+        or bool(re.match(r"^[A-Za-z]:", norm))
+        or ".." in norm.split("/")
+        or "\x00" in norm
+    )
+
+
+def _zip_members(path: Path) -> list[str]:
+    """Member names of the zip ``path``, refusing the archive if any would escape its folder."""
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
-    except zipfile.BadZipFile as exc:
+    except _ZIP_ERRORS as exc:
         raise _fail(path, "bad_zip", f"{path.name!r} is not a readable zip file ({exc})") from exc
-    return sorted(n for n in names if n.lower().endswith(".shp") and not n.startswith("__MACOSX"))
+    unsafe = [n for n in names if _unsafe_member(n)]
+    if unsafe:
+        raise _fail(
+            path,
+            "unsafe_zip",
+            f"{path.name!r} holds {len(unsafe)} member(s) with a path outside the archive "
+            f"({describe_rows(unsafe, limit=5)}); gridplan does not read such zips. Zip the "
+            "Shapefile's files again from their own folder.",
+        )
+    return names
+
+
+def _junk_member(name: str) -> bool:
+    base = name.rsplit("/", 1)[-1]
+    return name.startswith("__MACOSX") or base.startswith("._") or base.startswith(".")
+
+
+def _zip_shapefiles(path: Path) -> list[str]:
+    """The complete Shapefiles (.shp with its .shx and .dbf) in the zip ``path``, sorted;
+    macOS resource forks, hidden files and .shp files missing a sidecar are passed over."""
+    names = _zip_members(path)
+    lowered = {n.lower() for n in names}
+    shps = sorted(n for n in names if n.lower().endswith(".shp") and not _junk_member(n))
+    complete = [n for n in shps if {n[:-4].lower() + ".shx", n[:-4].lower() + ".dbf"} <= lowered]
+    if shps and not complete:
+        raise _fail(
+            path,
+            "incomplete_shapefile",
+            f"{path.name!r} holds {', '.join(shps)} but not the .shx and .dbf files a Shapefile "
+            "needs next to the .shp; zip all the files of the Shapefile together",
+        )
+    return complete
+
+
+def extract_zip(
+    source: str | Path | bytes,
+    dest: str | Path,
+    *,
+    members: Iterable[str] | None = None,
+    limit: int | None = None,
+    name: str | None = None,
+) -> list[Path]:
+    """Extract a zip (a path or its bytes) into ``dest`` safely; return the files written.
+
+    * member names with ``..``, an absolute path or a drive letter are refused before
+      anything is written;
+    * the bytes actually decompressed are counted against ``limit`` (default
+      :data:`MAX_ZIP_BYTES`), so a zip whose declared sizes lie cannot fill the disk;
+    * a damaged zip, a CRC mismatch or sizes that do not match the contents give a
+      :class:`~gridplan.errors.ValidationError`, never ``BadZipFile``.
+
+    ``members`` limits extraction to those names (compared case-insensitively); ``name`` is
+    the archive's name in messages (default the file name, or ``"zip"`` for bytes).
+
+    Examples
+    --------
+    >>> import io as _io, tempfile
+    >>> buf = _io.BytesIO()
+    >>> with zipfile.ZipFile(buf, "w") as z:
+    ...     z.writestr("../../etc/passwd", b"x")
+    >>> extract_zip(buf.getvalue(), tempfile.mkdtemp())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gridplan.errors.ValidationError: 1 problem found in the input:
+      - [zip] 'zip' holds 1 member(s) with a path outside the archive (../../etc/passwd); ...
+    """
+    import io as _io
+
+    label = name or (Path(source).name if not isinstance(source, bytes) else "zip")
+    cap = MAX_ZIP_BYTES if limit is None else limit
+    opener = _io.BytesIO(source) if isinstance(source, bytes) else source
+    root = Path(dest).resolve()
+    wanted = {m.lower() for m in members} if members is not None else None
+    written: list[Path] = []
+    total = 0
+    try:
+        with zipfile.ZipFile(opener) as zf:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+            unsafe = [i.filename for i in infos if _unsafe_member(i.filename)]
+            if unsafe:
+                raise _fail(
+                    label,
+                    "unsafe_zip",
+                    f"{label!r} holds {len(unsafe)} member(s) with a path outside the archive "
+                    f"({describe_rows(unsafe, limit=5)}); gridplan does not read such zips. "
+                    "Zip the files again from their own folder.",
+                )
+            for info in infos:
+                if wanted is not None and info.filename.lower() not in wanted:
+                    continue
+                out = (root / info.filename.replace("\\", "/")).resolve()
+                if not out.is_relative_to(root):  # belt and braces after the name check
+                    raise _fail(label, "unsafe_zip", f"member {info.filename!r} leaves the folder")
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(out, "wb") as dst:
+                    while chunk := src.read(1 << 20):
+                        total += len(chunk)
+                        if total > cap:
+                            raise _fail(
+                                label,
+                                "zip_too_large",
+                                f"{label!r} unpacks to more than {cap // 1024**2} MB; gridplan "
+                                "stops there. Split the layer or send it as a GeoPackage",
+                            )
+                        dst.write(chunk)
+                written.append(out)
+    except ValidationError:
+        raise
+    except (*_ZIP_ERRORS, NotImplementedError, RuntimeError) as exc:
+        raise _fail(
+            label,
+            "bad_zip",
+            f"{label!r} is damaged or its sizes do not match its contents ({exc}); zip the "
+            "files again",
+        ) from exc
+    return written
+
+
+def _extract_shapefile(path: Path, shp: str, folder: Path, *, limit: int) -> Path:
+    """Extract ``shp`` and its sidecars into ``folder`` (:func:`extract_zip`)."""
+    stem = shp[:-4]
+    files = extract_zip(
+        path, folder, members=[stem + ext for ext in _SHP_SIDECARS], limit=limit, name=path.name
+    )
+    return next(f for f in files if f.suffix.lower() == ".shp")
 
 
 def list_layers(path: str | Path) -> list[str]:
@@ -126,6 +286,7 @@ def list_layers(path: str | Path) -> list[str]:
     p = Path(path)
     _check_exists(p)
     fmt = _format_of(p)
+    _check_not_empty(p)
     if fmt == "gpkg":
         try:
             return [str(name) for name, _ in pyogrio.list_layers(p)]
@@ -155,14 +316,20 @@ def _read_cpg(path: Path, shp: str | None) -> str | None:
                 return _cpg_encoding(cpg.read_text(errors="replace"))
         return None
     stem = shp[: -len(".shp")]
-    with zipfile.ZipFile(path) as zf:
-        for name in zf.namelist():
-            if name.lower() == (stem + ".cpg").lower():
-                return _cpg_encoding(zf.read(name).decode("ascii", errors="replace"))
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if info.filename.lower() == (stem + ".cpg").lower():
+                    with zf.open(info) as f:
+                        return _cpg_encoding(f.read(256).decode("ascii", errors="replace"))
+    except (*_ZIP_ERRORS, NotImplementedError, RuntimeError) as exc:
+        raise _fail(path, "bad_zip", f"{path.name!r} is damaged ({exc}); zip it again") from exc
     return None
 
 
-def _read_shapefile(source: str, encodings: list[str | None], path: Path) -> gpd.GeoDataFrame:
+def _read_shapefile(
+    source: str, encodings: list[str | None], path: Path, *, interface: Interface = "python"
+) -> gpd.GeoDataFrame:
     """Read with the first encoding that decodes: GBK data read as UTF-8 fails loudly in
     pyogrio, so trying UTF-8 before GB18030 cannot silently produce mojibake."""
     last: Exception | None = None
@@ -175,16 +342,25 @@ def _read_shapefile(source: str, encodings: list[str | None], path: Path) -> gpd
             last = exc
         except LookupError as exc:  # an encoding name Python does not know
             last = exc
+        except Exception as exc:  # pyogrio's DataSourceError and friends
+            raise _fail(
+                path, "unreadable", f"cannot read the Shapefile in {path.name!r}: {exc}"
+            ) from exc
     raise _fail(
         path,
         "encoding",
         f"cannot decode the attributes of {path.name!r} with {encodings} ({last}); "
-        "pass encoding='...' (CLI: an encoding-named .cpg file next to the .shp)",
+        f"{option('encoding', interface)}",
     )
 
 
 def _shapefile(
-    path: Path, *, layer: str | None, encoding: str | None, zipped: bool
+    path: Path,
+    *,
+    layer: str | None,
+    encoding: str | None,
+    zipped: bool,
+    interface: Interface = "python",
 ) -> gpd.GeoDataFrame:
     shp: str | None = None
     if zipped:
@@ -205,16 +381,19 @@ def _shapefile(
                     f"{', '.join(Path(s).stem for s in shps)}",
                 )
             shp = match[0]
-        source = f"/vsizip/{path.resolve()}/{shp}"
-    else:
-        source = str(path)
     if encoding is not None:
         encodings: list[str | None] = [encoding]
     else:
         cpg = _read_cpg(path, shp)
         encodings = [cpg, "UTF-8", "GB18030"] if cpg else ["UTF-8", "GB18030"]
         encodings = list(dict.fromkeys(encodings))
-    return _read_shapefile(source, encodings, path)
+    if shp is None:
+        return _read_shapefile(str(path), encodings, path, interface=interface)
+    # extract the one Shapefile chosen, counting the bytes, instead of letting GDAL follow the
+    # sizes the zip declares
+    with tempfile.TemporaryDirectory(prefix="gridplan-zip-") as folder:
+        local = _extract_shapefile(path, shp, Path(folder), limit=MAX_ZIP_BYTES)
+        return _read_shapefile(str(local), encodings, path, interface=interface)
 
 
 def _ogr(path: Path, *, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
@@ -280,6 +459,8 @@ def read_table(
     p = Path(path)
     _check_exists(p)
     fmt = _format_of(p)
+    if fmt in ("csv", "excel"):
+        _check_not_empty(p)
     if fmt == "csv":
         encodings = [encoding] if encoding else list(CSV_ENCODINGS)
         last: Exception | None = None
@@ -394,6 +575,68 @@ def parse_columns(text: str | None) -> dict[str, str]:
     return mapping
 
 
+#: names of every coordinate and household column a header row is recognised by
+_HEADER_WORDS = {
+    n.lower()
+    for n in (*X_NAMES, *Y_NAMES, *_WKT_NAMES, "households", "户数", "unit_id", "楼号", "名称")
+}
+
+
+def header_hint(df: pd.DataFrame) -> str:
+    """A sentence on where a table's header row seems to be, or ``""`` when the first row
+    reads as a header.
+
+    Spreadsheets from offices often carry a title row or two above the header, or a header
+    whose cells are merged; pandas then names the columns ``Unnamed: 1``, ``Unnamed: 2``...
+
+    Examples
+    --------
+    >>> df = pd.DataFrame([["楼号", "户数", "经度", "纬度"], ["1", 120, 112.5, 37.8]],
+    ...                   columns=["某社区住户统计", "Unnamed: 1", "Unnamed: 2", "Unnamed: 3"])
+    >>> header_hint(df)  # doctest: +ELLIPSIS
+    'the header row seems to be row 2 of the sheet (楼号, 户数, 经度, 纬度), not row 1; ...'
+    """
+    names = [str(c) for c in df.columns]
+    unnamed = [i for i, c in enumerate(names) if c.startswith("Unnamed:")]
+    if not unnamed:
+        return ""
+    best: tuple[int, int] | None = None
+    for i, row in enumerate(df.head(20).itertuples(index=False)):
+        words = [str(v).strip() for v in row if isinstance(v, str) and v.strip()]
+        score = sum(w.lower() in _HEADER_WORDS for w in words) * 10 + len(words)
+        if words and (best is None or score > best[1]):
+            best = (i, score)
+    if best is not None and best[1] >= 20:
+        i = best[0]
+        shown = ", ".join(str(v) for v in df.iloc[i].tolist() if pd.notna(v))
+        return (
+            f"the header row seems to be row {i + 2} of the sheet ({shown}), not row 1; "
+            f"delete the {i + 1} row(s) above it and unmerge its cells, then read it again"
+        )
+    cols = ", ".join(str(i + 1) for i in unnamed[:10])
+    return (
+        f"column(s) {cols} of the header row have no name, as when header cells are merged; "
+        "unmerge the header cells so every column has its own name in row 1"
+    )
+
+
+def _coordinate_crs(crs: Any, path: Path) -> Any:
+    if crs is None:
+        return "EPSG:4326"
+    import pyproj
+
+    try:
+        return pyproj.CRS.from_user_input(crs)
+    except Exception as exc:  # pyproj.exceptions.CRSError, TypeError
+        raise _fail(
+            path,
+            "bad_crs",
+            f"crs={crs!r} is not a coordinate reference system ({exc}); give an EPSG code such "
+            "as 'EPSG:4326' (WGS84 lon/lat), 'EPSG:4490' (CGCS2000 lon/lat) or 'EPSG:4547' "
+            "(CGCS2000 / Gauss-Kruger CM 114E)",
+        ) from exc
+
+
 def _table_to_gdf(
     df: pd.DataFrame,
     path: Path,
@@ -401,11 +644,12 @@ def _table_to_gdf(
     x: str | None,
     y: str | None,
     crs: Any,
+    interface: Interface = "python",
 ) -> gpd.GeoDataFrame:
     columns = [str(c) for c in df.columns]
     df = df.copy()
     df.columns = columns
-    target_crs = crs if crs is not None else "EPSG:4326"
+    target_crs = _coordinate_crs(crs, path)
     if x is None and y is None:
         wkt = find_column(columns, _WKT_NAMES)
         if wkt is not None:
@@ -423,18 +667,45 @@ def _table_to_gdf(
         name for name, col in (("x", xcol), ("y", ycol)) if col is None or col not in columns
     ]
     if missing:
+        hint = header_hint(df)
         raise _fail(
             path,
             "no_coordinates",
             f"cannot find the coordinate columns of {path.name!r} (columns: "
             f"{', '.join(columns)}); expected longitude/latitude columns named like "
-            f"{'/'.join(X_NAMES[:5])} and {'/'.join(Y_NAMES[:3])}, a WKT `geometry` column, "
-            "or pass x=... and y=... (CLI: --columns to rename)",
+            f"{'/'.join(X_NAMES[:5])} and {'/'.join(Y_NAMES[:3])}, or a WKT `geometry` column; "
+            + (hint if hint else option("coordinates", interface, x="<x column>", y="<y column>")),
         )
     assert xcol is not None and ycol is not None
     xs = pd.to_numeric(df[xcol], errors="coerce").to_numpy(dtype=float)
     ys = pd.to_numeric(df[ycol], errors="coerce").to_numpy(dtype=float)
     ok = np.isfinite(xs) & np.isfinite(ys)
+    if getattr(target_crs, "is_geographic", False) or target_crs == "EPSG:4326":
+        id_col = find_column(columns, ("unit_id",))
+        # without ids, the line numbers a spreadsheet shows (the header is line 1)
+        ids = df[id_col].tolist() if id_col else [i + 2 for i in range(len(df))]
+        found = coordinate_problems(
+            xs,
+            ys,
+            layer=path.name,
+            ids=ids,
+            columns=(xcol, ycol),
+            id_word="ids" if id_col else "rows",
+            interface=interface,
+        )
+        if found:
+            raise ValidationError(found)
+    else:
+        found = degree_problems(
+            xs,
+            ys,
+            layer=path.name,
+            crs=target_crs,
+            fix="leave out the CRS (CSV/XLSX coordinates are WGS84 longitude/latitude by "
+            "default) or give the geographic CRS they are in, e.g. EPSG:4490",
+        )
+        if found:
+            raise ValidationError(found)
     geoms = np.full(len(df), None, dtype=object)
     geoms[ok] = shapely.points(xs[ok], ys[ok])
     if (~ok).any():
@@ -456,6 +727,7 @@ def read_layer(
     x: str | None = None,
     y: str | None = None,
     crs: Any = None,
+    interface: Interface = "python",
 ) -> gpd.GeoDataFrame:
     """Read one layer from a file into a GeoDataFrame.
 
@@ -466,7 +738,9 @@ def read_layer(
     layer
         GeoPackage layer, Shapefile name inside a zip, or Excel sheet (default: the first).
     columns
-        Renaming applied after reading, e.g. ``{"户数": "households"}``.
+        Renaming applied after reading, e.g. ``{"户数": "households"}``. For CSV/XLSX it is
+        applied before the coordinate columns are looked for, so ``{"东经": "lon",
+        "北纬": "lat"}`` names them.
     encoding
         Attribute encoding for Shapefiles/CSV. By default a Shapefile's ``.cpg`` is honoured,
         otherwise UTF-8 and then GB18030 (a superset of GBK) are tried.
@@ -474,24 +748,32 @@ def read_layer(
         Coordinate columns of a CSV/XLSX; by default found among lon/lng/longitude/经度/x and
         lat/latitude/纬度/y, or a WKT column named ``geometry``/``wkt``.
     crs
-        CRS of CSV/XLSX coordinates (default EPSG:4326); for other formats, the CRS to assign
-        when the file has none.
+        CRS of CSV/XLSX coordinates (default EPSG:4326, WGS84 lon/lat): e.g. ``"EPSG:4490"``
+        for CGCS2000 lon/lat or ``"EPSG:4547"`` for CGCS2000 Gauss-Krüger metres. For other
+        formats, the CRS to assign when the file has none.
+    interface
+        Whose words the fixes in error messages use: ``"python"`` keywords (default),
+        ``"cli"`` flags or ``"app"`` controls.
 
     Raises
     ------
     ValidationError
-        Missing file, unknown format, missing layer, undecodable attributes, no coordinate
-        columns: always a readable message instead of a GDAL traceback.
+        Missing or empty file, unknown format, missing layer, undecodable attributes, a zip
+        with members outside the archive, damaged or larger than :data:`MAX_ZIP_BYTES`, no
+        coordinate columns (with a hint when the header is not the sheet's first row),
+        longitudes beyond ±180° or latitudes beyond ±90° (and swapped lon/lat): always a
+        readable message instead of a GDAL traceback.
     """
     p = Path(path)
     _check_exists(p)
     fmt = _format_of(p)
+    _check_not_empty(p)
     if fmt == "gpkg" or fmt == "geojson":
         gdf = _ogr(p, layer=layer, encoding=encoding)
     elif fmt == "shapefile_zip":
-        gdf = _shapefile(p, layer=layer, encoding=encoding, zipped=True)
+        gdf = _shapefile(p, layer=layer, encoding=encoding, zipped=True, interface=interface)
     elif fmt == "shapefile":
-        gdf = _shapefile(p, layer=layer, encoding=encoding, zipped=False)
+        gdf = _shapefile(p, layer=layer, encoding=encoding, zipped=False, interface=interface)
     elif fmt == "parquet":
         try:
             gdf = gpd.read_parquet(p)
@@ -499,10 +781,202 @@ def read_layer(
             raise _fail(p, "unreadable", f"cannot read {p.name!r} as GeoParquet: {exc}") from exc
     else:  # csv or excel
         table = read_table(p, sheet=layer if fmt == "excel" else None, encoding=encoding)
-        gdf = _table_to_gdf(table, p, x=x, y=y, crs=crs)
+        # rename first, so a mapping can name the coordinate columns (东经=lon, 北纬=lat)
+        table = _rename(table, columns)
+        return _table_to_gdf(table, p, x=x, y=y, crs=crs, interface=interface)
     if crs is not None and gdf.crs is None:
-        gdf = gdf.set_crs(crs)
+        try:
+            gdf = gdf.set_crs(crs)
+        except Exception as exc:
+            raise _fail(p, "bad_crs", f"crs={crs!r} is not a CRS ({exc})") from exc
     return _rename(gdf, columns)
+
+
+#: output formats by file suffix; a name ending in anything else is refused
+OUTPUT_FORMATS: dict[str, str] = {
+    ".gpkg": "gpkg",
+    ".geojson": "geojson",
+    ".json": "geojson",
+    ".zip": "shapefile_zip",
+    ".parquet": "parquet",
+    ".geoparquet": "parquet",
+    ".csv": "csv",
+}
+
+
+def output_format(path: str | Path) -> str:
+    """The format a result is written in, chosen by the extension of ``path``: ``"gpkg"``,
+    ``"geojson"``, ``"shapefile_zip"`` (a ``.zip`` holding a Shapefile), ``"parquet"`` or
+    ``"csv"``.
+
+    A bare ``.shp`` is refused rather than written as something else under its name: a
+    Shapefile is several files, so it is written zipped.
+
+    Raises
+    ------
+    ValidationError
+        For any other extension, naming the ones that work.
+
+    Examples
+    --------
+    >>> output_format("plan.gpkg"), output_format("grids.GeoJSON"), output_format("g.shp.zip")
+    ('gpkg', 'geojson', 'shapefile_zip')
+    >>> output_format("grids.shp")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gridplan.errors.ValidationError: 1 problem found in the input:
+      - [grids.shp] cannot write 'grids.shp': a Shapefile is several files; ...
+    """
+    p = Path(path)
+    fmt = OUTPUT_FORMATS.get(p.suffix.lower())
+    if fmt is not None:
+        return fmt
+    known = ", ".join(sorted(OUTPUT_FORMATS))
+    if p.suffix.lower() == ".shp":
+        message = (
+            f"cannot write {p.name!r}: a Shapefile is several files; name the output "
+            f"{p.stem}.zip for a zipped Shapefile, or {p.stem}.gpkg"
+        )
+    else:
+        message = (
+            f"cannot write {p.name!r}: unknown output type {p.suffix or '(none)'!r}; expected "
+            f"one of {known}"
+        )
+    raise _fail(p, "unknown_format", message)
+
+
+def _input_path(source: str | Path) -> Path:
+    """The file of an input given as ``path`` or ``path:layer``."""
+    p = Path(source)
+    if not p.exists() and isinstance(source, str) and ":" in source[2:]:
+        head = source.rsplit(":", 1)[0]
+        if Path(head).exists():
+            return Path(head)
+    return p
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def check_output_path(
+    out: str | Path,
+    *,
+    inputs: Iterable[str | Path | None] = (),
+    force: bool = False,
+    interface: Interface = "python",
+) -> Path:
+    """Refuse an output path before any work starts; return it as a :class:`~pathlib.Path`.
+
+    * the output is one of the ``inputs`` (``path`` or ``path:layer``; the same file reached
+      through another name or a link counts): always refused, even with ``force``, because
+      writing would destroy the data being planned;
+    * the extension does not choose a format (:func:`output_format`);
+    * the output is a folder, or its folder does not exist;
+    * the output exists and ``force`` is not set.
+
+    Raises
+    ------
+    ValidationError
+        Listing every reason the path cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "units.gpkg").write_bytes(b"x")
+    >>> check_output_path(d / "plan.gpkg", inputs=[d / "units.gpkg"]).name
+    'plan.gpkg'
+    >>> check_output_path(d / "units.gpkg", inputs=[f"{d}/units.gpkg:units"], force=True)
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gridplan.errors.ValidationError: 1 problem found in the input:
+      - [units.gpkg] the output 'units.gpkg' is also an input; ...
+    """
+    p = Path(out)
+    problems: list[Problem] = []
+    for source in inputs:
+        if source is None:
+            continue
+        if _same_file(p, _input_path(source)):
+            problems.append(
+                Problem(
+                    p.name,
+                    "output_is_input",
+                    f"the output {p.name!r} is also an input; writing it would destroy the "
+                    "input's layers. Write the result to another file",
+                )
+            )
+            break
+    try:
+        output_format(p)
+    except ValidationError as exc:
+        problems.extend(exc.problems)
+    if p.is_dir():
+        problems.append(
+            Problem(p.name, "not_a_file", f"the output {str(p)!r} is a folder; name a file in it")
+        )
+    elif not p.parent.exists():
+        problems.append(
+            Problem(
+                p.name,
+                "missing_folder",
+                f"the folder of the output, {str(p.parent)!r}, does not exist; create it first",
+            )
+        )
+    elif p.exists() and not force and not any(pr.check == "output_is_input" for pr in problems):
+        problems.append(
+            Problem(
+                p.name,
+                "output_exists",
+                f"the output {p.name!r} already exists; {option('force', interface)}, or "
+                "write to another file",
+            )
+        )
+    if problems:
+        raise ValidationError(problems)
+    return p
+
+
+def _partial(path: Path) -> Path:
+    """A temporary name next to ``path``, with its suffix, for writing before a rename."""
+    return path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+
+
+@contextmanager
+def _atomic(path: Path, *, keep: bool = False) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success it replaces ``path`` in one rename,
+    so an interrupted run never leaves a half-written file. ``keep`` starts the temporary
+    file as a copy of an existing ``path`` (a GeoPackage whose other layers are kept)."""
+    tmp = _partial(path)
+    if tmp.exists():
+        tmp.unlink()
+    if keep and path.exists():
+        shutil.copyfile(path, tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _write_shapefile_zip(gdf: gpd.GeoDataFrame, path: Path, *, layer: str) -> None:
+    """A zipped Shapefile in UTF-8 (with a .cpg saying so), named ``layer`` inside the zip."""
+    with tempfile.TemporaryDirectory(prefix="gridplan-shp-") as folder:
+        shp = Path(folder) / f"{layer}.shp"
+        pyogrio.write_dataframe(gdf, shp, driver="ESRI Shapefile", encoding="UTF-8")
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for f in sorted(Path(folder).iterdir()):
+                entry = zipfile.ZipInfo(f.name, date_time=(1980, 1, 1, 0, 0, 0))
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(entry, f.read_bytes())
 
 
 def _flat(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -514,26 +988,34 @@ def _flat(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def write_layer(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = None) -> Path:
     """Write ``gdf`` to a GeoPackage (``layer`` name, default the file stem; other layers are
-    kept), GeoJSON (RFC 7946, WGS84), GeoParquet, or CSV.
+    kept), GeoJSON (RFC 7946, WGS84), a zipped Shapefile (``.zip``, UTF-8), GeoParquet, or
+    CSV: the extension chooses (:func:`output_format`), and any other one is refused.
+
+    Every format is written to a temporary file next to ``path`` and renamed over it, so an
+    interrupted run leaves the old file or the new one, never half of one.
 
     CSV holds ``lon``/``lat`` columns when every geometry is a point and a WKT ``geometry``
     column otherwise, both in WGS84 (EPSG:4326) so :func:`read_layer` reads it back as is.
     A named index is written as a column.
     """
     p = Path(path)
-    suffix = p.suffix.lower()
+    fmt = output_format(p)
     out = _flat(gdf)
-    if suffix == ".gpkg":
+    if fmt == "gpkg":
         write_gpkg(p, {layer or p.stem: out})
-    elif suffix in (".geojson", ".json"):
+    elif fmt == "geojson":
         if out.crs is not None:
             out = out.to_crs(output_crs(out.crs, fmt="geojson"))
-        if p.exists():
-            p.unlink()  # GeoJSON has no layers; replace the file
-        pyogrio.write_dataframe(out, p, driver="GeoJSON", layer_options={"RFC7946": "YES"})
-    elif suffix in (".parquet", ".geoparquet"):
-        out.to_parquet(p)
-    elif suffix == ".csv":
+        with _atomic(p) as tmp:  # GeoJSON has no layers; the file is replaced
+            pyogrio.write_dataframe(out, tmp, driver="GeoJSON", layer_options={"RFC7946": "YES"})
+    elif fmt == "shapefile_zip":
+        name = layer or p.name.split(".")[0] or "layer"
+        with _atomic(p) as tmp:
+            _write_shapefile_zip(out, tmp, layer=name)
+    elif fmt == "parquet":
+        with _atomic(p) as tmp:
+            out.to_parquet(tmp)
+    else:  # csv
         if out.crs is not None:
             out = out.to_crs(output_crs(out.crs, fmt="csv"))
         geoms = out.geometry
@@ -544,13 +1026,8 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = 
             table["lat"] = geoms.y.to_numpy()
         else:
             table["geometry"] = shapely.to_wkt(geoms.to_numpy(), rounding_precision=-1)
-        table.to_csv(p, index=False, encoding="utf-8-sig")
-    else:
-        raise _fail(
-            p,
-            "unknown_format",
-            f"cannot write {p.name!r}: expected .gpkg, .geojson, .parquet or .csv",
-        )
+        with _atomic(p) as tmp:
+            table.to_csv(tmp, index=False, encoding="utf-8-sig")
     logger.info("wrote %d rows to %s", len(out), p)
     return p
 
@@ -587,11 +1064,18 @@ def pin_gpkg_timestamps(path: str | Path) -> Path:
 def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame]) -> Path:
     """Write ``layers`` (name -> GeoDataFrame or attribute table) into one GeoPackage, in
     order, with its timestamps pinned (:func:`pin_gpkg_timestamps`). Other layers already in
-    the file are kept."""
+    the file are kept.
+
+    The GeoPackage is written to a temporary file next to ``path`` (a copy of it when it
+    exists) and renamed over it once complete, so an interrupted run never leaves a
+    half-written GeoPackage. Callers refuse an output that is also an input first, with
+    :func:`check_output_path`."""
     p = Path(path)
-    for name, frame in layers.items():
-        pyogrio.write_dataframe(frame, p, layer=name, driver="GPKG")
-    return pin_gpkg_timestamps(p)
+    with _atomic(p, keep=True) as tmp:
+        for name, frame in layers.items():
+            pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG")
+        pin_gpkg_timestamps(tmp)
+    return p
 
 
 @contextmanager

@@ -40,15 +40,19 @@ import pyproj
 import shapely
 
 from .crs import unshift_to_wgs84
-from .errors import Problem, describe_rows
+from .errors import Interface, Problem, describe_rows
 from .validate import (
     ALLOWED_TYPES,
+    DEDICATED_SHARE_MAX,
     ID_COLUMNS,
     NUMERIC_UNIT_COLUMNS,
+    PART_GAP_M,
     check_or_raise,
     id_str,
     layer_ids,
     parse_bool,
+    part_groups,
+    plan_size_problems,
     representative_points,
     validate_layers,
 )
@@ -140,7 +144,7 @@ def _rename(gdf: Any, role: str, columns: Mapping[str, str] | None) -> tuple[Any
             Problem(
                 role,
                 "duplicate_column",
-                f"renaming with columns={mapping} gives the {role} layer two columns named "
+                f"renaming {mapping} gives the {role} layer two columns named "
                 f"{', '.join(dup)}; drop the old column or leave it out of `columns`.",
             )
         ]
@@ -199,6 +203,101 @@ def repair_geometry(gdf: gpd.GeoDataFrame, *, role: str) -> gpd.GeoDataFrame:
     )
     out[out.geometry.name] = gpd.GeoSeries(fixed, index=out.index, crs=out.crs)
     return out
+
+
+def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
+    """Whole shares of ``total`` proportional to ``weights`` that sum to ``total`` exactly."""
+    w = np.asarray(weights, dtype=float)
+    w = w / w.sum() if w.sum() > 0 else np.full(len(w), 1.0 / len(w))
+    raw = total * w
+    out = np.floor(raw).astype("int64")
+    rest = int(total - out.sum())
+    if rest > 0:
+        order = np.lexsort((np.arange(len(w)), -(raw - out)))  # ties: the first part
+        out[order[:rest]] += 1
+    return out
+
+
+def split_distant_parts(units: gpd.GeoDataFrame, *, gap_m: float = PART_GAP_M) -> gpd.GeoDataFrame:
+    """Split every MultiPolygon unit with a part farther than ``gap_m`` from its other parts
+    into one unit per group of nearby parts, so each place is planned where it is.
+
+    The new units get ids ``<id>.1``, ``<id>.2``... (largest part group first) and share the
+    unit's ``households`` (and ``population``, ``party_members``) by area with the largest
+    remainder method, so totals are conserved exactly. Other columns are copied. Units whose
+    parts lie within ``gap_m`` of each other are kept as they are. ``units`` is not mutated.
+
+    Examples
+    --------
+    >>> from shapely.geometry import MultiPolygon, box
+    >>> u = gpd.GeoDataFrame({"unit_id": ["a"], "households": [101]},
+    ...     geometry=[MultiPolygon([box(0, 0, 20, 10), box(500, 0, 510, 10)])], crs=32650)
+    >>> out = split_distant_parts(u)
+    >>> out["unit_id"].tolist(), out["households"].tolist()
+    (['a.1', 'a.2'], [67, 34])
+    """
+    from .crs import to_working
+
+    if len(units) == 0:
+        return units.copy()
+    geoms = units.geometry.to_numpy()
+    multi = np.asarray(shapely.get_type_id(geoms)) == 6
+    if not multi.any() or units.crs is None:
+        return units.copy()
+    metric = to_working(units[[units.geometry.name]]).geometry.to_numpy()
+    ids = layer_ids(units, "units")
+    pieces_at: dict[int, pd.DataFrame] = {}
+    for pos in (int(i) for i in np.flatnonzero(multi)):
+        row = units.iloc[[pos]]
+        parts = shapely.get_parts(metric[pos])
+        originals = shapely.get_parts(geoms[pos])
+        label = part_groups(metric[pos], gap_m=gap_m)
+        n_groups = int(label.max()) + 1 if len(label) else 1
+        if n_groups == 1:
+            continue
+        areas = np.bincount(label, weights=shapely.area(parts), minlength=n_groups)
+        pieces = row.loc[row.index.repeat(n_groups)].copy()
+        pieces[units.geometry.name] = [
+            shapely.union_all(originals[label == g]) for g in range(n_groups)
+        ]
+        for col in ("households", "population", "party_members"):
+            if col in pieces.columns:
+                value = pd.to_numeric(pd.Series([row[col].iloc[0]]), errors="coerce").iloc[0]
+                if pd.notna(value) and float(value).is_integer():
+                    pieces[col] = _largest_remainder(int(value), areas)
+                elif pd.notna(value):
+                    pieces[col] = float(value) * areas / areas.sum()
+        new_ids = [f"{ids[pos]}.{k + 1}" for k in range(n_groups)]
+        if "unit_id" in pieces.columns:
+            pieces["unit_id"] = new_ids
+        else:
+            pieces.index = pd.Index(new_ids, name=units.index.name)
+        pieces_at[pos] = pieces
+    split_ids = [ids[pos] for pos in pieces_at]
+    if not split_ids:
+        return units.copy()
+    logger.warning(
+        "split %d units whose parts lie more than %g m apart into one unit per place (ids %s)",
+        len(split_ids),
+        gap_m,
+        describe_rows(tuple(split_ids)),
+    )
+    # the new units take the place of the one they came from, so the order is kept
+    frames: list[pd.DataFrame] = []
+    last = 0
+    for pos in sorted(pieces_at):
+        frames.extend([units.iloc[last:pos], pieces_at[pos]])
+        last = pos + 1
+    frames.append(units.iloc[last:])
+    out = pd.concat([f for f in frames if len(f)])
+    return gpd.GeoDataFrame(out, geometry=units.geometry.name, crs=units.crs)
+
+
+def check_plan_size(layers: Layers, *, rules: Any) -> None:
+    """Raise a :class:`~gridplan.errors.ValidationError` when the plan could not be coded or
+    would run without bound (:func:`gridplan.validate.plan_size_problems`), before any work.
+    """
+    check_or_raise(plan_size_problems(layers.units, rules=rules))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -363,6 +462,10 @@ def prepare_layers(
     source_crs: SourceCRS | None = None,
     balance: Balance = "households",
     fix_invalid: bool = False,
+    rules: Any = None,
+    part_gap_m: float = PART_GAP_M,
+    dedicated_share_max: float = DEDICATED_SHARE_MAX,
+    interface: Interface = "python",
 ) -> Layers:
     """Rename, convert, validate and normalise the input layers. Inputs are never mutated.
 
@@ -380,7 +483,19 @@ def prepare_layers(
     balance
         ``"population"`` makes the ``households`` column optional and ``population`` required.
     fix_invalid
-        Repair invalid geometries with :func:`shapely.make_valid` instead of reporting them.
+        Repair invalid geometries with :func:`shapely.make_valid` instead of reporting them,
+        and split MultiPolygon units whose parts lie more than ``part_gap_m`` apart into one
+        unit per place (:func:`split_distant_parts`).
+    rules
+        :class:`~gridplan.config.PlanRules`: when given, plans that could not be coded or
+        would run without bound are refused too (:func:`check_plan_size`).
+    part_gap_m, dedicated_share_max
+        A MultiPolygon unit with a part farther than ``part_gap_m`` metres from the rest, and
+        a dedicated area holding more than ``dedicated_share_max`` of the households, are
+        problems (:func:`gridplan.validate.validate_layers`).
+    interface
+        Whose words the fixes use: ``"python"`` keywords (default), ``"cli"`` flags or
+        ``"app"`` controls.
 
     Returns
     -------
@@ -414,6 +529,11 @@ def prepare_layers(
         problems.extend(found)
         if fix_invalid and isinstance(gdf, gpd.GeoDataFrame):
             gdf = repair_geometry(gdf, role=role)
+            if role == "units" and gdf.crs is not None:
+                try:
+                    gdf = split_distant_parts(gdf, gap_m=part_gap_m)
+                except Exception:  # unprojectable coordinates: reported by validation
+                    pass
         work[role] = gdf
     if work["units"] is None:
         problems.append(Problem("units", "missing_layer", "a units layer is required."))
@@ -426,6 +546,9 @@ def prepare_layers(
             communities=work["communities"],
             streets=work["streets"],
             balance=balance,
+            part_gap_m=part_gap_m,
+            dedicated_share_max=dedicated_share_max,
+            interface=interface,
         )
     )
     check_or_raise(problems)
@@ -458,6 +581,8 @@ def prepare_layers(
         communities=communities_n,
         streets=streets_n,
     )
+    if rules is not None:
+        check_plan_size(layers, rules=rules)
     logger.info(
         "prepared %d units (%d households) and %s",
         len(units_n),

@@ -19,16 +19,17 @@ Examples
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from .errors import Problem, ValidationError, describe_rows
+from .errors import Interface, Problem, ValidationError, describe_rows, option
 
 Role = Literal["units", "compounds", "dedicated", "barriers", "communities", "streets"]
 ROLES: tuple[Role, ...] = ("units", "compounds", "dedicated", "barriers", "communities", "streets")
@@ -163,6 +164,11 @@ def parse_bool(values: pd.Series) -> tuple[pd.Series, list[int]]:
     return pd.Series(out, index=values.index, dtype=bool), bad
 
 
+def _code(snippet: str, interface: Interface) -> str:
+    """`` (snippet)`` for a Python caller; nothing where the caller cannot run Python."""
+    return f" ({snippet})" if interface == "python" else ""
+
+
 def _rows(ids: pd.Index, mask: Iterable[bool] | np.ndarray) -> tuple[object, ...]:
     m = np.asarray(mask, dtype=bool)
     return tuple("<missing id>" if v is None else v for v in ids[m])
@@ -179,7 +185,9 @@ def _problem(layer: str, check: str, what: str, rows: tuple[object, ...], fix: s
     return Problem(layer, check, message, rows)
 
 
-def _geometry_problems(gdf: gpd.GeoDataFrame, role: str, ids: pd.Index) -> list[Problem]:
+def _geometry_problems(
+    gdf: gpd.GeoDataFrame, role: str, ids: pd.Index, interface: Interface = "python"
+) -> list[Problem]:
     problems: list[Problem] = []
     geoms = gdf.geometry.to_numpy()
     missing = shapely.is_missing(geoms)
@@ -190,7 +198,9 @@ def _geometry_problems(gdf: gpd.GeoDataFrame, role: str, ids: pd.Index) -> list[
                 "null_geometry",
                 "have no geometry",
                 _rows(ids, missing),
-                "drop them or add their geometry (gdf[gdf.geometry.notna()]).",
+                "drop them or add their geometry"
+                + _code("gdf[gdf.geometry.notna()]", interface)
+                + ".",
             )
         )
     present = ~missing
@@ -202,7 +212,9 @@ def _geometry_problems(gdf: gpd.GeoDataFrame, role: str, ids: pd.Index) -> list[
                 "empty_geometry",
                 "have empty geometry",
                 _rows(ids, empty),
-                "drop them (gdf[~gdf.geometry.is_empty]) or add their geometry.",
+                "drop them or add their geometry"
+                + _code("gdf[~gdf.geometry.is_empty]", interface)
+                + ".",
             )
         )
     usable = present & ~empty
@@ -214,8 +226,9 @@ def _geometry_problems(gdf: gpd.GeoDataFrame, role: str, ids: pd.Index) -> list[
                 "z_geometry",
                 "have 3-D (Z) coordinates",
                 _rows(ids, has_z),
-                "drop Z with gdf.geometry = shapely.force_2d(gdf.geometry.values) "
-                "(heights belong in a `floors` column).",
+                "save them as 2-D"
+                + _code("gdf.geometry = shapely.force_2d(gdf.geometry.values)", interface)
+                + "; heights belong in a `floors` column.",
             )
         )
     types = np.asarray(shapely.get_type_id(geoms))
@@ -242,7 +255,11 @@ def _geometry_problems(gdf: gpd.GeoDataFrame, role: str, ids: pd.Index) -> list[
                 _rows(ids, wrong),
                 f"keep only {'/'.join(sorted(allowed - {'LinearRing'}))} features in the "
                 f"{role} layer"
-                + (" (explode collections with gdf.explode())" if role != "units" else "")
+                + (
+                    _code("explode collections with gdf.explode()", interface)
+                    if role != "units"
+                    else ""
+                )
                 + ".",
             )
         )
@@ -276,7 +293,8 @@ def _geometry_problems(gdf: gpd.GeoDataFrame, role: str, ids: pd.Index) -> list[
                 "invalid_geometry",
                 "have invalid geometry",
                 _rows(ids, invalid),
-                "repair with shapely.make_valid or pass fix_invalid=True.",
+                f"repair them with shapely.make_valid or {option('fix_invalid', interface)} to "
+                "have gridplan repair them.",
             )
         )
     return problems
@@ -330,7 +348,9 @@ def _hint_columns(columns: Iterable[object], pattern: re.Pattern[str], target: s
     return [str(c) for c in columns if str(c) != target and pattern.search(str(c))]
 
 
-def _households_problems(units: pd.DataFrame, ids: pd.Index, balance: str) -> list[Problem]:
+def _households_problems(
+    units: pd.DataFrame, ids: pd.Index, balance: str, interface: Interface = "python"
+) -> list[Problem]:
     problems: list[Problem] = []
     if "households" not in units.columns:
         if balance == "population":
@@ -347,13 +367,29 @@ def _households_problems(units: pd.DataFrame, ids: pd.Index, balance: str) -> li
             Problem(
                 "units",
                 "missing_households",
-                "units have no `households` column; rename yours with "
-                f"columns={{{example!r}: 'households'}} (CLI: --columns {example}=households), "
-                "or plan by population with balance='population'." + look,
+                "units have no `households` column; "
+                + option("columns", interface, old=example, new="households")
+                + f", or {option('balance', interface)}."
+                + look,
             )
         )
         return problems
-    num, non_numeric = _numeric(units["households"])
+    raw = units["households"]
+    is_bool = np.array([isinstance(v, bool | np.bool_) for v in raw.to_numpy()], dtype=bool)
+    if is_bool.any():
+        # True is an int in Python: a yes/no column renamed to households would plan 1s and 0s
+        problems.append(
+            _problem(
+                "units",
+                "bool_households",
+                "have a true/false `households` value",
+                _rows(ids, is_bool),
+                "household counts must be whole numbers; check that the right column is "
+                "mapped to `households`.",
+            )
+        )
+        raw = raw.where(~is_bool, None)
+    num, non_numeric = _numeric(raw)
     if non_numeric.any():
         problems.append(
             _problem(
@@ -364,7 +400,7 @@ def _households_problems(units: pd.DataFrame, ids: pd.Index, balance: str) -> li
                 "write household counts as whole numbers.",
             )
         )
-    nan = (units["households"].isna()).to_numpy()
+    nan = (units["households"].isna()).to_numpy() & ~is_bool
     if nan.any() and balance == "households":
         problems.append(
             _problem(
@@ -388,7 +424,8 @@ def _households_problems(units: pd.DataFrame, ids: pd.Index, balance: str) -> li
                 "household counts must be 0 or more.",
             )
         )
-    fractional = finite & ~negative & (np.abs(values - np.round(values)) > 1e-9)
+    with np.errstate(invalid="ignore"):  # inf - inf; infinite values are reported below
+        fractional = finite & ~negative & (np.abs(values - np.round(values)) > 1e-9)
     if fractional.any():
         problems.append(
             _problem(
@@ -396,11 +433,12 @@ def _households_problems(units: pd.DataFrame, ids: pd.Index, balance: str) -> li
                 "non_integer_households",
                 "have a non-integer `households` value",
                 _rows(ids, fractional),
-                "household counts must be whole numbers; round estimates first, e.g. "
-                "gdf['households'] = gdf['households'].round().astype(int).",
+                "household counts must be whole numbers; round estimates first"
+                + _code("gdf['households'] = gdf['households'].round().astype(int)", interface)
+                + ".",
             )
         )
-    infinite = units["households"].notna().to_numpy() & ~non_numeric & ~finite
+    infinite = units["households"].notna().to_numpy() & ~non_numeric & ~finite & ~is_bool
     if infinite.any():
         problems.append(
             _problem(
@@ -414,8 +452,10 @@ def _households_problems(units: pd.DataFrame, ids: pd.Index, balance: str) -> li
     return problems
 
 
-def _unit_column_problems(units: pd.DataFrame, ids: pd.Index, balance: str) -> list[Problem]:
-    problems = _households_problems(units, ids, balance)
+def _unit_column_problems(
+    units: pd.DataFrame, ids: pd.Index, balance: str, interface: Interface = "python"
+) -> list[Problem]:
+    problems = _households_problems(units, ids, balance, interface)
     if balance == "population":
         if "population" not in units.columns:
             hints = _hint_columns(units.columns, _POPULATION_HINT, "population")
@@ -424,8 +464,8 @@ def _unit_column_problems(units: pd.DataFrame, ids: pd.Index, balance: str) -> l
                 Problem(
                     "units",
                     "missing_population",
-                    "balance='population' needs a `population` column in units; rename yours "
-                    f"with columns={{{example!r}: 'population'}}"
+                    "planning by population needs a `population` column in units; "
+                    + option("columns", interface, old=example, new="population")
                     + (f" (columns that look like it: {', '.join(hints)})." if hints else "."),
                 )
             )
@@ -540,8 +580,458 @@ def _outside_problems(
     ]
 
 
-def validate_layer(gdf: object, *, role: Role, balance: str = "households") -> list[Problem]:
-    """Check one layer on its own (geometry, CRS, ids, and for units the count columns)."""
+def coordinate_problems(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    *,
+    layer: str,
+    ids: Any = None,
+    columns: tuple[str, str] = ("x", "y"),
+    id_word: str = "ids",
+    interface: Interface = "python",
+) -> list[Problem]:
+    """Longitudes beyond ±180°, latitudes beyond ±90°, and longitude/latitude given the wrong
+    way round, for coordinates in a geographic CRS. NaN coordinates are left to the caller.
+
+    Parameters
+    ----------
+    xs, ys
+        Longitudes and latitudes (degrees).
+    layer
+        Name the problems carry.
+    ids
+        Row identifiers (default the positions).
+    columns
+        Names of the longitude and latitude columns, for the message.
+    id_word
+        What ``ids`` are, for the message: ``"ids"`` or ``"rows"`` (line numbers of a file).
+
+    Examples
+    --------
+    >>> [p.check for p in coordinate_problems(np.array([37.8]), np.array([112.5]), layer="u")]
+    ['swapped_coordinates']
+    >>> [p.check for p in coordinate_problems(np.array([512.0]), np.array([30.0]), layer="u")]
+    ['coordinate_range']
+    """
+    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    labels = np.asarray(list(ids) if ids is not None else np.arange(len(xs)), dtype=object)
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    if not ok.any():
+        return []
+    bad_x = ok & (np.abs(xs) > 180)
+    bad_y = ok & (np.abs(ys) > 90)
+    xcol, ycol = columns
+    # swapped: the "latitudes" look like longitudes (some beyond ±90) while every "longitude"
+    # would be a valid latitude
+    if bad_y.any() and not bad_x.any() and np.all(np.abs(xs[ok]) <= 90):
+        return [
+            Problem(
+                layer,
+                "swapped_coordinates",
+                f"longitude and latitude look swapped: {int(bad_y.sum())} row(s) have a "
+                f"latitude ({ycol!r}) beyond ±90° ({id_word} {describe_rows(labels[bad_y])}) "
+                f"while every longitude ({xcol!r}) is within ±90°; "
+                + option("coordinates", interface, x=ycol, y=xcol),
+                tuple(labels[bad_y]),
+            )
+        ]
+    problems = []
+    for mask, what, col, bound in ((bad_x, "longitude", xcol, 180), (bad_y, "latitude", ycol, 90)):
+        if mask.any():
+            values = ", ".join(f"{v:g}" for v in (xs if what == "longitude" else ys)[mask][:5])
+            problems.append(
+                Problem(
+                    layer,
+                    "coordinate_range",
+                    f"{int(mask.sum())} row(s) have a {what} ({col!r}) beyond ±{bound}° "
+                    f"({id_word} {describe_rows(labels[mask])}: {values}); fix those values, or "
+                    f"if the coordinates are projected metres, {option('crs', interface)}",
+                    tuple(labels[mask]),
+                )
+            )
+    return problems
+
+
+def degree_problems(
+    xs: np.ndarray, ys: np.ndarray, *, layer: str, crs: Any, fix: str
+) -> list[Problem]:
+    """Coordinates that all look like degrees in a layer whose CRS is projected: within ±180 /
+    ±90, less than 5 units across and away from the origin. Projected coordinates of a real
+    district would lie within 180 m of the projection's origin, which none does, so the CRS
+    was set wrongly and the plan would be a few metres wide.
+
+    Examples
+    --------
+    >>> [p.check for p in degree_problems(np.array([112.5]), np.array([37.8]), layer="u",
+    ...                                   crs="EPSG:4547", fix="set the right CRS")]
+    ['degrees_in_projected_crs']
+    """
+    import pyproj
+
+    c = pyproj.CRS.from_user_input(crs)
+    if not c.is_projected:
+        return []
+    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    if not ok.any() or not (np.all(np.abs(xs[ok]) <= 180) and np.all(np.abs(ys[ok]) <= 90)):
+        return []
+    x, y = xs[ok], ys[ok]
+    # a district spans well under 5 degrees, and lies away from (0, 0); small synthetic layers
+    # drawn around the origin of a projected CRS are left alone
+    if np.ptp(x) > 5 or np.ptp(y) > 5 or np.min(np.maximum(np.abs(x), np.abs(y))) < 2:
+        return []
+    return [
+        Problem(
+            layer,
+            "degrees_in_projected_crs",
+            f"the {layer} coordinates look like longitude/latitude degrees (x {xs[ok].min():g} "
+            f"to {xs[ok].max():g}, y {ys[ok].min():g} to {ys[ok].max():g}), but their CRS, "
+            f"{c.name}, is projected in metres; {fix}",
+        )
+    ]
+
+
+def _coordinate_range_problems(
+    gdf: gpd.GeoDataFrame, role: str, ids: pd.Index, interface: Interface
+) -> list[Problem]:
+    """:func:`coordinate_problems` of a layer in a geographic CRS, on each geometry's extremes."""
+    if gdf.crs is None:
+        return []
+    geoms = gdf.geometry.to_numpy()
+    ok = ~shapely.is_missing(geoms)
+    ok[ok] = ~shapely.is_empty(geoms[ok])
+    if not ok.any():
+        return []
+    b = shapely.bounds(geoms[ok])
+    if not gdf.crs.is_geographic:
+        fix = "set the CRS they are in" + _code(
+            "gdf.set_crs('EPSG:4326', allow_override=True)", interface
+        )
+        return degree_problems(
+            np.r_[b[:, 0], b[:, 2]], np.r_[b[:, 1], b[:, 3]], layer=role, crs=gdf.crs, fix=fix + "."
+        )
+    xs = np.where(np.abs(b[:, 0]) > np.abs(b[:, 2]), b[:, 0], b[:, 2])
+    ys = np.where(np.abs(b[:, 1]) > np.abs(b[:, 3]), b[:, 1], b[:, 3])
+    labels = ["<missing id>" if v is None else v for v in ids[ok]]
+    found = coordinate_problems(
+        xs, ys, layer=role, ids=labels, columns=("longitude", "latitude"), interface=interface
+    )
+    # in a GeoDataFrame the fix is the axis order, not a column mapping
+    return [
+        p
+        if p.check != "swapped_coordinates"
+        else Problem(
+            role,
+            p.check,
+            p.message.split("; ", 1)[0]
+            + "; swap x and y in the layer (or export it with longitude first)"
+            + _code(
+                "gdf.geometry = gdf.geometry.map(lambda g: shapely.ops.transform("
+                "lambda x, y: (y, x), g))",
+                interface,
+            )
+            + ".",
+            p.rows,
+        )
+        for p in found
+    ]
+
+
+#: A part of a MultiPolygon unit farther than this (metres) from the unit's other parts makes
+#: the unit a validation problem: its households would be planned at one place and its
+#: footprint would reach into another grid's area.
+PART_GAP_M = 100.0
+#: Compounds overlapping by more than this area (square metres) and more than
+#: :data:`OVERLAP_TOLERANCE_SHARE` of the smaller one are a problem; slivers left by
+#: digitising a shared boundary twice stay below it.
+OVERLAP_TOLERANCE_M2 = 1.0
+OVERLAP_TOLERANCE_SHARE = 0.01
+#: A dedicated area holding more than this share of all units' households is a problem.
+DEDICATED_SHARE_MAX = 0.5
+#: This many units or more at one location (within 1 m) are a problem.
+MAX_COLOCATED = 10
+
+
+def _metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
+    """``gdf``'s usable rows' geometry in its working CRS, or None when it cannot be moved."""
+    from .crs import to_working
+
+    keep = _usable(gdf)
+    if not keep.any() or gdf.crs is None:
+        return None
+    part = gdf.loc[keep, [gdf.geometry.name]]
+    try:
+        out = to_working(part)
+    except Exception:  # out-of-range coordinates are reported by their own check
+        return None
+    return out if np.all(np.isfinite(out.total_bounds)) else None
+
+
+def part_groups(geom: Any, *, gap_m: float) -> np.ndarray:
+    """Group label of each part of ``geom`` (metric CRS): parts within ``gap_m`` of each other
+    share a group, transitively, so a chain of nearby buildings is one place. Labels are
+    0, 1, ... in order of each group's total area, largest first.
+
+    Examples
+    --------
+    >>> from shapely.geometry import MultiPolygon, box
+    >>> part_groups(MultiPolygon([box(0, 0, 1, 1), box(500, 0, 503, 3), box(2, 0, 3, 1)]),
+    ...             gap_m=100).tolist()
+    [1, 0, 1]
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    parts = shapely.get_parts(geom)
+    n = len(parts)
+    if n <= 1:
+        return np.zeros(n, dtype=int)
+    a, b = shapely.STRtree(parts).query(parts, predicate="dwithin", distance=gap_m)
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    area = np.bincount(labels, weights=shapely.area(parts))
+    order = np.lexsort((np.arange(len(area)), -area))  # largest first, ties by first part
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return np.asarray(rank[labels])
+
+
+def _part_gap_problems(
+    units: gpd.GeoDataFrame, ids: pd.Index, gap_m: float, interface: Interface
+) -> list[Problem]:
+    geoms = units.geometry.to_numpy()
+    types = np.asarray(shapely.get_type_id(geoms))
+    multi = (types == 6) & _usable(units)
+    multi[multi] = shapely.get_num_geometries(geoms[multi]) > 1
+    if not multi.any():
+        return []
+    metric = _metric(units.loc[multi])
+    if metric is None:
+        return []
+    far: list[object] = []
+    places = 0
+    for label, g in zip(ids[multi], metric.geometry.to_numpy(), strict=True):
+        k = int(part_groups(g, gap_m=gap_m).max()) + 1
+        if k > 1:
+            far.append("<missing id>" if label is None else label)
+            places = max(places, k)
+    if not far:
+        return []
+    return [
+        _problem(
+            "units",
+            "distant_parts",
+            f"have a MultiPolygon geometry whose parts lie more than {gap_m:g} m apart (in up "
+            f"to {places} places)",
+            tuple(far),
+            "split each into one unit per place, each with its own households, or "
+            f"{option('fix_invalid', interface)} to split them into one unit per place "
+            "(ids <id>.1, <id>.2, ...; households shared by area).",
+        )
+    ]
+
+
+def _overlap_problems(compounds: gpd.GeoDataFrame, tolerance_m2: float) -> list[Problem]:
+    metric = _metric(compounds)
+    if metric is None or len(metric) < 2:
+        return []
+    ids = layer_ids(compounds, "compounds")[_usable(compounds)]
+    geoms = metric.geometry.to_numpy()
+    tree = shapely.STRtree(geoms)
+    a, b = tree.query(geoms, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    if len(a) == 0:
+        return []
+    areas = shapely.area(shapely.intersection(geoms[a], geoms[b]))
+    smaller = np.minimum(shapely.area(geoms[a]), shapely.area(geoms[b]))
+    bad = (areas > tolerance_m2) & (areas > OVERLAP_TOLERANCE_SHARE * smaller)
+    if not bad.any():
+        return []
+    pairs = [
+        f"{ids[i]} and {ids[j]} ({area:,.0f} m²)"
+        for i, j, area in zip(a[bad], b[bad], areas[bad], strict=True)
+    ]
+    rows = tuple(
+        dict.fromkeys(v for i, j in zip(a[bad], b[bad], strict=True) for v in (ids[i], ids[j]))
+    )
+    n = len(pairs)
+    return [
+        Problem(
+            "compounds",
+            "overlapping_compounds",
+            f"{n} pair{'s' if n != 1 else ''} of compounds overlap by more than "
+            f"{tolerance_m2:g} m² and {OVERLAP_TOLERANCE_SHARE:.0%} of the smaller one: "
+            f"{describe_rows(pairs, limit=5)}; a unit in both would be "
+            "counted in whichever comes first. Clip the compounds so they do not overlap.",
+            rows,
+        )
+    ]
+
+
+def _dedicated_share_problems(
+    units: gpd.GeoDataFrame, dedicated: gpd.GeoDataFrame, share_max: float
+) -> list[Problem]:
+    if "households" not in units.columns or units.crs is None or dedicated.crs is None:
+        return []
+    hh = pd.to_numeric(units["households"], errors="coerce").fillna(0).to_numpy(dtype=float)
+    umask = _usable(units)
+    total = float(hh[umask].sum())
+    dmask = _usable(dedicated)
+    if total <= 0 or not dmask.any():
+        return []
+    polys = dedicated.loc[dmask, [dedicated.geometry.name]]
+    if polys.crs != units.crs:
+        polys = polys.to_crs(units.crs)
+    dids = list(layer_ids(dedicated, "dedicated")[dmask])
+    pts = representative_points(units.loc[umask]).to_numpy()
+    d_pos, u_pos = shapely.STRtree(pts).query(polys.geometry.to_numpy(), predicate="contains")
+    if len(d_pos) == 0:
+        return []
+    covered = np.bincount(d_pos, weights=hh[umask][u_pos], minlength=len(polys)) / total
+    bad = np.flatnonzero(covered > share_max)
+    if not len(bad):
+        return []
+    items = [f"{dids[i]} ({covered[i]:.0%})" for i in bad]
+    return [
+        Problem(
+            "dedicated",
+            "dedicated_too_large",
+            f"{len(bad)} dedicated area(s) hold more than {share_max:.0%} of the units' "
+            f"{int(total)} households: {describe_rows(items)}; a dedicated grid is for a "
+            "business district, market, school or hospital, not the residential area. Check "
+            "the dedicated layer (is it the community boundary?) or drop those areas.",
+            tuple(dids[i] for i in bad),
+        )
+    ]
+
+
+def _colocated_problems(units: gpd.GeoDataFrame, ids: pd.Index, limit: int) -> list[Problem]:
+    metric = _metric(units)
+    if metric is None:
+        return []
+    labels = ids[_usable(units)]
+    pts = shapely.point_on_surface(metric.geometry.to_numpy())
+    key = pd.DataFrame(
+        {"x": np.round(shapely.get_x(pts)), "y": np.round(shapely.get_y(pts)), "id": labels}
+    )
+    sizes = key.groupby(["x", "y"], sort=True)["id"].transform("size").to_numpy()
+    bad = sizes >= limit
+    if not bad.any():
+        return []
+    groups = key[bad].groupby(["x", "y"], sort=True)["id"]
+    parts = [f"{len(g)} at one place (ids {describe_rows(tuple(g), limit=5)})" for _, g in groups]
+    return [
+        Problem(
+            "units",
+            "colocated_units",
+            f"{int(bad.sum())} units share {len(parts)} location(s), {limit} or more within "
+            f"1 m: {'; '.join(parts[:5])}{' ...' if len(parts) > 5 else ''}. Units geocoded to "
+            "one address say nothing about where their households live, so gridplan does not "
+            "spread them out; geocode them to their buildings, or merge each group into one "
+            "unit with the households summed.",
+            tuple(key["id"][bad]),
+        )
+    ]
+
+
+def plan_size_problems(units: pd.DataFrame, *, rules: object) -> list[Problem]:
+    """Plans that could not be coded or would take unbounded time, refused before any work.
+
+    ``units`` are normalised units (:func:`gridplan.layers.prepare_layers`: ``households``,
+    ``population`` and ``community_id`` columns, ids as the index). Grid codes give each
+    community a 3-digit grid sequence (:class:`~gridplan.config.CodeRules`), residential grids
+    numbered below ``dedicated_start``; a community whose households need more grids than
+    that (at the band's ceiling) cannot be coded, and the units that alone need more are named.
+    The micro-grids a grid needs at the micro-grid floor are checked against the micro-grid
+    sequence the same way.
+
+    Examples
+    --------
+    >>> from gridplan.config import PlanRules
+    >>> u = pd.DataFrame({"households": [10**9], "community_id": ["c1"]},
+    ...                  index=pd.Index(["big"], name="unit_id"))
+    >>> [p.check for p in plan_size_problems(u, rules=PlanRules())]
+    ['unit_capacity', 'community_capacity']
+    """
+    from .config import PlanRules
+
+    if not isinstance(rules, PlanRules):
+        return []
+    g, m, c = rules.grid, rules.microgrid, rules.codes
+    column = "population" if g.balance == "population" else "households"
+    problems: list[Problem] = []
+    capacity = c.dedicated_start - 1  # residential grid codes 001 .. dedicated_start - 1
+    micro_capacity = 10**c.microgrid_digits - 1
+    per_grid = math.ceil(g.max_households / m.min_households)
+    if g.balance == "households" and per_grid > micro_capacity:
+        problems.append(
+            Problem(
+                "rules",
+                "microgrid_capacity",
+                f"a grid of up to {g.max_households} households may need {per_grid} micro-grids "
+                f"of at least {m.min_households}, more than the {micro_capacity} a "
+                f"{c.microgrid_digits}-digit micro-grid code can number; narrow the grid band "
+                "or raise the micro-grid band",
+            )
+        )
+    if column not in units.columns or len(units) == 0:
+        return problems
+    values = pd.to_numeric(units[column], errors="coerce").fillna(0).to_numpy(dtype=float)
+    need = np.ceil(values / g.max_households)
+    big = need > capacity
+    noun = "residents" if column == "population" else "households"
+    if big.any():
+        rows = tuple(units.index[big])
+        problems.append(
+            Problem(
+                "units",
+                "unit_capacity",
+                f"{int(big.sum())} unit(s) alone hold more {noun} than {capacity} grids of "
+                f"{g.max_households} (ids {describe_rows(rows)}: "
+                f"{', '.join(f'{v:,.0f}' for v in values[big][:5])}); a community's grids are "
+                f"numbered 001-{capacity:03d}. Check the `{column}` values (a total row, or "
+                "a unit in persons instead of households?).",
+                rows,
+            )
+        )
+    community = (
+        units["community_id"].astype(object).where(units["community_id"].notna(), "(none)")
+        if "community_id" in units.columns
+        else pd.Series(["(none)"] * len(units), index=units.index, dtype=object)
+    )
+    totals = pd.Series(values, index=units.index).groupby(community.to_numpy()).sum()
+    grids = np.ceil(totals / g.max_households)
+    over = grids[grids > capacity]
+    if len(over):
+        items = [f"{k} ({totals[k]:,.0f} {noun}, {grids[k]:,.0f} grids)" for k in over.index]
+        problems.append(
+            Problem(
+                "communities",
+                "community_capacity",
+                f"{len(over)} communit{'ies need' if len(over) != 1 else 'y needs'} more than "
+                f"the {capacity} grids a community's 3-digit grid code can number: "
+                f"{describe_rows(items, limit=5)}; split the community (give units a "
+                "`community_id` or a communities layer) or check the counts.",
+                tuple(over.index),
+            )
+        )
+    return problems
+
+
+def validate_layer(
+    gdf: object,
+    *,
+    role: Role,
+    balance: str = "households",
+    part_gap_m: float = PART_GAP_M,
+    interface: Interface = "python",
+) -> list[Problem]:
+    """Check one layer on its own: geometry, CRS, coordinate ranges (a geographic CRS holds
+    |lon| <= 180 and |lat| <= 90), ids, and for units the count columns, MultiPolygon parts
+    farther than ``part_gap_m`` apart and :data:`MAX_COLOCATED` units or more at one place;
+    for compounds, overlaps above :data:`OVERLAP_TOLERANCE_M2`. ``interface`` words the
+    fixes (``"python"``, ``"cli"`` or ``"app"``)."""
     if not isinstance(gdf, gpd.GeoDataFrame):
         return [
             Problem(
@@ -571,17 +1061,27 @@ def validate_layer(gdf: object, *, role: Role, balance: str = "households") -> l
             Problem(
                 role,
                 "no_crs",
-                f"the {role} layer has no CRS; set the CRS its coordinates are in, e.g. "
-                "gdf.set_crs('EPSG:4326') for longitude/latitude.",
+                f"the {role} layer has no CRS; set the CRS its coordinates are in"
+                + _code("gdf.set_crs('EPSG:4326') for longitude/latitude", interface)
+                + (" (save it with a .prj or as a GeoPackage)" if interface != "python" else "")
+                + ".",
             )
         )
     ids = layer_ids(gdf, role)
-    problems.extend(_geometry_problems(gdf, role, ids))
+    problems.extend(_geometry_problems(gdf, role, ids, interface))
+    ranges = _coordinate_range_problems(gdf, role, ids, interface)
+    problems.extend(ranges)
     problems.extend(_id_problems(gdf, role, ids))
     if role == "units":
-        problems.extend(_unit_column_problems(gdf, ids, balance))
+        problems.extend(_unit_column_problems(gdf, ids, balance, interface))
     elif role == "compounds" and "gated" in gdf.columns:
         problems.extend(_gated_problems(gdf, role, ids))
+    if not ranges and gdf.crs is not None:  # checks in metres need coordinates that project
+        if role == "units":
+            problems.extend(_part_gap_problems(gdf, ids, part_gap_m, interface))
+            problems.extend(_colocated_problems(gdf, ids, MAX_COLOCATED))
+        elif role == "compounds":
+            problems.extend(_overlap_problems(gdf, OVERLAP_TOLERANCE_M2))
     return problems
 
 
@@ -594,8 +1094,15 @@ def validate_layers(
     communities: gpd.GeoDataFrame | None = None,
     streets: gpd.GeoDataFrame | None = None,
     balance: Literal["households", "population"] = "households",
+    part_gap_m: float = PART_GAP_M,
+    dedicated_share_max: float = DEDICATED_SHARE_MAX,
+    interface: Interface = "python",
 ) -> list[Problem]:
     """Check every layer and return all problems found (an empty list means valid).
+
+    Each layer is checked by :func:`validate_layer`; across layers, units must lie inside
+    the communities and streets, and no dedicated area may hold more than
+    ``dedicated_share_max`` of the units' households.
 
     Column names must already be canonical (``households``, ``unit_id``, ...); use
     :func:`gridplan.layers.prepare_layers` to rename, check and normalise in one step.
@@ -614,7 +1121,15 @@ def validate_layers(
     problems: list[Problem] = []
     for role, gdf in layers.items():
         if gdf is not None:
-            problems.extend(validate_layer(gdf, role=role, balance=balance))  # type: ignore[arg-type]
+            problems.extend(
+                validate_layer(
+                    gdf,
+                    role=role,  # type: ignore[arg-type]
+                    balance=balance,
+                    part_gap_m=part_gap_m,
+                    interface=interface,
+                )
+            )
     if isinstance(units, gpd.GeoDataFrame) and len(units):
         ids = layer_ids(units, "units")
         for role, boundary in (("communities", communities), ("streets", streets)):
@@ -625,6 +1140,8 @@ def validate_layers(
                     if "street_id" in communities.columns:
                         continue  # streets come from the communities' street_id
                 problems.extend(_outside_problems(units, ids, boundary, role))
+        if isinstance(dedicated, gpd.GeoDataFrame) and len(dedicated):
+            problems.extend(_dedicated_share_problems(units, dedicated, dedicated_share_max))
     return problems
 
 

@@ -204,3 +204,23 @@ def test_unnestable_sizes_matches_counting_size_by_size():
             if band_admits(h, mlo, mhi)[0] > band_admits(h, mlo, mhi)[1]
         ]
         assert unnestable_sizes(lo, hi, mlo, mhi) == ((bad[0], bad[-1]) if bad else None)
+
+
+@pytest.mark.parametrize(
+    ("cls", "key", "value"),
+    [
+        (GridRules, "min_households", "300"),
+        (GridRules, "max_households", math.nan),
+        (MicroGridRules, "min_households", True),
+        (SearchRules, "enum_max", 2.5),
+        (ReformRules, "disruption_weight", math.inf),
+    ],
+)
+def test_direct_construction_checks_types_like_the_loader(cls, key, value):
+    """One type check: the rules file's, run again by every class on construction."""
+    with pytest.raises(ValidationError) as direct:
+        cls(**{key: value})
+    (problem,) = direct.value.problems
+    assert problem.check == "type"
+    assert f"`{key}` of {cls.__name__}" in problem.message
+    assert "got " in problem.message

@@ -159,12 +159,22 @@ def test_working_crs_southern_hemisphere_and_missing_crs():
         working_crs(gpd.GeoDataFrame(geometry=[Point(0, 0)]))
 
 
-def test_web_mercator_is_metric_and_kept():
-    gdf = _pts([(116.4, 39.9)], 4326).to_crs(3857)
-    assert working_crs(gdf).to_epsg() == 3857
-
-
 def test_output_crs():
     assert output_crs("EPSG:4547", fmt="geojson").to_epsg() == 4326
     assert output_crs("EPSG:4547", fmt="csv").to_epsg() == 4326
     assert output_crs("EPSG:4547", fmt="gpkg").to_epsg() == 4547
+
+
+def test_web_mercator_is_replanned_in_the_datas_zone():
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from gridplan.crs import is_planning_crs, working_crs
+
+    beijing = gpd.GeoDataFrame(geometry=[Point(116.4, 39.9)], crs=4326)
+    assert not is_planning_crs(3857) and not is_planning_crs(3395)
+    assert working_crs(beijing.to_crs(3857)).to_epsg() == 32650
+    assert working_crs(beijing.to_crs(3395)).to_epsg() == 32650
+    # CGCS2000 data stays on its datum
+    assert working_crs(beijing.set_crs(4490, allow_override=True)).to_epsg() == 4548
+    assert working_crs(beijing.to_crs(4547)).to_epsg() == 4547
