@@ -25,7 +25,7 @@ from .config import PlanRules
 from .crs import unshift_to_wgs84
 from .diagnostics import flat, in_words, render_frame
 from .errors import GridplanError, Problem, ValidationError
-from .io import FORMATS, list_layers, parse_columns, read_layer, write_gpkg
+from .io import FORMATS, check_output_path, list_layers, parse_columns, read_layer, write_gpkg
 from .pipeline import Plan
 from .validate import ROLES, validate_layer, validate_layers
 
@@ -216,7 +216,7 @@ def _check_file(
         return report
     for name in names:
         try:
-            gdf = read_layer(path, layer=name, columns=columns)
+            gdf = read_layer(path, layer=name, columns=columns, interface="cli")
         except ValidationError as exc:
             report.problems.extend(exc.problems)
             continue
@@ -254,6 +254,7 @@ def _check_file(
     found = validate_layers(
         units.gdf if units else None,
         **{r: first[r].gdf if r in first else None for r in ROLES if r != "units"},  # type: ignore[arg-type]
+        interface="cli",
     )
     report.problems.extend(relabel(found, labels))
     # further layers of a role already seen (e.g. a stress-test units layer) are checked on
@@ -266,6 +267,7 @@ def _check_file(
                     item.gdf,
                     communities=first["communities"].gdf if "communities" in first else None,
                     streets=first["streets"].gdf if "streets" in first else None,
+                    interface="cli",
                 )
                 extra = [p for p in extra if p.layer == "units"]
             else:
@@ -407,7 +409,7 @@ def _read_input(spec: str, *, role: str) -> gpd.GeoDataFrame:
             guessed = [n for n in names if guess_role(n) == role]
             layer = (exact or guessed or names)[0]
             _plan_log.info("%s: using layer %r as %s", path.name, layer, role)
-    return read_layer(path, layer=layer)
+    return read_layer(path, layer=layer, interface="cli")
 
 
 def _unused_layers_hint(units_spec: str, given: dict[str, str | None]) -> str | None:
@@ -608,6 +610,9 @@ def _plan_input_options(
         bool, typer.Option("--fix-invalid", help="Repair invalid geometries.")
     ] = False,
     lang: _Lang = "zh",
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite OUT if it exists (never an input file).")
+    ] = False,
 ) -> None:
     """The inputs `gridplan plan` and `gridplan grids` share, declared once (a template for
     :func:`_with_plan_inputs`; never called)."""
@@ -631,6 +636,7 @@ class _PlanInputs:
     seed: int
     fix_invalid: bool
     lang: str
+    force: bool
 
     @property
     def context(self) -> dict[str, str | None]:
@@ -667,6 +673,26 @@ def _with_plan_inputs(command: Callable[..., None]) -> Callable[..., None]:
 def _plan_inputs(inputs: _PlanInputs, *, label: str, **options: Any) -> tuple[Plan, PlanRules]:
     """Read the inputs, load the rules and run the plan chain (``options`` go to
     :func:`gridplan.plan`); every reading problem is raised at once."""
+    # the output is refused before any reading or planning: never an input, never an
+    # existing file without --force, always a format its extension names
+    if inputs.out.suffix.lower() != ".gpkg":
+        raise ValidationError(
+            [
+                Problem(
+                    inputs.out.name,
+                    "output_format",
+                    f"--out {inputs.out.name!r} must be a GeoPackage (.gpkg): the plan has "
+                    "several layers; write GeoJSON with --geojson DIR",
+                )
+            ]
+        )
+    inputs.out.parent.mkdir(parents=True, exist_ok=True)
+    check_output_path(
+        inputs.out,
+        inputs=[inputs.units, *inputs.context.values()],
+        force=inputs.force,
+        interface="cli",
+    )
     mapping = _parse_columns(inputs.columns)
     rules = _load_rules(inputs.config, inputs.county_code)
     frames = _read_inputs(inputs.units, inputs.context)
@@ -679,6 +705,7 @@ def _plan_inputs(inputs: _PlanInputs, *, label: str, **options: Any) -> tuple[Pl
         columns=mapping or None,
         source_crs=inputs.source_crs.value if inputs.source_crs else None,
         fix_invalid=inputs.fix_invalid,
+        interface="cli",
         **options,
     )
     return result, rules
@@ -754,9 +781,6 @@ def grids_command(inputs: _PlanInputs) -> None:
         diags = flat(
             render_frame(result.diagnostics, lang=_diagnostics_lang(inputs.lang), interface="cli")
         )
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.exists():
-            out.unlink()
         write_gpkg(out, {"grids": grids_out, "units": units_out, "diagnostics": diags})
     except typer.Exit:
         raise

@@ -1016,6 +1016,14 @@ def staffing_rules_from_toml(path: str | Path) -> StaffingRules:
 ENGINES = ("single", "dask")
 
 
+def _short_repr(value: object, limit: int = 40) -> str:
+    """A value as a message quotes it: rule objects by name, long reprs cut."""
+    if is_dataclass(value):
+        return f"{type(value).__name__}(...)"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def check_plan_arguments(
     *,
     rules: object = None,
@@ -1063,8 +1071,8 @@ def check_plan_arguments(
             Problem(
                 "rules",
                 "type",
-                f"`{argument}` must be a {expected.__name__} or None, got {rules!r} "
-                f"({type(rules).__name__}){hint}",
+                f"`{argument}` must be a {expected.__name__} or None, got "
+                f"{_short_repr(rules)} ({type(rules).__name__}){hint}",
             )
         )
     if isinstance(seed, bool | np.bool_) or not isinstance(seed, int | np.integer) or int(seed) < 0:

@@ -75,8 +75,7 @@ INPUT_OPTIONS: dict[str, dict[str, str]] = {
         "app": "tick 'Repair invalid geometry'",
     },
     "columns": {
-        # the CLI's words too, until every command passes interface="cli"
-        "python": "rename it with columns={{{old!r}: {new!r}}} (CLI: --columns {old}={new})",
+        "python": "rename it with columns={{{old!r}: {new!r}}}",
         "cli": "rename it with --columns {old}={new}",
         "app": "rename it in the column mapping box ({old} = {new})",
     },

@@ -254,7 +254,7 @@ def extract_zip(
                             raise _fail(
                                 label,
                                 "zip_too_large",
-                                f"{label!r} unpacks to more than {cap // 1024**2} MB; gridplan "
+                                f"{label!r} unpacks to more than {cap / 1e6:,.1f} MB; gridplan "
                                 "stops there. Split the layer or send it as a GeoPackage",
                             )
                         dst.write(chunk)

@@ -22,8 +22,9 @@ from typing import Literal
 import geopandas as gpd
 import pandas as pd
 
-from .config import PlanRules
+from .config import PlanRules, check_plan_arguments
 from .distributed import plan_distributed
+from .errors import Interface
 from .layers import Layers
 from .stages import (
     GRID_COLUMNS,
@@ -79,6 +80,7 @@ def plan(
     engine: Literal["single", "dask"] = "single",
     scheduler: object | None = None,
     microgrids: bool = True,
+    interface: Interface = "python",
 ) -> Plan:
     """Plan grids, micro-grids and dedicated grids with codes and a report.
 
@@ -112,6 +114,9 @@ def plan(
     microgrids
         False skips the micro-grid stage (``gridplan grids``): the plan has no micro-grids
         and its grids ``n_microgrids == 0``.
+    interface
+        Whose words the fixes of input errors use: ``"python"`` (keywords), ``"cli"`` (flags)
+        or ``"app"`` (widgets).
 
     Returns
     -------
@@ -131,6 +136,7 @@ def plan(
     >>> int(p.microgrids["households"].sum()) == int(p.units["households"].sum())
     True
     """
+    check_plan_arguments(rules=rules, seed=seed, engine=engine)
     rules = rules or PlanRules()
     layers = prepare(
         units,
@@ -143,6 +149,7 @@ def plan(
         columns=columns,
         source_crs=source_crs,
         fix_invalid=fix_invalid,
+        interface=interface,
     )
     if engine == "dask":
         if not microgrids:

@@ -34,7 +34,8 @@ from . import diagnostics as dg
 from .codes import grid_codes, microgrid_codes
 from .config import PlanRules
 from .diagnostics import Diagnostic
-from .layers import Layers, prepare_layers
+from .errors import Interface
+from .layers import Layers, check_plan_size, prepare_layers
 from .partition.grids import (
     GridPartition,
     UnitCells,
@@ -178,11 +179,13 @@ def prepare(
     columns: Mapping[str, str] | None = None,
     source_crs: Literal["wgs84", "gcj02", "bd09"] | None = None,
     fix_invalid: bool = False,
+    interface: Interface = "python",
 ) -> Layers:
     """Validate and normalise the layers (every problem raised at once).
 
     Only the dedicated categories named in ``rules.dedicated_categories`` are kept (all when
-    none are named). Prepared :class:`~gridplan.layers.Layers` are returned as they are.
+    none are named). Prepared :class:`~gridplan.layers.Layers` are returned as they are, after
+    the check that the plan they imply can be coded and planned in bounded time.
 
     Parameters
     ----------
@@ -192,6 +195,8 @@ def prepare(
         :class:`~gridplan.config.PlanRules` (dedicated categories, the band's balance).
     columns, source_crs, fix_invalid
         As for :func:`gridplan.prepare_layers`.
+    interface
+        Whose words the fixes use: ``"python"``, ``"cli"`` or ``"app"``.
 
     Returns
     -------
@@ -202,9 +207,10 @@ def prepare(
     ValidationError
         Every problem of every layer.
     """
-    if isinstance(units, Layers):
-        return units
     rules = rules or PlanRules()
+    if isinstance(units, Layers):
+        check_plan_size(units, rules=rules)
+        return units
     if dedicated is not None and rules.dedicated_categories and "category" in dedicated:
         dedicated = dedicated[dedicated["category"].isin(rules.dedicated_categories)]
     return prepare_layers(
@@ -218,6 +224,8 @@ def prepare(
         source_crs=source_crs,
         balance=rules.grid.balance,
         fix_invalid=fix_invalid,
+        rules=rules,
+        interface=interface,
     )
 
 

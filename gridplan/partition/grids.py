@@ -42,7 +42,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from shapely import STRtree
 
-from ..config import GridRules, band_admits
+from ..config import GridRules, band_admits, check_plan_arguments
 from ..crs import working_crs
 from ..diagnostics import Diagnostic, frame, resolve_grids
 from ..errors import Problem, ValidationError, describe_rows
@@ -398,6 +398,7 @@ def partition_grids(
     >>> int(result.grids["households"].sum()) == int(units["households"].sum())
     True
     """
+    check_plan_arguments(rules=rules, seed=seed, expected=GridRules)
     rules = rules or GridRules()
     if isinstance(units, Layers):
         layers = units
