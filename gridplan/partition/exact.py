@@ -23,7 +23,7 @@ What is in the module:
   the model is large or the search runs out of its node budget.
 
 HiGHS is silenced through its own options (``output_flag``), with no process-wide side
-effect. The HiGHS bundled with scipy 1.17 printed a stray line with a bare ``printf``
+effect. The HiGHS bundled with scipy 1.17 prints a stray line with a bare ``printf``
 (ERGO-Code/HiGHS#2783) that no option reaches; highspy 1.15 does not contain that line.
 """
 
