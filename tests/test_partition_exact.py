@@ -1,6 +1,8 @@
 """Exact plans for coarse pieces: ``enumerate_subsets`` against brute force, and ``solve_exact``
 against a brute-force set partitioning, with its infeasibility proofs and its refusal to prove
-anything when the enumeration was cut short.
+anything when the enumeration was cut short; the depth-first search against HiGHS on random
+lattices (same status, same optimum), compiled against interpreted, its node budget, and a
+process that solves exact models printing nothing.
 """
 
 from __future__ import annotations
@@ -9,12 +11,19 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from gridplan.partition.exact import enumerate_subsets, solve_exact
+from gridplan.partition.exact import (
+    CoverModel,
+    cover_model,
+    enumerate_subsets,
+    highs_cover,
+    search_cover,
+    solve_exact,
+)
 
 # ---------------------------------------------------------------------------------------------
 # brute force
@@ -259,27 +268,173 @@ def test_solve_exact_matches_brute_force_set_partitioning(piece_graphs, case):
     assert got == pytest.approx(best, abs=1e-4)
 
 
-def test_native_stdout_is_silenced_only_while_highs_runs(capfd):
-    # HiGHS writes a debug line from C++ to descriptor 1 even when silent; the guard must
-    # swallow writes to the descriptor itself and restore it afterwards
+# ---------------------------------------------------------------------------------------------
+# the depth-first search against HiGHS
+# ---------------------------------------------------------------------------------------------
+
+
+@st.composite
+def small_lattice(draw):
+    """A lattice of up to 5 x 5 units with jittered coordinates, a grid-like or micro-grid-like
+    band, sometimes a soft band (slack)."""
+    nx_, ny_ = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    n = nx_ * ny_
+    coarse = draw(st.booleans())
+    lo, hi = (300, 500) if coarse else (30, 50)
+    w = draw(
+        st.lists(st.integers(60, 450) if coarse else st.integers(4, 40), min_size=n, max_size=n)
+    )
+    jitter = draw(st.lists(st.floats(0, 15), min_size=2 * n, max_size=2 * n))
+    slack = draw(st.sampled_from([0.0, 0.0, 0.1, 0.5])) * (hi - lo)
+    return nx_, ny_, w, np.asarray(jitter).reshape(n, 2), lo, hi, slack
+
+
+def lattice_graph(piece_graphs, nx_, ny_, w, jitter):
+    n = nx_ * ny_
+    edges = piece_graphs.lattice_edges(nx_, ny_)
+    xy = piece_graphs.lattice_xy(nx_, ny_) + jitter
+    return piece_graphs.from_edges(n, edges, w, xy=xy), np.asarray(edges).reshape(-1, 2)
+
+
+def assert_valid_plan(labels, n, edges, w, lo, hi):
+    """Every unit in exactly one part, every part within the band and connected."""
+    assert labels.shape == (n,)
+    k = int(labels.max()) + 1
+    assert set(labels.tolist()) == set(range(k))
+    for p in range(k):
+        part = tuple(np.flatnonzero(labels == p).tolist())
+        assert lo - 1e-9 <= sum(w[i] for i in part) <= hi + 1e-9
+        assert is_connected(n, edges, part)
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=small_lattice())
+def test_search_finds_the_highs_optimum_on_random_lattices(piece_graphs, case):
+    nx_, ny_, w, jitter, lo, hi, slack = case
+    n = nx_ * ny_
+    g, edges = lattice_graph(piece_graphs, nx_, ny_, w, jitter)
+    subsets = enumerate_subsets(g, lo=lo - slack, hi=hi + slack, max_size=25)
+    assume(subsets is not None)  # too many sets to visit: solve_exact skips such a piece
+    if not subsets or np.bincount(np.concatenate(subsets), minlength=n).min() == 0:
+        return  # no model to solve: solve_exact proves these infeasible before any solver
+    model = cover_model(g, subsets, lo=lo, hi=hi, target=(lo + hi) / 2, slack=slack)
+    found = search_cover(model, max_nodes=10**7)
+    # HiGHS asked for the optimum itself (no relative or absolute gap)
+    ref = highs_cover(model, node_limit=10**6, mip_rel_gap=0.0, mip_abs_gap=0.0)
+    assert found.status == ref.status
+    assert found.status in ("optimal", "infeasible")
+    if found.status == "optimal":
+        assert found.objective == pytest.approx(ref.objective, rel=1e-9, abs=0)
+        assert found.objective == pytest.approx(model.cost[found.chosen].sum(), rel=1e-12)
+        # the chosen candidates cover every unit exactly once
+        counts = np.zeros(n, dtype=np.int64)
+        for c in found.chosen:
+            counts[model.units[model.indptr[c] : model.indptr[c + 1]]] += 1
+        assert (counts == 1).all()
+    res = solve_exact(
+        g, lo=lo, hi=hi, target=(lo + hi) / 2, slack=slack, search_max_candidates=10**6
+    )
+    if found.status == "infeasible":
+        assert res.status == "infeasible"
+    elif res.status != "skipped":  # the enumerator's default size cap may give up
+        assert res.status == "optimal"
+        assert_valid_plan(res.labels, n, edges, w, lo - slack, hi + slack)
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=small_lattice())
+def test_compiled_and_interpreted_search_agree(piece_graphs, case):
+    nx_, ny_, w, jitter, lo, hi, slack = case
+    g, _ = lattice_graph(piece_graphs, nx_, ny_, w, jitter)
+    subsets = enumerate_subsets(g, lo=lo - slack, hi=hi + slack, max_size=25)
+    assume(subsets)
+    model = cover_model(g, subsets, lo=lo, hi=hi, target=(lo + hi) / 2, slack=slack)
+    a = search_cover(model, max_nodes=10**6)
+    b = search_cover(model, max_nodes=10**6, compiled=False)
+    assert (a.status, a.nodes) == (b.status, b.nodes)
+    np.testing.assert_array_equal(a.chosen, b.chosen)
+    assert a.objective == b.objective
+
+
+def test_search_proves_infeasible_when_no_exact_cover_exists():
+    # units 0, 1, 2: {0, 1} and {1, 2} overlap and nothing covers 0 and 2 otherwise
+    m = CoverModel(n=3, indptr=np.array([0, 2, 4]), units=np.array([0, 1, 1, 2]), cost=np.ones(2))
+    s = search_cover(m)
+    assert s.status == "infeasible"
+    assert s.chosen.size == 0
+    assert highs_cover(m).status == "infeasible"
+
+
+def test_search_takes_the_cheapest_cover_not_the_first():
+    # the single cheap candidates {0}, {1}, {2} beat the cheaper-looking {0, 1, 2}
+    m = CoverModel(
+        n=3,
+        indptr=np.array([0, 3, 4, 5, 6]),
+        units=np.array([0, 1, 2, 0, 1, 2]),
+        cost=np.array([2.0, 0.5, 0.5, 0.5]),
+    )
+    s = search_cover(m)
+    assert s.status == "optimal"
+    assert s.chosen.tolist() == [1, 2, 3]
+    assert s.objective == pytest.approx(1.5)
+
+
+def test_search_stops_at_its_node_budget_and_solve_exact_falls_back_to_highs(piece_graphs):
+    # 5 x 5 lattice of 10-household units against 30-50: thousands of covers to search
+    g = piece_graphs.lattice(5, 5, 10)
+    subsets = enumerate_subsets(g, lo=30, hi=50)
+    model = cover_model(g, subsets, lo=30, hi=50, target=40)
+    full = search_cover(model, max_nodes=10**7)
+    assert full.status == "optimal"
+    assert full.nodes > 10
+    cut = search_cover(model, max_nodes=10)
+    assert cut.status == "budget"
+    assert cut.nodes == 11
+    res = solve_exact(g, lo=30, hi=50, target=40, search_nodes=10)
+    assert res.status in ("optimal", "feasible")  # HiGHS' answer, within its 10% gap
+    edges = np.asarray(piece_graphs.lattice_edges(5, 5)).reshape(-1, 2)
+    assert_valid_plan(res.labels, 25, edges, [10] * 25, 30, 50)
+
+
+def test_solve_exact_is_deterministic(piece_graphs):
+    rng = np.random.default_rng(3)
+    g = piece_graphs.lattice(5, 4, rng.integers(5, 25, 20))
+    runs = [solve_exact(g, lo=30, hi=50, target=40) for _ in range(3)]
+    assert {r.status for r in runs} == {"optimal"}
+    for r in runs[1:]:
+        np.testing.assert_array_equal(r.labels, runs[0].labels)
+
+
+@pytest.mark.parametrize("search_max_candidates", [400, 0])  # the search, HiGHS alone
+def test_solve_exact_leaves_the_process_stdout_alone(
+    piece_graphs, monkeypatch, search_max_candidates
+):
+    # no descriptor swap: solving must not touch file descriptor 1, which other threads of the
+    # planner (a web server, a progress bar) write to at the same time
     import os
 
-    from gridplan.partition.exact import _native_stdout_silenced
+    def refuse(*args):
+        raise AssertionError(f"solve_exact swapped a file descriptor: dup2{args}")
 
-    os.write(1, b"before\n")
-    with _native_stdout_silenced():
-        os.write(1, b"HighsMipSolverData::transformNewIntegerFeasibleSolution\n")
-    os.write(1, b"after\n")
-    out = capfd.readouterr().out
-    assert out == "before\nafter\n"
+    g = piece_graphs.from_edges(6, path_edges(6), [150] * 6, xy=np.zeros((6, 2)))
+    with monkeypatch.context() as mp:  # undone before pytest's own capture restores fd 1
+        mp.setattr(os, "dup2", refuse)
+        res = solve_exact(
+            g, lo=300, hi=500, target=400, search_max_candidates=search_max_candidates
+        )
+    assert res.status == "optimal"
+    np.testing.assert_array_equal(res.labels, [0, 0, 0, 1, 1, 1])
 
 
 def test_a_solve_in_a_fresh_process_prints_nothing():
     # what a planner's terminal or a piped CLI sees: a process that runs exact models (feasible,
-    # infeasible and soft-band) writes nothing to its standard output
+    # infeasible and soft-band, through the search and through HiGHS) writes nothing to its
+    # standard output
+    import os
     import subprocess
     import sys
     import textwrap
+    from pathlib import Path
 
     code = textwrap.dedent(
         """
@@ -294,10 +449,31 @@ def test_a_solve_in_a_fresh_process_prints_nothing():
             xy = np.column_stack([np.arange(n) * 50.0, rng.random(n) * 10])
             g = from_edges(n, i, j, weight=w, xy=xy)
             for lo, hi, slack in ((300, 500, 0.0), (590, 600, 0.0), (590, 600, 100.0)):
-                solve_exact(g, lo=lo, hi=hi, target=(lo + hi) / 2, slack=slack)
+                for search in (400, 0):  # the search, then HiGHS alone
+                    solve_exact(g, lo=lo, hi=hi, target=(lo + hi) / 2, slack=slack,
+                                search_max_candidates=search)
+        # micro-grid-sized models on lattices, through both solvers
+        for trial in range(40):
+            nx, ny = rng.integers(2, 6, 2)
+            n = int(nx * ny)
+            v = np.arange(n)
+            right, up = v[(v % nx) < nx - 1], v[v < n - nx]
+            i, j = np.concatenate([right, up]), np.concatenate([right + 1, up + nx])
+            xy = np.column_stack([v % nx, v // nx]) * 40.0 + rng.random((n, 2))
+            g = from_edges(n, i, j, weight=rng.integers(3, 30, n), xy=xy)
+            for search in (400, 0):
+                solve_exact(g, lo=30, hi=50, target=40, search_max_candidates=search)
         """
     )
+    # this checkout's gridplan, whatever is installed
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+        env=env,
     )
     assert out.stdout == ""
