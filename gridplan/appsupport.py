@@ -27,7 +27,6 @@ import hashlib
 import importlib
 import io
 import re
-import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Mapping, Sequence

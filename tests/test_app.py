@@ -220,7 +220,7 @@ def test_zip_members_cannot_leave_the_folder(tmp_path: Path, bad: str) -> None:
 
 def test_zip_bombs_and_large_uploads_are_refused(tmp_path: Path) -> None:
     data = _zip({"big.bin": b"\0" * 2_000_000})
-    with pytest.raises(ValidationError, match="unpacks to more than 1.0 MB"):
+    with pytest.raises(ValidationError, match=r"unpacks to more than 1\.0 MB"):
         sup.safe_extract_zip(data, tmp_path, max_bytes=1_000_000)
     with pytest.raises(ValidationError, match="upload limit"):
         sup.check_upload_size("big.gpkg", b"\0" * 2_000_000, limit_mb=1)
