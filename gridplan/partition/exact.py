@@ -30,6 +30,7 @@ effect. The HiGHS bundled with scipy 1.17 prints a stray line with a bare ``prin
 from __future__ import annotations
 
 import functools
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -319,6 +320,13 @@ def _cover_search(
     return (1 if best_k >= 0 else 0), best, best_k, nodes
 
 
+#: Searches a process runs interpreted before it loads the compiled one. Loading numba and its
+#: cached code costs about 0.5 s once per process, more than a few dozen small searches take
+#: interpreted; the two give the same answers, so only the time differs.
+INTERPRETED_FIRST = 64
+_searches = itertools.count()
+
+
 @functools.cache
 def _compiled_search():
     # compiled on first use (and cached on disk), so importing gridplan stays cheap
@@ -511,7 +519,8 @@ def solve_exact(
     model = cover_model(g, subsets, lo=lo, hi=hi, target=target, slack=slack)
     sol = None
     if m <= search_max_candidates:
-        sol = search_cover(model, max_nodes=search_nodes)
+        compiled = next(_searches) >= INTERPRETED_FIRST
+        sol = search_cover(model, max_nodes=search_nodes, compiled=compiled)
     if sol is None or sol.status == "budget":
         sol = highs_cover(
             model, node_limit=node_limit, time_limit=time_limit, mip_rel_gap=mip_rel_gap
