@@ -675,6 +675,7 @@ def _plan_inputs(inputs: _PlanInputs, *, label: str, **options: Any) -> tuple[Pl
     :func:`gridplan.plan`); every reading problem is raised at once."""
     # the output is refused before any reading or planning: never an input, never an
     # existing file without --force, always a format its extension names
+    _diagnostics_lang(inputs.lang)  # a usage mistake is named before anything is read
     if inputs.out.suffix.lower() != ".gpkg":
         raise ValidationError(
             [
@@ -696,7 +697,6 @@ def _plan_inputs(inputs: _PlanInputs, *, label: str, **options: Any) -> tuple[Pl
     mapping = _parse_columns(inputs.columns)
     rules = _load_rules(inputs.config, inputs.county_code)
     frames = _read_inputs(inputs.units, inputs.context)
-    _diagnostics_lang(inputs.lang)
     result = _plan_frames(
         frames,
         label=label,
@@ -1131,9 +1131,29 @@ def reform_command(
     typer.echo(f"wrote {out} (layers {', '.join(layers_out)})")
 
 
-def main() -> None:
-    """Entry point of the ``gridplan`` command."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``gridplan`` command.
+
+    A user's mistake on the command line (an unknown option, a missing argument, a bad value)
+    exits with 1 and click's usage message, like bad data; 2 is kept for unexpected errors.
+    """
+    import sys
+
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument, ...
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(getattr(exc, "exit_code", 0))
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -80,3 +80,36 @@ def test_out_must_be_a_geopackage(sample, tmp_path):
     assert res.exit_code == 1, res.output
     assert ".gpkg" in res.output and "--geojson" in res.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["plan", "--bogus"], "No such option: --bogus"),
+        (["plan"], "Missing argument"),
+        (["grids", "x.gpkg", "--out", "y.gpkg", "--lang", "fr"], "Invalid value for --lang"),
+    ],
+)
+def test_usage_errors_exit_1_with_the_usage_message(args, says):
+    import subprocess
+    import sys
+
+    res = subprocess.run(
+        [sys.executable, "-m", "gridplan.cli", *args], capture_output=True, text=True, timeout=120
+    )
+    assert res.returncode == 1, res.stderr
+    assert says in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_help_exits_0():
+    import subprocess
+    import sys
+
+    res = subprocess.run(
+        [sys.executable, "-m", "gridplan.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0 and "plan" in res.stdout
