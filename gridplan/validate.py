@@ -831,11 +831,19 @@ def _part_gap_problems(
     ]
 
 
-def _overlap_problems(compounds: gpd.GeoDataFrame, tolerance_m2: float) -> list[Problem]:
+#: What the polygons of an areal layer are called in the overlap message.
+_AREA_NOUN = {"compounds": "compounds", "communities": "communities", "streets": "streets"}
+
+
+def _overlap_problems(
+    compounds: gpd.GeoDataFrame, tolerance_m2: float, role: str = "compounds"
+) -> list[Problem]:
+    """Pairs of polygons of one areal layer (compounds, communities, streets) that overlap:
+    a unit in both would be counted in whichever comes first."""
     metric = _metric(compounds)
     if metric is None or len(metric) < 2:
         return []
-    ids = layer_ids(compounds, "compounds")[_usable(compounds)]
+    ids = layer_ids(compounds, role)[_usable(compounds)]
     geoms = metric.geometry.to_numpy()
     tree = shapely.STRtree(geoms)
     a, b = tree.query(geoms, predicate="intersects")
@@ -858,12 +866,13 @@ def _overlap_problems(compounds: gpd.GeoDataFrame, tolerance_m2: float) -> list[
     n = len(pairs)
     return [
         Problem(
-            "compounds",
-            "overlapping_compounds",
-            f"{n} pair{'s' if n != 1 else ''} of compounds overlap by more than "
+            role,
+            f"overlapping_{role}",
+            f"{n} pair{'s' if n != 1 else ''} of {_AREA_NOUN[role]} overlap by more than "
             f"{tolerance_m2:g} m² and {OVERLAP_TOLERANCE_SHARE:.0%} of the smaller one: "
             f"{describe_rows(pairs, limit=5)}; a unit in both would be "
-            "counted in whichever comes first. Clip the compounds so they do not overlap.",
+            f"counted in whichever comes first. Clip the {_AREA_NOUN[role]} so they do not "
+            "overlap.",
             rows,
         )
     ]
@@ -1080,8 +1089,8 @@ def validate_layer(
         if role == "units":
             problems.extend(_part_gap_problems(gdf, ids, part_gap_m, interface))
             problems.extend(_colocated_problems(gdf, ids, MAX_COLOCATED))
-        elif role == "compounds":
-            problems.extend(_overlap_problems(gdf, OVERLAP_TOLERANCE_M2))
+        elif role in _AREA_NOUN:
+            problems.extend(_overlap_problems(gdf, OVERLAP_TOLERANCE_M2, role))
     return problems
 
 

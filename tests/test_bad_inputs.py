@@ -924,3 +924,19 @@ def test_fuzz_plan(case):
     assert shapely.area(geoms).sum() == pytest.approx(union.area, rel=1e-6)
     again = gridplan.plan(gridplan.prepare_layers(units_in, rules=PlanRules()), seed=seed)
     pd.testing.assert_frame_equal(pd.DataFrame(result.grids), pd.DataFrame(again.grids))
+
+
+@pytest.mark.parametrize("role", ["communities", "streets"])
+def test_overlapping_communities_or_streets_name_both_ids_and_the_area(role):
+    id_col = {"communities": "community_id", "streets": "street_id"}[role]
+    areas = gpd.GeoDataFrame(
+        {id_col: ["a", "b"]},
+        geometry=[box(X0, Y0, X0 + 300, Y0 + 100), box(X0 + 200, Y0, X0 + 400, Y0 + 100)],
+        crs=32649,
+    )
+    expect(
+        lambda: gridplan.prepare_layers(units(), **{role: areas}),
+        f"[{role}]",
+        "a and b (10,000 m²)",
+        f"Clip the {role}",
+    )
