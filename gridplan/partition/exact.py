@@ -446,7 +446,12 @@ def highs_cover(
     status = h.getModelStatus()
     nodes = int(h.getInfo().mip_node_count)
     none = np.empty(0, dtype=np.int64)
-    if status == highspy.HighsModelStatus.kInfeasible:
+    # every column is a 0/1 variable, so the model is never unbounded: presolve's "unbounded
+    # or infeasible" is a proof of infeasibility
+    if status in (
+        highspy.HighsModelStatus.kInfeasible,
+        highspy.HighsModelStatus.kUnboundedOrInfeasible,
+    ):
         return CoverSolution("infeasible", none, np.inf, nodes)
     limits = (
         highspy.HighsModelStatus.kTimeLimit,
