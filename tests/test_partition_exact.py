@@ -329,7 +329,10 @@ def test_search_finds_the_highs_optimum_on_random_lattices(piece_graphs, case):
     else:
         assert found.status == ref.status
     if found.status == "optimal":
-        assert found.objective == pytest.approx(ref.objective, rel=1e-9, abs=0)
+        # the search is exact; HiGHS' optimum carries its own numerical tolerances, so it may
+        # sit a hair above (never below) the search's
+        assert found.objective <= ref.objective * (1 + 1e-9)
+        assert found.objective == pytest.approx(ref.objective, rel=1e-6, abs=0)
         assert found.objective == pytest.approx(model.cost[found.chosen].sum(), rel=1e-12)
         # the chosen candidates cover every unit exactly once
         counts = np.zeros(n, dtype=np.int64)
