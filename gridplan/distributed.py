@@ -77,6 +77,7 @@ from .partition.microgrids import MicroPartition
 from .stages import (
     InputOptions,
     Plan,
+    Progress,
     apportion,
     assemble,
     assign_codes,
@@ -92,7 +93,6 @@ __all__ = ["PartResult", "PlanPart", "plan_distributed", "plan_part", "split_lay
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str], None]
 SplitBy = Literal["street", "county"]
 
 

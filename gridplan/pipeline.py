@@ -16,7 +16,7 @@ one process, or hands the same stages to the Dask engine (:mod:`gridplan.distrib
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Literal
 
 import geopandas as gpd
@@ -32,6 +32,7 @@ from .stages import (
     Apportionment,
     Plan,
     PlanCodes,
+    Progress,
     apportion,
     assemble,
     assign_codes,
@@ -58,8 +59,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[int, int, str], None]
 
 
 def plan(

@@ -22,7 +22,7 @@ codes onto the unit and builds the tables and the report.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypedDict
 
@@ -38,6 +38,7 @@ from .errors import Interface
 from .layers import Layers, check_plan_size, prepare_layers
 from .partition.grids import (
     GridPartition,
+    Progress,
     UnitCells,
     grids_from_cells,
     normalize_locks,
@@ -65,7 +66,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str], None]
 
 #: Columns of :attr:`Plan.grids` (before geometry), in order.
 GRID_COLUMNS = (
