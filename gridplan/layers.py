@@ -97,6 +97,10 @@ class Layers:
         Index ``community_id``; columns ``name``, ``street_id`` (str or None), polygons.
     streets
         Index ``street_id``; columns ``name``, polygons.
+    roads
+        Index ``road_id``; columns ``name``, ``road_class`` (str), lineal geometry. Streets,
+        lanes and paths: where grid boundaries should run. Unlike barriers they do not forbid
+        adjacency.
     """
 
     units: gpd.GeoDataFrame
@@ -105,6 +109,7 @@ class Layers:
     barriers: gpd.GeoDataFrame | None = None
     communities: gpd.GeoDataFrame | None = None
     streets: gpd.GeoDataFrame | None = None
+    roads: gpd.GeoDataFrame | None = None
 
     @property
     def crs(self) -> pyproj.CRS | None:
@@ -119,6 +124,7 @@ class Layers:
             "barriers": self.barriers,
             "communities": self.communities,
             "streets": self.streets,
+            "roads": self.roads,
         }
         return {k: v for k, v in found.items() if v is not None}
 
