@@ -21,13 +21,19 @@ import geopandas as gpd
 import pandas as pd
 import typer
 
-from .config import PlanRules
+from .config import GridRules, PlanRules
 from .crs import unshift_to_wgs84
 from .diagnostics import flat, in_words, render_frame
 from .errors import GridplanError, Problem, ValidationError
 from .io import FORMATS, check_output_path, list_layers, parse_columns, read_layer, write_gpkg
 from .pipeline import Plan
-from .validate import ROLES, validate_layer, validate_layers
+from .validate import (
+    ROLES,
+    barrier_class_table,
+    describe_barrier_classes,
+    validate_layer,
+    validate_layers,
+)
 
 app = typer.Typer(
     name="gridplan",
@@ -45,6 +51,7 @@ class RoleChoice(StrEnum):
     barriers = "barriers"
     communities = "communities"
     streets = "streets"
+    roads = "roads"
 
 
 class SourceCRSChoice(StrEnum):
@@ -76,6 +83,8 @@ _ROLE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("dedicated", ("dedicated", "business", "special", "commercial", "专属", "商务", "商业")),
     ("compounds", ("compounds", "compound", "residential", "res_areas", "estates", "小区", "院落")),
+    # a street network by name; a layer named just "roads" stays a barrier layer, as before
+    ("roads", ("highways", "highway", "road_network", "street_network", "路网", "街巷")),
     (
         "barriers",
         (
@@ -105,6 +114,7 @@ _NOUNS = {
     "barriers": ("barrier line", "barrier lines"),
     "communities": ("community", "communities"),
     "streets": ("street", "streets"),
+    "roads": ("road", "roads"),
 }
 # file types picked up when a folder is given (.txt only when named explicitly)
 _FOLDER_SUFFIXES = {s for s in FORMATS if s != ".txt"}
@@ -197,7 +207,15 @@ def _summary(layer: _Layer) -> str:
             return f"OK: {len(gdf):,} {noun}, {round(float(hh)):,} households"
         return f"OK: {len(gdf):,} {'unit' if len(gdf) == 1 else 'units'}"
     singular, plural = _NOUNS.get(layer.role or "", ("feature", "features"))
-    return f"OK: {len(gdf):,} {singular if len(gdf) == 1 else plural}"
+    text = f"OK: {len(gdf):,} {singular if len(gdf) == 1 else plural}"
+    if layer.role == "barriers":
+        # how every line is used, by class: none is dropped
+        rules = GridRules()
+        table = barrier_class_table(
+            gdf, barrier_classes=rules.barrier_classes, road_classes=rules.road_classes
+        )
+        text += f": {describe_barrier_classes(table)}"
+    return text
 
 
 def _check_file(
@@ -498,6 +516,9 @@ def _echo_plan_summary(result: Plan, *, label: str) -> None:
         f"  micro-grids: {int(t['microgrids']):,} "
         f"({_pct(t['microgrids_in_band_share'])} in {m.min_households}-{m.max_households})"
     )
+    bars = result.report.get("barriers")
+    if bars is not None and len(bars):
+        typer.echo(f"  barrier lines: {describe_barrier_classes(bars)}")
     typer.echo(f"  diagnostics: {len(result.diagnostics):,}")
 
 
@@ -514,6 +535,7 @@ def _plan_frames(frames: dict, *, label: str, **options: Any) -> Plan:
             barriers=frames.get("barriers"),
             communities=frames.get("communities"),
             streets=frames.get("streets"),
+            roads=frames.get("roads"),
             progress=bar,
             **options,
         )
@@ -583,6 +605,10 @@ class EngineChoice(StrEnum):
 
 
 _InputOpt = typer.Option(help="File, or file.gpkg:layer.")
+_RoadsOpt = typer.Option(
+    help="All streets, lanes and paths (lines): FILE or FILE.gpkg:LAYER. Grid boundaries run "
+    "on them; unlike --barriers, grids may join across them."
+)
 _Lang = Annotated[str, typer.Option("--lang", help="Diagnostics in Chinese (zh) or English (en).")]
 
 
@@ -594,6 +620,7 @@ def _plan_input_options(
     barriers: Annotated[str | None, _InputOpt] = None,
     communities: Annotated[str | None, _InputOpt] = None,
     streets: Annotated[str | None, _InputOpt] = None,
+    roads: Annotated[str | None, _RoadsOpt] = None,
     columns: Annotated[
         str | None, typer.Option(help="Column renaming, e.g. 户数=households,小区编号=compound_id")
     ] = None,
@@ -629,6 +656,7 @@ class _PlanInputs:
     barriers: str | None
     communities: str | None
     streets: str | None
+    roads: str | None
     columns: str | None
     source_crs: SourceCRSChoice | None
     config: Path | None
@@ -647,6 +675,7 @@ class _PlanInputs:
             "barriers": self.barriers,
             "communities": self.communities,
             "streets": self.streets,
+            "roads": self.roads,
         }
 
 
@@ -955,6 +984,7 @@ def reform_command(
     streets: Annotated[str | None, _InputOpt] = None,
     barriers: Annotated[str | None, _InputOpt] = None,
     dedicated: Annotated[str | None, _InputOpt] = None,
+    roads: Annotated[str | None, _RoadsOpt] = None,
     min_households: Annotated[
         int | None,
         typer.Option("--min-households", help="Band floor (default: [reform] or 1000)."),
@@ -1038,6 +1068,7 @@ def reform_command(
             "streets": streets,
             "barriers": barriers,
             "dedicated": dedicated,
+            "roads": roads,
         }
         inputs = [_split_layer(units)[0]] + [
             _split_layer(s)[0] for s in given.values() if s is not None
@@ -1065,6 +1096,7 @@ def reform_command(
                 streets=frames.get("streets"),
                 barriers=frames.get("barriers"),
                 dedicated=frames.get("dedicated"),
+                roads=frames.get("roads"),
                 rules=rules,
                 seed=seed,
                 columns=mapping or None,

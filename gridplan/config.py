@@ -158,6 +158,30 @@ class SearchRules:
             raise ValidationError(problems)
 
 
+#: ``barrier_class`` prefixes that are barriers by default (grids do not cross them).
+BARRIER_CLASSES: tuple[str, ...] = ("major_road", "railway", "waterway", "river", "barrier")
+#: ``barrier_class`` prefixes that are streets by default: boundaries run on them, grids may
+#: join across them. Any class in neither list is a barrier.
+ROAD_CLASSES: tuple[str, ...] = (
+    "secondary",
+    "tertiary",
+    "minor",
+    "residential",
+    "service",
+    "living_street",
+    "unclassified",
+    "footway",
+    "path",
+    "pedestrian",
+    "cycleway",
+    "track",
+    "lane",
+    "次干道",
+    "支路",
+    "街巷",
+)
+
+
 @dataclass(frozen=True)
 class GridRules:
     """Rules for residential grids (网格).
@@ -178,6 +202,11 @@ class GridRules:
     barrier_classes
         ``barrier_class`` values that count as barriers. An empty tuple means every line in the
         barriers layer counts. Matching is by prefix, so ``"railway"`` matches ``railway_rail``.
+    road_classes
+        ``barrier_class`` values of the barriers layer that are streets, not barriers
+        (prefix match, after ``barrier_classes``): grid boundaries prefer them, as they prefer
+        the ``roads`` layer, but grids may join across them. A line whose class is in neither
+        list is still a barrier, and is counted as such in ``validate`` and the plan summary.
     gated_own_grid
         A gated compound whose total is within the band forms exactly one grid.
     keep_compounds_whole
@@ -199,7 +228,8 @@ class GridRules:
     target_households: int | None = None
     balance: Balance = "households"
     respect_barriers: bool = True
-    barrier_classes: tuple[str, ...] = ("major_road", "railway", "waterway", "river", "barrier")
+    barrier_classes: tuple[str, ...] = BARRIER_CLASSES
+    road_classes: tuple[str, ...] = ROAD_CLASSES
     gated_own_grid: bool = True
     keep_compounds_whole: bool = True
     refine_passes: int = 8
@@ -584,6 +614,9 @@ class ReformRules:
     barrier_classes
         ``barrier_class`` values that count as barriers (prefix match). An empty tuple means
         every line in the barriers layer counts.
+    road_classes
+        ``barrier_class`` values that are streets, not barriers (as for
+        :class:`GridRules`); any other class is a barrier.
     cells
         How units become space-filling cells. ``"tessellate"``: Voronoi cells inside the
         street (:func:`gridplan.tessellation.tessellate`), for buildings and points.
@@ -628,7 +661,8 @@ class ReformRules:
         "商务",
         "产业",
     )
-    barrier_classes: tuple[str, ...] = ("major_road", "railway", "waterway", "river", "barrier")
+    barrier_classes: tuple[str, ...] = BARRIER_CLASSES
+    road_classes: tuple[str, ...] = ROAD_CLASSES
     cells: CellMode = "auto"
     tries: int = 24
     refine_passes: int = 8
