@@ -584,7 +584,13 @@ def _write_outputs(
 
 def _read_inputs(units: str, given: dict[str, str | None]) -> dict:
     """Read the units and every context layer given; all reading problems raised at once."""
-    frames = {"units": _read_input(units, role="units")}
+    return {"units": _read_input(units, role="units"), **_read_context(given)}
+
+
+def _read_context(given: dict[str, str | None]) -> dict:
+    """Read every context layer given (role -> FILE or FILE.gpkg:LAYER); problems raised at
+    once."""
+    frames = {}
     problems: list[Problem] = []
     for role, spec in given.items():
         if spec is not None:
@@ -919,8 +925,38 @@ def staff_command(
     roster: Annotated[
         Path | None,
         typer.Option(
-            help="CSV/XLSX of people: name, role (grid_head|fulltime_worker), phone, "
-            "lon/lat or unit_id/compound_id, capacity."
+            help="CSV/XLSX of people: name, role (grid_head|fulltime_worker|parttime_worker|"
+            "building_head|unit_head, or 网格长/专职网格员/兼职网格员/楼栋长/单元长), phone, "
+            "lon/lat or unit_id/compound_id, capacity, community_id."
+        ),
+    ] = None,
+    compounds: Annotated[
+        str | None,
+        typer.Option(
+            help="Compound polygons the plan was made with (FILE or FILE.gpkg:LAYER), for "
+            "party branches by adjacent compounds; default: the plan file's compounds layer."
+        ),
+    ] = None,
+    communities: Annotated[
+        str | None,
+        typer.Option(
+            help="Community polygons with `name` (FILE or FILE.gpkg:LAYER), for community "
+            "names; default: the plan file's communities layer."
+        ),
+    ] = None,
+    streets: Annotated[
+        str | None,
+        typer.Option(
+            help="Street polygons with `name` (FILE or FILE.gpkg:LAYER), for street names; "
+            "default: the plan file's streets layer."
+        ),
+    ] = None,
+    max_distance: Annotated[
+        float | None,
+        typer.Option(
+            "--max-distance",
+            help="Farthest a roster person may live from a post outside their own grid "
+            "(metres; default: [staffing] roster_max_distance_m, 0 = no limit).",
         ),
     ] = None,
     config: Annotated[Path | None, typer.Option(help="Rules as TOML: a staffing table.")] = None,
@@ -933,23 +969,35 @@ def staff_command(
 ) -> None:
     """Posts, party branches and roster assignments for a plan, as an Excel workbook.
 
-    Exits 0 on success, 1 on bad input (every problem is listed), 2 on an unexpected error.
+    Give --compounds (and --communities/--streets for names) when the plan file does not carry
+    them, so the branches and names match planning from Python. Exits 0 on success, 1 on bad
+    input (every problem is listed), 2 on an unexpected error.
     """
     try:
         from .config import read_rules
-        from .staffing import staffing_plan
+        from .staffing import read_plan_layers, staffing_plan
 
         rules = read_rules(config).staffing
-        result = staffing_plan(plan_file, rules=rules, roster=roster)
+        if max_distance is not None:
+            rules = replace(rules, roster_max_distance_m=max_distance)
+        parts: dict[str, Any] = dict(read_plan_layers(plan_file))
+        # layers given on the command line win over the plan file's own
+        parts.update(
+            _read_context({"compounds": compounds, "communities": communities, "streets": streets})
+        )
+        result = staffing_plan(parts, rules=rules, roster=roster)
         written = result.to_excel(out, language=lang.value, mask_phones=not show_phones)
     except typer.Exit:
         raise
     except Exception as exc:  # bad data must not surface as a traceback
         _exit_with(exc)
     g = result.grids
+    c = result.communities
     typer.echo(
-        f"{plan_file.name}: {len(g):,} grids, {int(g['posts'].sum()):,} grid posts, "
-        f"{int(result.communities['community_workers'].sum()):,} community workers"
+        f"{plan_file.name}: {len(g):,} grids, {int(c['grid_head'].sum()):,} grid heads, "
+        f"{int(c['fulltime_worker'].sum()):,} full-time and "
+        f"{int(c['parttime_workers'].sum()):,} part-time grid workers, "
+        f"{int(c['community_workers'].sum()):,} community workers"
     )
     n_joint = int((result.party["type"] == "joint").sum()) if len(result.party) else 0
     typer.echo(f"  party branches: {len(result.party):,} ({n_joint:,} joint)")

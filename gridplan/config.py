@@ -502,6 +502,9 @@ class StaffingRules:
         with their small neighbours: ``True`` joins them to an adjacent branch with room
         (making it a joint branch); ``False`` leaves them as an under-strength group. Either
         way the diagnostics list what is still below the minimum.
+    roster_max_distance_m
+        A roster person serves a grid they live in, or one whose centre (a micro-grid's, for a
+        part-time post) is at most this far from home (metres); 0 = no limit.
     """
 
     grid_heads_per_grid: int = 1
@@ -519,6 +522,7 @@ class StaffingRules:
     party_group_min_members: int = 3
     adjacency_m: float = 50.0
     attach_small_groups: bool = True
+    roster_max_distance_m: float = 0.0
 
     def __post_init__(self) -> None:
         # canonical values only: the checks below name every field of the wrong type
@@ -567,6 +571,7 @@ class StaffingRules:
         number("community_workers_per_10k", positive=True)
         number("household_size", positive=True)
         number("adjacency_m", positive=False)
+        number("roster_max_distance_m", positive=False)
         flag("staff_dedicated_grids")
         flag("attach_small_groups")
         split, least = self.branch_split_over, self.branch_min_members

@@ -592,6 +592,72 @@ def _outside_problems(
     ]
 
 
+def _community_mismatch_problems(
+    units: gpd.GeoDataFrame,
+    ids: pd.Index,
+    communities: gpd.GeoDataFrame,
+    interface: Interface = "python",
+) -> list[Problem]:
+    """Units whose ``community_id`` names one community while they lie inside another.
+
+    This is what planning after a redivision looks like when the units still carry their old
+    community: grids would be cut to a polygon the unit is not in (empty grids, and codes that
+    cannot be ordered), so it is refused before any work.
+    """
+    if units.crs is None or communities.crs is None or "community_id" not in units.columns:
+        return []
+    bmask = _usable(communities) & np.isin(
+        np.asarray(shapely.get_type_id(communities.geometry.to_numpy())), (3, 6)
+    )
+    umask = _usable(units)
+    if not bmask.any() or not umask.any():
+        return []
+    polys = communities.loc[bmask]
+    if polys.crs != units.crs:
+        polys = polys.to_crs(units.crs)
+    cids = np.array(normalize_ids(layer_ids(polys, "communities")), dtype=object)
+    known = set(cids.tolist()) - {None}
+    named = np.array(normalize_ids(units.loc[umask, "community_id"]), dtype=object)
+    pts = representative_points(units.loc[umask]).to_numpy()
+    u_idx, p_idx = shapely.STRtree(polys.geometry.to_numpy()).query(pts, predicate="intersects")
+    holders: dict[int, set[str]] = {}
+    for a, b in zip(u_idx.tolist(), p_idx.tolist(), strict=True):
+        holders.setdefault(a, set()).add(cids[b])
+    bad = np.zeros(len(units), dtype=bool)
+    where: list[str] = []
+    positions = np.flatnonzero(umask)
+    for a, inside in sorted(holders.items()):
+        own = named[a]
+        if own is None or own not in known or own in inside:
+            continue
+        bad[positions[a]] = True
+        if len(where) < 3:
+            where.append(f"{ids[positions[a]]} names {own} but lies in {min(inside)}")
+    if not bad.any():
+        return []
+    if interface == "python":
+        fix = (
+            "if the communities were redrawn, plan the redivision's own units "
+            "(`Reform.units`, which carry the new community_id), or drop the units' "
+            "`community_id` column so the communities layer places them"
+        )
+    else:
+        fix = (
+            "if the communities were redrawn (`gridplan reform`), plan its units layer "
+            "(REFORM.gpkg:units, which carries the new community_id), or remove the units' "
+            "community_id column so the communities layer places them"
+        )
+    return [
+        _problem(
+            "units",
+            "community_mismatch",
+            f"lie inside another community than their community_id names ({'; '.join(where)})",
+            _rows(ids, bad),
+            fix + ".",
+        )
+    ]
+
+
 def coordinate_problems(
     xs: np.ndarray,
     ys: np.ndarray,
@@ -1158,6 +1224,11 @@ def validate_layers(
         for role, boundary in (("communities", communities), ("streets", streets)):
             if isinstance(boundary, gpd.GeoDataFrame) and len(boundary):
                 if ID_COLUMNS[role] in units.columns:
+                    if role == "communities":
+                        # ... but they must not contradict the polygons they lie in
+                        problems.extend(
+                            _community_mismatch_problems(units, ids, boundary, interface)
+                        )
                     continue  # the units say where they belong; no need to locate them
                 if role == "streets" and isinstance(communities, gpd.GeoDataFrame):
                     if "street_id" in communities.columns:

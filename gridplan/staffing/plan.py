@@ -19,7 +19,13 @@ from ..diagnostics import Diagnostic
 from ..errors import Problem, ValidationError, describe_rows
 from ..export import write_workbook
 from ..i18n import column_label, rule_label, sheet_label, value_label
-from .assign import assign_posts, fill_grid_table, locate_homes
+from .assign import (
+    ASSIGNMENT_COLUMNS,
+    UNFILLED_COLUMNS,
+    assign_posts,
+    fill_grid_table,
+    locate_homes,
+)
 from .inputs import normalise_plan, plan_parts
 from .party import party_plan
 from .posts import community_posts, grid_posts, post_diagnostics, street_posts
@@ -256,7 +262,11 @@ def staffing_plan(
         if problems or more:
             raise ValidationError([*problems, *more])
         assignments, unfilled, unassigned = assign_posts(
-            people, (pts, in_grids, how), grid_table, frames
+            people,
+            (pts, in_grids, how),
+            grid_table,
+            frames,
+            max_distance_m=rules.roster_max_distance_m,
         )
         grid_table = fill_grid_table(grid_table, assignments)
         if len(unfilled):
@@ -284,12 +294,8 @@ def staffing_plan(
                 )
             )
     else:
-        assignments = pd.DataFrame(
-            columns=["grid_code", "community_id", "role", "seq", "name", "phone", "home"]
-        )
-        unfilled = pd.DataFrame(
-            columns=["grid_code", "community_id", "role", "seq", "reason", "reason_zh"]
-        )
+        assignments = pd.DataFrame(columns=ASSIGNMENT_COLUMNS)
+        unfilled = pd.DataFrame(columns=UNFILLED_COLUMNS)
         unassigned = pd.DataFrame(columns=["name", "role", "phone", "home", "reason", "reason_zh"])
 
     filled = roster is not None

@@ -106,8 +106,10 @@ POST_COLUMNS = ["grid_head", "fulltime_worker", "parttime_workers", "dedicated_c
 FILLED_COLUMNS = [
     "grid_head_filled",
     "fulltime_worker_filled",
+    "parttime_worker_filled",
     "grid_head_gap",
     "fulltime_worker_gap",
+    "parttime_worker_gap",
     "gap",
 ]
 
