@@ -357,6 +357,43 @@ def _merge_infeasible(
     return comp, joins
 
 
+def _whole_blocks(
+    node_of: np.ndarray, block: np.ndarray, parts: _Parts, *, free: np.ndarray, hi: float
+) -> np.ndarray:
+    """Contract every block of the street network at or below the ceiling to one node.
+
+    Grids are then unions of whole blocks and their boundaries run on the streets; only a
+    block above the ceiling is split, along its cells. A block is keyed by its community too
+    (without community polygons one block can hold units of two). Compounds already
+    contracted join their blocks' nodes; where a compound spanning blocks would make a node
+    above the ceiling, those parts keep the compound's node alone.
+    """
+    n = node_of.shape[0]
+    cand = np.flatnonzero(free & (node_of >= 0) & (block >= 0))
+    if cand.size == 0:
+        return node_of
+    _, comm = np.unique(parts.community.astype(str), return_inverse=True)
+    key = comm[cand].astype(np.int64) * (int(block.max()) + 1) + block[cand]
+    _, grp = np.unique(key, return_inverse=True)
+    total = np.bincount(grp, weights=parts.weight[cand])
+    whole = total[grp] <= hi
+    first = np.full(total.shape[0], n, dtype=np.int64)
+    np.minimum.at(first, grp, cand)
+    # links: each part to its compound's node, and each part of a whole block to the block's
+    # first part; the nodes are the components of these links
+    ii = np.concatenate([np.arange(n), cand[whole]])
+    jj = np.concatenate([np.where(node_of >= 0, node_of, np.arange(n)), first[grp][whole]])
+    comp = _components(n, ii, jj)
+    root = np.full(comp.max() + 1, n, dtype=np.int64)
+    np.minimum.at(root, comp, np.arange(n))
+    weight = np.bincount(comp, weights=parts.weight)
+    ok = weight[comp] <= hi
+    out = node_of.copy()
+    take = cand[ok[cand]]
+    out[take] = root[comp[take]]
+    return out
+
+
 def partition_grids(
     units: gpd.GeoDataFrame | Layers,
     *,
@@ -1002,6 +1039,8 @@ def _grids_sorted(
             node_of[members] = members.min()
     for members in own_pieces:
         node_of[members] = -1 - members.min()  # marker: own piece, handled below
+    if uc.block is not None:
+        node_of = _whole_blocks(node_of, uc.block[parts.unit], parts, free=label < 0, hi=hi)
 
     # 6. pieces: components of the barrier-free graph per community, infeasible ones joined
     free_parts = np.flatnonzero((label < 0) & (node_of >= 0))
