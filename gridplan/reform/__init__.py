@@ -142,6 +142,7 @@ def redivide(
             streets=streets,
             columns=columns,
             balance=rules.balance,
+            redivision=True,
         )
         if not own_street and layers.streets is not None:
             layers = locate_in_streets(layers)
