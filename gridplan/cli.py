@@ -999,8 +999,15 @@ def staff_command(
         f"{int(c['parttime_workers'].sum()):,} part-time grid workers, "
         f"{int(c['community_workers'].sum()):,} community workers"
     )
-    n_joint = int((result.party["type"] == "joint").sum()) if len(result.party) else 0
-    typer.echo(f"  party branches: {len(result.party):,} ({n_joint:,} joint)")
+    kinds = result.party["type"].value_counts() if len(result.party) else pd.Series(dtype=int)
+    n_branches = int(kinds.get("single", 0) + kinds.get("joint", 0))
+    n_short = int(kinds.get("short", 0))
+    typer.echo(
+        f"  party branches: {n_branches:,} ({int(kinds.get('joint', 0)):,} joint)"
+        + (f"; {n_short:,} groups short of {result.rules.branch_min_members}" if n_short else "")
+    )
+    c_total = int(c["paid_staff"].sum())
+    typer.echo(f"  paid community staff needed (grid heads included): {c_total:,}")
     if result.has_roster:
         typer.echo(
             f"  roster: {len(result.assignments):,} posts filled, {len(result.unfilled):,} "

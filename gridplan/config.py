@@ -490,6 +490,10 @@ class StaffingRules:
         A branch with at least this many members elects a branch committee (支委会).
     central_household_span
         Households each party-member central household (党员中心户) keeps in touch with.
+    central_household_share
+        Assumption: at most this share of a branch's party members keep a central household
+        (the others are members of the same households, or serve otherwise); so the central
+        households are ``min(households / span, members x share)``, not every member.
     party_group_min_members
         Assumption: a building (unit) with at least this many party members holds a building
         party group (楼栋党小组). Units that are blocks or census areas rather than buildings
@@ -505,6 +509,11 @@ class StaffingRules:
     roster_max_distance_m
         A roster person serves a grid they live in, or one whose centre (a micro-grid's, for a
         part-time post) is at most this far from home (metres); 0 = no limit.
+    fulltime_are_community_workers
+        Full-time grid workers are drawn from the community workers (Xinzhou: 1,489 community
+        workers serve as full-time grid workers), as grid heads always are: the paid staff a
+        community needs is then the larger of the resident ratio and its grid posts, and grid
+        posts beyond the ratio are reported. ``False`` counts full-time grid workers on top.
     """
 
     grid_heads_per_grid: int = 1
@@ -519,10 +528,12 @@ class StaffingRules:
     branch_split_over: int = 50
     committee_from: int = 7
     central_household_span: int = 15
+    central_household_share: float = 0.5
     party_group_min_members: int = 3
     adjacency_m: float = 50.0
     attach_small_groups: bool = True
     roster_max_distance_m: float = 0.0
+    fulltime_are_community_workers: bool = True
 
     def __post_init__(self) -> None:
         # canonical values only: the checks below name every field of the wrong type
@@ -572,8 +583,19 @@ class StaffingRules:
         number("household_size", positive=True)
         number("adjacency_m", positive=False)
         number("roster_max_distance_m", positive=False)
+        number("central_household_share", positive=True)
+        if isinstance(self.central_household_share, float) and self.central_household_share > 1:
+            problems.append(
+                Problem(
+                    "rules",
+                    "central_household_share",
+                    f"`central_household_share` must be at most 1, got "
+                    f"{self.central_household_share!r}",
+                )
+            )
         flag("staff_dedicated_grids")
         flag("attach_small_groups")
+        flag("fulltime_are_community_workers")
         split, least = self.branch_split_over, self.branch_min_members
         if not problems and isinstance(split, int) and isinstance(least, int) and split < least:
             problems.append(

@@ -480,6 +480,7 @@ def prepare_layers(
     part_gap_m: float = PART_GAP_M,
     dedicated_share_max: float = DEDICATED_SHARE_MAX,
     interface: Interface = "python",
+    redivision: bool = False,
 ) -> Layers:
     """Rename, convert, validate and normalise the input layers. Inputs are never mutated.
 
@@ -511,6 +512,9 @@ def prepare_layers(
     interface
         Whose words the fixes use: ``"python"`` keywords (default), ``"cli"`` flags or
         ``"app"`` controls.
+    redivision
+        The communities are the current ones a redivision redraws: units may name another
+        community than the polygon they lie in (see :func:`gridplan.validate.validate_layers`).
 
     Returns
     -------
@@ -566,6 +570,7 @@ def prepare_layers(
             part_gap_m=part_gap_m,
             dedicated_share_max=dedicated_share_max,
             interface=interface,
+            redivision=redivision,
         )
     )
     check_or_raise(problems)

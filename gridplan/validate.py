@@ -1185,6 +1185,7 @@ def validate_layers(
     part_gap_m: float = PART_GAP_M,
     dedicated_share_max: float = DEDICATED_SHARE_MAX,
     interface: Interface = "python",
+    redivision: bool = False,
 ) -> list[Problem]:
     """Check every layer and return all problems found (an empty list means valid).
 
@@ -1196,7 +1197,9 @@ def validate_layers(
     :func:`gridplan.layers.prepare_layers` to rename, check and normalise in one step.
     ``units`` may be ``None`` to check context layers on their own (the CLI does that).
     Units are also checked to lie inside the ``communities`` and ``streets`` polygons unless
-    they carry their own ``community_id`` / ``street_id``.
+    they carry their own ``community_id`` / ``street_id``; then a unit lying inside another
+    community than the one it names is a problem, unless ``redivision`` (the communities
+    are the current ones a redivision redraws, and the units' column is what it reads).
     """
     layers: Mapping[str, object | None] = {
         "units": units,
@@ -1224,7 +1227,7 @@ def validate_layers(
         for role, boundary in (("communities", communities), ("streets", streets)):
             if isinstance(boundary, gpd.GeoDataFrame) and len(boundary):
                 if ID_COLUMNS[role] in units.columns:
-                    if role == "communities":
+                    if role == "communities" and not redivision:
                         # ... but they must not contradict the polygons they lie in
                         problems.extend(
                             _community_mismatch_problems(units, ids, boundary, interface)

@@ -147,6 +147,7 @@ def redivide(
             roads=roads,
             columns=columns,
             balance=rules.balance,
+            redivision=True,
         )
         if not own_street and layers.streets is not None:
             layers = locate_in_streets(layers)
