@@ -23,8 +23,8 @@ import geopandas as gpd
 import pandas as pd
 
 from .config import PlanRules, check_plan_arguments
-from .distributed import plan_distributed
-from .errors import Interface
+from .distributed import plan_distributed, plan_processes
+from .errors import Interface, Problem, ValidationError
 from .layers import Layers
 from .stages import (
     GRID_COLUMNS,
@@ -79,6 +79,7 @@ def plan(
     engine: Literal["single", "dask"] = "single",
     scheduler: object | None = None,
     microgrids: bool = True,
+    workers: int = 1,
     interface: Interface = "python",
 ) -> Plan:
     """Plan grids, micro-grids and dedicated grids with codes and a report.
@@ -113,6 +114,11 @@ def plan(
     microgrids
         False skips the micro-grid stage (``gridplan grids``): the plan has no micro-grids
         and its grids ``n_microgrids == 0``.
+    workers
+        Processes planning streets side by side on this machine
+        (:func:`gridplan.distributed.plan_processes`); the plan is the same, byte for byte,
+        as with ``workers=1`` (one process). Input with one street, or ``microgrids=False``,
+        is planned in one process.
     interface
         Whose words the fixes of input errors use: ``"python"`` (keywords), ``"cli"`` (flags)
         or ``"app"`` (widgets).
@@ -136,6 +142,7 @@ def plan(
     True
     """
     check_plan_arguments(rules=rules, seed=seed, engine=engine)
+    check_workers(workers, interface=interface)
     rules = rules or PlanRules()
     layers = prepare(
         units,
@@ -155,6 +162,10 @@ def plan(
             raise ValueError("microgrids=False is planned in one process: pass engine='single'")
         return plan_distributed(
             layers, rules=rules, locks=locks, seed=seed, progress=progress, scheduler=scheduler
+        )
+    if workers > 1 and microgrids and _n_streets(layers) > 1:
+        return plan_processes(
+            layers, rules=rules, locks=locks, seed=seed, progress=progress, workers=workers
         )
     # one progress scale over both stages: pieces of the grid stage, then grids
     stage1 = [0]
@@ -180,3 +191,35 @@ def plan(
     )
     figures = apportion(grids, rules=rules)
     return assemble(layers, grids, micro, codes, figures, rules=rules)
+
+
+def _n_streets(layers: Layers) -> int:
+    street = layers.units["street_id"] if "street_id" in layers.units.columns else None
+    return 1 if street is None else int(street.astype(object).fillna("").nunique())
+
+
+def check_workers(workers: object, *, interface: Interface = "python") -> None:
+    """Refuse a worker count that is not a whole number >= 1, naming the option as the
+    caller knows it (``workers=`` in Python, ``--workers`` on the command line).
+
+    Examples
+    --------
+    >>> check_workers(2)
+    >>> check_workers(0)  # doctest: +NORMALIZE_WHITESPACE
+    Traceback (most recent call last):
+    ...
+    gridplan.errors.ValidationError: 1 problem found in the input:
+      - [arguments] `workers` must be a whole number >= 1, got 0 (int)
+    """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        name = "--workers" if interface == "cli" else "`workers`"
+        raise ValidationError(
+            [
+                Problem(
+                    "arguments",
+                    "workers",
+                    f"{name} must be a whole number >= 1, got {workers!r} "
+                    f"({type(workers).__name__})",
+                )
+            ]
+        )
