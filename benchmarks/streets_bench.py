@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridplan.cells import _as_lines, blocks, street_tessellate, study_area
+from gridplan.cells import as_lines, blocks, street_tessellate, study_area
 from gridplan.metrics import (
     boundary_on_lines_share,
     gap_area,
@@ -81,7 +81,7 @@ class Case:
     @property
     def lines(self) -> np.ndarray:
         """Every line a boundary may follow: roads, barriers, walls, region outlines."""
-        return _as_lines(
+        return as_lines(
             self.roads,
             self.barriers,
             self.compounds,
@@ -290,7 +290,7 @@ def lines_kept(cells: np.ndarray, area: Any, lines: np.ndarray) -> float:
 
 
 def blocks_of(case: Case) -> np.ndarray:
-    lines = _as_lines(case.roads, case.barriers, case.compounds, case.boundaries)
+    lines = as_lines(case.roads, case.barriers, case.compounds, case.boundaries)
     return np.concatenate([blocks(r, roads=lines) for r in case.regions.values()])
 
 
@@ -301,7 +301,7 @@ def n_blocks(case: Case) -> int:
 def run_momepy(case: Case) -> tuple[float, np.ndarray, dict]:
     import momepy
 
-    lines = _as_lines(case.roads, case.barriers, case.compounds, case.boundaries)
+    lines = as_lines(case.roads, case.barriers, case.compounds, case.boundaries)
     limit = gpd.GeoSeries(list(case.regions.values()))
     t0 = time.perf_counter()
     enc = momepy.enclosures(gpd.GeoSeries(lines), limit=limit, clip=True)
@@ -371,7 +371,7 @@ def run_case(case: Case) -> list[dict]:
     kept = lines_kept(
         blocks_of(case),
         case.area,
-        _as_lines(case.roads, case.barriers, case.compounds, case.boundaries),
+        as_lines(case.roads, case.barriers, case.compounds, case.boundaries),
     )
     if not np.isnan(kept):
         case.notes.append(
@@ -461,7 +461,7 @@ def baseline_grids() -> list[dict]:
                 res = partition_grids(units, **kw)
                 dt = time.perf_counter() - t0
             grids, crs = res.grids, res.crs
-            lines = _as_lines(*(v.to_crs(crs) for k, v in kw.items() if k != "dedicated"))
+            lines = as_lines(*(v.to_crs(crs) for k, v in kw.items() if k != "dedicated"))
             comms = kw.get("communities")
             if comms is not None:
                 # the communities that hold units: the others get no grid by design

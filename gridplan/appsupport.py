@@ -87,7 +87,15 @@ MAX_UPLOAD_MB = 200
 MAX_UNZIPPED_MB = 1000
 MAX_ZIP_MEMBERS = 10_000
 
-ROLES: tuple[str, ...] = ("units", "compounds", "dedicated", "barriers", "communities", "streets")
+ROLES: tuple[str, ...] = (
+    "units",
+    "compounds",
+    "dedicated",
+    "barriers",
+    "roads",
+    "communities",
+    "streets",
+)
 
 #: ``{lock label: unit ids}``; units sharing a label form one locked grid.
 Locks = Mapping[str, tuple[str, ...]]

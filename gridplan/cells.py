@@ -40,7 +40,7 @@ from .errors import Problem, ValidationError
 from .metrics import length_near_lines
 from .tessellation import Tessellation, absorb_empty, mend_parts, region_hulls, voronoi_in_face
 
-__all__ = ["blocks", "edge_on_lines", "street_tessellate", "study_area"]
+__all__ = ["as_lines", "blocks", "edge_on_lines", "street_tessellate", "study_area"]
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def _geom_array(layer: Any) -> np.ndarray:
     return g[~(shapely.is_missing(g) | shapely.is_empty(g))]
 
 
-def _as_lines(*layers: Any) -> np.ndarray:
+def as_lines(*layers: Any) -> np.ndarray:
     """Every layer's line work as single LineStrings: lines as given, polygons by outline."""
     out = [np.empty(0, dtype=object)]
     for layer in layers:
@@ -156,7 +156,7 @@ def blocks(
     >>> len(b), sorted(round(p.area) for p in b)
     (4, [15000, 15000, 30000, 30000])
     """
-    lines = _as_lines(roads, barriers, boundaries)
+    lines = as_lines(roads, barriers, boundaries)
     return _cut(area, lines)
 
 
@@ -260,7 +260,7 @@ def study_area(
     if areal:
         return union
     rep = shapely.point_on_surface(geoms)
-    lines = _as_lines(roads, barriers)
+    lines = as_lines(roads, barriers)
     if lines.size:
         blk = _cut(None, lines)
         if blk.size:
@@ -531,6 +531,7 @@ def street_tessellate(
     boundaries: Any = None,
     erase: Any = None,
     empty_blocks: Literal["whole", "share"] = "whole",
+    hard: Any = None,
 ) -> Tessellation:
     """One cell per unit, inside its block, tiling each region exactly.
 
@@ -557,13 +558,17 @@ def street_tessellate(
         How a block without units joins its neighbour (see Notes): ``"whole"``, given whole to
         one cell; ``"share"``, merged into the neighbouring block before the Voronoi step,
         so its land is shared among that block's units.
+    hard
+        The lines that separate (the barriers that count): ``face`` numbers the areas they
+        cut the regions into. ``None``: ``face`` is the block.
 
     Returns
     -------
     Tessellation
         ``cells``: one Polygon per unit; the cells of a region tile it (after ``erase``).
-        ``face``: the block per unit, numbered across regions; units in different blocks have
-        a road, barrier, wall or boundary between them.
+        ``block``: the block per unit, numbered across regions; units in different blocks have
+        a road, barrier, wall or boundary between them. ``face``: the area of the ``hard``
+        lines per unit (each block lies in one), numbered across regions.
 
     Notes
     -----
@@ -587,15 +592,18 @@ def street_tessellate(
     region_of = np.asarray(region_of, dtype=object)
     cells = np.empty(n, dtype=object)
     face = np.full(n, -1, dtype=np.int64)
+    block = np.full(n, -1, dtype=np.int64)
     if n == 0:
-        return Tessellation(cells=cells, face=face)
+        return Tessellation(cells=cells, face=face, block=block)
     if empty_blocks not in ("whole", "share"):
         raise ValueError(f"`empty_blocks` must be 'whole' or 'share', got {empty_blocks!r}")
     missing = sorted({str(k) for k in pd.unique(region_of) if k not in regions})
     if missing:
         raise ValueError(f"units name regions that `regions` does not hold: {missing[:10]}")
-    lines = _as_lines(roads, barriers, compounds, boundaries)
+    lines = as_lines(roads, barriers, compounds, boundaries)
     line_tree = STRtree(lines) if lines.size else None
+    sep = as_lines(hard) if hard is not None else None
+    sep_tree = STRtree(sep) if sep is not None and sep.size else None
     er = _geom_array(erase)
     er_tree = STRtree(er) if er.size else None
     rep = shapely.point_on_surface(geoms)
@@ -603,6 +611,7 @@ def street_tessellate(
     items = sorted(groups.indices.items(), key=lambda kv: str(kv[0]))
     ground = _disjoint([regions[k] for k, _ in items])
     next_face = 0
+    next_block = 0
     for (_, members), region in zip(items, ground, strict=True):
         if er_tree is not None:
             hits = np.sort(er_tree.query(region, predicate="intersects"))
@@ -616,9 +625,19 @@ def street_tessellate(
         else:
             cells[members], which = _enclosed(blk, geoms[members], rep[members], empty=empty_blocks)
         cells[members] = _polygonal(cells[members])
-        face[members] = next_face + which
-        next_face += len(blk)
-    return Tessellation(cells=cells, face=face)
+        block[members] = next_block + which
+        next_block += len(blk)
+        if sep is None:
+            face[members] = block[members]
+            continue
+        # each block lies in one area of the separating lines (they cut the blocks too)
+        hf = _cut(region, sep[np.sort(sep_tree.query(region))] if sep_tree is not None else sep)
+        face_of_block = _which_block(hf, shapely.point_on_surface(blk))
+        face[members] = next_face + face_of_block[which]
+        next_face += len(hf)
+    if sep is None:
+        face = block.copy()
+    return Tessellation(cells=cells, face=face, block=block)
 
 
 def edge_on_lines(
@@ -648,5 +667,5 @@ def edge_on_lines(
     if i.size == 0:
         return np.zeros(0)
     shared = shapely.intersection(cells[i], cells[j], grid_size=1e-3)
-    _, near = length_near_lines(shared, _as_lines(lines), tolerance_m=tolerance_m)
+    _, near = length_near_lines(shared, as_lines(lines), tolerance_m=tolerance_m)
     return near

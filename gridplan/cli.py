@@ -21,13 +21,19 @@ import geopandas as gpd
 import pandas as pd
 import typer
 
-from .config import PlanRules
+from .config import GridRules, PlanRules
 from .crs import unshift_to_wgs84
 from .diagnostics import flat, in_words, render_frame
 from .errors import GridplanError, Problem, ValidationError
 from .io import FORMATS, check_output_path, list_layers, parse_columns, read_layer, write_gpkg
 from .pipeline import Plan
-from .validate import ROLES, validate_layer, validate_layers
+from .validate import (
+    ROLES,
+    barrier_class_table,
+    describe_barrier_classes,
+    validate_layer,
+    validate_layers,
+)
 
 app = typer.Typer(
     name="gridplan",
@@ -45,6 +51,7 @@ class RoleChoice(StrEnum):
     barriers = "barriers"
     communities = "communities"
     streets = "streets"
+    roads = "roads"
 
 
 class SourceCRSChoice(StrEnum):
@@ -76,6 +83,8 @@ _ROLE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("dedicated", ("dedicated", "business", "special", "commercial", "专属", "商务", "商业")),
     ("compounds", ("compounds", "compound", "residential", "res_areas", "estates", "小区", "院落")),
+    # a street network by name; a layer named just "roads" stays a barrier layer, as before
+    ("roads", ("highways", "highway", "road_network", "street_network", "路网", "街巷")),
     (
         "barriers",
         (
@@ -105,6 +114,7 @@ _NOUNS = {
     "barriers": ("barrier line", "barrier lines"),
     "communities": ("community", "communities"),
     "streets": ("street", "streets"),
+    "roads": ("road", "roads"),
 }
 # file types picked up when a folder is given (.txt only when named explicitly)
 _FOLDER_SUFFIXES = {s for s in FORMATS if s != ".txt"}
@@ -197,7 +207,15 @@ def _summary(layer: _Layer) -> str:
             return f"OK: {len(gdf):,} {noun}, {round(float(hh)):,} households"
         return f"OK: {len(gdf):,} {'unit' if len(gdf) == 1 else 'units'}"
     singular, plural = _NOUNS.get(layer.role or "", ("feature", "features"))
-    return f"OK: {len(gdf):,} {singular if len(gdf) == 1 else plural}"
+    text = f"OK: {len(gdf):,} {singular if len(gdf) == 1 else plural}"
+    if layer.role == "barriers":
+        # how every line is used, by class: none is dropped
+        rules = GridRules()
+        table = barrier_class_table(
+            gdf, barrier_classes=rules.barrier_classes, road_classes=rules.road_classes
+        )
+        text += f": {describe_barrier_classes(table)}"
+    return text
 
 
 def _check_file(
@@ -498,6 +516,9 @@ def _echo_plan_summary(result: Plan, *, label: str) -> None:
         f"  micro-grids: {int(t['microgrids']):,} "
         f"({_pct(t['microgrids_in_band_share'])} in {m.min_households}-{m.max_households})"
     )
+    bars = result.report.get("barriers")
+    if bars is not None and len(bars):
+        typer.echo(f"  barrier lines: {describe_barrier_classes(bars)}")
     typer.echo(f"  diagnostics: {len(result.diagnostics):,}")
 
 
@@ -514,6 +535,7 @@ def _plan_frames(frames: dict, *, label: str, **options: Any) -> Plan:
             barriers=frames.get("barriers"),
             communities=frames.get("communities"),
             streets=frames.get("streets"),
+            roads=frames.get("roads"),
             progress=bar,
             **options,
         )
@@ -562,7 +584,13 @@ def _write_outputs(
 
 def _read_inputs(units: str, given: dict[str, str | None]) -> dict:
     """Read the units and every context layer given; all reading problems raised at once."""
-    frames = {"units": _read_input(units, role="units")}
+    return {"units": _read_input(units, role="units"), **_read_context(given)}
+
+
+def _read_context(given: dict[str, str | None]) -> dict:
+    """Read every context layer given (role -> FILE or FILE.gpkg:LAYER); problems raised at
+    once."""
+    frames = {}
     problems: list[Problem] = []
     for role, spec in given.items():
         if spec is not None:
@@ -583,6 +611,10 @@ class EngineChoice(StrEnum):
 
 
 _InputOpt = typer.Option(help="File, or file.gpkg:layer.")
+_RoadsOpt = typer.Option(
+    help="All streets, lanes and paths (lines): FILE or FILE.gpkg:LAYER. Grid boundaries run "
+    "on them; unlike --barriers, grids may join across them."
+)
 _Lang = Annotated[str, typer.Option("--lang", help="Diagnostics in Chinese (zh) or English (en).")]
 
 
@@ -594,6 +626,7 @@ def _plan_input_options(
     barriers: Annotated[str | None, _InputOpt] = None,
     communities: Annotated[str | None, _InputOpt] = None,
     streets: Annotated[str | None, _InputOpt] = None,
+    roads: Annotated[str | None, _RoadsOpt] = None,
     columns: Annotated[
         str | None, typer.Option(help="Column renaming, e.g. 户数=households,小区编号=compound_id")
     ] = None,
@@ -629,6 +662,7 @@ class _PlanInputs:
     barriers: str | None
     communities: str | None
     streets: str | None
+    roads: str | None
     columns: str | None
     source_crs: SourceCRSChoice | None
     config: Path | None
@@ -647,6 +681,7 @@ class _PlanInputs:
             "barriers": self.barriers,
             "communities": self.communities,
             "streets": self.streets,
+            "roads": self.roads,
         }
 
 
@@ -890,8 +925,38 @@ def staff_command(
     roster: Annotated[
         Path | None,
         typer.Option(
-            help="CSV/XLSX of people: name, role (grid_head|fulltime_worker), phone, "
-            "lon/lat or unit_id/compound_id, capacity."
+            help="CSV/XLSX of people: name, role (grid_head|fulltime_worker|parttime_worker|"
+            "building_head|unit_head, or 网格长/专职网格员/兼职网格员/楼栋长/单元长), phone, "
+            "lon/lat or unit_id/compound_id, capacity, community_id."
+        ),
+    ] = None,
+    compounds: Annotated[
+        str | None,
+        typer.Option(
+            help="Compound polygons the plan was made with (FILE or FILE.gpkg:LAYER), for "
+            "party branches by adjacent compounds; default: the plan file's compounds layer."
+        ),
+    ] = None,
+    communities: Annotated[
+        str | None,
+        typer.Option(
+            help="Community polygons with `name` (FILE or FILE.gpkg:LAYER), for community "
+            "names; default: the plan file's communities layer."
+        ),
+    ] = None,
+    streets: Annotated[
+        str | None,
+        typer.Option(
+            help="Street polygons with `name` (FILE or FILE.gpkg:LAYER), for street names; "
+            "default: the plan file's streets layer."
+        ),
+    ] = None,
+    max_distance: Annotated[
+        float | None,
+        typer.Option(
+            "--max-distance",
+            help="Farthest a roster person may live from a post outside their own grid "
+            "(metres; default: [staffing] roster_max_distance_m, 0 = no limit).",
         ),
     ] = None,
     config: Annotated[Path | None, typer.Option(help="Rules as TOML: a staffing table.")] = None,
@@ -904,26 +969,45 @@ def staff_command(
 ) -> None:
     """Posts, party branches and roster assignments for a plan, as an Excel workbook.
 
-    Exits 0 on success, 1 on bad input (every problem is listed), 2 on an unexpected error.
+    Give --compounds (and --communities/--streets for names) when the plan file does not carry
+    them, so the branches and names match planning from Python. Exits 0 on success, 1 on bad
+    input (every problem is listed), 2 on an unexpected error.
     """
     try:
         from .config import read_rules
-        from .staffing import staffing_plan
+        from .staffing import read_plan_layers, staffing_plan
 
         rules = read_rules(config).staffing
-        result = staffing_plan(plan_file, rules=rules, roster=roster)
+        if max_distance is not None:
+            rules = replace(rules, roster_max_distance_m=max_distance)
+        parts: dict[str, Any] = dict(read_plan_layers(plan_file))
+        # layers given on the command line win over the plan file's own
+        parts.update(
+            _read_context({"compounds": compounds, "communities": communities, "streets": streets})
+        )
+        result = staffing_plan(parts, rules=rules, roster=roster)
         written = result.to_excel(out, language=lang.value, mask_phones=not show_phones)
     except typer.Exit:
         raise
     except Exception as exc:  # bad data must not surface as a traceback
         _exit_with(exc)
     g = result.grids
+    c = result.communities
     typer.echo(
-        f"{plan_file.name}: {len(g):,} grids, {int(g['posts'].sum()):,} grid posts, "
-        f"{int(result.communities['community_workers'].sum()):,} community workers"
+        f"{plan_file.name}: {len(g):,} grids, {int(c['grid_head'].sum()):,} grid heads, "
+        f"{int(c['fulltime_worker'].sum()):,} full-time and "
+        f"{int(c['parttime_workers'].sum()):,} part-time grid workers, "
+        f"{int(c['community_workers'].sum()):,} community workers"
     )
-    n_joint = int((result.party["type"] == "joint").sum()) if len(result.party) else 0
-    typer.echo(f"  party branches: {len(result.party):,} ({n_joint:,} joint)")
+    kinds = result.party["type"].value_counts() if len(result.party) else pd.Series(dtype=int)
+    n_branches = int(kinds.get("single", 0) + kinds.get("joint", 0))
+    n_short = int(kinds.get("short", 0))
+    typer.echo(
+        f"  party branches: {n_branches:,} ({int(kinds.get('joint', 0)):,} joint)"
+        + (f"; {n_short:,} groups short of {result.rules.branch_min_members}" if n_short else "")
+    )
+    c_total = int(c["paid_staff"].sum())
+    typer.echo(f"  paid community staff needed (grid heads included): {c_total:,}")
     if result.has_roster:
         typer.echo(
             f"  roster: {len(result.assignments):,} posts filled, {len(result.unfilled):,} "
@@ -955,6 +1039,7 @@ def reform_command(
     streets: Annotated[str | None, _InputOpt] = None,
     barriers: Annotated[str | None, _InputOpt] = None,
     dedicated: Annotated[str | None, _InputOpt] = None,
+    roads: Annotated[str | None, _RoadsOpt] = None,
     min_households: Annotated[
         int | None,
         typer.Option("--min-households", help="Band floor (default: [reform] or 1000)."),
@@ -1038,6 +1123,7 @@ def reform_command(
             "streets": streets,
             "barriers": barriers,
             "dedicated": dedicated,
+            "roads": roads,
         }
         inputs = [_split_layer(units)[0]] + [
             _split_layer(s)[0] for s in given.values() if s is not None
@@ -1065,6 +1151,7 @@ def reform_command(
                 streets=frames.get("streets"),
                 barriers=frames.get("barriers"),
                 dedicated=frames.get("dedicated"),
+                roads=frames.get("roads"),
                 rules=rules,
                 seed=seed,
                 columns=mapping or None,

@@ -173,6 +173,25 @@ def _sequence(ids: Iterable[str], *, what: str, problems: list[Problem]) -> dict
     return {k: str(n).zfill(3) for n, k in enumerate(ordered, start=1)}
 
 
+def _groups(keys: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """``(key, positions)`` for each distinct key in sorted key order, positions ascending:
+    one stable sort instead of one comparison of every row per key.
+
+    Examples
+    --------
+    >>> [(k, i.tolist()) for k, i in _groups(np.array(["b", "a", "b"], dtype=object))]
+    [('a', [1]), ('b', [0, 2])]
+    """
+    if len(keys) == 0:
+        return []
+    text = np.asarray(keys, dtype=str)
+    order = np.argsort(text, kind="stable")
+    sorted_keys = text[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    ends = np.r_[starts[1:], len(order)]
+    return [(str(keys[order[a]]), order[a:b]) for a, b in zip(starts, ends, strict=True)]
+
+
 def _number_grids(
     geoms: np.ndarray,
     ids: np.ndarray,
@@ -360,13 +379,12 @@ def grid_codes(
     grid_seq = np.empty(n, dtype=object)
     geoms = grids.geometry.to_numpy()
     gid_arr = gids.to_numpy(dtype=object)
-    for code in sorted(set(community_code)):
-        in_code = community_code == code
+    for code, in_code in _groups(community_code):
         for kind, start, top in (
             ("residential", 1, rules.dedicated_start - 1),
             ("dedicated", rules.dedicated_start, limit),
         ):
-            idx = np.flatnonzero(in_code & (kinds == kind))
+            idx = in_code[kinds[in_code] == kind]
             if len(idx) == 0:
                 continue
             grid_seq[idx] = _number_grids(
@@ -442,8 +460,7 @@ def microgrid_codes(
     limit = 10**digits - 1
     seq = np.empty(n, dtype=object)
     problems: list[Problem] = []
-    for code in sorted(set(grid_code)):
-        idx = np.flatnonzero(grid_code == code)
+    for code, idx in _groups(grid_code):
         seq[idx] = _number_grids(
             geoms[idx],
             ids[idx],

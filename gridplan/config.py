@@ -158,6 +158,30 @@ class SearchRules:
             raise ValidationError(problems)
 
 
+#: ``barrier_class`` prefixes that are barriers by default (grids do not cross them).
+BARRIER_CLASSES: tuple[str, ...] = ("major_road", "railway", "waterway", "river", "barrier")
+#: ``barrier_class`` prefixes that are streets by default: boundaries run on them, grids may
+#: join across them. Any class in neither list is a barrier.
+ROAD_CLASSES: tuple[str, ...] = (
+    "secondary",
+    "tertiary",
+    "minor",
+    "residential",
+    "service",
+    "living_street",
+    "unclassified",
+    "footway",
+    "path",
+    "pedestrian",
+    "cycleway",
+    "track",
+    "lane",
+    "次干道",
+    "支路",
+    "街巷",
+)
+
+
 @dataclass(frozen=True)
 class GridRules:
     """Rules for residential grids (网格).
@@ -178,6 +202,11 @@ class GridRules:
     barrier_classes
         ``barrier_class`` values that count as barriers. An empty tuple means every line in the
         barriers layer counts. Matching is by prefix, so ``"railway"`` matches ``railway_rail``.
+    road_classes
+        ``barrier_class`` values of the barriers layer that are streets, not barriers
+        (prefix match, after ``barrier_classes``): grid boundaries prefer them, as they prefer
+        the ``roads`` layer, but grids may join across them. A line whose class is in neither
+        list is still a barrier, and is counted as such in ``validate`` and the plan summary.
     gated_own_grid
         A gated compound whose total is within the band forms exactly one grid.
     keep_compounds_whole
@@ -199,7 +228,8 @@ class GridRules:
     target_households: int | None = None
     balance: Balance = "households"
     respect_barriers: bool = True
-    barrier_classes: tuple[str, ...] = ("major_road", "railway", "waterway", "river", "barrier")
+    barrier_classes: tuple[str, ...] = BARRIER_CLASSES
+    road_classes: tuple[str, ...] = ROAD_CLASSES
     gated_own_grid: bool = True
     keep_compounds_whole: bool = True
     refine_passes: int = 8
@@ -460,6 +490,10 @@ class StaffingRules:
         A branch with at least this many members elects a branch committee (支委会).
     central_household_span
         Households each party-member central household (党员中心户) keeps in touch with.
+    central_household_share
+        Assumption: at most this share of a branch's party members keep a central household
+        (the others are members of the same households, or serve otherwise); so the central
+        households are ``min(households / span, members x share)``, not every member.
     party_group_min_members
         Assumption: a building (unit) with at least this many party members holds a building
         party group (楼栋党小组). Units that are blocks or census areas rather than buildings
@@ -472,6 +506,14 @@ class StaffingRules:
         with their small neighbours: ``True`` joins them to an adjacent branch with room
         (making it a joint branch); ``False`` leaves them as an under-strength group. Either
         way the diagnostics list what is still below the minimum.
+    roster_max_distance_m
+        A roster person serves a grid they live in, or one whose centre (a micro-grid's, for a
+        part-time post) is at most this far from home (metres); 0 = no limit.
+    fulltime_are_community_workers
+        Full-time grid workers are drawn from the community workers (Xinzhou: 1,489 community
+        workers serve as full-time grid workers), as grid heads always are: the paid staff a
+        community needs is then the larger of the resident ratio and its grid posts, and grid
+        posts beyond the ratio are reported. ``False`` counts full-time grid workers on top.
     """
 
     grid_heads_per_grid: int = 1
@@ -486,9 +528,12 @@ class StaffingRules:
     branch_split_over: int = 50
     committee_from: int = 7
     central_household_span: int = 15
+    central_household_share: float = 0.5
     party_group_min_members: int = 3
     adjacency_m: float = 50.0
     attach_small_groups: bool = True
+    roster_max_distance_m: float = 0.0
+    fulltime_are_community_workers: bool = True
 
     def __post_init__(self) -> None:
         # canonical values only: the checks below name every field of the wrong type
@@ -537,8 +582,20 @@ class StaffingRules:
         number("community_workers_per_10k", positive=True)
         number("household_size", positive=True)
         number("adjacency_m", positive=False)
+        number("roster_max_distance_m", positive=False)
+        number("central_household_share", positive=True)
+        if isinstance(self.central_household_share, float) and self.central_household_share > 1:
+            problems.append(
+                Problem(
+                    "rules",
+                    "central_household_share",
+                    f"`central_household_share` must be at most 1, got "
+                    f"{self.central_household_share!r}",
+                )
+            )
         flag("staff_dedicated_grids")
         flag("attach_small_groups")
+        flag("fulltime_are_community_workers")
         split, least = self.branch_split_over, self.branch_min_members
         if not problems and isinstance(split, int) and isinstance(least, int) and split < least:
             problems.append(
@@ -584,6 +641,9 @@ class ReformRules:
     barrier_classes
         ``barrier_class`` values that count as barriers (prefix match). An empty tuple means
         every line in the barriers layer counts.
+    road_classes
+        ``barrier_class`` values that are streets, not barriers (as for
+        :class:`GridRules`); any other class is a barrier.
     cells
         How units become space-filling cells. ``"tessellate"``: Voronoi cells inside the
         street (:func:`gridplan.tessellation.tessellate`), for buildings and points.
@@ -628,7 +688,8 @@ class ReformRules:
         "商务",
         "产业",
     )
-    barrier_classes: tuple[str, ...] = ("major_road", "railway", "waterway", "river", "barrier")
+    barrier_classes: tuple[str, ...] = BARRIER_CLASSES
+    road_classes: tuple[str, ...] = ROAD_CLASSES
     cells: CellMode = "auto"
     tries: int = 24
     refine_passes: int = 8

@@ -262,6 +262,18 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "community {community_id} needs {grid_heads} grid heads but the resident ratio gives "
         "only {workers} community workers",
     ),
+    "grid_posts_beyond_ratio": (
+        "{n_communities} 个社区（共 {n_all} 个；{communities}）的网格长和专职网格员 "
+        "{grid_posts} 名，超过按每万人 {per_10k} 名配备的社区工作者 {workers} 名",
+        "in {n_communities} of {n_all} communities ({communities}) the grid heads and full-time "
+        "grid workers ({grid_posts}) exceed the community workers at {per_10k} per 10,000 "
+        "residents ({workers})",
+    ),
+    "grids_without_community": (
+        "{n_grids} 个网格（{grids}）不属于任何社区，未配社区工作者",
+        "{n_grids} grids ({grids}) belong to no community; no community workers are counted "
+        "for them",
+    ),
     "per_grid": (
         "仅按网格提供了党员数：按网格设置党支部，不计楼栋党小组",
         "party members are known per grid only; branches are planned per grid and building "
@@ -396,6 +408,15 @@ _FIXES: dict[str, tuple[str, str]] = {
         "其余网格长岗位由居住在网格内的党员、退休干部、物业人员或楼栋长担任",
         "fill the other grid-head posts with resident party members, retired cadres, property "
         "staff or building heads",
+    ),
+    "staffing_ratio_or_grids": (
+        "提高每万人社区工作者配比（community_workers_per_10k），或合并过小的网格",
+        "raise community_workers_per_10k, or merge grids that are too small",
+    ),
+    "staffing_give_communities": (
+        "为这些网格所在的单元提供社区（community_id 或社区图层），或把住户移交属地社区",
+        "give their units a community (community_id or a communities layer), or hand those "
+        "homes over to the territorial community",
     ),
     "staffing_members_per_unit": (
         "按单元提供党员数（party_members）和小区编号（compound_id），以便按小区设置党组织",

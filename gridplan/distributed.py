@@ -167,6 +167,7 @@ def _to_work(layers: Layers, crs: pyproj.CRS) -> Layers:
         barriers=move(layers.barriers),
         communities=move(layers.communities),
         streets=move(layers.streets),
+        roads=move(layers.roads),
     )
 
 
@@ -368,6 +369,13 @@ def split_layers(
                 else np.zeros(0, dtype=np.int64)
             )
             barriers = bars.iloc[np.sort(hit)]
+        roads = None
+        if lw.roads is not None and len(lw.roads):
+            # the streets that can bound the part's cells
+            hit = STRtree(lw.roads.geometry.to_numpy()).query(
+                shapely.buffer(reach, max(diag, 1.0)), predicate="intersects"
+            )
+            roads = lw.roads.iloc[np.sort(hit)]
         compounds = None
         if lw.compounds is not None:
             ids = set(pu["compound_id"].dropna().astype(str))
@@ -396,6 +404,7 @@ def split_layers(
                     barriers=barriers,
                     communities=communities,
                     streets=streets,
+                    roads=roads,
                 ),
                 locks={k: v for k, v in lock_map.items() if k in pids},
                 level=split_by,

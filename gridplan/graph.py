@@ -32,6 +32,8 @@ import shapely
 from scipy import sparse
 from shapely import STRtree
 
+from .validate import barrier_uses
+
 __all__ = [
     "CROSSING_PENALTY",
     "Edges",
@@ -530,18 +532,30 @@ def cell_edges(
     return Edges(a, b, shared, crossing, barrier)
 
 
-def barrier_lines(barriers, *, classes: tuple[str, ...], crs: object):
-    """The barrier lines that cut the unit graph: those whose ``barrier_class`` starts with
-    one of ``classes`` (all of them when ``classes`` is empty), in ``crs``; None if none."""
+def barrier_lines(barriers, *, classes: tuple[str, ...], crs: object, road_classes=()):
+    """The barrier lines that cut the unit graph, in ``crs``; None if none.
+
+    Every line counts except those whose ``barrier_class`` is a street class of
+    ``road_classes`` and none of ``classes`` (:func:`gridplan.validate.barrier_uses`): a class
+    gridplan does not know is a barrier, never dropped. Those street lines are
+    :func:`barrier_road_lines`."""
+    return _barrier_part(barriers, classes=classes, crs=crs, road_classes=road_classes, roads=False)
+
+
+def barrier_road_lines(barriers, *, classes: tuple[str, ...], crs: object, road_classes=()):
+    """The lines of the barriers layer whose class is a street class (``road_classes``, and
+    none of ``classes``), in ``crs``: grid boundaries prefer them like the ``roads`` layer,
+    and grids may join across them. None if none."""
+    return _barrier_part(barriers, classes=classes, crs=crs, road_classes=road_classes, roads=True)
+
+
+def _barrier_part(barriers, *, classes, crs, road_classes, roads: bool):
     if barriers is None or len(barriers) == 0:
         return None
     bars = barriers.to_crs(crs)
-    if classes:
-        cls = bars["barrier_class"].astype(str)
-        keep = np.zeros(len(bars), dtype=bool)
-        for prefix in classes:
-            keep |= cls.str.startswith(prefix).to_numpy()
-        bars = bars[keep]
+    cls = bars["barrier_class"] if "barrier_class" in bars.columns else [None] * len(bars)
+    use = barrier_uses(cls, barrier_classes=classes, road_classes=road_classes)
+    bars = bars[(use == "road") if roads else (use != "road")]
     bars = bars[~bars.geometry.is_empty & bars.geometry.notna()]
     return bars if len(bars) else None
 

@@ -7,7 +7,9 @@ areas as polygons) with household counts, plus optional context layers:
 * ``dedicated`` — business districts, markets, schools, hospitals, parks... (专属网格 candidates);
 * ``barriers`` — major roads, railways and rivers that grids must not cross;
 * ``communities`` — community (社区) boundaries: grids never span two communities;
-* ``streets`` — street/sub-district (街道) boundaries.
+* ``streets`` — street/sub-district (街道) boundaries;
+* ``roads`` — all streets, lanes and paths: where grid boundaries should run (grids may join
+  across them).
 
 :func:`prepare_layers` renames columns, undoes GCJ-02/BD-09 offsets, validates everything
 (raising one :class:`~gridplan.errors.ValidationError` that lists every problem), and returns a
@@ -384,6 +386,11 @@ def _normalise_context(
         _fill_text(out, "category", "other")
     elif role == "barriers":
         _fill_text(out, "barrier_class", "barrier")
+    elif role == "roads":
+        # an OSM export names the class `highway`; any other layer is just streets
+        default = out["highway"].astype(object) if "highway" in out.columns else "road"
+        _fill_text(out, "road_class", default)
+        _fill_text(out, "road_class", "road")
     return out
 
 
@@ -464,6 +471,7 @@ def prepare_layers(
     barriers: gpd.GeoDataFrame | None = None,
     communities: gpd.GeoDataFrame | None = None,
     streets: gpd.GeoDataFrame | None = None,
+    roads: gpd.GeoDataFrame | None = None,
     columns: Mapping[str, str] | None = None,
     source_crs: SourceCRS | None = None,
     balance: Balance = "households",
@@ -472,6 +480,7 @@ def prepare_layers(
     part_gap_m: float = PART_GAP_M,
     dedicated_share_max: float = DEDICATED_SHARE_MAX,
     interface: Interface = "python",
+    redivision: bool = False,
 ) -> Layers:
     """Rename, convert, validate and normalise the input layers. Inputs are never mutated.
 
@@ -479,8 +488,9 @@ def prepare_layers(
     ----------
     units
         Buildings (points or footprints) or blocks/areas (polygons) with household counts.
-    compounds, dedicated, barriers, communities, streets
-        Optional context layers (see :class:`Layers`).
+    compounds, dedicated, barriers, communities, streets, roads
+        Optional context layers (see :class:`Layers`). ``roads`` are all streets, lanes and
+        paths (any line layer): grid boundaries run on them, grids may join across them.
     columns
         One renaming for all layers, e.g. ``{"户数": "households", "小区编号": "compound_id"}``.
     source_crs
@@ -502,6 +512,9 @@ def prepare_layers(
     interface
         Whose words the fixes use: ``"python"`` keywords (default), ``"cli"`` flags or
         ``"app"`` controls.
+    redivision
+        The communities are the current ones a redivision redraws: units may name another
+        community than the polygon they lie in (see :func:`gridplan.validate.validate_layers`).
 
     Returns
     -------
@@ -522,6 +535,7 @@ def prepare_layers(
         "barriers": barriers,
         "communities": communities,
         "streets": streets,
+        "roads": roads,
     }
     problems: list[Problem] = []
     work: dict[str, Any] = {}
@@ -551,10 +565,12 @@ def prepare_layers(
             barriers=work["barriers"],
             communities=work["communities"],
             streets=work["streets"],
+            roads=work["roads"],
             balance=balance,
             part_gap_m=part_gap_m,
             dedicated_share_max=dedicated_share_max,
             interface=interface,
+            redivision=redivision,
         )
     )
     check_or_raise(problems)
@@ -586,6 +602,7 @@ def prepare_layers(
         barriers=_normalise_context(work["barriers"], "barriers", crs),
         communities=communities_n,
         streets=streets_n,
+        roads=_normalise_context(work["roads"], "roads", crs),
     )
     if rules is not None:
         check_plan_size(layers, rules=rules)

@@ -69,6 +69,7 @@ def plan(
     barriers: gpd.GeoDataFrame | None = None,
     communities: gpd.GeoDataFrame | None = None,
     streets: gpd.GeoDataFrame | None = None,
+    roads: gpd.GeoDataFrame | None = None,
     rules: PlanRules | None = None,
     locks: Mapping[str, object] | pd.Series | None = None,
     seed: int = 0,
@@ -90,6 +91,9 @@ def plan(
         :class:`~gridplan.layers.Layers`.
     compounds, dedicated, barriers, communities, streets
         Optional context layers (README, "Layer model").
+    roads
+        All streets, lanes and paths (any line layer): grid boundaries run on them, and grids
+        may join across them (unlike ``barriers``).
     rules
         :class:`~gridplan.config.PlanRules`.
     locks
@@ -144,6 +148,7 @@ def plan(
         barriers=barriers,
         communities=communities,
         streets=streets,
+        roads=roads,
         rules=rules,
         columns=columns,
         source_crs=source_crs,

@@ -46,6 +46,7 @@ from .partition.grids import (
 )
 from .partition.microgrids import MicroPartition, partition_microgrids
 from .report import plan_report
+from .validate import barrier_class_table
 
 __all__ = [
     "GRID_COLUMNS",
@@ -125,7 +126,8 @@ class Plan:
         another language or interface with :func:`gridplan.diagnostics.render_frame`.
     report
         Planners' summary tables: ``grids``, ``microgrids``, ``communities``, ``streets``,
-        ``totals``.
+        ``totals``, and ``barriers``: the lines of each ``barrier_class`` and how they were used
+        (``barrier``, ``road``, or ``unknown``: a class in neither rule list, used as a barrier).
     rules
         The rules used.
     layers
@@ -162,6 +164,7 @@ class InputOptions(TypedDict, total=False):
     barriers: gpd.GeoDataFrame | None
     communities: gpd.GeoDataFrame | None
     streets: gpd.GeoDataFrame | None
+    roads: gpd.GeoDataFrame | None
     columns: Mapping[str, str] | None
     source_crs: Literal["wgs84", "gcj02", "bd09"] | None
     fix_invalid: bool
@@ -175,6 +178,7 @@ def prepare(
     barriers: gpd.GeoDataFrame | None = None,
     communities: gpd.GeoDataFrame | None = None,
     streets: gpd.GeoDataFrame | None = None,
+    roads: gpd.GeoDataFrame | None = None,
     rules: PlanRules | None = None,
     columns: Mapping[str, str] | None = None,
     source_crs: Literal["wgs84", "gcj02", "bd09"] | None = None,
@@ -189,7 +193,7 @@ def prepare(
 
     Parameters
     ----------
-    units, compounds, dedicated, barriers, communities, streets
+    units, compounds, dedicated, barriers, communities, streets, roads
         The layers (README, "Layer model").
     rules
         :class:`~gridplan.config.PlanRules` (dedicated categories, the band's balance).
@@ -220,6 +224,7 @@ def prepare(
         barriers=barriers,
         communities=communities,
         streets=streets,
+        roads=roads,
         columns=columns,
         source_crs=source_crs,
         balance=rules.grid.balance,
@@ -656,6 +661,12 @@ def assemble(
     mg_out = mg[[*MICROGRID_COLUMNS, "geometry"]].to_crs(in_crs)
     mg_out = mg_out.sort_values("microgrid_code", kind="stable").reset_index(drop=True)
     report = plan_report(grids_out, mg_out, rules=rules)
+    # how every line of the barriers layer was used, by class (none is ignored)
+    report["barriers"] = barrier_class_table(
+        layers.barriers,
+        barrier_classes=rules.grid.barrier_classes,
+        road_classes=rules.grid.road_classes,
+    )
     log.info(
         "plan: %d grids (%d dedicated), %d micro-grids, %d diagnostics",
         len(grids_out),

@@ -42,10 +42,15 @@ class Tessellation:
         One polygon per unit (object array of shapely geometries), in the working CRS.
     face
         Global face number per unit: units in different faces are separated by a barrier.
+    block
+        Global block number per unit (:func:`gridplan.cells.street_tessellate`): units in
+        different blocks have a road, barrier, wall or boundary between them. None when the
+        cells were not cut by the street network.
     """
 
     cells: np.ndarray
     face: np.ndarray
+    block: np.ndarray | None = None
 
 
 def region_hulls(geoms: np.ndarray, groups: np.ndarray, *, buffer_m: float | None = None) -> dict:

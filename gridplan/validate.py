@@ -31,8 +31,16 @@ import shapely
 
 from .errors import Interface, Problem, ValidationError, describe_rows, option
 
-Role = Literal["units", "compounds", "dedicated", "barriers", "communities", "streets"]
-ROLES: tuple[Role, ...] = ("units", "compounds", "dedicated", "barriers", "communities", "streets")
+Role = Literal["units", "compounds", "dedicated", "barriers", "communities", "streets", "roads"]
+ROLES: tuple[Role, ...] = (
+    "units",
+    "compounds",
+    "dedicated",
+    "barriers",
+    "communities",
+    "streets",
+    "roads",
+)
 
 POLYGONAL = frozenset({"Polygon", "MultiPolygon"})
 LINEAL = frozenset({"LineString", "MultiLineString", "LinearRing"})
@@ -43,6 +51,7 @@ ALLOWED_TYPES: dict[str, frozenset[str]] = {
     "communities": POLYGONAL,
     "streets": POLYGONAL,
     "barriers": LINEAL,
+    "roads": LINEAL,
 }
 _TYPE_WORDS = {
     "units": "points or polygons",
@@ -51,6 +60,7 @@ _TYPE_WORDS = {
     "communities": "polygons",
     "streets": "polygons",
     "barriers": "lines",
+    "roads": "lines",
 }
 ID_COLUMNS: dict[str, str] = {
     "units": "unit_id",
@@ -59,6 +69,7 @@ ID_COLUMNS: dict[str, str] = {
     "barriers": "barrier_id",
     "communities": "community_id",
     "streets": "street_id",
+    "roads": "road_id",
 }
 # numeric unit columns that are optional but must be numbers when present
 NUMERIC_UNIT_COLUMNS = ("population", "party_members", "floors", "stairwells")
@@ -73,6 +84,7 @@ _NOUNS = {
     "barriers": ("barrier", "barriers"),
     "communities": ("community", "communities"),
     "streets": ("street", "streets"),
+    "roads": ("road", "roads"),
 }
 _SINGULAR_VERBS = {"have": "has", "are": "is", "lie": "lies"}
 _TRUE = {"true", "t", "yes", "y", "1", "是", "封闭", "gated"}
@@ -576,6 +588,72 @@ def _outside_problems(
             _rows(ids, outside),
             f"drop them, extend the {role} polygons to cover them, or give them a "
             f"`{ID_COLUMNS[role]}` column directly.",
+        )
+    ]
+
+
+def _community_mismatch_problems(
+    units: gpd.GeoDataFrame,
+    ids: pd.Index,
+    communities: gpd.GeoDataFrame,
+    interface: Interface = "python",
+) -> list[Problem]:
+    """Units whose ``community_id`` names one community while they lie inside another.
+
+    This is what planning after a redivision looks like when the units still carry their old
+    community: grids would be cut to a polygon the unit is not in (empty grids, and codes that
+    cannot be ordered), so it is refused before any work.
+    """
+    if units.crs is None or communities.crs is None or "community_id" not in units.columns:
+        return []
+    bmask = _usable(communities) & np.isin(
+        np.asarray(shapely.get_type_id(communities.geometry.to_numpy())), (3, 6)
+    )
+    umask = _usable(units)
+    if not bmask.any() or not umask.any():
+        return []
+    polys = communities.loc[bmask]
+    if polys.crs != units.crs:
+        polys = polys.to_crs(units.crs)
+    cids = np.array(normalize_ids(layer_ids(polys, "communities")), dtype=object)
+    known = set(cids.tolist()) - {None}
+    named = np.array(normalize_ids(units.loc[umask, "community_id"]), dtype=object)
+    pts = representative_points(units.loc[umask]).to_numpy()
+    u_idx, p_idx = shapely.STRtree(polys.geometry.to_numpy()).query(pts, predicate="intersects")
+    holders: dict[int, set[str]] = {}
+    for a, b in zip(u_idx.tolist(), p_idx.tolist(), strict=True):
+        holders.setdefault(a, set()).add(cids[b])
+    bad = np.zeros(len(units), dtype=bool)
+    where: list[str] = []
+    positions = np.flatnonzero(umask)
+    for a, inside in sorted(holders.items()):
+        own = named[a]
+        if own is None or own not in known or own in inside:
+            continue
+        bad[positions[a]] = True
+        if len(where) < 3:
+            where.append(f"{ids[positions[a]]} names {own} but lies in {min(inside)}")
+    if not bad.any():
+        return []
+    if interface == "python":
+        fix = (
+            "if the communities were redrawn, plan the redivision's own units "
+            "(`Reform.units`, which carry the new community_id), or drop the units' "
+            "`community_id` column so the communities layer places them"
+        )
+    else:
+        fix = (
+            "if the communities were redrawn (`gridplan reform`), plan its units layer "
+            "(REFORM.gpkg:units, which carries the new community_id), or remove the units' "
+            "community_id column so the communities layer places them"
+        )
+    return [
+        _problem(
+            "units",
+            "community_mismatch",
+            f"lie inside another community than their community_id names ({'; '.join(where)})",
+            _rows(ids, bad),
+            fix + ".",
         )
     ]
 
@@ -1102,10 +1180,12 @@ def validate_layers(
     barriers: gpd.GeoDataFrame | None = None,
     communities: gpd.GeoDataFrame | None = None,
     streets: gpd.GeoDataFrame | None = None,
+    roads: gpd.GeoDataFrame | None = None,
     balance: Literal["households", "population"] = "households",
     part_gap_m: float = PART_GAP_M,
     dedicated_share_max: float = DEDICATED_SHARE_MAX,
     interface: Interface = "python",
+    redivision: bool = False,
 ) -> list[Problem]:
     """Check every layer and return all problems found (an empty list means valid).
 
@@ -1117,7 +1197,9 @@ def validate_layers(
     :func:`gridplan.layers.prepare_layers` to rename, check and normalise in one step.
     ``units`` may be ``None`` to check context layers on their own (the CLI does that).
     Units are also checked to lie inside the ``communities`` and ``streets`` polygons unless
-    they carry their own ``community_id`` / ``street_id``.
+    they carry their own ``community_id`` / ``street_id``; then a unit lying inside another
+    community than the one it names is a problem, unless ``redivision`` (the communities
+    are the current ones a redivision redraws, and the units' column is what it reads).
     """
     layers: Mapping[str, object | None] = {
         "units": units,
@@ -1126,6 +1208,7 @@ def validate_layers(
         "barriers": barriers,
         "communities": communities,
         "streets": streets,
+        "roads": roads,
     }
     problems: list[Problem] = []
     for role, gdf in layers.items():
@@ -1144,6 +1227,11 @@ def validate_layers(
         for role, boundary in (("communities", communities), ("streets", streets)):
             if isinstance(boundary, gpd.GeoDataFrame) and len(boundary):
                 if ID_COLUMNS[role] in units.columns:
+                    if role == "communities" and not redivision:
+                        # ... but they must not contradict the polygons they lie in
+                        problems.extend(
+                            _community_mismatch_problems(units, ids, boundary, interface)
+                        )
                     continue  # the units say where they belong; no need to locate them
                 if role == "streets" and isinstance(communities, gpd.GeoDataFrame):
                     if "street_id" in communities.columns:
@@ -1159,3 +1247,113 @@ def check_or_raise(problems: Iterable[Problem]) -> None:
     found = list(problems)
     if found:
         raise ValidationError(found)
+
+
+# ---------------------------------------------------------------------------------------------
+# barrier classes: every line passed as a barrier is used, and how is said
+# ---------------------------------------------------------------------------------------------
+
+#: How a line of the barriers layer is used (:func:`barrier_uses`).
+BarrierUse = Literal["barrier", "road", "unknown"]
+
+
+def barrier_uses(
+    classes: Iterable[object],
+    *,
+    barrier_classes: Iterable[str],
+    road_classes: Iterable[str] = (),
+) -> np.ndarray:
+    """How each line of a barriers layer is used, from its ``barrier_class``.
+
+    - ``"barrier"``: the class starts with one of ``barrier_classes`` (every line, when
+      ``barrier_classes`` is empty). Grids do not cross it.
+    - ``"road"``: it starts with one of ``road_classes`` (and no barrier class): a street grid
+      boundaries should run on, which does not forbid adjacency.
+    - ``"unknown"``: neither. It is still a barrier (a line the user passed as a barrier is
+      never ignored); the count is reported so a class named another way ('major', '主干道')
+      can be mapped in the rules.
+
+    Examples
+    --------
+    >>> barrier_uses(["major_road", "minor_road_or_path", "主干道", None],
+    ...              barrier_classes=("major_road",), road_classes=("minor",)).tolist()
+    ['barrier', 'road', 'unknown', 'unknown']
+    >>> barrier_uses(["x"], barrier_classes=()).tolist()
+    ['barrier']
+    """
+    cls = pd.Series([("" if v is None or v != v else str(v)) for v in classes], dtype=object)
+    hard = tuple(barrier_classes)
+    soft = tuple(road_classes)
+    if not hard:
+        return np.full(len(cls), "barrier", dtype=object)
+    is_hard = cls.str.startswith(hard).to_numpy(dtype=bool) if len(cls) else np.zeros(0, bool)
+    is_soft = (
+        cls.str.startswith(soft).to_numpy(dtype=bool)
+        if soft and len(cls)
+        else np.zeros(len(cls), bool)
+    )
+    return np.where(is_hard, "barrier", np.where(is_soft, "road", "unknown")).astype(object)
+
+
+def barrier_class_table(
+    barriers: pd.DataFrame | None,
+    *,
+    barrier_classes: Iterable[str],
+    road_classes: Iterable[str] = (),
+) -> pd.DataFrame:
+    """Lines of each ``barrier_class`` and how they are used (:func:`barrier_uses`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``barrier_class``, ``lines``, ``use`` (``barrier``, ``road`` or ``unknown``, which is a
+        barrier too), one row per class in class order; empty without barriers.
+
+    Examples
+    --------
+    >>> t = barrier_class_table(pd.DataFrame({"barrier_class": ["river", "major", "river"]}),
+    ...                         barrier_classes=("river",))
+    >>> t.values.tolist()
+    [['major', 1, 'unknown'], ['river', 2, 'barrier']]
+    """
+    columns = ["barrier_class", "lines", "use"]
+    if barriers is None or len(barriers) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    raw = (
+        barriers["barrier_class"]
+        if "barrier_class" in barriers.columns
+        else pd.Series([None] * len(barriers))
+    )
+    cls = pd.Series(
+        [("barrier" if v is None or v != v or str(v) == "" else str(v)) for v in raw], dtype=object
+    )
+    counts = cls.value_counts(sort=False).sort_index()
+    names = counts.index.to_numpy(dtype=object)
+    return pd.DataFrame(
+        {
+            "barrier_class": names,
+            "lines": counts.to_numpy(dtype=np.int64),
+            "use": barrier_uses(names, barrier_classes=barrier_classes, road_classes=road_classes),
+        }
+    )
+
+
+def describe_barrier_classes(table: pd.DataFrame) -> str:
+    """One line for ``validate`` and the plan summary: lines per class and their use.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"barrier_class": ["major", "river"], "lines": [1, 2],
+    ...                   "use": ["unknown", "barrier"]})
+    >>> describe_barrier_classes(t)
+    'major 1 (barrier: class not in barrier_classes), river 2 (barrier)'
+    """
+    words = {
+        "barrier": "barrier",
+        "road": "road: boundaries run on it, grids may join across",
+        "unknown": "barrier: class not in barrier_classes",
+    }
+    return ", ".join(
+        f"{c} {int(n):,} ({words[str(u)]})"
+        for c, n, u in zip(table["barrier_class"], table["lines"], table["use"], strict=True)
+    )

@@ -111,3 +111,51 @@ def test_same_seed_same_microgrids():
     assert runs[0].microgrids.geometry.to_wkb().tolist() == (
         runs[1].microgrids.geometry.to_wkb().tolist()
     )
+
+
+def _footprints() -> np.ndarray:
+    """Convex and non-convex footprints, rotated slabs, a hole, a sliver and an empty cell."""
+    rng = np.random.default_rng(7)
+    out = []
+    for k in range(60):
+        x, y = rng.uniform(0, 5000, 2)
+        w, h = rng.uniform(5, 80, 2)
+        b = box(x, y, x + w, y + h)
+        if k % 4 == 1:  # an L-shaped block: strips across it can fall apart
+            b = b.difference(box(x + w / 3, y + h / 3, x + w + 1, y + h + 1))
+        if k % 4 == 2:
+            b = shapely.affinity.rotate(b, rng.uniform(0, 180), origin="centroid")
+        if k % 4 == 3:
+            b = b.difference(b.centroid.buffer(min(w, h) / 5))
+        out.append(b)
+    out += [box(0, 0, 1e-3, 50), shapely.Polygon()]
+    return np.asarray(out, dtype=object)
+
+
+def test_strips_cut_every_cell_exactly_as_slice_polygon_does():
+    from gridplan.tessellation import slice_polygon
+
+    cells = _footprints()
+    counts = np.arange(len(cells)) % 6 + 1
+    expected = [
+        g
+        for c, n in zip(cells, counts, strict=True)
+        for g in ([c] if n == 1 else slice_polygon(c, n))
+    ]
+    got = mg._strips(cells, counts)
+    assert len(got) == len(expected) == counts.sum()
+    assert [shapely.to_wkb(g) for g in got] == [shapely.to_wkb(g) for g in expected]
+
+
+def test_dissolve_groups_matches_dissolving_each_micro_grid():
+    from gridplan.tessellation import dissolve
+
+    cells = _footprints()
+    # neighbours in groups of one to three, some groups holding only the empty cell
+    micro_of = np.repeat(np.arange(40), 3)[: len(cells)]
+    micro_of = np.where(np.arange(len(cells)) % 5 == 0, micro_of + 100, micro_of)
+    _, micro_of = np.unique(micro_of, return_inverse=True)
+    n_m = int(micro_of.max()) + 1
+    got = mg._dissolve_groups(cells, micro_of, n_m)
+    expected = [dissolve(cells[micro_of == m]) for m in range(n_m)]
+    assert [shapely.to_wkb(g) for g in got] == [shapely.to_wkb(g) for g in expected]

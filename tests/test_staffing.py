@@ -304,3 +304,95 @@ def test_real_plan_object(lattice_units):
     assert s.party["members"].sum() == units["party_members"].sum()
     assert s.party_units["org_unit"].is_unique
     assert math.isclose(s.communities["residents"].sum(), units["households"].sum() * 2.8)
+
+
+# ---------------------------------------------------------------------------------------------
+# the plan file gives the same staffing as the Plan (issue 20)
+# ---------------------------------------------------------------------------------------------
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _sheet_frame(path: Path, name: str) -> pd.DataFrame:
+    return pd.read_excel(path, sheet_name=name, dtype=object)
+
+
+def _cli_ok(*args: object) -> str:
+    res = CliRunner().invoke(app, [str(a) for a in args])
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
+def compound_town():
+    """Six 200 m compounds in a 3 x 2 block, each with four buildings (points) of 100
+    households near its centre and 1 or 2 party members: buildings of neighbouring compounds
+    are 120 m or more apart, so only the compound polygons make them neighbours."""
+    from shapely.geometry import Point, box
+
+    comps, pts, ids, members = [], [], [], []
+    for k in range(6):
+        x, y = 500_000 + (k % 3) * 200, 4_180_000 + (k // 3) * 200
+        comps.append(box(x, y, x + 200, y + 200))
+        for j, (dx, dy) in enumerate(((80, 80), (120, 80), (80, 120), (120, 120))):
+            pts.append(Point(x + dx, y + dy))
+            ids.append(f"b{k}{j}")
+            members.append(1 if j == 0 and k % 2 == 0 else 0)
+    members[1] = 1  # compound K0 has 2 members, the others 1 or 0
+    units = gpd.GeoDataFrame(
+        {"unit_id": ids, "households": 100, "party_members": members},
+        geometry=pts,
+        crs=CRS,
+    )
+    compounds = gpd.GeoDataFrame(
+        {"compound_id": [f"K{k}" for k in range(6)], "name": [f"小区{k}" for k in range(6)]},
+        geometry=comps,
+        crs=CRS,
+    )
+    return units, compounds
+
+
+def test_cli_staff_on_a_plan_file_matches_python(tmp_path):
+    import gridplan
+
+    units, compounds = compound_town()
+    inputs = tmp_path / "inputs.gpkg"
+    for name, frame in (("units", units), ("compounds", compounds)):
+        pyogrio.write_dataframe(frame, inputs, layer=name, driver="GPKG")
+    py = staffing_plan(gridplan.plan(units, compounds=compounds))
+    # without compound polygons the buildings are too far apart to make joint branches
+    assert (py.party["type"] == "joint").any()
+
+    plan_file = tmp_path / "plan.gpkg"
+    _cli_ok("plan", f"{inputs}:units", "--compounds", f"{inputs}:compounds", "-o", plan_file)
+    out = tmp_path / "staff.xlsx"
+    output = _cli_ok(
+        "staff", plan_file, "--compounds", f"{inputs}:compounds", "--lang", "en", "-o", out
+    )
+    cli = _sheet_frame(out, "Party branches")
+    assert len(cli) == len(py.party)
+    assert cli["Compounds/grids"].tolist() == py.party["org_units"].tolist()
+    assert cli["Type"].tolist() == py.party["type"].tolist()
+    assert [int(v) for v in cli["Party members"]] == py.party["members"].tolist()
+    n_joint = int((py.party["type"] == "joint").sum())
+    n_branches = int(py.party["type"].isin(["single", "joint"]).sum())
+    assert f"party branches: {n_branches:,} ({n_joint:,} joint)" in output
+
+
+def test_cli_staff_names_communities_and_streets(tmp_path):
+    src = DATA / "singapore_queenstown.gpkg"
+    plan_file = tmp_path / "plan.gpkg"
+    ctx = ["--communities", f"{src}:communities", "--streets", f"{src}:streets"]
+    _cli_ok("plan", f"{src}:units", *ctx, "-o", plan_file)
+    out = tmp_path / "staff.xlsx"
+    _cli_ok("staff", plan_file, *ctx, "-o", out)
+    comms = _sheet_frame(out, "社区")
+    names = gpd.read_file(src, layer="communities").set_index("community_id")["name"]
+    assert comms["社区名称"].notna().all()
+    assert (comms["社区名称"] == comms["社区编号"].map(names)).all()
+    streets = _sheet_frame(out, "街道")
+    assert streets["街道名称"].tolist() == ["QUEENSTOWN"]
+    # a missing layer file is one clear error, exit 1
+    res = CliRunner().invoke(
+        app, ["staff", str(plan_file), "--compounds", str(tmp_path / "no.gpkg"), "-o", str(out)]
+    )
+    assert res.exit_code == 1 and "Traceback" not in res.output

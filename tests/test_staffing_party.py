@@ -56,6 +56,28 @@ def test_short_group_reported_when_not_attached():
     assert attached.party["meets_min"].all()
 
 
+def test_groups_below_the_minimum_are_not_branches():
+    # c0;c1 have 1 member together and may not attach: not a single branch, not counted
+    plan = lattice_compounds([1, 0, 9], nx_=3)
+    s = staffing_plan(plan, rules=StaffingRules(attach_small_groups=False))
+    p = s.party.set_index("org_units")
+    assert p.loc["c0;c1", "type"] == "short" and p.loc["c0;c1", "branch_id"] == "S001"
+    assert p.loc["c2", "type"] == "single" and p.loc["c2", "branch_id"] == "B001"
+    assert s.tables(language="zh")["党组织"]["类型"].tolist() == [
+        "党员人数不足(未成支部)",
+        "单独党支部",
+    ]
+    # a compound with no party member and no neighbour has no party organisation to list
+    plan = lattice_compounds([0, 5], nx_=2)
+    plan.layers.compounds.geometry = [square(0), square(5)]  # 400 m apart
+    plan.units.geometry = [square(0).centroid, square(5).centroid]
+    s = staffing_plan(plan)
+    assert s.party["org_units"].tolist() == ["c1"]
+    assert s.party["type"].tolist() == ["single"]
+    u = s.party_units.set_index("org_unit")
+    assert pd.isna(u.loc["c0", "branch_id"]) and u.loc["c1", "branch_id"] == "B001"
+
+
 def test_isolated_small_compound_stays_alone_and_is_reported():
     plan = lattice_compounds([1, 5], nx_=2)
     plan.layers.compounds.geometry = [square(0), square(5)]  # 400 m apart
@@ -109,11 +131,19 @@ def test_building_groups_and_central_households():
     assert p.index.tolist() == ["c0;c1", "c2"]  # c1 (2 members) joins c0's branch
     assert p["building_groups"].tolist() == [1, 1]  # the buildings with 3 and 8 members
     # 40 households need ceil(40 / 15) = 3 central households; 80 need 6, but c0;c1 has only
-    # 5 members, so every member's household is one (and the diagnostics say so)
-    assert p["central_households"].tolist() == [5, 3]
+    # 5 members, of whom half (2) keep one: not every member (the old figure was 5, always
+    # the member count); the diagnostics say so, as information
+    assert p["central_households"].tolist() == [2, 3]
+    assert p["central_households_needed"].tolist() == [6, 3]
+    assert (p["central_households"] < p["members"]).all()
     d = s.diagnostics
-    few = d.loc[d["code"] == "few_central_households", "params"]
-    assert [p["branch_ids"] for p in few] == [["B001"]]
+    few = d.loc[d["code"] == "few_central_households"]
+    assert [p["branch_ids"] for p in few["params"]] == [["B001"]]
+    assert few["severity"].tolist() == ["info"]
+    every = staffing_plan(
+        plan, rules=StaffingRules(central_household_span=15, central_household_share=1.0)
+    )
+    assert every.party["central_households"].tolist() == [5, 3]
     s = staffing_plan(plan, rules=StaffingRules(central_household_span=40))
     assert s.party["central_households"].tolist() == [2, 1]
     assert "few_central_households" not in set(s.diagnostics["code"])

@@ -30,14 +30,15 @@ def test_posts_for_three_grids_with_2_5_0_microgrids():
     assert g["fulltime_worker"].tolist() == [1, 1, 1]
     assert g["parttime_workers"].tolist() == [2, 5, 0]
     assert g["dedicated_contact"].tolist() == [0, 0, 0]
-    assert g["posts"].tolist() == [4, 7, 2]
+    # paid grid posts: heads + full-time workers; the part-time volunteers are not added in
+    assert g["paid_posts"].tolist() == [2, 2, 2]
     # the same from the grids' n_microgrids column, and with two part-timers per micro-grid
     s2 = staffing_plan(
         {"grids": make_grids([400, 450, 300], n_microgrids=[2, 5, 0])},
         rules=StaffingRules(parttime_workers_per_microgrid=2, grid_heads_per_grid=2),
     )
     assert s2.grids["parttime_workers"].tolist() == [4, 10, 0]
-    assert s2.grids["posts"].tolist() == [2 + 1 + 4, 2 + 1 + 10, 2 + 1 + 0]
+    assert s2.grids["paid_posts"].tolist() == [2 + 1, 2 + 1, 2 + 1]
 
 
 def test_dedicated_grids_get_a_contact_not_grid_workers():
@@ -45,12 +46,9 @@ def test_dedicated_grids_get_a_contact_not_grid_workers():
     grids["n_microgrids"] = [8, 0, 0]
     s = staffing_plan({"grids": grids})
     g = s.grids.set_index("grid_code")
-    assert g.loc["G2", ["grid_head", "fulltime_worker", "dedicated_contact", "posts"]].tolist() == [
-        0,
-        0,
-        1,
-        1,
-    ]
+    assert g.loc[
+        "G2", ["grid_head", "fulltime_worker", "dedicated_contact", "paid_posts"]
+    ].tolist() == [0, 0, 1, 0]
     # a dedicated grid with homes is pointed out
     d = s.diagnostics
     assert d.loc[d["code"] == "dedicated_with_households", "grid_code"].tolist() == ["G3"]
@@ -67,8 +65,11 @@ def test_community_workers_for_12345_residents(per_10k, expected):
     assert c["residents"] == 12_345
     assert not c["residents_estimated"]
     assert c["community_workers"] == expected
-    # posts: 2 heads + 2 full-time + 2 part-time + the community workers
-    assert c["posts"] == 6 + expected
+    # paid staff: the ratio's community workers, who include the 2 heads and 2 full-time
+    # workers; the 2 part-time volunteers are not paid staff (the old total added all four)
+    assert c["paid_posts"] == 4
+    assert c["paid_staff"] == expected
+    assert "grid_posts_beyond_ratio" not in set(s.diagnostics["code"])
 
 
 def test_community_workers_rounding():
@@ -92,12 +93,13 @@ def test_communities_and_streets_roll_up():
     assert c["grids"].tolist() == [2, 1, 1]
     assert c["dedicated_grids"].tolist() == [0, 0, 1]
     assert c["community_workers"].tolist() == [4, 9, 0]  # ceil(2000*18/1e4), ceil(5000*18/1e4)
-    assert c.loc["C1", "posts"] == 2 + 2 + 17 + 4
+    assert c.loc["C1", "paid_staff"] == 4  # 2 heads + 2 full-time fit in the ratio's 4
+    assert c.loc["C2", "paid_staff"] == 9
     st_ = s.streets.set_index("street_id")
     assert st_.loc["S1", "communities"] == 2
     assert st_.loc["S1", "community_workers"] == 13  # the sum of the communities' figures
     assert st_.loc["S2", "dedicated_contact"] == 1
-    assert s.streets["posts"].sum() == s.communities["posts"].sum()
+    assert s.streets["paid_staff"].sum() == s.communities["paid_staff"].sum()
 
 
 def test_community_with_more_grid_heads_than_workers_is_reported():
@@ -157,3 +159,45 @@ def test_residents_from_units_count_known_and_estimate_the_rest():
     # units without a population column: the grids' figures are used
     s = staffing_plan(make_plan(grids, units=units.drop(columns=["population"])))
     assert s.grids["residents"].tolist() == [9999.0, 0.0]
+
+
+def test_grid_posts_beyond_the_ratio_are_reported_and_paid_staff_not_double_counted():
+    # Camden-like: 400-household grids of 1,000 residents, 18/10k gives 2 workers per grid
+    # pair (1.8 each) while the grids need 2 paid posts each
+    grids = make_grids(
+        [400, 400, 400, 400],
+        communities=["C1", "C1", "C2", "C2"],
+        population=[1000.0, 1000.0, 3000.0, 3000.0],
+        n_microgrids=[8, 8, 8, 8],
+    )
+    s = staffing_plan({"grids": grids})
+    c = s.communities.set_index("community_id")
+    assert c["community_workers"].tolist() == [4, 11]
+    assert c["paid_posts"].tolist() == [4, 4]
+    assert c["paid_staff"].tolist() == [4, 11]
+    assert "grid_posts_beyond_ratio" not in set(s.diagnostics["code"])
+    low = staffing_plan({"grids": grids}, rules=StaffingRules(community_workers_per_10k=10))
+    c = low.communities.set_index("community_id")
+    assert c["community_workers"].tolist() == [2, 6]
+    assert c["paid_staff"].tolist() == [4, 6]  # C1's grids need more than the ratio gives
+    d = low.diagnostics.set_index("code")
+    params = d.loc["grid_posts_beyond_ratio", "params"]
+    assert params["community_ids"] == ["C1"] and params["grid_posts"] == 4
+    assert params["workers"] == 2 and params["n_all"] == 2
+    # full-time workers hired on top of the community workers
+    apart = staffing_plan(
+        {"grids": grids},
+        rules=StaffingRules(community_workers_per_10k=10, fulltime_are_community_workers=False),
+    )
+    assert apart.communities["paid_staff"].tolist() == [2 + 2, 6 + 2]
+
+
+def test_grids_in_no_community_get_no_community_workers():
+    grids = make_grids([400, 300], population=[1000.0, 40_000.0], n_microgrids=[8, 6])
+    grids["community_id"] = ["C1", None]
+    s = staffing_plan({"grids": grids})
+    c = s.communities.set_index("community_id")
+    assert c.loc["-", "community_workers"] == 0  # was 72 for 40,000 enterprise residents
+    assert c.loc["C1", "community_workers"] == 2
+    d = s.diagnostics.set_index("code")
+    assert d.loc["grids_without_community", "households"] == 300

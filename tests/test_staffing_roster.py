@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -98,16 +99,20 @@ def test_roster_assigns_residents_first_and_reports_gaps(tmp_path):
     assert a.loc[("G2", "grid_head"), "name"] == "李四"
     assert bool(a.loc[("G1", "grid_head"), "lives_in_grid"])
     assert a.loc[("G1", "grid_head"), "distance_m"] == pytest.approx(499, abs=1)
-    # 王五 (capacity 2, lives in b1/G1) holds both full-time posts; 赵六 is C1-only: left over
-    assert a.xs("fulltime_worker", level="role")["name"].tolist() == ["王五", "王五"]
+    # 王五 (capacity 2, lives in b1/G1) serves one community: G1's full-time post, not also
+    # G2's in community C2; 赵六 is C1-only, so G2's full-time post stays open
+    assert a.xs("fulltime_worker", level="role")["name"].tolist() == ["王五"]
     assert s.unassigned["name"].tolist() == ["赵六"]
-    assert s.unfilled.empty
+    paid = s.unfilled[s.unfilled["role"] != "parttime_worker"]
+    assert paid[["grid_code", "role"]].values.tolist() == [["G2", "fulltime_worker"]]
+    # nobody on the roster is a part-time worker: all 16 micro-grid posts are open
+    assert (s.unfilled["role"] == "parttime_worker").sum() == 16
     g = s.grids.set_index("grid_code")
     assert g["grid_head_filled"].tolist() == [1, 1]
-    assert g["gap"].tolist() == [0, 0]
+    assert g["gap"].tolist() == [8, 9]
     assert g.loc["G1", "grid_head_name"] == "张三"
     assert s.has_roster
-    assert s.communities["gap"].sum() == 0
+    assert s.communities["gap"].sum() == 17
 
 
 def test_roster_unfilled_posts_and_community_restriction():
@@ -128,8 +133,9 @@ def test_roster_unfilled_posts_and_community_restriction():
     assert unfilled.loc[("G1", "fulltime_worker"), "reason"].startswith("the roster has 0")
     assert s.unassigned["name"].tolist() == ["B"]
     c = s.communities.set_index("community_id")
-    assert c.loc["C2", "grid_head_gap"] == 1 and c.loc["C2", "gap"] == 2
-    assert s.streets["gap"].sum() == 3
+    # C2: its grid head, its full-time worker and its 8 part-time workers are open
+    assert c.loc["C2", "grid_head_gap"] == 1 and c.loc["C2", "gap"] == 10
+    assert s.streets["gap"].sum() == 19  # 1 grid head, 2 full-time, 16 part-time
     zh = s.tables(language="zh")["空缺岗位"].set_index(["网格编码", "岗位"])
     assert zh.loc[("G2", "网格长"), "原因"] == "名单中没有可在社区C2任职的网格长"
     assert "reason_zh" not in s.tables()["Unfilled posts"].columns
@@ -170,3 +176,121 @@ def test_read_roster_chinese_headers():
     assert r.loc[0, "compound_id"] == "K1"
     assert r.loc[0, "capacity"] == 1
     assert r.loc[0, "row"] == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# every role: part-time grid workers, building and stairwell heads (issue 20)
+# ---------------------------------------------------------------------------------------------
+
+
+def micro_plan():
+    """roster_plan with two micro-grids per grid: G1 = M1 (west) + M2 (east), G2 = M3 + M4."""
+    plan = roster_plan()
+    plan.grids = plan.grids.drop(columns=["n_microgrids"])
+    boxes = [
+        (X0, Y0, X0 + 500, Y0 + 100),
+        (X0 + 500, Y0, X0 + 1000, Y0 + 100),
+        (X0, Y0 + 100, X0 + 500, Y0 + 200),
+        (X0 + 500, Y0 + 100, X0 + 1000, Y0 + 200),
+    ]
+    from shapely.geometry import box
+
+    plan.microgrids = gpd.GeoDataFrame(
+        {"microgrid_code": ["M1", "M2", "M3", "M4"], "grid_code": ["G1", "G1", "G2", "G2"]},
+        geometry=[box(*b) for b in boxes],
+        crs=plan.grids.crs,
+    )
+    return plan
+
+
+def test_roster_takes_parttime_workers_and_building_heads():
+    # the largest headcount of a roster: rejected as "unknown role" before
+    xs = [lonlat(X0 + 250, Y0 + 50), lonlat(X0 + 760, Y0 + 50), lonlat(X0 + 260, Y0 + 150)]
+    roster = pd.DataFrame(
+        {
+            "姓名": ["钱一", "孙二", "周三", "吴四"],
+            "岗位": ["兼职网格员", "楼栋长", "单元长", "兼职网格员"],
+            "经度": [xs[0][0], xs[1][0], xs[2][0], None],
+            "纬度": [xs[0][1], xs[1][1], xs[2][1], None],
+            "unit_id": [None, None, None, "b2"],
+        }
+    )
+    people = read_roster(roster)
+    assert people["role"].tolist() == [
+        "parttime_worker",
+        "building_head",
+        "unit_head",
+        "parttime_worker",
+    ]
+    s = staffing_plan(micro_plan(), roster=roster)
+    part = s.assignments[s.assignments["role"] == "parttime_worker"].set_index("microgrid_code")
+    # each nearest its own micro-grid's centre; 吴四 lives in b2 (G2) and takes the G2 post left
+    assert part["name"].to_dict() == {"M1": "钱一", "M2": "孙二", "M3": "周三", "M4": "吴四"}
+    assert part.loc["M2", "person_role"] == "building_head"
+    assert part.loc["M1", "distance_m"] == pytest.approx(0, abs=1)
+    g = s.grids.set_index("grid_code")
+    assert g["parttime_worker_filled"].tolist() == [2, 2]
+    assert g["parttime_worker_gap"].tolist() == [0, 0]
+    # grid heads and full-time posts are open: nobody on the roster holds those roles
+    assert g["gap"].tolist() == [2, 2]
+    zh = s.tables(language="zh")["人员安排"]
+    assert set(zh["本人身份"]) == {"兼职网格员", "楼栋长", "单元长"}
+
+
+def test_unknown_role_lists_every_role_accepted():
+    roster = pd.DataFrame({"name": ["A"], "role": ["门卫"], "unit_id": ["b1"]})
+    with pytest.raises(ValidationError) as err:
+        read_roster(roster)
+    text = str(err.value)
+    assert "门卫" in text and "兼职网格员" in text and "楼栋长" in text and "单元长" in text
+
+
+def test_a_person_with_capacity_serves_one_community():
+    # 王五 (capacity 2) lives in G1 (C1), 51 m from G2's centre (C2); 赵六 lives outside both
+    # grids, 271 m from G2's centre. Before, 王五 held both full-time posts and 赵六 none; a
+    # community worker works in one community.
+    wx, wy = lonlat(X0 + 500, Y0 + 99)
+    zx, zy = lonlat(X0 + 500, Y0 + 421)
+    roster = pd.DataFrame(
+        {
+            "name": ["王五", "赵六"],
+            "role": ["fulltime_worker", "fulltime_worker"],
+            "lon": [wx, zx],
+            "lat": [wy, zy],
+            "capacity": [2, 1],
+        }
+    )
+    s = staffing_plan(roster_plan(), roster=roster)
+    a = s.assignments.set_index("grid_code")["name"].to_dict()
+    assert a == {"G1": "王五", "G2": "赵六"}
+    assert s.unassigned.empty
+    assert not (s.unfilled["role"] == "fulltime_worker").any()
+
+
+def test_capacity_still_fills_several_posts_in_one_community():
+    plan = roster_plan()
+    plan.grids["community_id"] = ["C1", "C1"]
+    roster = pd.DataFrame(
+        {"name": ["王五"], "role": ["fulltime_worker"], "unit_id": ["b1"], "capacity": [2]}
+    )
+    s = staffing_plan(plan, roster=roster)
+    assert s.assignments["name"].tolist() == ["王五", "王五"]
+
+
+def test_max_distance_leaves_far_posts_open():
+    from gridplan.config import StaffingRules
+
+    # 李四 lives in G1 at its east end; G2's centre is 510 m away
+    x, y = lonlat(X0 + 990, Y0 + 50)
+    roster = pd.DataFrame(
+        {"name": ["李四"], "role": ["grid_head"], "lon": [x], "lat": [y], "capacity": [2]}
+    )
+    plan = roster_plan()
+    plan.grids["community_id"] = ["C1", "C1"]
+    free = staffing_plan(plan, roster=roster)
+    assert sorted(free.assignments["grid_code"]) == ["G1", "G2"]
+    near = staffing_plan(plan, roster=roster, rules=StaffingRules(roster_max_distance_m=300))
+    assert near.assignments["grid_code"].tolist() == ["G1"]
+    heads = near.unfilled[near.unfilled["role"] == "grid_head"]
+    assert heads["grid_code"].tolist() == ["G2"]
+    assert "300 m" in heads["reason"].iloc[0]

@@ -42,11 +42,20 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from shapely import STRtree
 
+from ..cells import as_lines, street_tessellate, study_area
 from ..config import GridRules, band_admits, check_plan_arguments
 from ..crs import working_crs
 from ..diagnostics import Diagnostic, frame, resolve_grids
 from ..errors import Problem, ValidationError, describe_rows
-from ..graph import Edges, UnitGraph, barrier_lines, barrier_names, build_graph, from_edges
+from ..graph import (
+    Edges,
+    UnitGraph,
+    barrier_lines,
+    barrier_names,
+    barrier_road_lines,
+    build_graph,
+    from_edges,
+)
 from ..layers import Layers, prepare_layers
 from ..tessellation import dissolve, region_hulls, slice_polygon, tessellate, units_tile
 from ..validate import id_str, normalize_ids
@@ -356,6 +365,7 @@ def partition_grids(
     communities: gpd.GeoDataFrame | None = None,
     dedicated: gpd.GeoDataFrame | None = None,
     streets: gpd.GeoDataFrame | None = None,
+    roads: gpd.GeoDataFrame | None = None,
     rules: GridRules | None = None,
     locks: Mapping[str, object] | pd.Series | None = None,
     seed: int = 0,
@@ -371,6 +381,8 @@ def partition_grids(
         already prepared :class:`~gridplan.layers.Layers`.
     compounds, barriers, communities, dedicated, streets
         Optional context layers (see the README's layer model).
+    roads
+        All streets, lanes and paths: grid boundaries run on them, grids may join across.
     rules
         :class:`~gridplan.config.GridRules`; default 300-500 households.
     locks
@@ -410,6 +422,7 @@ def partition_grids(
             barriers=barriers,
             communities=communities,
             streets=streets,
+            roads=roads,
             columns=columns,
             balance=rules.balance,
         )
@@ -456,6 +469,12 @@ class UnitCells:
         A name per barrier line, for messages.
     crs
         The working CRS.
+    block
+        Per unit: its block of the street network (``-1`` for dedicated units), when the
+        cells were cut by it (:func:`gridplan.cells.street_tessellate`); else None.
+    lines
+        The lines grid boundaries should run on (roads, barriers, compound outlines,
+        community and street boundaries), when the cells were cut by them; else None.
     """
 
     layers: Layers
@@ -474,6 +493,8 @@ class UnitCells:
     barriers: gpd.GeoDataFrame | None
     barrier_names: list[str]
     crs: object
+    block: np.ndarray | None = None
+    lines: np.ndarray | None = None
 
     @property
     def barrier_geoms(self) -> np.ndarray | None:
@@ -552,20 +573,69 @@ def unit_cells(
     # 1. dedicated areas take the units inside them; 2. cells for the residential units
     ded = dedicated_areas(layers, crs, merge_m=rules.dedicated_merge_m, merge=merge_dedicated)
     bars = (
-        barrier_lines(layers.barriers, classes=rules.barrier_classes, crs=crs)
+        barrier_lines(
+            layers.barriers, classes=rules.barrier_classes, crs=crs, road_classes=rules.road_classes
+        )
         if rules.respect_barriers
         else None
     )
-    rc = region_cells(
-        geoms,
-        community,
-        regions=community_regions,
-        areas=ded.geometry.to_numpy() if ded is not None else None,
-        barriers=bars.geometry.to_numpy() if bars is not None else None,
-        # dedicated grids are drawn from their own polygons: residential cells leave that
-        # ground to them, which only a tessellation can do
-        mode="auto" if ded is None else "tessellate",
-    )
+    bar_geoms = bars.geometry.to_numpy() if bars is not None else None
+    streets_of_lines = _street_lines(layers, rules, crs)
+    # cells follow the street network when there is one, and always when no community
+    # polygons say where the ground is: one study area then, so cells cannot overlap
+    by_streets = streets_of_lines.size > 0 or layers.communities is None
+    areas = ded.geometry.to_numpy() if ded is not None else None
+    if by_streets:
+        comp = (
+            layers.compounds.to_crs(crs).geometry.to_numpy()
+            if layers.compounds is not None
+            else None
+        )
+        bounds = [
+            f.to_crs(crs).geometry.to_numpy()
+            for f in (layers.communities, layers.streets)
+            if f is not None and len(f)
+        ]
+        boundary = np.concatenate(bounds) if bounds else None
+        keys = community if layers.communities is not None else np.full(n_units, _STUDY, object)
+
+        def street_regions(resid: np.ndarray) -> dict[str, Any]:
+            if layers.communities is not None:
+                return community_regions(resid)
+            if not resid.size:
+                return {}
+            area = study_area(
+                geoms[resid],
+                streets=layers.streets.to_crs(crs) if layers.streets is not None else None,
+                roads=streets_of_lines,
+                barriers=bar_geoms,
+            )
+            return {_STUDY: area}
+
+        rc = region_cells(
+            geoms,
+            keys,
+            regions=street_regions,
+            areas=areas,
+            barriers=bar_geoms,
+            mode="streets",
+            roads=streets_of_lines,
+            compounds=comp,
+            boundaries=boundary,
+        )
+        lines = as_lines(streets_of_lines, bar_geoms, comp, boundary)
+    else:
+        rc = region_cells(
+            geoms,
+            community,
+            regions=community_regions,
+            areas=areas,
+            barriers=bar_geoms,
+            # dedicated grids are drawn from their own polygons: residential cells leave that
+            # ground to them, which only a tessellation can do
+            mode="auto" if ded is None else "tessellate",
+        )
+        lines = None
     return UnitCells(
         layers=layers,
         units=u,
@@ -583,7 +653,33 @@ def unit_cells(
         barriers=bars,
         barrier_names=barrier_names(bars),
         crs=crs,
+        block=rc.block,
+        lines=lines,
     )
+
+
+#: the one region key of a study area without community polygons
+_STUDY = "\x1fstudy"
+
+
+def _street_lines(layers: Layers, rules: GridRules, crs: object) -> np.ndarray:
+    """The lines boundaries should run on without separating units: the ``roads`` layer, the
+    barrier lines of a street class (``rules.road_classes``) and, when barriers are not
+    respected, every barrier line."""
+    out = [np.empty(0, dtype=object)]
+    if layers.roads is not None and len(layers.roads):
+        out.append(layers.roads.to_crs(crs).geometry.to_numpy())
+    soft = (
+        barrier_road_lines(
+            layers.barriers, classes=rules.barrier_classes, crs=crs, road_classes=rules.road_classes
+        )
+        if rules.respect_barriers
+        else (layers.barriers.to_crs(crs) if layers.barriers is not None else None)
+    )
+    if soft is not None and len(soft):
+        out.append(soft.geometry.to_numpy())
+    g = np.concatenate(out)
+    return g[~(shapely.is_missing(g) | shapely.is_empty(g))] if g.size else g
 
 
 @dataclass(frozen=True)
@@ -602,7 +698,10 @@ class RegionCells:
     points
         Per unit: a point on its surface.
     mode
-        ``"units"`` (the units are their own cells) or ``"tessellate"``.
+        ``"units"`` (the units are their own cells), ``"tessellate"`` or ``"streets"``
+        (cells inside the blocks of the street network, :func:`gridplan.cells.street_tessellate`).
+    block
+        Per unit: its block (``"streets"`` mode; ``-1`` for units taken by an area), else None.
     """
 
     area_of: np.ndarray
@@ -610,7 +709,8 @@ class RegionCells:
     cells: np.ndarray
     face: np.ndarray
     points: np.ndarray
-    mode: Literal["units", "tessellate"]
+    mode: Literal["units", "tessellate", "streets"]
+    block: np.ndarray | None = None
 
 
 def region_cells(
@@ -620,7 +720,10 @@ def region_cells(
     regions: Callable[[np.ndarray], dict[str, Any]],
     areas: np.ndarray | None = None,
     barriers: np.ndarray | None = None,
-    mode: Literal["auto", "units", "tessellate"] = "auto",
+    mode: Literal["auto", "units", "tessellate", "streets"] = "auto",
+    roads: np.ndarray | None = None,
+    compounds: np.ndarray | None = None,
+    boundaries: np.ndarray | None = None,
 ) -> RegionCells:
     """The ground units are grouped on: areas take the units inside them, every other unit
     gets a space-filling cell inside its region, cut by barrier lines.
@@ -645,6 +748,13 @@ def region_cells(
     mode
         ``"auto"``: units that already tile their region (census areas, blocks) are their own
         cells, otherwise they are tessellated; ``"units"`` or ``"tessellate"`` to choose.
+        ``"streets"``: every line (``roads``, ``barriers``, ``compounds`` outlines,
+        ``boundaries``) cuts the regions into blocks and each unit gets a cell inside its
+        block (:func:`gridplan.cells.street_tessellate`; polygon units that tile a region are
+        their own cells); the regions are tiled exactly.
+    roads, compounds, boundaries
+        With ``mode="streets"``: street lines, compound polygons and boundary polygons whose
+        lines cut blocks without separating units.
 
     Examples
     --------
@@ -673,6 +783,32 @@ def region_cells(
     log.info("cells: %s", mode)
     cells = np.empty(n, dtype=object)
     face = np.full(n, -1, dtype=np.int64)
+    if mode == "streets":
+        block = np.full(n, -1, dtype=np.int64)
+        if kept.size:
+            tess = street_tessellate(
+                geoms[kept],
+                keys[kept],
+                polys,
+                roads=roads,
+                barriers=barriers,
+                compounds=compounds,
+                boundaries=boundaries,
+                erase=areas,
+                hard=barriers if barriers is not None else [],
+            )
+            cells[kept], face[kept] = tess.cells, tess.face
+            if tess.block is not None:
+                block[kept] = tess.block
+        return RegionCells(
+            area_of=area_of,
+            kept=kept,
+            cells=cells,
+            face=face,
+            points=points,
+            mode=mode,
+            block=block,
+        )
     if kept.size and mode == "units":
         # the units are the cells; barriers are read from the segment test alone
         cells[kept] = shapely.make_valid(geoms[kept])

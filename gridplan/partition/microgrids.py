@@ -22,7 +22,7 @@ import shapely
 from ..config import MicroGridRules, band_admits
 from ..diagnostics import Diagnostic, frame, resolve_grids
 from ..graph import build_graph, from_edges
-from ..tessellation import dissolve
+from ..tessellation import dissolve, mend_parts
 from .core import split_piece
 from .grids import polsby_popper, stable_seed
 
@@ -271,11 +271,7 @@ def partition_microgrids(
         micro_of = np.concatenate(extra_micro)
     sl["micro"] = micro_of
     n_m = len(micro_grid)
-    m_order = np.argsort(micro_of, kind="stable")
-    bounds = np.searchsorted(micro_of[m_order], np.arange(n_m + 1))
-    m_geom = np.empty(n_m, dtype=object)
-    for m in range(n_m):
-        m_geom[m] = dissolve(geoms[m_order[bounds[m] : bounds[m + 1]]])
+    m_geom = _dissolve_groups(geoms, micro_of, n_m)
     m_hh = np.bincount(micro_of, weights=sl["households"], minlength=n_m).astype(np.int64)
     m_pop = sl.groupby("micro")["population"].sum(min_count=1).reindex(range(n_m)).to_numpy()
     m_units = sl.groupby("micro")["unit_id"].nunique().reindex(range(n_m)).fillna(0)
@@ -319,8 +315,6 @@ def _slice_parts(
 ) -> tuple[pd.DataFrame, list]:
     """Slice rows of ``parts`` for micro-grids; ``per_slice`` cuts slices of about that many
     households instead of the fewest in-band slices."""
-    from ..tessellation import slice_polygon
-
     hh = p["households"].to_numpy(dtype=np.int64)
     pop = p["population"].to_numpy(dtype=float)
     cells = p.geometry.to_numpy()
@@ -330,25 +324,26 @@ def _slice_parts(
     grid_id = p["grid_id"].to_numpy()
     community_id = p["community_id"].to_numpy()
     counts = np.ones(len(p), dtype=np.int64)
-    out_geoms: list = []
-    shares: list[np.ndarray] = []
-    for i in range(len(p)):
-        st = stair[i] / n_parts_of_unit[i] if not math.isnan(stair[i]) else None
-        if not rules.split_buildings:
-            n = 1
-        elif per_slice is not None:
-            n = max(1, math.ceil(hh[i] / max(per_slice, 1.0)))
-        else:
-            n = slice_count(int(hh[i]), lo=lo, hi=hi, stairwells=st)
-        out_geoms.extend([cells[i]] if n == 1 else slice_polygon(cells[i], n))
-        shares.append(hh[i] // n + (np.arange(n) < hh[i] % n))
-        counts[i] = n
+    if not rules.split_buildings:
+        pass
+    elif per_slice is not None:
+        counts = np.maximum(1, np.ceil(hh / max(per_slice, 1.0))).astype(np.int64)
+    else:
+        over = np.flatnonzero(hh > hi)  # a building within the ceiling is one slice
+        for i in over.tolist():
+            st = stair[i] / n_parts_of_unit[i] if not math.isnan(stair[i]) else None
+            counts[i] = slice_count(int(hh[i]), lo=lo, hi=hi, stairwells=st)
+    out_geoms = _strips(cells, counts)
     rows = np.repeat(np.arange(len(p)), counts)
+    first = np.cumsum(counts) - counts
+    slice_no = np.arange(len(rows)) - first[rows]
+    # households shared as evenly as integers allow, the first slices one more
+    shares = hh[rows] // counts[rows] + (slice_no < hh[rows] % counts[rows])
     cols = {
         "unit_id": unit_id[rows],
         "part": part[rows].astype(np.int64),
-        "slice": np.concatenate([np.arange(n) for n in counts]) if len(p) else np.zeros(0, int),
-        "households": np.concatenate(shares) if shares else np.zeros(0, np.int64),
+        "slice": slice_no.astype(np.int64),
+        "households": shares.astype(np.int64),
         "population": pop[rows] / counts[rows],
         "grid_id": grid_id[rows],
         "community_id": community_id[rows],
@@ -356,6 +351,101 @@ def _slice_parts(
     df = pd.DataFrame(cols)
     df["households"] = df["households"].astype(np.int64)
     return df, out_geoms
+
+
+def _strips(cells: np.ndarray, counts: np.ndarray) -> list:
+    """Every cell cut into ``counts`` strips across its long axis, as
+    :func:`gridplan.tessellation.slice_polygon` cuts one, in a few array calls for all cells:
+    one rotated rectangle per cell, the strip rectangles from the projected vertices, one
+    intersection over every (cell, strip) pair. Cells of one slice are kept as they are; only
+    a cell whose strips fall apart (a non-convex footprint) goes through ``mend_parts``."""
+    out = np.empty(int(counts.sum()), dtype=object)
+    rows = np.repeat(np.arange(len(cells)), counts)
+    out[:] = cells[rows]
+    cut = np.flatnonzero(counts > 1)
+    if cut.size == 0:
+        return list(out)
+    polys = cells[cut]
+    present = ~(shapely.is_missing(polys) | shapely.is_empty(polys))
+    cut, polys = cut[present], polys[present]
+    if cut.size == 0:
+        return list(out)
+    rc, ri = shapely.get_coordinates(shapely.minimum_rotated_rectangle(polys), return_index=True)
+    r_start = np.searchsorted(ri, np.arange(len(polys)))
+    r_n = np.bincount(ri, minlength=len(polys))
+    corner = [rc[r_start + np.minimum(j, np.maximum(r_n - 1, 0))] for j in range(3)]
+    e1 = corner[1] - corner[0]
+    e2 = corner[2] - corner[1]
+    long1 = np.hypot(e1[:, 0], e1[:, 1]) >= np.hypot(e2[:, 0], e2[:, 1])
+    axis = np.where(long1[:, None], e1, e2)
+    length = np.hypot(axis[:, 0], axis[:, 1])
+    flat = (length == 0) | (r_n < 3)  # a degenerate footprint: every slice is the whole cell
+    u = axis / np.where(flat, 1.0, length)[:, None]
+    normal = np.stack([-u[:, 1], u[:, 0]], axis=1)
+    xy, owner = shapely.get_coordinates(polys, return_index=True)
+    starts = np.searchsorted(owner, np.arange(len(polys) + 1))
+    ext = np.zeros((len(polys), 4))
+    # one small product per cell: a matrix-vector product rounds as slice_polygon's does
+    # (fused multiply-add), an elementwise one would not
+    for c in range(len(polys)):
+        pts = xy[starts[c] : starts[c + 1]]
+        t, sv = pts @ u[c], pts @ normal[c]
+        ext[c] = (t.min(), t.max(), sv.min(), sv.max())
+    t0, t1, s0, s1 = ext.T
+    n = counts[cut]
+    k = np.repeat(np.arange(len(polys)), n)
+    i = np.arange(len(k)) - (np.cumsum(n) - n)[k]
+    nk = n[k]
+    a = t0[k] + (t1[k] - t0[k]) * i / nk - np.where(i == 0, 1.0, 0.0)
+    b = t0[k] + (t1[k] - t0[k]) * (i + 1) / nk + np.where(i == nk - 1, 1.0, 0.0)
+    # the same arithmetic as slice_polygon, so the strips are the same to the last bit
+    lo_s = s0[k] + (s1[k] - s0[k]) * 0 / nk - 1.0
+    hi_s = s0[k] + (s1[k] - s0[k]) * nk / nk + 1.0
+    uk, nn = u[k], normal[k]
+    corners = np.stack(
+        [
+            a[:, None] * uk + lo_s[:, None] * nn,
+            b[:, None] * uk + lo_s[:, None] * nn,
+            b[:, None] * uk + hi_s[:, None] * nn,
+            a[:, None] * uk + hi_s[:, None] * nn,
+        ],
+        axis=1,
+    )
+    pieces = shapely.intersection(polys[k], shapely.polygons(corners))
+    pieces = np.where(flat[k], polys[k], pieces)
+    bounds = np.r_[0, np.cumsum(n)]
+    broken = np.unique(k[shapely.get_num_geometries(pieces) > 1])
+    for c in broken.tolist():
+        pieces[bounds[c] : bounds[c + 1]] = mend_parts(pieces[bounds[c] : bounds[c + 1]])
+    first = (np.cumsum(counts) - counts)[cut]
+    slots = np.repeat(first, n) + i
+    out[slots] = pieces
+    return list(out)
+
+
+def _dissolve_groups(geoms: np.ndarray, micro_of: np.ndarray, n_m: int) -> np.ndarray:
+    """One polygon per micro-grid: :func:`gridplan.tessellation.dissolve` of its slices. A
+    micro-grid of one slice (most of them) is that slice on the same 1 cm precision grid, in
+    one array call; only micro-grids of several slices, or a single slice with holes or
+    parts, are dissolved one by one."""
+    m_order = np.argsort(micro_of, kind="stable")
+    bounds = np.searchsorted(micro_of[m_order], np.arange(n_m + 1))
+    size = np.diff(bounds)
+    m_geom = np.empty(n_m, dtype=object)
+    single = np.flatnonzero(size == 1)
+    g1 = geoms[m_order[bounds[single]]]
+    usable = ~(shapely.is_missing(g1) | shapely.is_empty(g1))
+    snapped = np.empty(len(g1), dtype=object)
+    snapped[usable] = shapely.set_precision(g1[usable], 0.01)
+    plain = usable.copy()
+    plain[usable] = (shapely.get_type_id(snapped[usable]) == 3) & (
+        shapely.get_num_interior_rings(snapped[usable]) == 0
+    )
+    # a plain polygon is what dissolve returns (rebuilt from its exterior)
+    m_geom[single[plain]] = shapely.polygons(shapely.get_exterior_ring(snapped[plain]))
+    for m in np.r_[single[~plain], np.flatnonzero(size != 1)].tolist():
+        m_geom[m] = dissolve(geoms[m_order[bounds[m] : bounds[m + 1]]])
+    return m_geom
 
 
 def _solve_grid(

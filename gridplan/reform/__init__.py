@@ -84,6 +84,7 @@ def redivide(
     streets: gpd.GeoDataFrame | None = None,
     barriers: gpd.GeoDataFrame | None = None,
     dedicated: gpd.GeoDataFrame | None = None,
+    roads: gpd.GeoDataFrame | None = None,
     rules: ReformRules | None = None,
     seed: int = 0,
     columns: Mapping[str, str] | None = None,
@@ -110,6 +111,9 @@ def redivide(
     dedicated
         Dedicated areas; those whose ``category`` is an enterprise category (see
         :class:`ReformRules`) are left out of residential communities.
+    roads
+        All streets, lanes and paths (lines): the cells follow them, so community boundaries
+        can run on them; communities may join across them.
     rules
         :class:`ReformRules`; default 1,000-3,000 households.
     seed
@@ -140,8 +144,10 @@ def redivide(
             barriers=barriers,
             communities=communities,
             streets=streets,
+            roads=roads,
             columns=columns,
             balance=rules.balance,
+            redivision=True,
         )
         if not own_street and layers.streets is not None:
             layers = locate_in_streets(layers)

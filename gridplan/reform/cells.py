@@ -21,7 +21,7 @@ import pandas as pd
 import shapely
 
 from ..crs import working_crs
-from ..graph import UnitGraph, barrier_lines, barrier_names, build_graph
+from ..graph import UnitGraph, barrier_lines, barrier_names, barrier_road_lines, build_graph
 from ..layers import Layers
 from ..partition.grids import region_cells
 from ..tessellation import region_hulls
@@ -85,15 +85,26 @@ def prepare(layers: Layers, *, rules: ReformRules) -> ReformInput:
         mask = enterprise_mask(d["category"], rules.enterprise_categories)
         if mask.any():
             ent = d[mask]
-    bars = barrier_lines(layers.barriers, classes=rules.barrier_classes, crs=crs)
+    kw: dict[str, Any] = {
+        "classes": rules.barrier_classes,
+        "crs": crs,
+        "road_classes": rules.road_classes,
+    }
+    bars = barrier_lines(layers.barriers, **kw)
     bar_geoms = bars.geometry.to_numpy() if bars is not None else None
+    # streets of the roads layer and of a street class in the barriers layer cut the cells
+    # into blocks (grids of the new communities may still join across them)
+    soft = barrier_road_lines(layers.barriers, **kw)
+    road_parts = [f.to_crs(crs).geometry.to_numpy() for f in (layers.roads, soft) if f is not None]
+    roads = np.concatenate(road_parts) if road_parts else np.empty(0, dtype=object)
     rc = region_cells(
         u.geometry.to_numpy(),
         street_key,
         regions=lambda resid: street_regions(u, resid, street_key, layers, crs),
         areas=ent.geometry.to_numpy() if ent is not None else None,
         barriers=bar_geoms,
-        mode=rules.cells,
+        mode="streets" if roads.size and rules.cells != "units" else rules.cells,
+        roads=roads,
     )
     resid, cells, face, rep = rc.kept, rc.cells, rc.face, rc.points
     streets_sorted = sorted(set(street_key[resid].tolist()))

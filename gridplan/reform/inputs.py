@@ -4,6 +4,7 @@ their streets, and the checks that every unit has a known current community."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -11,8 +12,10 @@ import pandas as pd
 import shapely
 from shapely import STRtree
 
+from ..crs import working_crs
 from ..errors import Problem, ValidationError, describe_rows
 from ..layers import Layers
+from ..tessellation import region_hulls, voronoi_in_face
 from ..validate import normalize_ids
 
 __all__ = ["check_inputs", "communities_from_column", "locate_in_streets"]
@@ -68,18 +71,50 @@ def communities_from_column(
     out["community_id"] = key.to_numpy()
     geoms = out.geometry.to_numpy()
     is_poly = np.isin(shapely.get_type_id(geoms), (3, 6))
-    polys = []
     names = sorted(set(key))
-    for name in names:
-        sel = (key == name).to_numpy()
-        gs = geoms[sel]
-        if is_poly[sel].all():
-            shape = shapely.union_all(shapely.make_valid(gs))
-        else:
-            shape = shapely.convex_hull(shapely.union_all(gs)).buffer(1.0)
-        polys.append(shape)
+    if is_poly.all() and out.crs is not None and not _footprints(out):
+        # blocks or areas that tile the ground: the dissolved units are the communities
+        polys = [
+            shapely.union_all(shapely.make_valid(geoms[(key == name).to_numpy()])) for name in names
+        ]
+    elif out.crs is not None:
+        # points, or building footprints that cover only part of the ground: the dissolved
+        # units would tile just their own union and leave most units without a neighbour, so
+        # each unit's space-filling cell (as a grid plan draws it) goes to its community
+        polys = _cell_communities(out, key, names)
+    else:
+        polys = [
+            shapely.convex_hull(shapely.union_all(geoms[(key == name).to_numpy()])).buffer(1.0)
+            for name in names
+        ]
     comms = gpd.GeoDataFrame({"community_id": names}, geometry=polys, crs=units.crs)
     return out, comms
+
+
+def _footprints(units: gpd.GeoDataFrame) -> bool:
+    """Whether polygon units are building footprints (covering under half of the area around
+    them) rather than blocks that tile it."""
+    work = units.to_crs(working_crs(units))
+    geoms = shapely.make_valid(work.geometry.to_numpy())
+    around = region_hulls(geoms, np.zeros(len(geoms)))[0]
+    covered = float(shapely.area(shapely.union_all(geoms)))
+    return covered < 0.5 * float(shapely.area(around))
+
+
+def _cell_communities(units: gpd.GeoDataFrame, key: pd.Series, names: list[str]) -> list[Any]:
+    """Community polygons from the units' Voronoi cells in the area around them."""
+    crs = working_crs(units)
+    geoms = shapely.make_valid(units.to_crs(crs).geometry.to_numpy())
+    around = region_hulls(geoms, np.zeros(len(geoms)))[0]
+    cells = voronoi_in_face(around, geoms, anchors=shapely.point_on_surface(geoms))
+    keys = key.to_numpy(dtype=object)
+    polys = []
+    for name in names:
+        shape = shapely.union_all(
+            np.concatenate([cells[keys == name], geoms[keys == name]]).astype(object)
+        )
+        polys.append(shapely.make_valid(shape))
+    return list(gpd.GeoSeries(polys, crs=crs).to_crs(units.crs).to_numpy())
 
 
 def locate_in_streets(layers: Layers) -> Layers:

@@ -17,6 +17,8 @@ from ..i18n import value_label
 from .inputs import PlanFrames
 
 __all__ = [
+    "ASSIGNMENT_COLUMNS",
+    "POSTS",
     "ROLE_POST_COLUMN",
     "assign_min_cost",
     "assign_posts",
@@ -209,7 +211,92 @@ def locate_homes(
     return pts, in_grids, how, problems
 
 
-ROLE_POST_COLUMN = {"grid_head": "grid_head", "fulltime_worker": "fulltime_worker"}
+#: each post: the grid-table column counting it, and the roster roles that may hold it
+POSTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "grid_head": ("grid_head", ("grid_head",)),
+    "fulltime_worker": ("fulltime_worker", ("fulltime_worker",)),
+    # building and stairwell heads commonly serve as their micro-grid's part-time worker
+    "parttime_worker": ("parttime_workers", ("parttime_worker", "unit_head", "building_head")),
+}
+ROLE_POST_COLUMN = {post: col for post, (col, _) in POSTS.items()}
+
+
+def _post_slots(
+    post: str, grid_table: pd.DataFrame, frames: PlanFrames, centre: dict[str, Any]
+) -> list[tuple[str, str, int, str | None, Any]]:
+    """(grid_code, community_id, seq, microgrid_code, point) for every post of one kind.
+
+    Part-time posts sit in the plan's micro-grids when it gives them (the post's point is the
+    micro-grid's centre); otherwise, like the grid posts, at the grid's centre.
+    """
+    col = POSTS[post][0]
+    micro: dict[str, list[tuple[str, Any]]] = {}
+    if post == "parttime_worker" and frames.microgrids is not None:
+        m = frames.microgrids.sort_values("microgrid_code", kind="stable")
+        geoms = m.geometry.to_numpy()
+        ok = ~shapely.is_missing(geoms)
+        pts = np.full(len(m), None, dtype=object)
+        if frames.crs is not None and ok.any():
+            pts[ok] = shapely.centroid(geoms[ok])
+        for code, grid, pt in zip(m["microgrid_code"], m["grid_code"], pts, strict=True):
+            micro.setdefault(str(grid), []).append((str(code), pt))
+    per = frames_per_microgrid(grid_table)
+    out: list[tuple[str, str, int, str | None, Any]] = []
+    for grid, comm, n in zip(
+        grid_table["grid_code"].astype(str),
+        grid_table["community_id"].astype(str),
+        grid_table[col].astype(int),
+        strict=True,
+    ):
+        mine = micro.get(grid, [])
+        if mine and per and len(mine) * per == n:
+            seq = 0
+            for code, pt in mine:
+                for _ in range(per):
+                    seq += 1
+                    out.append((grid, comm, seq, code, pt))
+        else:
+            out.extend((grid, comm, k, None, centre[grid]) for k in range(1, n + 1))
+    return out
+
+
+def frames_per_microgrid(grid_table: pd.DataFrame) -> int:
+    """Part-time posts per micro-grid as the grid table gives them (0 when there are none)."""
+    t = grid_table[grid_table["n_microgrids"] > 0]
+    if t.empty:
+        return 0
+    ratio = t["parttime_workers"] / t["n_microgrids"]
+    return int(ratio.iloc[0]) if (ratio == ratio.iloc[0]).all() else 0
+
+
+def _solve_one_community(
+    dist: np.ndarray,
+    inside: np.ndarray,
+    allowed: np.ndarray,
+    caps: np.ndarray,
+    post_comm: np.ndarray,
+) -> list[tuple[int, int]]:
+    """The min-cost assignment, with everyone who holds several posts keeping them in one
+    community: a person is a community's worker, not a street's. Someone seated in two
+    communities is held to the one where they hold most posts (then the nearest) and the
+    assignment is solved again, until nobody spans two."""
+    allowed = allowed.copy()
+    for _ in range(len(caps) + 1):
+        pairs = assign_min_cost(dist, inside, capacity=caps, allowed=allowed)
+        spans: dict[int, list[int]] = {}
+        for a, b in pairs:
+            spans.setdefault(a, []).append(b)
+        split = {a: bs for a, bs in spans.items() if len({post_comm[b] for b in bs}) > 1}
+        if not split:
+            return pairs
+        for a, bs in split.items():
+            held: dict[Any, list[float]] = {}
+            for b in bs:
+                d = dist[a, b]
+                held.setdefault(post_comm[b], []).append(float(d) if np.isfinite(d) else 1e18)
+            keep = min(held, key=lambda c: (-len(held[c]), sum(held[c]), str(c)))
+            allowed[a] &= post_comm == keep
+    return pairs
 
 
 def assign_posts(
@@ -217,6 +304,8 @@ def assign_posts(
     homes: tuple[np.ndarray, list[set[str]], list[str]],
     grid_table: pd.DataFrame,
     frames: PlanFrames,
+    *,
+    max_distance_m: float = 0.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     pts, in_grids, how = homes
     g = frames.grids
@@ -229,43 +318,47 @@ def assign_posts(
     )
     assigned_rows, unfilled_rows = [], []
     held = np.zeros(len(roster), dtype=np.int64)
-    for role, col in ROLE_POST_COLUMN.items():
-        posts = [
-            (r.grid_code, r.community_id, k)
-            for r in grid_table.itertuples()
-            for k in range(1, int(getattr(r, col)) + 1)
-        ]
-        people = np.flatnonzero((roster["role"] == role).to_numpy())
+    person_role = roster["role"].to_numpy(dtype=object)
+    comms = roster["community_id"].to_numpy(dtype=object)
+    for post, (_col, roles) in POSTS.items():
+        posts = _post_slots(post, grid_table, frames, centre)
+        people = np.flatnonzero(np.isin(person_role, roles))
         dist = np.full((len(people), len(posts)), np.nan)
         inside = np.zeros((len(people), len(posts)), dtype=bool)
         allowed = np.ones((len(people), len(posts)), dtype=bool)
+        post_comm = np.array([p[1] for p in posts], dtype=object)
+        far = np.zeros((len(people), len(posts)), dtype=bool)
         if len(posts) and len(people):
-            post_pts = np.array([centre[p[0]] for p in posts], dtype=object)
-            post_comm = np.array([p[1] for p in posts], dtype=object)
+            post_pts = np.array([p[4] for p in posts], dtype=object)
             post_grid = np.array([p[0] for p in posts], dtype=object)
             # missing points give NaN, which assign_min_cost treats as the largest distance
             dist = shapely.distance(pts[people][:, None], post_pts[None, :]).astype(float)
-            comms = roster["community_id"].to_numpy(dtype=object)
             for a, i in enumerate(people):
                 inside[a] = np.isin(post_grid, list(in_grids[i]))
                 if comms[i] is not None:
                     allowed[a] = post_comm == comms[i]
+            if max_distance_m > 0:
+                # a home farther than the limit (or unknown) serves only the grid it is in
+                far = ~inside & ~(dist <= max_distance_m)
+                allowed &= ~far
         caps = roster["capacity"].to_numpy()[people]
-        pairs = assign_min_cost(dist, inside, capacity=caps, allowed=allowed)
+        pairs = _solve_one_community(dist, inside, allowed, caps, post_comm)
         used = set()
         for a, b in pairs:
             i = people[a]
             used.add(b)
             held[i] += 1
-            grid_code, community_id, seq = posts[b]
+            grid_code, community_id, seq, micro_code, _pt = posts[b]
             d = dist[a, b]
             assigned_rows.append(
                 {
                     "grid_code": grid_code,
+                    "microgrid_code": micro_code,
                     "community_id": community_id,
-                    "role": role,
+                    "role": post,
                     "seq": seq,
                     "name": roster["name"].iat[i],
+                    "person_role": person_role[i],
                     "phone": roster["phone"].iat[i],
                     "home": how[i],
                     "lives_in_grid": bool(inside[a, b]),
@@ -274,64 +367,55 @@ def assign_posts(
                 }
             )
         slots = int(caps.sum())
-        for b, (grid_code, community_id, seq) in enumerate(posts):
+        rz = value_label("role", post, "zh")
+        for b, (grid_code, community_id, seq, micro_code, _pt) in enumerate(posts):
             if b in used:
                 continue
-            rz = value_label("role", role, "zh")
             if slots < len(posts):
-                reason = f"the roster has {slots} {role} places for {len(posts)} posts"
+                reason = f"the roster has {slots} {post} places for {len(posts)} posts"
                 reason_zh = f"名单中{rz}共可任{slots}个岗位，需配{len(posts)}个"
+            elif len(people) and far[:, b].all():
+                reason = f"no {post} on the roster lives within {max_distance_m:g} m"
+                reason_zh = f"名单中没有住在{max_distance_m:g}米以内的{rz}"
             else:
-                reason = f"no {role} on the roster may serve community {community_id!s}"
+                reason = f"no {post} on the roster may serve community {community_id!s}"
                 reason_zh = f"名单中没有可在社区{community_id!s}任职的{rz}"
             unfilled_rows.append(
                 {
                     "grid_code": grid_code,
+                    "microgrid_code": micro_code,
                     "community_id": community_id,
-                    "role": role,
+                    "role": post,
                     "seq": seq,
                     "reason": reason,
                     "reason_zh": reason_zh,
                 }
             )
-    assignments = pd.DataFrame(
-        assigned_rows,
-        columns=[
-            "grid_code",
-            "community_id",
-            "role",
-            "seq",
-            "name",
-            "phone",
-            "home",
-            "lives_in_grid",
-            "distance_m",
-            "roster_row",
-        ],
-    )
+    assignments = pd.DataFrame(assigned_rows, columns=ASSIGNMENT_COLUMNS)
     if len(assignments):
-        assignments = assignments.sort_values(["grid_code", "role", "seq"]).reset_index(drop=True)
-    unfilled = pd.DataFrame(
-        unfilled_rows,
-        columns=["grid_code", "community_id", "role", "seq", "reason", "reason_zh"],
-    )
+        assignments = assignments.sort_values(
+            ["grid_code", "role", "seq"], key=_role_order
+        ).reset_index(drop=True)
+    unfilled = pd.DataFrame(unfilled_rows, columns=UNFILLED_COLUMNS)
     free = []
-    n_posts = {role: int(grid_table[col].sum()) for role, col in ROLE_POST_COLUMN.items()}
+    n_posts = {post: int(grid_table[col].sum()) for post, (col, _) in POSTS.items()}
+    post_of = {role: post for post, (_, roles) in POSTS.items() for role in roles}
     for i in np.flatnonzero(held == 0):
-        role = roster["role"].iat[i]
-        comm = roster["community_id"].iat[i]
-        rz = value_label("role", role, "zh")
-        if n_posts[role] == 0:
-            reason = f"the plan has no {role} posts"
+        role = person_role[i]
+        post = post_of[role]
+        col = POSTS[post][0]
+        comm = comms[i]
+        rz = value_label("role", post, "zh")
+        if n_posts[post] == 0:
+            reason = f"the plan has no {post} posts"
             reason_zh = f"规划中没有{rz}岗位"
         elif (
-            comm is not None
-            and not (grid_table.loc[grid_table["community_id"] == comm, role]).sum()
+            comm is not None and not (grid_table.loc[grid_table["community_id"] == comm, col]).sum()
         ):
-            reason = f"community {comm} has no {role} posts"
+            reason = f"community {comm} has no {post} posts"
             reason_zh = f"社区{comm}没有{rz}岗位"
         else:
-            reason = f"every {role} post went to someone living in the grid or closer"
+            reason = f"every {post} post went to someone living in the grid or closer"
             reason_zh = f"{rz}岗位均已由住在网格内或住得更近的人担任"
         free.append(
             {
@@ -352,14 +436,47 @@ def assign_posts(
     return assignments, unfilled, unassigned
 
 
+ASSIGNMENT_COLUMNS = [
+    "grid_code",
+    "microgrid_code",
+    "community_id",
+    "role",
+    "seq",
+    "name",
+    "person_role",
+    "phone",
+    "home",
+    "lives_in_grid",
+    "distance_m",
+    "roster_row",
+]
+UNFILLED_COLUMNS = [
+    "grid_code",
+    "microgrid_code",
+    "community_id",
+    "role",
+    "seq",
+    "reason",
+    "reason_zh",
+]
+
+
+def _role_order(col: pd.Series) -> pd.Series:
+    # posts in the order of POSTS (grid head, full-time, part-time), other keys as they are
+    if col.name == "role":
+        return col.map({p: i for i, p in enumerate(POSTS)})
+    return col
+
+
 def fill_grid_table(grid_table: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:
     t = grid_table.copy()
     for role in ROLE_POST_COLUMN:
         a = assignments[assignments["role"] == role]
+        need = ROLE_POST_COLUMN[role]
         counts = a.groupby("grid_code").size()
         names = a.groupby("grid_code")["name"].agg(lambda s: "、".join(map(str, s)))
         t[f"{role}_filled"] = t["grid_code"].map(counts).fillna(0).astype(np.int64)
-        t[f"{role}_gap"] = (t[role] - t[f"{role}_filled"]).clip(lower=0).astype(np.int64)
+        t[f"{role}_gap"] = (t[need] - t[f"{role}_filled"]).clip(lower=0).astype(np.int64)
         t[f"{role}_name"] = t["grid_code"].map(names)
-    t["gap"] = t["grid_head_gap"] + t["fulltime_worker_gap"]
+    t["gap"] = sum(t[f"{role}_gap"] for role in ROLE_POST_COLUMN)
     return t

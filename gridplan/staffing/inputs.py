@@ -107,6 +107,8 @@ class PlanFrames:
     crs: pyproj.CRS | None
     notes: list[Diagnostic]
     unit_columns: frozenset[str] = frozenset()
+    # microgrid_code, grid_code and geometry (working CRS), when the plan gives micro-grids
+    microgrids: gpd.GeoDataFrame | None = None
 
 
 def column_or_index(frame: pd.DataFrame, *names: str) -> pd.Series | None:
@@ -326,6 +328,7 @@ def normalise_plan(parts: Mapping[str, Any], rules: StaffingRules) -> PlanFrames
 
     # --- micro-grids: counted per grid ----------------------------------------------------------
     n_micro: pd.Series | None = None
+    micro_frame: gpd.GeoDataFrame | None = None
     if isinstance(micro_in, pd.DataFrame) and len(micro_in):
         mcode = column_or_index(micro_in, "grid_code")
         if mcode is None:
@@ -357,6 +360,21 @@ def normalise_plan(parts: Mapping[str, Any], rules: StaffingRules) -> PlanFrames
                     )
                 )
             n_micro = parents.value_counts()
+            mgeom = _to_crs(micro_in, crs)
+            micro_frame = gpd.GeoDataFrame(
+                {
+                    "microgrid_code": pd.Series(
+                        [
+                            m if m is not None else f"{p}-{i}"
+                            for i, (m, p) in enumerate(zip(mlabel, parents, strict=True))
+                        ],
+                        dtype=object,
+                    ),
+                    "grid_code": parents.to_numpy(dtype=object),
+                },
+                geometry=mgeom.to_numpy() if mgeom is not None else [None] * len(parents),
+                crs=crs,
+            )
     if n_micro is not None:
         g["n_microgrids"] = g["grid_code"].map(n_micro).fillna(0).astype(np.int64)
     elif "n_microgrids" in grids_in.columns:
@@ -468,4 +486,5 @@ def normalise_plan(parts: Mapping[str, Any], rules: StaffingRules) -> PlanFrames
         unit_columns=frozenset(map(str, units_in.columns))
         if isinstance(units_in, pd.DataFrame)
         else frozenset(),
+        microgrids=micro_frame,
     )

@@ -354,6 +354,7 @@ def party_plan(
         "should_split",
         "building_groups",
         "central_households",
+        "central_households_needed",
     ]
     unit_cols = [
         "org_unit",
@@ -384,14 +385,26 @@ def party_plan(
     )
     org_name = t["org_unit"].to_dict()
     groups.sort(key=lambda grp: (str(comm[grp[0]]), str(org_name[grp[0]])))
+    mem = t["members"].to_dict()
+    # a compound/grid with no party member that joined no branch has no party organisation
+    # to list; groups still below the minimum are not branches (they are listed as short,
+    # numbered apart, and never counted as branches)
+    groups = [grp for grp in groups if len(grp) > 1 or mem[grp[0]] > 0]
+    is_branch = [sum(mem[n] for n in grp) >= rules.branch_min_members for grp in groups]
     width = max(3, len(str(len(groups))))
     rows = []
     few: list[str] = []
     branch_of: dict[Hashable, str] = {}
     cols = ["org_unit", "org_kind", "members", "households", "grid_codes", "building_groups"]
     rec = t[cols].to_dict("index")
-    for i, grp in enumerate(groups, start=1):
-        bid = f"B{i:0{width}d}"
+    n_branch = n_short = 0
+    for grp, real in zip(groups, is_branch, strict=True):
+        if real:
+            n_branch += 1
+            bid = f"B{n_branch:0{width}d}"
+        else:
+            n_short += 1
+            bid = f"S{n_short:0{width}d}"
         part = [rec[n] for n in grp]
         for n in grp:
             branch_of[n] = bid
@@ -400,13 +413,17 @@ def party_plan(
         kinds = sorted({r["org_kind"] for r in part})
         groups_known = [r["building_groups"] for r in part if not pd.isna(r["building_groups"])]
         need_central = math.ceil(households / rules.central_household_span) if households else 0
-        central = min(need_central, int(members))
+        central = min(need_central, int(members * rules.central_household_share))
         org_names = [str(r["org_unit"]) for r in part]
+        if not real:
+            kind = "short"
+        else:
+            kind = "single" if len(grp) == 1 else "joint"
         rows.append(
             {
                 "branch_id": bid,
                 "community_id": comm[grp[0]],
-                "type": "single" if len(grp) == 1 else "joint",
+                "type": kind,
                 "org_kind": kinds[0] if len(kinds) == 1 else "mixed",
                 "org_units": ";".join(org_names),
                 "n_units": len(grp),
@@ -420,6 +437,7 @@ def party_plan(
                 "should_split": members > rules.branch_split_over,
                 "building_groups": int(sum(groups_known)) if groups_known else np.nan,
                 "central_households": central,
+                "central_households_needed": need_central,
             }
         )
         # a branch under the minimum or over the maximum, with what both cases report
@@ -451,13 +469,14 @@ def party_plan(
                     fix=size_case[1],
                 )
             )
-        if need_central > central:
+        if real and need_central > central:
             few.append(bid)
     if few:
         diags.append(
             Diagnostic(
                 level="staffing",
                 code="few_central_households",
+                severity="info",
                 params={
                     "topic": "party",
                     "n_branches": len(few),
@@ -469,6 +488,7 @@ def party_plan(
             )
         )
     branches = pd.DataFrame(rows, columns=branch_cols)
-    units = t.assign(branch_id=[branch_of[k] for k in t.index])[unit_cols].reset_index(drop=True)
+    bids = pd.Series([branch_of.get(k) for k in t.index], index=t.index, dtype=object)
+    units = t.assign(branch_id=bids)[unit_cols].reset_index(drop=True)
     units["members_complete"] = units["members_complete"].astype(bool)
     return branches, units, diags

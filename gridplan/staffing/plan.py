@@ -19,7 +19,13 @@ from ..diagnostics import Diagnostic
 from ..errors import Problem, ValidationError, describe_rows
 from ..export import write_workbook
 from ..i18n import column_label, rule_label, sheet_label, value_label
-from .assign import assign_posts, fill_grid_table, locate_homes
+from .assign import (
+    ASSIGNMENT_COLUMNS,
+    UNFILLED_COLUMNS,
+    assign_posts,
+    fill_grid_table,
+    locate_homes,
+)
 from .inputs import normalise_plan, plan_parts
 from .party import party_plan
 from .posts import community_posts, grid_posts, post_diagnostics, street_posts
@@ -85,12 +91,14 @@ class Staffing:
         One row per grid: ``grid_code``, ``community_id``, ``community_name``, ``street_id``,
         ``kind``, ``households``, ``residents``, ``residents_estimated``, ``n_microgrids``, the
         posts ``grid_head``, ``fulltime_worker``, ``parttime_workers`` (= micro-grids),
-        ``dedicated_contact`` and their sum ``posts``; with a roster also ``*_filled``,
-        ``*_gap``, ``gap`` and the names holding the posts.
+        ``dedicated_contact`` and ``paid_posts`` (grid heads + full-time workers; volunteers
+        are never added to paid staff); with a roster also ``*_filled``, ``*_gap``, ``gap``
+        and the names holding the posts.
     communities, streets
         The same rolled up, plus ``community_workers`` required by the resident ratio
-        (rounded up per community; a street's figure is the sum of its communities').
-        ``posts`` includes the community workers.
+        (rounded up per community; a street's figure is the sum of its communities'; none for
+        grids in no community) and ``paid_staff``, the community staff needed counting grid
+        heads as community workers (see ``StaffingRules.fulltime_are_community_workers``).
     party
         One row per branch: ``branch_id``, ``community_id``, ``type`` (single | joint),
         ``org_kind`` (compound | grid | mixed), ``org_units``, ``n_units``, ``grid_codes``,
@@ -256,7 +264,11 @@ def staffing_plan(
         if problems or more:
             raise ValidationError([*problems, *more])
         assignments, unfilled, unassigned = assign_posts(
-            people, (pts, in_grids, how), grid_table, frames
+            people,
+            (pts, in_grids, how),
+            grid_table,
+            frames,
+            max_distance_m=rules.roster_max_distance_m,
         )
         grid_table = fill_grid_table(grid_table, assignments)
         if len(unfilled):
@@ -284,12 +296,8 @@ def staffing_plan(
                 )
             )
     else:
-        assignments = pd.DataFrame(
-            columns=["grid_code", "community_id", "role", "seq", "name", "phone", "home"]
-        )
-        unfilled = pd.DataFrame(
-            columns=["grid_code", "community_id", "role", "seq", "reason", "reason_zh"]
-        )
+        assignments = pd.DataFrame(columns=ASSIGNMENT_COLUMNS)
+        unfilled = pd.DataFrame(columns=UNFILLED_COLUMNS)
         unassigned = pd.DataFrame(columns=["name", "role", "phone", "home", "reason", "reason_zh"])
 
     filled = roster is not None
@@ -299,9 +307,9 @@ def staffing_plan(
     party, party_units, party_diags = party_plan(frames, rules)
     diags.extend(party_diags)
     log.info(
-        "staffing: %d grids, %d posts, %d branches, %d assignments",
+        "staffing: %d grids, %d paid grid posts, %d branches, %d assignments",
         len(grid_table),
-        int(grid_table["posts"].sum()),
+        int(grid_table["paid_posts"].sum()),
         len(party),
         len(assignments),
     )

@@ -11,7 +11,7 @@ import pandas as pd
 from ..config import StaffingRules
 from ..diagnostics import Diagnostic
 from ..errors import describe_rows
-from .inputs import PlanFrames
+from .inputs import NO_COMMUNITY, PlanFrames
 
 __all__ = [
     "FILLED_COLUMNS",
@@ -96,18 +96,26 @@ def grid_posts(frames: PlanFrames, rules: StaffingRules) -> pd.DataFrame:
     )
     for c in ("grid_head", "fulltime_worker", "parttime_workers", "dedicated_contact"):
         out[c] = out[c].astype(np.int64)
-    out["posts"] = out[
-        ["grid_head", "fulltime_worker", "parttime_workers", "dedicated_contact"]
-    ].sum(axis=1)
+    # paid posts and volunteers are never added together: a part-time grid worker is a
+    # resident volunteer, a grid head and a full-time grid worker are community staff
+    out["paid_posts"] = out["grid_head"] + out["fulltime_worker"]
     return out
 
 
-POST_COLUMNS = ["grid_head", "fulltime_worker", "parttime_workers", "dedicated_contact", "posts"]
+POST_COLUMNS = [
+    "grid_head",
+    "fulltime_worker",
+    "parttime_workers",
+    "dedicated_contact",
+    "paid_posts",
+]
 FILLED_COLUMNS = [
     "grid_head_filled",
     "fulltime_worker_filled",
+    "parttime_worker_filled",
     "grid_head_gap",
     "fulltime_worker_gap",
+    "parttime_worker_gap",
     "gap",
 ]
 
@@ -142,16 +150,32 @@ def community_posts(
     code = frames.grids.groupby("community_id")["community_code"].first()
     c["community_code"] = c["community_id"].map(code)
     c["community_name"] = c["community_id"].map(frames.community_names)
+    # grids with no community (enterprise residents, say) are no community's to staff
+    real = (c["community_id"] != NO_COMMUNITY).to_numpy()
     c["community_workers"] = [
-        community_workers_needed(r, rules.community_workers_per_10k) for r in c["residents"]
+        community_workers_needed(r, rules.community_workers_per_10k) if ok else 0
+        for r, ok in zip(c["residents"], real, strict=True)
     ]
     c["community_workers"] = c["community_workers"].astype(np.int64)
-    c["posts"] = c["posts"] + c["community_workers"]
+    c["paid_staff"] = paid_staff(c, rules)
     head = ["community_id", "community_code", "community_name", "street_id"]
-    rest = [x for x in c.columns if x not in head and x not in ("posts", "community_workers")]
-    cols = head + rest[: rest.index("dedicated_contact") + 1] + ["community_workers", "posts"]
+    tail = ("paid_posts", "community_workers", "paid_staff")
+    rest = [x for x in c.columns if x not in head and x not in tail]
+    cols = head + rest[: rest.index("dedicated_contact") + 1] + list(tail)
     cols += [x for x in rest if x not in cols]
     return c[cols]
+
+
+def paid_staff(c: pd.DataFrame, rules: StaffingRules) -> np.ndarray:
+    """Paid community staff a community needs: the resident ratio's community workers, who
+    include the grid heads (and the full-time grid workers where
+    ``fulltime_are_community_workers``), or more where the grids need more."""
+    workers = c["community_workers"].to_numpy(dtype=np.int64)
+    heads = c["grid_head"].to_numpy(dtype=np.int64)
+    fulltime = c["fulltime_worker"].to_numpy(dtype=np.int64)
+    if rules.fulltime_are_community_workers:
+        return np.maximum(workers, heads + fulltime)
+    return np.maximum(workers, heads) + fulltime
 
 
 def street_posts(communities: pd.DataFrame, frames: PlanFrames, *, filled: bool) -> pd.DataFrame:
@@ -168,8 +192,9 @@ def street_posts(communities: pd.DataFrame, frames: PlanFrames, *, filled: bool)
         "fulltime_worker": "sum",
         "parttime_workers": "sum",
         "dedicated_contact": "sum",
+        "paid_posts": "sum",
         "community_workers": "sum",
-        "posts": "sum",
+        "paid_staff": "sum",
     }
     if filled:
         sums.update({c: "sum" for c in FILLED_COLUMNS})
@@ -217,7 +242,8 @@ def post_diagnostics(
                     fix="staffing_staff_dedicated",
                 )
             )
-    short = communities[communities["community_workers"] < communities["grid_head"]]
+    real = communities[communities["community_id"] != NO_COMMUNITY]
+    short = real[real["community_workers"] < real["grid_head"]]
     for row in short.to_dict("records"):
         out.append(
             Diagnostic(
@@ -230,6 +256,42 @@ def post_diagnostics(
                     "workers": int(row["community_workers"]),
                 },
                 fix="staffing_other_grid_heads",
+            )
+        )
+    if rules.fulltime_are_community_workers:
+        # the grids' paid posts come out of the community workers: say where they do not fit
+        grid_paid = real["grid_head"] + real["fulltime_worker"]
+        over = real[grid_paid > real["community_workers"]]
+        if len(over):
+            ids = [str(x) for x in over["community_id"]]
+            out.append(
+                Diagnostic(
+                    level="staffing",
+                    code="grid_posts_beyond_ratio",
+                    households=int(over["households"].sum()),
+                    params={
+                        "topic": "posts",
+                        "n_communities": len(ids),
+                        "n_all": len(real),
+                        "community_ids": ids,
+                        "communities": describe_rows(ids),
+                        "grid_posts": int((over["grid_head"] + over["fulltime_worker"]).sum()),
+                        "workers": int(over["community_workers"].sum()),
+                        "per_10k": f"{rules.community_workers_per_10k:g}",
+                    },
+                    fix="staffing_ratio_or_grids",
+                )
+            )
+    no_comm = grid_table[grid_table["community_id"] == NO_COMMUNITY]
+    if len(no_comm) and int(no_comm["households"].sum()) > 0:
+        codes = [str(x) for x in no_comm["grid_code"]]
+        out.append(
+            Diagnostic(
+                level="staffing",
+                code="grids_without_community",
+                households=int(no_comm["households"].sum()),
+                params={"topic": "posts", "n_grids": len(codes), "grids": describe_rows(codes)},
+                fix="staffing_give_communities",
             )
         )
     return out

@@ -31,7 +31,27 @@ ROLES: dict[str, tuple[str, ...]] = {
         "专职网格员",
         "专职",
     ),
+    # micro-grid posts: part-time grid workers, and the building and stairwell heads who
+    # commonly serve as one (each micro-grid is a stairwell or a few small buildings)
+    "parttime_worker": (
+        "parttime_worker",
+        "part-time worker",
+        "parttime",
+        "part_time_worker",
+        "part-time",
+        "兼职网格员",
+        "兼职",
+        "微网格员",
+    ),
+    "building_head": ("building_head", "building head", "楼栋长", "楼长", "栋长"),
+    "unit_head": ("unit_head", "stairwell_head", "stairwell head", "单元长"),
 }
+
+#: the words the role error lists, in the order planners read them
+_ROLE_HINT = (
+    "grid_head (网格长), fulltime_worker (专职网格员), parttime_worker (兼职网格员), "
+    "building_head (楼栋长) or unit_head (单元长)"
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -67,7 +87,9 @@ def read_roster(source: str | Path | pd.DataFrame, *, crs: Any = "EPSG:4326") ->
     ----------
     source
         CSV/XLSX (or a point layer, or a DataFrame) with columns ``name``, ``role``
-        (``grid_head``/网格长 or ``fulltime_worker``/专职网格员), ``phone``, the home as
+        (``grid_head``/网格长, ``fulltime_worker``/专职网格员, ``parttime_worker``/兼职网格员,
+        ``building_head``/楼栋长 or ``unit_head``/单元长; the last three fill the micro-grid
+        posts), ``phone``, the home as
         ``lon``/``lat`` (or 经度/纬度, or point geometry) or ``unit_id`` or ``compound_id``,
         optionally ``capacity`` (posts the person can hold, default 1) and ``community_id``
         (the person serves only that community). Chinese headers (姓名, 岗位, 电话, 小区编号,
@@ -160,7 +182,7 @@ def check_roster(
                 label,
                 "role",
                 f"{len(bad)} rows have a missing or unknown role ({describe_rows(bad)}); "
-                "expected grid_head (网格长) or fulltime_worker (专职网格员)",
+                f"expected {_ROLE_HINT}",
             )
         )
     cap = np.ones(n, dtype=np.int64)
