@@ -240,7 +240,7 @@ def _check_file(
             continue
         if source_crs in ("gcj02", "bd09"):
             try:
-                gdf = unshift_to_wgs84(gdf, source=source_crs)  # type: ignore[arg-type]
+                gdf = unshift_to_wgs84(gdf, source=source_crs)
             except ValueError as exc:
                 report.problems.append(Problem(name, "source_crs", str(exc)))
                 continue
@@ -271,7 +271,7 @@ def _check_file(
     units = first.get("units")
     found = validate_layers(
         units.gdf if units else None,
-        **{r: first[r].gdf if r in first else None for r in ROLES if r != "units"},  # type: ignore[arg-type]
+        **{r: first[r].gdf if r in first else None for r in ROLES if r != "units"},
         interface="cli",
     )
     report.problems.extend(relabel(found, labels))
@@ -289,7 +289,7 @@ def _check_file(
                 )
                 extra = [p for p in extra if p.layer == "units"]
             else:
-                extra = validate_layer(item.gdf, role=r)  # type: ignore[arg-type]
+                extra = validate_layer(item.gdf, role=r)
             report.problems.extend(relabel(extra, label))
     return report
 
@@ -1015,6 +1015,66 @@ def staff_command(
         )
     typer.echo(f"  diagnostics: {len(result.diagnostics):,}")
     typer.echo(f"wrote {written}")
+
+
+class PaperChoice(StrEnum):
+    A3 = "A3"
+    A4 = "A4"
+
+
+@app.command("print")
+def print_command(
+    plan_file: Annotated[
+        Path, typer.Argument(metavar="PLAN.gpkg", help="GeoPackage written by `gridplan plan`.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for wallmaps.pdf, boards.pdf.")],
+    staffing: Annotated[
+        Path | None, typer.Option(help="Workbook written by `gridplan staff` (names, phones).")
+    ] = None,
+    paper: Annotated[PaperChoice, typer.Option(help="Paper size.")] = PaperChoice.A3,
+    lang: Annotated[
+        LangChoice, typer.Option("--lang", help="Chinese (zh) or English (en).")
+    ] = LangChoice.zh,
+    community: Annotated[
+        str | None, typer.Option(help="Only this community (code, id or name).")
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option(help="Version printed under the title (default: today).")
+    ] = None,
+    font: Annotated[
+        Path | None, typer.Option(help="CJK font file (default: an installed one).")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite wallmaps.pdf / boards.pdf.")
+    ] = False,
+) -> None:
+    """Print wall maps (one page per community) and notice boards (one page per grid).
+
+    Exits 0 on success, 1 on bad input (every problem is listed), 2 on an unexpected error.
+    """
+    try:
+        from .printing import print_plan
+
+        result = print_plan(
+            plan_file,
+            out=out,
+            staffing=staffing,
+            paper=paper.value,
+            lang=lang.value,
+            community=community,
+            version=version,
+            font=font,
+            force=force,
+            interface="cli",
+        )
+    except typer.Exit:
+        raise
+    except Exception as exc:  # bad data must not surface as a traceback
+        _exit_with(exc)
+    typer.echo(
+        f"wrote {result.wallmaps} ({result.wallmap_pages} pages), "
+        f"{result.boards} ({result.board_pages} pages)"
+    )
 
 
 class _ReformBalance(StrEnum):

@@ -65,3 +65,15 @@ def test_refuses_existing_outputs_and_bad_options(plan_file, tmp_path):
         print_plan(plan_file, out=tmp_path / "y", font=tmp_path / "none.ttf")
     with pytest.raises(ValidationError, match="not a community"):
         print_plan(plan_file, out=tmp_path / "z", community="nope")
+
+
+def test_cli_print_refuses_to_overwrite(plan_file, tmp_path):
+    from typer.testing import CliRunner
+
+    from gridplan.cli import app
+
+    (tmp_path / "boards.pdf").write_bytes(b"keep")
+    result = CliRunner().invoke(app, ["print", str(plan_file), "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "--force" in result.output and "Traceback" not in result.output
+    assert (tmp_path / "boards.pdf").read_bytes() == b"keep"
