@@ -240,7 +240,7 @@ def _check_file(
             continue
         if source_crs in ("gcj02", "bd09"):
             try:
-                gdf = unshift_to_wgs84(gdf, source=source_crs)
+                gdf = unshift_to_wgs84(gdf, source=source_crs)  # type: ignore[arg-type]
             except ValueError as exc:
                 report.problems.append(Problem(name, "source_crs", str(exc)))
                 continue
@@ -271,7 +271,7 @@ def _check_file(
     units = first.get("units")
     found = validate_layers(
         units.gdf if units else None,
-        **{r: first[r].gdf if r in first else None for r in ROLES if r != "units"},
+        **{r: first[r].gdf if r in first else None for r in ROLES if r != "units"},  # type: ignore[arg-type]
         interface="cli",
     )
     report.problems.extend(relabel(found, labels))
@@ -289,7 +289,7 @@ def _check_file(
                 )
                 extra = [p for p in extra if p.layer == "units"]
             else:
-                extra = validate_layer(item.gdf, role=r)
+                extra = validate_layer(item.gdf, role=r)  # type: ignore[arg-type]
             report.problems.extend(relabel(extra, label))
     return report
 
