@@ -26,6 +26,8 @@ from .config import PlanRules, check_plan_arguments
 from .distributed import plan_distributed
 from .errors import Interface
 from .layers import Layers
+from .partition.grids import normalize_locks
+from .previous import previous_locks, read_previous
 from .stages import (
     GRID_COLUMNS,
     MICROGRID_COLUMNS,
@@ -81,6 +83,7 @@ def plan(
     scheduler: object | None = None,
     microgrids: bool = True,
     interface: Interface = "python",
+    previous: object | None = None,
 ) -> Plan:
     """Plan grids, micro-grids and dedicated grids with codes and a report.
 
@@ -120,6 +123,11 @@ def plan(
     interface
         Whose words the fixes of input errors use: ``"python"`` (keywords), ``"cli"`` (flags)
         or ``"app"`` (widgets).
+    previous
+        An existing plan (grid polygons with ``grid_code``, or a ``unit_id``/``grid_code``
+        table, as a path or frame; :func:`gridplan.previous.read_previous`): its grids that
+        are still in band are kept with their codes, the rest is re-planned and new grids
+        take free sequence numbers.
 
     Returns
     -------
@@ -173,6 +181,18 @@ def plan(
         if progress is not None:
             progress(stage1[0] + done, stage1[0] + total, f"micro-grids: {message}")
 
+    old = None
+    if previous is not None:
+        old = read_previous(previous, layers.units)
+        locks = {
+            **previous_locks(
+                old,
+                layers.units["households"],
+                min_households=rules.grid.min_households,
+                max_households=rules.grid.max_households,
+            ),
+            **dict(normalize_locks(locks, layers.units.index)),
+        }
     cells = build_cells(layers, rules=rules)
     grids = plan_grids(cells, rules=rules, locks=locks, seed=seed, progress=grid_progress)
     micro = (
@@ -181,7 +201,12 @@ def plan(
         else None
     )
     codes = assign_codes(
-        grids, micro, rules=rules, communities=layers.communities, streets=layers.streets
+        grids,
+        micro,
+        rules=rules,
+        communities=layers.communities,
+        streets=layers.streets,
+        previous=old,
     )
     figures = apportion(grids, rules=rules)
     return assemble(layers, grids, micro, codes, figures, rules=rules)
