@@ -1017,6 +1017,66 @@ def staff_command(
     typer.echo(f"wrote {written}")
 
 
+class PaperChoice(StrEnum):
+    A3 = "A3"
+    A4 = "A4"
+
+
+@app.command("print")
+def print_command(
+    plan_file: Annotated[
+        Path, typer.Argument(metavar="PLAN.gpkg", help="GeoPackage written by `gridplan plan`.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for wallmaps.pdf, boards.pdf.")],
+    staffing: Annotated[
+        Path | None, typer.Option(help="Workbook written by `gridplan staff` (names, phones).")
+    ] = None,
+    paper: Annotated[PaperChoice, typer.Option(help="Paper size.")] = PaperChoice.A3,
+    lang: Annotated[
+        LangChoice, typer.Option("--lang", help="Chinese (zh) or English (en).")
+    ] = LangChoice.zh,
+    community: Annotated[
+        str | None, typer.Option(help="Only this community (code, id or name).")
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option(help="Version printed under the title (default: today).")
+    ] = None,
+    font: Annotated[
+        Path | None, typer.Option(help="CJK font file (default: an installed one).")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite wallmaps.pdf / boards.pdf.")
+    ] = False,
+) -> None:
+    """Print wall maps (one page per community) and notice boards (one page per grid).
+
+    Exits 0 on success, 1 on bad input (every problem is listed), 2 on an unexpected error.
+    """
+    try:
+        from .printing import print_plan
+
+        result = print_plan(
+            plan_file,
+            out=out,
+            staffing=staffing,
+            paper=paper.value,
+            lang=lang.value,
+            community=community,
+            version=version,
+            font=font,
+            force=force,
+            interface="cli",
+        )
+    except typer.Exit:
+        raise
+    except Exception as exc:  # bad data must not surface as a traceback
+        _exit_with(exc)
+    typer.echo(
+        f"wrote {result.wallmaps} ({result.wallmap_pages} pages), "
+        f"{result.boards} ({result.board_pages} pages)"
+    )
+
+
 class _ReformBalance(StrEnum):
     households = "households"
     population = "population"

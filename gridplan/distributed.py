@@ -89,7 +89,14 @@ from .stages import (
 from .tessellation import units_tile
 from .validate import id_str, normalize_ids
 
-__all__ = ["PartResult", "PlanPart", "plan_distributed", "plan_part", "split_layers"]
+__all__ = [
+    "PartResult",
+    "PlanPart",
+    "plan_distributed",
+    "plan_part",
+    "plan_processes",
+    "split_layers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -857,15 +864,120 @@ def plan_distributed(
     """
     rules = rules or PlanRules()
     layers = prepare(units, rules=rules, **inputs)
+
+    def run(parts: Sequence[PlanPart]) -> list[PartResult | _PartFailure]:
+        with _client(scheduler, n_workers) as client:
+            return _run(
+                client,
+                parts,
+                rules=rules,
+                seed=seed,
+                progress=progress,
+                part_fn=part_fn or plan_part,
+            )
+
+    return _plan_in_parts(
+        layers, rules=rules, locks=locks, split_by=split_by, county_col=county_col, run=run
+    )
+
+
+def plan_processes(
+    layers: Layers,
+    *,
+    rules: PlanRules | None = None,
+    locks: Mapping[str, object] | pd.Series | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+    workers: int = 2,
+) -> Plan:
+    """Plan prepared layers street by street in ``workers`` processes of this machine.
+
+    The parts, the work on each part and the merge are those of :func:`plan_distributed`, so
+    the plan is the one-process plan (:func:`gridplan.plan` with ``workers=1``), byte for
+    byte. Unlike the Dask engine an error in a part is raised, as one process raises it.
+
+    Parameters
+    ----------
+    layers
+        :func:`gridplan.stages.prepare`'s layers.
+    rules, locks, seed
+        As for :func:`gridplan.plan`.
+    progress
+        ``progress(done, total, message)``, called as each street finishes.
+    workers
+        Worker processes (at least 2; one process is :func:`gridplan.plan`'s own path).
+
+    Returns
+    -------
+    Plan
+    """
+    rules = rules or PlanRules()
+
+    def run(parts: Sequence[PlanPart]) -> list[PartResult | _PartFailure]:
+        return _run_processes(parts, rules=rules, seed=seed, progress=progress, workers=workers)
+
+    return _plan_in_parts(layers, rules=rules, locks=locks, split_by="street", run=run)
+
+
+def _run_processes(
+    parts: Sequence[PlanPart],
+    *,
+    rules: PlanRules,
+    seed: int,
+    progress: Progress | None,
+    workers: int,
+) -> list[PartResult | _PartFailure]:
+    """Every part planned in a pool of ``workers`` fresh processes, the largest first so no
+    big street is left running alone at the end; results in part order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    import cloudpickle
+
+    size = [int(p.layers.units["households"].sum()) for p in parts]
+    by_size = sorted(range(len(parts)), key=lambda i: (-size[i], i))
+    outcomes: list[PartResult | _PartFailure | None] = [None] * len(parts)
+    # "spawn": a fresh interpreter per worker, safe whatever threads the caller runs
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(parts)), mp_context=ctx) as pool:
+        futures = {
+            pool.submit(_plan_part_pickled, cloudpickle.dumps((parts[i], rules, seed))): i
+            for i in by_size
+        }
+        for done, fut in enumerate(as_completed(futures), start=1):
+            i = futures[fut]
+            # a part's error is the plan's error, as in one process
+            outcomes[i] = cloudpickle.loads(fut.result())
+            if progress is not None:
+                progress(done, len(parts), parts[i].label)
+    return outcomes  # type: ignore[return-value]
+
+
+def _plan_part_pickled(payload: bytes) -> bytes:
+    """:func:`plan_part` on cloudpickled arguments, its result cloudpickled (the stage results
+    hold objects the standard pickle refuses; Dask ships them the same way)."""
+    import cloudpickle
+
+    part, rules, seed = cloudpickle.loads(payload)
+    return bytes(cloudpickle.dumps(plan_part(part, rules, seed)))
+
+
+def _plan_in_parts(
+    layers: Layers,
+    *,
+    rules: PlanRules,
+    locks: Mapping[str, object] | pd.Series | None,
+    split_by: SplitBy,
+    county_col: str = "county_id",
+    run: Callable[[Sequence[PlanPart]], list[PartResult | _PartFailure]],
+) -> Plan:
+    """Split, plan every part with ``run``, merge, then the one-process tail."""
     crs = working_crs(layers.units)
     lw = _to_work(layers, crs)
     parts, home = split_layers(
         lw, rules=rules, locks=locks, split_by=split_by, county_col=county_col, crs=crs
     )
-    with _client(scheduler, n_workers) as client:
-        outcomes = _run(
-            client, parts, rules=rules, seed=seed, progress=progress, part_fn=part_fn or plan_part
-        )
+    outcomes = run(parts)
     # the tail of the plan is the one-process tail: the same stages over the merged parts
     merged = _merge(layers, parts, outcomes, home, crs=crs)
     codes = assign_codes(

@@ -2,7 +2,10 @@
 
 =======================  ==============================================================
 :func:`write_geopackage`  layers ``units``, ``grids``, ``microgrids``, ``diagnostics``,
-                          ``summary``, in the plan's input CRS (for desktop GIS)
+                          ``summary``, plus the context layers given (``communities``,
+                          ``compounds``, ``dedicated``, ``barriers``, ``roads``,
+                          ``streets``), in the plan's input CRS (for desktop GIS, and for
+                          printing from the file)
 :func:`write_geojson`     ``grids.geojson``, ``microgrids.geojson``, ``units.geojson``:
                           RFC 7946 (WGS84 lon/lat, right-hand rule, 7 decimals; for web maps)
 :func:`write_equivalency` ``unit_id, grid_code, microgrid_code`` CSV, the block-assignment
@@ -46,8 +49,10 @@ if TYPE_CHECKING:
     from .pipeline import Plan
 
 __all__ = [
+    "CONTEXT_LAYERS",
     "GEOJSON_PRECISION",
     "MIN_HOLE_M2",
+    "context_frames",
     "in_language",
     "summary_table",
     "text_width",
@@ -67,6 +72,10 @@ GEOJSON_PRECISION = 7
 MIN_HOLE_M2 = 1.0
 
 GPKG_LAYERS = ("units", "grids", "microgrids", "diagnostics", "summary")
+
+#: the plan's input layers written next to it when given, so maps printed from the file
+#: (:func:`gridplan.printing.print_plan`) draw the same roads, barriers and compounds
+CONTEXT_LAYERS = ("communities", "streets", "compounds", "dedicated", "barriers", "roads")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,13 +260,33 @@ def in_language(plan: Plan, *, lang: Lang = "zh", interface: Interface = "python
     return replace(plan, diagnostics=render_frame(plan.diagnostics, lang=lang, interface=interface))
 
 
+def context_frames(plan: Plan) -> dict[str, gpd.GeoDataFrame]:
+    """The plan's validated context layers that were given (:data:`CONTEXT_LAYERS` order),
+    each with its id index as the first column (``community_id``, ``barrier_id`` ...)."""
+    layers = getattr(plan, "layers", None)
+    found = layers.context() if layers is not None else {}
+    out: dict[str, gpd.GeoDataFrame] = {}
+    for name in CONTEXT_LAYERS:
+        frame = found.get(name)
+        if frame is None:
+            continue
+        key = frame.index.name or f"{name.rstrip('s')}_id"
+        frame = (
+            frame.reset_index(drop=True) if key in frame.columns else frame.reset_index(names=key)
+        )
+        out[name] = _flat_values(frame)
+    return out
+
+
 def write_geopackage(plan: Plan, path: str | Path) -> Path:
     """Write the plan to one GeoPackage in the plan's input CRS.
 
     Layers: ``units`` (input columns plus ``grid_code``, ``microgrid_code``), ``grids``,
     ``microgrids``, ``diagnostics`` (attribute table) and ``summary`` (attribute table: the
-    report's totals, streets and communities, see :func:`summary_table`). An existing file is
-    replaced.
+    report's totals, streets and communities, see :func:`summary_table`), then the context
+    layers the plan was made with (:data:`CONTEXT_LAYERS`, see :func:`context_frames`), so a
+    map printed from the file shows the same roads, barriers and compounds. An existing file
+    is replaced.
 
     Returns
     -------
@@ -275,6 +304,7 @@ def write_geopackage(plan: Plan, path: str | Path) -> Path:
         # machine columns (code, unit ids, params as JSON) next to the rendered text
         "diagnostics": flat(pd.DataFrame(plan.diagnostics)),
         "summary": summary_table(plan),
+        **context_frames(plan),
     }
     write_gpkg(p, layers)
     log.info("wrote %s (%s)", p, ", ".join(layers))

@@ -23,9 +23,11 @@ import geopandas as gpd
 import pandas as pd
 
 from .config import PlanRules, check_plan_arguments
-from .distributed import plan_distributed
-from .errors import Interface
+from .distributed import plan_distributed, plan_processes
+from .errors import Interface, Problem, ValidationError
 from .layers import Layers
+from .partition.grids import normalize_locks
+from .previous import previous_locks, read_previous
 from .stages import (
     GRID_COLUMNS,
     MICROGRID_COLUMNS,
@@ -80,7 +82,9 @@ def plan(
     engine: Literal["single", "dask"] = "single",
     scheduler: object | None = None,
     microgrids: bool = True,
+    workers: int = 1,
     interface: Interface = "python",
+    previous: object | None = None,
 ) -> Plan:
     """Plan grids, micro-grids and dedicated grids with codes and a report.
 
@@ -117,9 +121,19 @@ def plan(
     microgrids
         False skips the micro-grid stage (``gridplan grids``): the plan has no micro-grids
         and its grids ``n_microgrids == 0``.
+    workers
+        Processes planning streets side by side on this machine
+        (:func:`gridplan.distributed.plan_processes`); the plan is the same, byte for byte,
+        as with ``workers=1`` (one process). Input with one street, or ``microgrids=False``,
+        is planned in one process.
     interface
         Whose words the fixes of input errors use: ``"python"`` (keywords), ``"cli"`` (flags)
         or ``"app"`` (widgets).
+    previous
+        An existing plan (grid polygons with ``grid_code``, or a ``unit_id``/``grid_code``
+        table, as a path or frame; :func:`gridplan.previous.read_previous`): its grids that
+        are still in band are kept with their codes, the rest is re-planned and new grids
+        take free sequence numbers.
 
     Returns
     -------
@@ -140,6 +154,7 @@ def plan(
     True
     """
     check_plan_arguments(rules=rules, seed=seed, engine=engine)
+    check_workers(workers, interface=interface)
     rules = rules or PlanRules()
     layers = prepare(
         units,
@@ -161,6 +176,10 @@ def plan(
         return plan_distributed(
             layers, rules=rules, locks=locks, seed=seed, progress=progress, scheduler=scheduler
         )
+    if workers > 1 and microgrids and _n_streets(layers) > 1:
+        return plan_processes(
+            layers, rules=rules, locks=locks, seed=seed, progress=progress, workers=workers
+        )
     # one progress scale over both stages: pieces of the grid stage, then grids
     stage1 = [0]
 
@@ -173,6 +192,18 @@ def plan(
         if progress is not None:
             progress(stage1[0] + done, stage1[0] + total, f"micro-grids: {message}")
 
+    old = None
+    if previous is not None:
+        old = read_previous(previous, layers.units)
+        locks = {
+            **previous_locks(
+                old,
+                layers.units["households"],
+                min_households=rules.grid.min_households,
+                max_households=rules.grid.max_households,
+            ),
+            **dict(normalize_locks(locks, layers.units.index)),
+        }
     cells = build_cells(layers, rules=rules)
     grids = plan_grids(cells, rules=rules, locks=locks, seed=seed, progress=grid_progress)
     micro = (
@@ -181,7 +212,44 @@ def plan(
         else None
     )
     codes = assign_codes(
-        grids, micro, rules=rules, communities=layers.communities, streets=layers.streets
+        grids,
+        micro,
+        rules=rules,
+        communities=layers.communities,
+        streets=layers.streets,
+        previous=old,
     )
     figures = apportion(grids, rules=rules)
     return assemble(layers, grids, micro, codes, figures, rules=rules)
+
+
+def _n_streets(layers: Layers) -> int:
+    street = layers.units["street_id"] if "street_id" in layers.units.columns else None
+    return 1 if street is None else int(street.astype(object).fillna("").nunique())
+
+
+def check_workers(workers: object, *, interface: Interface = "python") -> None:
+    """Refuse a worker count that is not a whole number >= 1, naming the option as the
+    caller knows it (``workers=`` in Python, ``--workers`` on the command line).
+
+    Examples
+    --------
+    >>> check_workers(2)
+    >>> check_workers(0)  # doctest: +NORMALIZE_WHITESPACE
+    Traceback (most recent call last):
+    ...
+    gridplan.errors.ValidationError: 1 problem found in the input:
+      - [arguments] `workers` must be a whole number >= 1, got 0 (int)
+    """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        name = "--workers" if interface == "cli" else "`workers`"
+        raise ValidationError(
+            [
+                Problem(
+                    "arguments",
+                    "workers",
+                    f"{name} must be a whole number >= 1, got {workers!r} "
+                    f"({type(workers).__name__})",
+                )
+            ]
+        )

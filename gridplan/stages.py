@@ -45,6 +45,7 @@ from .partition.grids import (
     unit_cells,
 )
 from .partition.microgrids import MicroPartition, partition_microgrids
+from .previous import PreviousPlan
 from .report import plan_report
 from .validate import barrier_class_table
 
@@ -382,6 +383,7 @@ def assign_codes(
     communities: gpd.GeoDataFrame | None = None,
     streets: gpd.GeoDataFrame | None = None,
     stand_ins: gpd.GeoDataFrame | None = None,
+    previous: PreviousPlan | None = None,
 ) -> PlanCodes:
     """Grid and micro-grid codes (:func:`gridplan.codes.grid_codes`,
     :func:`gridplan.codes.microgrid_codes`) for every grid and micro-grid.
@@ -400,6 +402,11 @@ def assign_codes(
         Extra grids (``grid_id``, ``kind``, ``community_id``, ``street_id``, geometry in the
         partition's CRS) that are numbered with the rest but belong to no plan: one per
         community of a part that failed, so the others keep their complete-plan codes.
+    previous
+        The previous plan (:func:`gridplan.previous.read_previous`): a locked grid whose
+        label is a previous code keeps it; a re-planned grid that holds most households of
+        one previous grid inherits its code; the other grids take the lowest sequence numbers
+        of their community that no previous code uses, so a retired code is never reused.
 
     Returns
     -------
@@ -415,6 +422,8 @@ def assign_codes(
             crs=partition.grids.crs,
         )
     codes = grid_codes(grids, rules=rules.codes, communities=communities, streets=streets)
+    if previous is not None:
+        codes = _keep_codes(codes, partition, previous, rules=rules)
     ids = grids["grid_id"].to_numpy()
     n_real = len(partition.grids)
     grid_of = dict(zip(ids[:n_real], codes["grid_code"].to_numpy()[:n_real], strict=True))
@@ -428,6 +437,61 @@ def assign_codes(
             zip(mg["microgrid_id"], microgrid_codes(mg, rules=rules.codes).to_numpy(), strict=True)
         )
     return PlanCodes(grid=grid_of, community=comm_of, microgrid=micro_of, stand_ins=stand)
+
+
+def _keep_codes(
+    codes: pd.DataFrame,
+    partition: GridPartition,
+    previous: PreviousPlan,
+    *,
+    rules: PlanRules,
+) -> pd.DataFrame:
+    """Locked grids labelled with a previous code keep it; the others renumber into the
+    lowest free sequence numbers of their community (kind range kept), in their
+    reading-order rank, never reusing a previous code."""
+    out = codes.copy()
+    real = partition.grids
+    n_real = len(real)
+    kept = np.zeros(len(out), dtype=bool)
+    label = real["name"].astype(str).to_numpy() if "name" in real.columns else None
+    locked = real["locked"].to_numpy(dtype=bool) if "locked" in real.columns else None
+    grid_code = out["grid_code"].to_numpy(dtype=object).copy()
+    if label is not None and locked is not None:
+        for i in range(n_real):
+            if locked[i] and label[i] in previous.codes:
+                grid_code[i], kept[i] = label[i], True
+    digits = rules.codes.grid_digits
+    taken = {grid_code[i] for i in np.flatnonzero(kept)}
+    # a re-planned grid holding most households of an old grid carries its code on
+    u = partition.units
+    old = u.index.map(lambda i: previous.grid.get(str(i)))
+    hh = pd.DataFrame(
+        {"old": old, "gid": u["grid_id"].to_numpy(), "hh": u["households"].to_numpy()}
+    ).dropna()
+    flows = hh.groupby(["old", "gid"], sort=True)["hh"].sum().reset_index()
+    old_total = flows.groupby("old")["hh"].sum()
+    row_of = {g: i for i, g in enumerate(real["grid_id"].to_numpy())}
+    best = flows.sort_values(["hh", "old", "gid"], ascending=[False, True, True])
+    for o, g, h in best[["old", "gid", "hh"]].itertuples(index=False):
+        r = row_of.get(g)
+        if r is None or kept[r] or o in taken or 2 * h <= old_total[o]:
+            continue
+        grid_code[r], kept[r] = o, True
+        taken.add(o)
+    used = set(previous.codes) | taken
+    comm = out["community_code"].to_numpy(dtype=object)
+    # rank of each fresh grid by its fresh code keeps reading order among new grids
+    fresh = sorted(np.flatnonzero(~kept), key=lambda i: str(codes["grid_code"].iloc[i]))
+    for f in fresh:
+        seq = int(str(codes["grid_code"].iloc[f])[-digits:])
+        start = rules.codes.dedicated_start if seq >= rules.codes.dedicated_start else 1
+        n = start
+        while f"{comm[f]}{str(n).zfill(digits)}" in used:
+            n += 1
+        grid_code[f] = f"{comm[f]}{str(n).zfill(digits)}"
+        used.add(grid_code[f])
+    out["grid_code"] = pd.Series(grid_code, index=out.index, dtype=object)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

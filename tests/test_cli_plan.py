@@ -70,13 +70,21 @@ def test_plan_succeeds_and_prints_a_summary(queenstown):
 def test_plan_geopackage_layers_and_conservation(queenstown):
     out, _ = queenstown
     path = out / "plan.gpkg"
+    # the plan's layers, then the context layers given on the command line (for printing)
     assert {n for n, _ in pyogrio.list_layers(path)} == {
         "units",
         "grids",
         "microgrids",
         "diagnostics",
         "summary",
+        "communities",
+        "streets",
+        "barriers",
     }
+    for role, key in (("communities", "community_id"), ("barriers", "barrier_id")):
+        given, written = gpd.read_file(QT, layer=role), gpd.read_file(path, layer=role)
+        assert sorted(written[key]) == sorted(given[key])
+        assert written.crs == given.crs
     source = gpd.read_file(QT, layer="units")
     units = gpd.read_file(path, layer="units")
     grids = gpd.read_file(path, layer="grids")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 
 import geopandas as gpd
 import geopandas.testing
@@ -12,7 +13,7 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
-from shapely.geometry import MultiPolygon, Polygon, box
+from shapely.geometry import LineString, MultiPolygon, Polygon, box
 
 from gridplan.config import PlanRules
 from gridplan.export import (
@@ -263,6 +264,41 @@ def test_geopackage_round_trip(plan, tmp_path):
     summary = pyogrio.read_dataframe(path, layer="summary")
     assert summary["level"].tolist() == ["total", "street", "community"]
     assert summary["households"].tolist() == [175, 175, 175]
+
+
+def test_geopackage_holds_the_context_layers_given(plan, tmp_path):
+    # a plan made with barriers and compounds keeps them in its file, so a wall map printed
+    # from the file draws the same lines; layers not given are not invented
+    barriers = gpd.GeoDataFrame(
+        {"name": ["汾河"], "barrier_class": ["river"]},
+        index=pd.Index(["r1"], name="barrier_id"),
+        geometry=[LineString([(X0, Y0 + 100), (X0 + 400, Y0 + 100)])],
+        crs=CRS,
+    )
+    compounds = gpd.GeoDataFrame(
+        {"name": ["滨河小区"], "gated": [True]},
+        index=pd.Index(["k1"], name="compound_id"),
+        geometry=[box(X0, Y0, X0 + 200, Y0 + 90)],
+        crs=CRS,
+    )
+    with_context = replace(
+        plan, layers=Layers(units=plan.units, barriers=barriers, compounds=compounds)
+    )
+    path = write_geopackage(with_context, tmp_path / "plan.gpkg")
+    layers = dict(pyogrio.list_layers(path))
+    assert set(layers) == {
+        "units",
+        "grids",
+        "microgrids",
+        "diagnostics",
+        "summary",
+        "compounds",
+        "barriers",
+    }
+    back = gpd.read_file(path, layer="barriers")
+    assert back["barrier_id"].tolist() == ["r1"] and back["name"].tolist() == ["汾河"]
+    assert back.crs == barriers.crs
+    assert gpd.read_file(path, layer="compounds")["compound_id"].tolist() == ["k1"]
 
 
 def test_geopackage_overwrites_an_earlier_plan(plan, tmp_path):
