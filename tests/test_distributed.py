@@ -363,8 +363,10 @@ def test_one_part_per_street_in_input_order():
 def test_streets_sharing_a_community_or_dedicated_area_stay_together():
     layers = lattice_province(4)
     u = layers["units"]
-    # a community whose units lie in two streets (S1 and S2)
+    # a community whose units lie in two streets (S1 and S2); the units carry the ids, so the
+    # communities layer (which would contradict that unit's community_id) is left out
     u.loc[u["unit_id"] == "S2C1-0-0", "community_id"] = "S1C2"
+    layers = {"units": u}
     # a market straddling S3 and S4
     market = gpd.GeoDataFrame(
         {"dedicated_id": ["m1"], "category": ["market"]},
