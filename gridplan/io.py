@@ -855,7 +855,7 @@ def _input_path(source: str | Path) -> Path:
     return p
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
     try:
         if a.exists() and b.exists():
             return os.path.samefile(a, b)
@@ -904,7 +904,7 @@ def check_output_path(
     for source in inputs:
         if source is None:
             continue
-        if _same_file(p, _input_path(source)):
+        if same_file(p, _input_path(source)):
             problems.append(
                 Problem(
                     p.name,

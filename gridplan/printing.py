@@ -315,7 +315,7 @@ def _check_options(
     interface: Interface,
 ) -> tuple[Path, list[Path]]:
     """Every problem with the options, raised once before anything is read or drawn."""
-    from .io import _same_file
+    from .io import same_file
 
     problems: list[Problem] = []
     words = {"python": ("paper=", "lang="), "cli": ("--paper ", "--lang "), "app": ("", "")}
@@ -337,7 +337,7 @@ def _check_options(
     targets = [folder / name for name in _OUTPUTS]
     source = Path(plan) if isinstance(plan, str | Path) else None
     for target in targets:
-        if source is not None and target.exists() and _same_file(target, source):
+        if source is not None and target.exists() and same_file(target, source):
             problems.append(
                 Problem(
                     target.name,
@@ -499,7 +499,7 @@ def grid_colours(grids: gpd.GeoDataFrame, *, tolerance_m: float = 1.0) -> list[i
     Examples
     --------
     >>> from shapely.geometry import box
-    >>> g = gpd.GeoDataFrame(geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1), box(2, 0, 3, 1)],
+    >>> g = gpd.GeoDataFrame(geometry=[box(0, 0, 99, 99), box(99, 0, 198, 99), box(198, 0, 297, 99)],
     ...                      crs="EPSG:32650")
     >>> grid_colours(g)
     [1, 0, 1]
