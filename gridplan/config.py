@@ -638,6 +638,21 @@ class ReformRules:
         Words that mark a dedicated polygon's ``category`` as an enterprise area to be kept
         out of residential communities (居企分离). Matching is case-insensitive by substring,
         so ``"industrial"`` matches ``landuse_industrial`` and ``industrial_building``.
+    enterprise_residents
+        居企分离 as practice means it: ``"handover"`` (default) hands the homes inside an
+        enterprise area (enterprise-run housing) over to the territorial community, which
+        takes them like any other homes, and reports them; ``"dedicated"`` keeps them out of
+        the residential communities for the enterprise's dedicated grid.
+    max_service_distance_m
+        Service equality (服务均等): the farthest any household may be from its community's
+        service centre (metres). The reach is a column of every community either way; when
+        set (> 0), every community reaching farther is a ``reform_service_reach``
+        diagnostic (split it with a larger ``target_count`` or a smaller band). 0 = no
+        limit.
+    community_workers_per_10k, household_size
+        Service equality is also households per community worker: each new community gets
+        the community workers of this ratio (residents counted, or households x
+        ``household_size`` where unknown) and its ``households_per_worker``.
     barrier_classes
         ``barrier_class`` values that count as barriers (prefix match). An empty tuple means
         every line in the barriers layer counts.
@@ -688,6 +703,10 @@ class ReformRules:
         "商务",
         "产业",
     )
+    enterprise_residents: Literal["handover", "dedicated"] = "handover"
+    max_service_distance_m: float = 0.0
+    community_workers_per_10k: float = 18.0
+    household_size: float = 2.8
     barrier_classes: tuple[str, ...] = BARRIER_CLASSES
     road_classes: tuple[str, ...] = ROAD_CLASSES
     cells: CellMode = "auto"
@@ -730,6 +749,27 @@ class ReformRules:
                     "rules",
                     "balance",
                     f"`balance` must be 'households' or 'population', got {self.balance!r}",
+                )
+            )
+        if self.enterprise_residents not in ("handover", "dedicated"):
+            problems.append(
+                Problem(
+                    "rules",
+                    "enterprise_residents",
+                    "`enterprise_residents` must be 'handover' or 'dedicated', got "
+                    f"{self.enterprise_residents!r}",
+                )
+            )
+        sd = self.max_service_distance_m
+        if (
+            not (isinstance(sd, (int, float)) and not isinstance(sd, bool) and math.isfinite(sd))
+            or sd < 0
+        ):
+            problems.append(
+                Problem(
+                    "rules",
+                    "max_service_distance_m",
+                    f"`max_service_distance_m` must be a number >= 0 (0 = no limit), got {sd!r}",
                 )
             )
         if not (

@@ -221,7 +221,8 @@ def test_enterprise_areas_are_left_out_and_listed():
         crs=units.crs,
     )
     units, comms = communities_of(units, lambda r, c: f"C{(r >= 4) * 2 + (c >= 6) + 1}")
-    res = redivide(units, communities=comms, dedicated=park, rules=ReformRules())
+    rules = ReformRules(enterprise_residents="dedicated")
+    res = redivide(units, communities=comms, dedicated=park, rules=rules)
     in_ent = res.units["dedicated_id"] == "D1"
     assert in_ent.sum() == 4
     assert res.units.loc[in_ent, "community_id"].isna().all()
@@ -230,8 +231,35 @@ def test_enterprise_areas_are_left_out_and_listed():
     assert int(res.dedicated["households"].sum()) == 400
     total = int(res.communities["households"].sum()) + int(res.dedicated["households"].sum())
     assert total == int(units["households"].sum())
-    moved = res.changes[res.changes["dedicated_id"] == "D1"]
-    assert moved["moved"].all() and int(moved["households_moved"].sum()) == 400
+    # sent to the enterprise area, not moved to another community (they counted as moved)
+    sent = res.changes[res.changes["dedicated_id"] == "D1"]
+    assert sent["to_enterprise"].all() and not sent["moved"].any()
+    assert int(sent["households_moved"].sum()) == 0
+    counts = res.report["counts"].set_index("metric")["after"]
+    assert counts["households_to_enterprise"] == 400 and counts["households_moved"] == 0
+
+
+def test_enterprise_homes_are_handed_over_to_the_territorial_community():
+    # 居企分离 as practice means it: the enterprise-run homes join the community around them
+    units = make_lattice_units(12, 8, households=100)
+    x0, y0 = LATTICE_ORIGIN
+    works = gpd.GeoDataFrame(
+        {"dedicated_id": ["D1"], "category": ["landuse_industrial"]},
+        geometry=[box(x0 + 1000, y0, x0 + 1200, y0 + 200)],
+        crs=units.crs,
+    )
+    units, comms = communities_of(units, lambda r, c: f"C{(r >= 4) * 2 + (c >= 6) + 1}")
+    res = redivide(units, communities=comms, dedicated=works, rules=ReformRules())
+    in_ent = res.units["dedicated_id"] == "D1"
+    assert in_ent.sum() == 4
+    assert res.units["community_id"].notna().all()  # nobody is left out of a community
+    # they join the community that holds the territory around them (C2, south-east)
+    assert set(res.units.loc[in_ent, "community_id"]) == {"C2"}
+    assert int(res.communities["households"].sum()) == int(units["households"].sum())
+    handed = res.changes[res.changes["handed_over"]]
+    assert int(handed["households"].sum()) == 400 and not handed["moved"].any()
+    counts = res.report["counts"].set_index("metric")["after"]
+    assert counts["households_handed_over"] == 400 and counts["households_to_enterprise"] == 0
 
 
 def test_target_count_is_reached(four_blocks):
@@ -506,7 +534,7 @@ def test_redivision_and_the_grid_stage_draw_the_same_cells():
     )
     layers = prepare_layers(units, communities=whole, dedicated=works)
     grid = unit_cells(layers)
-    reform = prepare(layers, rules=ReformRules())
+    reform = prepare(layers, rules=ReformRules(enterprise_residents="dedicated"))
     order = {u: k for k, u in enumerate(grid.ids)}
     at = np.array([order[u] for u in reform.ids])  # the grid stage sorts the units by id
     assert (grid.dedicated_of[at] == reform.ent_of).all() and (reform.ent_of >= 0).sum() == 4

@@ -64,7 +64,7 @@ def assemble(
     for k, gid in enumerate(gids):
         sel = cells[resid[planner.members[gid]]]
         sel = sel[~(shapely.is_empty(sel) | shapely.is_missing(sel))]
-        geom[k] = shapely.union_all(sel) if len(sel) else shapely.Polygon()
+        geom[k] = valid_polygonal(shapely.union_all(sel)) if len(sel) else shapely.Polygon()
     g = planner.g
     src = g.sources
     inside = g.crossing & (planner.label[src] == planner.label[g.indices])
@@ -144,8 +144,30 @@ def assemble(
     order_c = np.lexsort((cid.astype(str), np.array([str(s) for s in street_new])))
     comm_gdf = comm_gdf.iloc[order_c].reset_index(drop=True)
     comm_gdf = comm_gdf.set_geometry("geometry")
+    reach, centre_ids = service_reach(comm_gdf, gi_sorted(gi, order_c), u, ids)
+    comm_gdf["service_centre_unit"] = centre_ids
+    comm_gdf["service_reach_m"] = np.round(reach, 1)
+    residents = np.where(
+        np.isnan(comm_gdf["population"].to_numpy(dtype=float)),
+        comm_gdf["households"].to_numpy(dtype=float) * rules.household_size,
+        comm_gdf["population"].to_numpy(dtype=float),
+    )
+    workers = np.array(
+        [
+            math.ceil(r * rules.community_workers_per_10k / 10_000 - 1e-9) if r > 0 else 0
+            for r in residents
+        ],
+        dtype=np.int64,
+    )
+    comm_gdf["community_workers"] = workers
+    comm_gdf["households_per_worker"] = np.round(
+        np.where(workers > 0, comm_gdf["households"] / np.maximum(workers, 1), np.nan), 1
+    )
+    comm_gdf.insert(2, "code", plan_codes(comm_gdf, layers))
     if layers.crs is not None:
         comm_gdf = comm_gdf.to_crs(layers.crs)
+        # reprojection can fold a vertex over a neighbour's: repair once more
+        comm_gdf["geometry"] = [valid_polygonal(x) for x in comm_gdf.geometry.to_numpy()]
 
     # units
     units_out = layers.units.copy()
@@ -167,7 +189,14 @@ def assemble(
     ded_gdf = dedicated_table(inp, layers=layers)
 
     # changes: one row per (current, new) pair
-    dest = np.where(res_mask, new_id, np.array([f"dedicated:{d}" for d in ded_id], dtype=object))
+    # one row per (current, new community, enterprise area it was handed over from) too
+    handed_key = np.array(
+        [f"{n}|{d}" if d is not None else str(n) for n, d in zip(new_id, ded_id, strict=True)],
+        dtype=object,
+    )
+    dest = np.where(
+        res_mask, handed_key, np.array([f"dedicated:{d}" for d in ded_id], dtype=object)
+    )
     ch = pd.DataFrame(
         {
             "previous_code": prev,
@@ -195,13 +224,19 @@ def assemble(
         .reset_index()
         .drop(columns=["dest"])
     )
-    changes["moved"] = changes["community_code"].isna() | (
+    # households sent to an enterprise area (dedicated mode) are not moved to another
+    # community: they are counted as to_enterprise
+    changes["to_enterprise"] = changes["community_code"].isna() & changes["dedicated_id"].notna()
+    changes["handed_over"] = changes["community_code"].notna() & changes["dedicated_id"].notna()
+    changes["moved"] = changes["community_code"].notna() & (
         changes["community_code"].astype(object) != changes["previous_code"]
     )
     changes["households_moved"] = np.where(changes["moved"], changes["households"], 0).astype(
         np.int64
     )
-    changes["population_moved"] = np.where(changes["moved"], changes["population"], 0.0)
+    changes["population_moved"] = np.where(
+        changes["moved"], changes["population"], np.where(changes["population"].isna(), np.nan, 0.0)
+    )
     changes["street_id"] = [s or None for s in changes["street_id"]]
     changes["previous_code"] = [c or None for c in changes["previous_code"]]
     changes = changes.sort_values(
@@ -257,6 +292,88 @@ def assemble(
     )
 
 
+def valid_polygonal(geom: object) -> object:
+    """``geom`` made valid and kept polygonal: a union of cells can touch itself at a vertex or
+    fold after reprojection, which GIS tools and the next plan refuse."""
+    if geom is None or shapely.is_missing(geom) or shapely.is_empty(geom):
+        return shapely.Polygon()
+    if shapely.is_valid(geom) and shapely.get_type_id(geom) in (3, 6):
+        return geom
+    fixed = shapely.make_valid(geom)
+    parts = [p for p in shapely.get_parts(fixed) if shapely.get_type_id(p) in (3, 6)]
+    polys = [q for p in parts for q in shapely.get_parts(p)]
+    if not polys:
+        return shapely.Polygon()
+    out = shapely.union_all(polys)
+    return out if shapely.is_valid(out) else shapely.make_valid(out)
+
+
+def gi_sorted(gi: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Each unit's row in the communities table after it was sorted by ``order`` (-1: none)."""
+    inverse = np.empty(len(order), dtype=np.int64)
+    inverse[order] = np.arange(len(order))
+    return np.where(gi >= 0, inverse[np.clip(gi, 0, None)], -1)
+
+
+def service_reach(
+    comms: gpd.GeoDataFrame, row_of: np.ndarray, u: gpd.GeoDataFrame, ids: np.ndarray
+) -> tuple[np.ndarray, list[str | None]]:
+    """Service equality (服务均等) per community: the member building nearest the households'
+    weighted centre is where the service centre would go, and the reach is the farthest any
+    member's household is from it (metres, in the working CRS of ``u``)."""
+    pts = shapely.get_coordinates(shapely.point_on_surface(u.geometry.to_numpy()))
+    w = np.maximum(u["households"].to_numpy(dtype=float), 0.0)
+    reach = np.full(len(comms), np.nan)
+    centres: list[str | None] = [None] * len(comms)
+    order = np.argsort(row_of, kind="stable")
+    rows_sorted = row_of[order]
+    for j in range(len(comms)):
+        lo, hi = np.searchsorted(rows_sorted, [j, j + 1])
+        members = order[lo:hi]
+        if len(members) == 0:
+            continue
+        xy = pts[members]
+        ww = w[members]
+        mean = (xy * ww[:, None]).sum(0) / ww.sum() if ww.sum() > 0 else xy.mean(0)
+        c = int(np.argmin(((xy - mean) ** 2).sum(1)))
+        centres[j] = str(ids[members[c]])
+        has = ww > 0
+        d = np.sqrt(((xy[has] - xy[c]) ** 2).sum(1)) if has.any() else np.zeros(1)
+        reach[j] = float(d.max())
+    return reach, centres
+
+
+def plan_codes(comms: gpd.GeoDataFrame, layers: Layers) -> list[str]:
+    """The 3-digit community code ``gridplan plan`` reads from a ``code`` column: new
+    communities their 601... number, kept ones the last digits of their code (or of the
+    current layer's ``code``), the rest numbered from 001 in their street, skipping codes in
+    use, so the redivision's codes carry into the grid codes."""
+    official: dict[str, str] = {}
+    cur = layers.communities
+    if cur is not None and "code" in cur.columns:
+        for k, v in zip(cur.index.astype(str), cur["code"].astype(str), strict=True):
+            v = v[:-2] if v.endswith(".0") else v
+            if v.isdigit():
+                official[k] = v[-3:].zfill(3)
+    out: list[str | None] = [None] * len(comms)
+    streets = [str(s) if s is not None else "" for s in comms["street_id"]]
+    taken: dict[str, set[str]] = {}
+    for j, (cc, cid) in enumerate(zip(comms["community_code"], comms["community_id"], strict=True)):
+        cc = str(cc)
+        digits = cc[-3:].zfill(3) if cc.isdigit() else official.get(str(cid))
+        if digits is not None and digits not in taken.setdefault(streets[j], set()):
+            out[j] = digits
+            taken[streets[j]].add(digits)
+    for j in range(len(comms)):
+        if out[j] is None:
+            n = 1
+            while f"{n:03d}" in taken.setdefault(streets[j], set()):
+                n += 1
+            out[j] = f"{n:03d}"
+            taken[streets[j]].add(f"{n:03d}")
+    return [str(x) for x in out]
+
+
 def dedicated_table(inp: ReformInput, *, layers: Layers) -> gpd.GeoDataFrame:
     """One row per enterprise area: the units it took, their households, residents, street
     and current communities (for dedicated grids), in the layers' CRS."""
@@ -289,7 +406,7 @@ def dedicated_table(inp: ReformInput, *, layers: Layers) -> gpd.GeoDataFrame:
                 "street_id": (streets.index[0] or None) if len(streets) else None,
                 "previous_codes": ";".join(sorted({o for o in olds if o})),
                 "households": int(hh[sel].sum()),
-                "population": float(np.nansum(pop[sel])) if sel.any() else 0.0,
+                "population": float(pd.Series(pop[sel]).sum(min_count=1)),
                 "n_units": int(sel.sum()),
                 "geometry": row.geometry,
             }
@@ -330,7 +447,9 @@ def counts_report(
         if len(cg):
             comp_before = float(np.nanmean(polsby_popper(cg.geometry.to_numpy())))
     moved_hh = int(changes["households_moved"].sum())
-    moved_pop = float(np.nansum(changes["population_moved"]))
+    moved_pop = float(changes["population_moved"].sum(min_count=1))
+    to_ent = int(changes.loc[changes["to_enterprise"], "households"].sum())
+    handed = int(changes.loc[changes["handed_over"], "households"].sum())
     total_hh = int(hh.sum())
 
     def size_rows(w: np.ndarray) -> list[float]:
@@ -362,6 +481,8 @@ def counts_report(
                 "population_moved",
                 "dedicated_areas",
                 "dedicated_households",
+                "households_to_enterprise",
+                "households_handed_over",
             ],
             "before": [
                 *b,
@@ -369,6 +490,8 @@ def counts_report(
                 total_hh,
                 0,
                 0.0,
+                0,
+                0,
                 0,
                 0,
             ],
@@ -380,6 +503,8 @@ def counts_report(
                 moved_pop,
                 int((dedicated["n_units"] > 0).sum()) if len(dedicated) else 0,
                 int(dedicated["households"].sum()) if len(dedicated) else 0,
+                to_ent,
+                handed,
             ],
         }
     )
@@ -399,7 +524,7 @@ def counts_report(
             {
                 "street_id": s or None,
                 "households": int(hh[sel].sum()),
-                "population": float(np.nansum(pop[sel])),
+                "population": float(pd.Series(pop[sel]).sum(min_count=1)),
                 "communities_before": int(sb[0]),
                 "communities_after": int(sa[0]),
                 "in_bounds_before": int(sb[1]),
@@ -419,24 +544,26 @@ def counts_report(
     # mapping: where each current community went
     mrows = []
     for old, t in changes.groupby("previous_code", sort=True):
-        kept = t.loc[~t["moved"], "community_code"]
+        kept = t.loc[~t["moved"] & ~t["to_enterprise"], "community_code"]
         total = int(t["households"].sum())
-        kept_hh = int(t.loc[~t["moved"], "households"].sum())
-        dests = [
-            str(c) if isinstance(c, str) else f"dedicated:{d}"
-            for c, d in zip(t["community_code"], t["dedicated_id"], strict=True)
-        ]
+        kept_hh = int(t.loc[~t["moved"] & ~t["to_enterprise"], "households"].sum())
+        # the new communities it went to, once each; enterprise areas are counted apart
+        dests = list(dict.fromkeys(str(c) for c in t["community_code"] if isinstance(c, str)))
+        to_ent = int(t.loc[t["to_enterprise"], "households"].sum())
+        handed = int(t.loc[t["handed_over"], "households"].sum())
         mrows.append(
             {
                 "previous_code": old,
                 "street_id": street_old.get(old),
                 "households": total,
-                "population": float(np.nansum(t["population"])),
+                "population": float(t["population"].sum(min_count=1)),
                 "n_units": int(t["n_units"].sum()),
                 "size_before": float(w_old.get(old, 0)),
                 "kept_as": kept.iloc[0] if len(kept) else None,
                 "new_codes": ";".join(dests),
                 "households_moved": int(t["households_moved"].sum()),
+                "households_to_enterprise": to_ent,
+                "households_handed_over": handed,
                 "share_kept": kept_hh / total if total else (1.0 if len(kept) else 0.0),
             }
         )

@@ -97,16 +97,25 @@ def prepare(layers: Layers, *, rules: ReformRules) -> ReformInput:
     soft = barrier_road_lines(layers.barriers, **kw)
     road_parts = [f.to_crs(crs).geometry.to_numpy() for f in (layers.roads, soft) if f is not None]
     roads = np.concatenate(road_parts) if road_parts else np.empty(0, dtype=object)
+    # 居企分离: enterprise-run homes are handed over to the territorial community (they stay
+    # residential units, noted by the area they came from) unless kept for dedicated grids
+    handover = getattr(rules, "enterprise_residents", "dedicated") == "handover"
     rc = region_cells(
         u.geometry.to_numpy(),
         street_key,
         regions=lambda resid: street_regions(u, resid, street_key, layers, crs),
-        areas=ent.geometry.to_numpy() if ent is not None else None,
+        areas=ent.geometry.to_numpy() if ent is not None and not handover else None,
         barriers=bar_geoms,
         mode="streets" if roads.size and rules.cells != "units" else rules.cells,
         roads=roads,
     )
     resid, cells, face, rep = rc.kept, rc.cells, rc.face, rc.points
+    ent_of = rc.area_of
+    if handover and ent is not None:
+        ent_of = np.full(len(u), -1)
+        u_idx, a_idx = shapely.STRtree(ent.geometry.to_numpy()).query(rep, predicate="within")
+        _, first = np.unique(u_idx, return_index=True)
+        ent_of[u_idx[first]] = a_idx[first]
     streets_sorted = sorted(set(street_key[resid].tolist()))
     street_index = {s: i for i, s in enumerate(streets_sorted)}
     graph = build_graph(
@@ -134,7 +143,7 @@ def prepare(layers: Layers, *, rules: ReformRules) -> ReformInput:
         street_key=street_key,
         cells=cells,
         ent=ent,
-        ent_of=rc.area_of,
+        ent_of=ent_of,
         resid=resid,
         graph=graph,
         old=old,
