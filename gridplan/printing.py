@@ -499,8 +499,8 @@ def grid_colours(grids: gpd.GeoDataFrame, *, tolerance_m: float = 1.0) -> list[i
     Examples
     --------
     >>> from shapely.geometry import box
-    >>> g = gpd.GeoDataFrame(geometry=[box(0, 0, 99, 99), box(99, 0, 198, 99), box(198, 0, 297, 99)],
-    ...                      crs="EPSG:32650")
+    >>> row = [box(0, 0, 99, 99), box(99, 0, 198, 99), box(198, 0, 297, 99)]
+    >>> g = gpd.GeoDataFrame(geometry=row, crs="EPSG:32650")
     >>> grid_colours(g)
     [1, 0, 1]
     """
