@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import struct
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from badfiles import zip_with
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
@@ -76,18 +76,6 @@ def lonlat_points(xy: list[tuple[float, float]], **cols: Any) -> gpd.GeoDataFram
 def _shapefile_zip(tmp: Path) -> Path:
     g = lonlat_points([(112.55, 37.87), (112.56, 37.87)])
     return write_layer(g, tmp / "good.zip", layer="units")
-
-
-def _zip_with(tmp: Path, name: str, extra: dict[str, bytes], *, keep_good: bool = True) -> Path:
-    out = tmp / name
-    with zipfile.ZipFile(out, "w") as z:
-        if keep_good:
-            good = zipfile.ZipFile(_shapefile_zip(tmp))
-            for n in good.namelist():
-                z.writestr(n, good.read(n))
-        for member, content in extra.items():
-            z.writestr(member, content)
-    return out
 
 
 def _forged(tmp: Path) -> Path:
@@ -162,32 +150,32 @@ FILE_CASES: list[tuple[str, Callable[[Path], Path], dict[str, Any], tuple[str, .
     ("utf-16 csv", _bytes("u.csv", "lon,lat\n1,2\n".encode("utf-16")), {}, ("cannot decode",)),
     (
         "zip with ../ member",
-        lambda t: _zip_with(t, "up.zip", {"../../evil.shp": b"x"}),
+        lambda t: zip_with(t, "up.zip", {"../../evil.shp": b"x"}),
         {},
         ("outside the archive", "../../evil.shp"),
     ),
     (
         "zip with absolute member",
-        lambda t: _zip_with(t, "abs.zip", {"/etc/units.shp": b"x"}),
+        lambda t: zip_with(t, "abs.zip", {"/etc/units.shp": b"x"}),
         {},
         ("outside the archive", "/etc/units.shp"),
     ),
     (
         "zip with drive-letter member",
-        lambda t: _zip_with(t, "drive.zip", {"C:/units.shp": b"x"}),
+        lambda t: zip_with(t, "drive.zip", {"C:/units.shp": b"x"}),
         {},
         ("outside the archive",),
     ),
     ("zip with forged sizes", _forged, {}, ("forged.zip",)),
     (
         "zip without shapefile",
-        lambda t: _zip_with(t, "none.zip", {"readme.txt": b"x"}, keep_good=False),
+        lambda t: zip_with(t, "none.zip", {"readme.txt": b"x"}, keep_good=False),
         {},
         ("holds no .shp",),
     ),
     (
         "zip with a lone .shp",
-        lambda t: _zip_with(t, "lone.zip", {"units.shp": b"x"}, keep_good=False),
+        lambda t: zip_with(t, "lone.zip", {"units.shp": b"x"}, keep_good=False),
         {},
         (".shx and .dbf", "units.shp"),
     ),
@@ -277,7 +265,7 @@ def test_zip_extraction_is_capped(tmp_path, monkeypatch):
     [
         pytest.param(_forged, ("sizes do not match",), id="forged sizes"),
         pytest.param(
-            lambda t: _zip_with(t, "up.zip", {"a/../../x.csv": b"x"}), ("outside",), id="../"
+            lambda t: zip_with(t, "up.zip", {"a/../../x.csv": b"x"}), ("outside",), id="../"
         ),
         pytest.param(_bytes("x.zip", b"PK\x03\x04junk"), ("damaged",), id="truncated"),
     ],
@@ -310,7 +298,7 @@ def test_cli_wording_of_a_read_fix(tmp_path):
 
 
 def test_good_zip_is_chosen_over_junk(tmp_path):
-    path = _zip_with(
+    path = zip_with(
         tmp_path,
         "junk.zip",
         {"__MACOSX/._units.shp": b"x", "a_junk.shp": b"x", ".hidden.shp": b"x"},
