@@ -64,7 +64,9 @@ __all__ = [
 Lang = Literal["zh", "en"]
 #: Whose words a fix is given in: keyword arguments, command-line flags or app widgets.
 Interface = Literal["python", "cli", "app"]
-Level = Literal["unit", "grid", "microgrid", "community", "street", "part", "plan", "staffing"]
+Level = Literal[
+    "unit", "grid", "microgrid", "community", "street", "part", "plan", "staffing", "roster"
+]
 
 #: Columns of every diagnostics table, in order: machine-readable first, rendered text last.
 COLUMNS = (
@@ -327,6 +329,52 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "第 {part} 部分（区县 {county}）规划失败：{error}；其 {n_units} 个单元未规划",
         "part {part} (county {county}) failed: {error}; its {n_units} units are not planned",
     ),
+    # --- household rosters (gridplan.addresses) ---
+    "roster_blank_rows": (
+        "名册 {source} 有 {n_rows} 个空行（第 {first_rows} 行），已跳过",
+        "roster {source}: {n_rows} blank rows skipped (rows {first_rows})",
+    ),
+    "roster_total_rows": (
+        "名册 {source} 第 {first_rows} 行是合计行，未计入户数",
+        "roster {source}: rows {first_rows} are total rows, not counted as households",
+    ),
+    "roster_duplicate_address": (
+        "名册 {source} 中地址 {address} 出现 {n_rows} 次（第 {first_rows} 行），均已计入",
+        "roster {source}: address {address} appears {n_rows} times (rows {first_rows}); all "
+        "are counted",
+    ),
+    "roster_incomplete_address": (
+        "名册 {source} 有 {n_rows} 行缺少{why}（第 {first_rows} 行）",
+        "roster {source}: {n_rows} rows lack {why} (rows {first_rows})",
+    ),
+    "roster_unmatched": (
+        "名册 {source} 中 {address} 的 {n_rows} 行（{households} 户，第 {first_rows} 行）"
+        "未匹配到任何单元，未纳入网格",
+        "roster {source}: {n_rows} rows of {address} ({households} households, rows "
+        "{first_rows}) match no unit and are in no grid",
+    ),
+    "roster_ambiguous": (
+        "名册 {source} 中 {address} 对应 {n_units} 个单元（{units}），其 {n_rows} 行"
+        "（第 {first_rows} 行）无法确定归属，未纳入网格",
+        "roster {source}: {address} matches {n_units} units ({units}); its {n_rows} rows "
+        "(rows {first_rows}) are in no grid",
+    ),
+    "roster_units_without_rows": (
+        "{n_units} 个单元在名册中没有住户行（{units}），户数按单元图层计（共 {households} 户）",
+        "{n_units} units have no roster rows ({units}); their households come from the units "
+        "layer ({households} in all)",
+    ),
+    "roster_households_differ": (
+        "单元 {unit} （{address}）名册为 {roster_households} 户，单元图层为 "
+        "{layer_households} 户（相差 {difference}），按名册计",
+        "unit {unit} ({address}): the roster gives {roster_households} households, the units "
+        "layer {layer_households} (difference {difference}); the roster's count is used",
+    ),
+    "roster_rows_split": (
+        "单元 {unit} 未按地址切分，其 {n_rows} 行名册住户列出该楼全部微网格 {microgrids}",
+        "unit {unit} was not cut by address: its {n_rows} roster rows list all of its "
+        "micro-grids {microgrids}",
+    ),
 }
 
 #: What a band counts (``{noun}``), by the rules' ``balance``.
@@ -347,6 +395,12 @@ _WHY: dict[str, tuple[str, str]] = {
         "every slice size tried)",
     ),
     "search": ("搜索未找到在范围内的划分", "the search found no in-band split"),
+    # the address part a roster row lacks (roster_incomplete_address)
+    "roster_compound": ("小区", "a compound"),
+    "roster_building": ("楼栋", "a building"),
+    "roster_stairwell": ("单元", "a stairwell"),
+    "roster_floor": ("楼层", "a floor"),
+    "roster_room": ("房号", "a room"),
 }
 
 _FIXES: dict[str, tuple[str, str]] = {
@@ -494,6 +548,31 @@ _FIXES: dict[str, tuple[str, str]] = {
     "reform_over": (
         "将{opt[community_max]}提高到 {hi_fix}，或切分其中最大的单元",
         "raise {opt[community_max]} to {hi_fix} or split its largest units",
+    ),
+    "roster_check_duplicates": (
+        "核对是否重复登记；同一房号住有多户时可保留",
+        "check for double entries; keep them if several households share the room",
+    ),
+    "roster_complete_address": (
+        "在名册中补全这些行的地址",
+        "complete the addresses of these rows in the roster",
+    ),
+    "roster_match_units": (
+        "核对名册的小区、楼栋名称与单元图层（{unit_keys}）是否一致，或为名册指定正确的楼栋列",
+        "check that the roster's compound and building names match the units layer "
+        "({unit_keys}), or map the roster's building column",
+    ),
+    "roster_distinct_units": (
+        "为这些单元设不同的楼栋名称，或在名册中加入单元编号（unit_id）列",
+        "give these units distinct building names, or add a unit_id column to the roster",
+    ),
+    "roster_add_rows": (
+        "在名册中补充这些楼栋的住户，或核对楼栋名称",
+        "add these buildings' households to the roster, or check their building names",
+    ),
+    "roster_check_count": (
+        "核对名册与单元图层的户数",
+        "check the household counts of the roster and the units layer",
     ),
 }
 

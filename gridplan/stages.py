@@ -722,7 +722,9 @@ def assemble(
     in_crs = layers.crs
     grids_out = grids[[c for c in GRID_COLUMNS if c in grids.columns] + ["geometry"]].to_crs(in_crs)
     grids_out = grids_out.sort_values("grid_code", kind="stable").reset_index(drop=True)
-    mg_out = mg[[*MICROGRID_COLUMNS, "geometry"]].to_crs(in_crs)
+    # roster plans label micro-grids with their addresses (gridplan.addresses)
+    extra = [c for c in ("addresses", "address_keys") if c in mg.columns]
+    mg_out = mg[[*MICROGRID_COLUMNS, *extra, "geometry"]].to_crs(in_crs)
     mg_out = mg_out.sort_values("microgrid_code", kind="stable").reset_index(drop=True)
     report = plan_report(grids_out, mg_out, rules=rules)
     # how every line of the barriers layer was used, by class (none is ignored)

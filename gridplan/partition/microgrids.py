@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ..addresses import PartAddresses, part_addresses, slice_households
 from ..config import MicroGridRules, band_admits
 from ..diagnostics import Diagnostic, frame, resolve_grids
 from ..graph import build_graph, from_edges
@@ -113,7 +114,9 @@ def partition_microgrids(
     p = parts[parts["grid_id"].isin(residential)].reset_index(drop=True)
     stair = units["stairwells"].reindex(p["unit_id"]).to_numpy(dtype=float)
     n_parts_of_unit = p.groupby("unit_id")["part"].transform("count").to_numpy()
-    sl, rows_geom = _slice_parts(p, stair, n_parts_of_unit, lo=lo, hi=hi, rules=rules)
+    # roster addresses (gridplan.addresses): buildings cut by stairwell and floor range
+    addr = part_addresses(units, p)
+    sl, rows_geom = _slice_parts(p, stair, n_parts_of_unit, lo=lo, hi=hi, rules=rules, addr=addr)
     diags: list[Diagnostic] = []
     geoms = np.asarray(rows_geom, dtype=object)
     xy = _xy(geoms)
@@ -183,6 +186,7 @@ def partition_microgrids(
                     hi=hi,
                     rules=rules,
                     per_slice=lo / div,
+                    addr=addr.take(f_rows) if addr is not None else None,
                 )
                 f_geoms = np.asarray(f_geom_list, dtype=object)
                 f_xy = _xy(f_geoms)
@@ -290,6 +294,10 @@ def partition_microgrids(
         crs=parts.crs,
     )
     micro["compactness"] = polsby_popper(micro.geometry.to_numpy())
+    if addr is not None:
+        micro["addresses"], micro["address_keys"] = addr.labels(
+            sl["unit_id"].to_numpy(), sl["address_span"].tolist(), micro_of, n_m
+        )
     sl["microgrid_id"] = micro["microgrid_id"].to_numpy()[micro_of]
     sl = sl.drop(columns=["micro"])
     return MicroPartition(microgrids=micro, slices=sl, records=tuple(diags))
@@ -312,9 +320,11 @@ def _slice_parts(
     hi: int,
     rules: MicroGridRules,
     per_slice: float | None = None,
+    addr: PartAddresses | None = None,
 ) -> tuple[pd.DataFrame, list]:
     """Slice rows of ``parts`` for micro-grids; ``per_slice`` cuts slices of about that many
-    households instead of the fewest in-band slices."""
+    households instead of the fewest in-band slices; ``addr`` cuts buildings with roster
+    addresses by stairwell and floor range instead."""
     hh = p["households"].to_numpy(dtype=np.int64)
     pop = p["population"].to_numpy(dtype=float)
     cells = p.geometry.to_numpy()
@@ -333,12 +343,19 @@ def _slice_parts(
         for i in over.tolist():
             st = stair[i] / n_parts_of_unit[i] if not math.isnan(stair[i]) else None
             counts[i] = slice_count(int(hh[i]), lo=lo, hi=hi, stairwells=st)
+    spans = None
+    if addr is not None:
+        spans = addr.spans(hh, lo=lo, hi=hi, per_slice=per_slice, split=rules.split_buildings)
+        counts = np.array([c if s is None else len(s) for s, c in zip(spans, counts, strict=True)])
     out_geoms = _strips(cells, counts)
     rows = np.repeat(np.arange(len(p)), counts)
     first = np.cumsum(counts) - counts
     slice_no = np.arange(len(rows)) - first[rows]
     # households shared as evenly as integers allow, the first slices one more
     shares = hh[rows] // counts[rows] + (slice_no < hh[rows] % counts[rows])
+    span_of: list[tuple[int, int] | None] = []
+    if spans is not None:
+        shares, span_of = slice_households(spans, rows, slice_no, shares)
     cols = {
         "unit_id": unit_id[rows],
         "part": part[rows].astype(np.int64),
@@ -350,6 +367,8 @@ def _slice_parts(
     }
     df = pd.DataFrame(cols)
     df["households"] = df["households"].astype(np.int64)
+    if spans is not None:
+        df["address_span"] = pd.Series(span_of, dtype=object)
     return df, out_geoms
 
 
