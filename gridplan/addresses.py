@@ -59,7 +59,7 @@ import pandas as pd
 
 from .config import band_admits
 from .diagnostics import Diagnostic, render
-from .errors import Interface, Problem, ValidationError, describe_rows
+from .errors import Interface, Problem, ValidationError
 
 __all__ = [
     "ROSTER_FIELDS",
@@ -374,8 +374,13 @@ _HEADER_OF: dict[str, str] = {
 }
 
 
-def _rows_text(rows: Sequence[int], *, limit: int = 10) -> str:
-    return describe_rows(list(rows), limit=limit)
+def _rows_text(rows: Sequence[object], *, limit: int = 10) -> str:
+    """Row numbers or ids for a message in either language: ``4, 5, 9 … 120`` (the first
+    ``limit`` and the last; the record keeps them all)."""
+    items = [str(r) for r in rows]
+    if len(items) <= limit:
+        return ", ".join(items)
+    return f"{', '.join(items[: limit - 1])} … {items[-1]}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1205,7 +1210,7 @@ def join_roster(
                 unit_ids=tuple(ids[p] for p in missing),
                 households=int(np.nan_to_num(layer_hh.to_numpy()[missing]).sum()),
                 params={
-                    "units": describe_rows([ids[p] for p in missing]),
+                    "units": _rows_text([ids[p] for p in missing]),
                     "n_units": len(missing),
                     "source": roster.source,
                 },
@@ -1291,7 +1296,7 @@ def _join_records(
                     unit_ids=found,
                     households=hh,
                     address=address,
-                    units=describe_rows(found),
+                    units=_rows_text(found),
                     n_units=len(found),
                 )
             )
@@ -1587,15 +1592,19 @@ def _range_label(building: str, atoms: list[Atom], s: int, e: int) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
+#: columns :func:`household_equivalency` adds (a roster column of the same name gets ``_roster``)
+_OWN_COLUMNS = ("roster_row", "address", "unit_id", "grid_code", "microgrid_code", "join_status")
+
+
 def household_equivalency(plan: Any, roster: Roster, join: RosterJoin) -> pd.DataFrame:
     """Every roster row with its ``grid_code`` and ``microgrid_code``.
 
-    Columns: ``row`` (sheet row), the roster's own columns as written, ``address`` (the
-    row's address, e.g. ``阳光小区3号楼1单元1502``), ``unit_id``, ``grid_code``,
-    ``microgrid_code``,
-    ``status`` (``joined``, ``unmatched``, ``ambiguous``: the last two have no codes and are
-    in the plan's diagnostics). A row of a unit that was not cut by address (a dedicated
-    grid, or a unit split into places) lists all of its unit's micro-grids, ``;``-joined.
+    Columns: ``roster_row`` (sheet row), the roster's own columns as written, ``address``
+    (the row's address, e.g. ``阳光小区3号楼1单元1502``), ``unit_id``, ``grid_code``,
+    ``microgrid_code``, ``join_status`` (``joined``, ``unmatched``, ``ambiguous``: the last
+    two have no codes and are in the plan's diagnostics). A row of a unit that was not cut
+    by address (a dedicated grid, or a unit split into places) lists all of its unit's
+    micro-grids, ``;``-joined.
     """
     units = plan.units
     mg = plan.microgrids
@@ -1660,11 +1669,11 @@ def household_equivalency(plan: Any, roster: Roster, join: RosterJoin) -> pd.Dat
             g_codes, m_codes = unit_codes(u)
             grid_codes.append(g_codes)
             micro_codes.append(m_codes)
-    out = pd.DataFrame({"row": rows["row"].to_numpy()}, index=rows.index)
+    out = pd.DataFrame({"roster_row": rows["row"].to_numpy()}, index=rows.index)
     for c in roster.table.columns:
         out[
             c
-            if c not in ("row", "unit_id", "grid_code", "microgrid_code", "status")
+            if c not in _OWN_COLUMNS
             else f"{c}_roster"
         ] = roster.table[c].to_numpy()
     out["address"] = [
@@ -1673,14 +1682,14 @@ def household_equivalency(plan: Any, roster: Roster, join: RosterJoin) -> pd.Dat
     out["unit_id"] = pd.Series(rows["unit_id"].to_numpy(), index=out.index, dtype=object)
     out["grid_code"] = grid_codes
     out["microgrid_code"] = micro_codes
-    out["status"] = rows["status"].to_numpy()
+    out["join_status"] = rows["status"].to_numpy()
     return out.reset_index(drop=True)
 
 
 def split_unit_records(table: pd.DataFrame, join: RosterJoin, plan: Any) -> list[Diagnostic]:
     """Records for joined rows of units not cut by address that lie in several micro-grids
     (their rows list every micro-grid of the unit)."""
-    many = table[(table["status"] == "joined") & table["microgrid_code"].str.contains(";")]
+    many = table[(table["join_status"] == "joined") & table["microgrid_code"].str.contains(";")]
     cut: set[str] = set()
     if "address_keys" in plan.microgrids.columns:
         for key in plan.microgrids["address_keys"].dropna():
@@ -1693,7 +1702,7 @@ def split_unit_records(table: pd.DataFrame, join: RosterJoin, plan: Any) -> list
             _record(
                 "roster_rows_split",
                 join.source,
-                group["row"].tolist(),
+                group["roster_row"].tolist(),
                 severity="info",
                 unit_ids=(str(u),),
                 unit=str(u),

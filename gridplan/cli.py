@@ -705,9 +705,16 @@ def _with_plan_inputs(command: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
-def _plan_inputs(inputs: _PlanInputs, *, label: str, **options: Any) -> tuple[Plan, PlanRules]:
+def _plan_inputs(
+    inputs: _PlanInputs,
+    *,
+    label: str,
+    units_hook: Callable[[gpd.GeoDataFrame, dict[str, str]], gpd.GeoDataFrame] | None = None,
+    **options: Any,
+) -> tuple[Plan, PlanRules]:
     """Read the inputs, load the rules and run the plan chain (``options`` go to
-    :func:`gridplan.plan`); every reading problem is raised at once."""
+    :func:`gridplan.plan`); every reading problem is raised at once. ``units_hook(units,
+    columns)`` changes the units layer read before it is planned (``--roster``)."""
     # the output is refused before any reading or planning: never an input, never an
     # existing file without --force, always a format its extension names
     _diagnostics_lang(inputs.lang)  # a usage mistake is named before anything is read
@@ -732,6 +739,8 @@ def _plan_inputs(inputs: _PlanInputs, *, label: str, **options: Any) -> tuple[Pl
     mapping = _parse_columns(inputs.columns)
     rules = _load_rules(inputs.config, inputs.county_code)
     frames = _read_inputs(inputs.units, inputs.context)
+    if units_hook is not None:
+        frames["units"] = units_hook(frames["units"], mapping)
     result = _plan_frames(
         frames,
         label=label,
@@ -758,6 +767,29 @@ def plan_command(
         Path | None, typer.Option(help="CSV: unit_id, grid_code, microgrid_code.")
     ] = None,
     report: Annotated[Path | None, typer.Option(help="Excel workbook of the report.")] = None,
+    roster: Annotated[
+        Path | None,
+        typer.Option(
+            help="Household roster (XLSX or CSV: 小区/楼栋/单元/楼层/房号...): households come "
+            "from it, micro-grids follow its stairwells and floors, and every row is listed "
+            "with its grid and micro-grid (see --households)."
+        ),
+    ] = None,
+    roster_columns: Annotated[
+        str | None,
+        typer.Option(
+            "--roster-columns",
+            help="Roster headers to fields, e.g. 楼号=building,梯号=stairwell,人口=population "
+            "(common Chinese and English headers are recognised without it).",
+        ),
+    ] = None,
+    households: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --roster: the household list, CSV (UTF-8 with BOM) plus an .xlsx of the "
+            "same name (default: OUT's name with _households.csv)."
+        ),
+    ] = None,
     engine: Annotated[
         EngineChoice,
         typer.Option(help="single: one process; dask: street by street on a Dask cluster."),
@@ -779,7 +811,16 @@ def plan_command(
             typer.echo(hint, err=True)
         if scheduler is not None and engine is not EngineChoice.dask:
             raise typer.BadParameter("--scheduler needs --engine dask", param_hint="--scheduler")
-        result, _ = _plan_inputs(inputs, label="planning", engine=engine.value, scheduler=scheduler)
+        rostered = _RosterRun.start(inputs, roster, roster_columns, households)
+        result, _ = _plan_inputs(
+            inputs,
+            label="planning",
+            units_hook=rostered.join if rostered else None,
+            engine=engine.value,
+            scheduler=scheduler,
+        )
+        if rostered is not None:
+            result = rostered.finish(result, lang=inputs.lang)
         written = _write_outputs(
             result,
             out=inputs.out,
@@ -795,7 +836,123 @@ def plan_command(
     except Exception as exc:  # bad data must not surface as a traceback
         _exit_with(exc)
     _echo_plan_summary(result, label=Path(_split_layer(inputs.units)[0]).name)
+    if rostered is not None:
+        rostered.echo()
+        written.extend(rostered.written)
     typer.echo(f"wrote {', '.join(str(p) for p in written)}")
+
+
+@dataclass
+class _RosterRun:
+    """``gridplan plan --roster``: the roster read and joined before planning, the household
+    list and the join report written after (:mod:`gridplan.addresses`)."""
+
+    path: Path
+    columns: dict[str, str]
+    households: Path
+    roster: Any = None
+    report: Any = None
+    table: Any = None
+    written: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def start(
+        cls, inputs: _PlanInputs, path: Path | None, columns: str | None, households: Path | None
+    ) -> _RosterRun | None:
+        """Check the roster options before anything is read (None without ``--roster``)."""
+        if path is None:
+            if roster_flags := [
+                f for f, v in (("--roster-columns", columns), ("--households", households)) if v
+            ]:
+                raise ValidationError(
+                    [
+                        Problem(
+                            "arguments",
+                            "roster_needed",
+                            f"{' and '.join(roster_flags)} need --roster FILE (the household "
+                            "roster to plan from)",
+                        )
+                    ]
+                )
+            return None
+        out = households or inputs.out.with_name(f"{inputs.out.stem}_households.csv")
+        if out.suffix.lower() != ".csv":
+            raise ValidationError(
+                [
+                    Problem(
+                        out.name,
+                        "output_format",
+                        f"--households {out.name!r} must be a .csv file (an .xlsx of the same "
+                        "name is written next to it)",
+                    )
+                ]
+            )
+        sources = [inputs.units, *inputs.context.values(), str(path)]
+        check_output_path(out, inputs=sources, force=inputs.force, interface="cli")
+        book = out.with_suffix(".xlsx")
+        if book.exists() and (not inputs.force or book.resolve() == path.resolve()):
+            raise ValidationError(
+                [
+                    Problem(
+                        book.name,
+                        "output_exists",
+                        f"{str(book)!r} exists (the household list's workbook); pass --force "
+                        "to overwrite it, or choose another --households name",
+                    )
+                ]
+            )
+        return cls(path=path, columns=_parse_roster_columns(columns), households=out)
+
+    def join(self, units: gpd.GeoDataFrame, mapping: dict[str, str]) -> gpd.GeoDataFrame:
+        """Read the roster and join it to the units read (before planning)."""
+        from .addresses import join_roster, read_roster
+
+        self.roster = read_roster(self.path, columns=self.columns or None, interface="cli")
+        joined, self.report = join_roster(
+            units, self.roster, columns=mapping or None, interface="cli"
+        )
+        return joined
+
+    def finish(self, result: Plan, *, lang: str) -> Plan:
+        """The household list written, the roster's records added to the diagnostics."""
+        from .addresses import household_equivalency, report_table, split_unit_records
+        from .diagnostics import frame
+        from .export import write_household_equivalency
+
+        table = household_equivalency(result, self.roster, self.report)
+        records = [*self.report.records, *split_unit_records(table, self.report, result)]
+        self.table = table
+        self.written = write_household_equivalency(
+            table,
+            self.households,
+            report=report_table(records, interface="cli"),
+            lang=_diagnostics_lang(lang),
+        )
+        extra = frame(records, interface="cli")
+        diagnostics = pd.concat([result.diagnostics, extra], ignore_index=True)
+        return replace(result, diagnostics=diagnostics)
+
+    def echo(self) -> None:
+        rows = self.report.rows
+        joined = int((rows["status"] == "joined").sum())
+        typer.echo(
+            f"  roster {self.roster.source}: {len(rows):,} rows, {self.roster.households:,} "
+            f"households; {joined:,} rows joined ({_pct(self.report.share_joined)}), "
+            f"{len(rows) - joined:,} in diagnostics"
+        )
+
+
+def _parse_roster_columns(text: str | None) -> dict[str, str]:
+    """``--roster-columns`` as a mapping, its problems named by that flag."""
+    try:
+        return parse_columns(text)
+    except ValidationError as exc:
+        raise ValidationError(
+            [
+                Problem("--roster-columns", p.check, f"--roster-columns: {p.message}")
+                for p in exc.problems
+            ]
+        ) from exc
 
 
 @app.command("grids")

@@ -11,6 +11,8 @@
 :func:`write_equivalency` ``unit_id, grid_code, microgrid_code`` CSV, the block-assignment
                           file districting tools exchange
 :func:`write_report_xlsx` the report tables and diagnostics as Excel sheets
+:func:`write_household_equivalency`  every roster row with its grid and micro-grid code, as
+                          CSV (UTF-8 with BOM, codes as text for Excel) and XLSX
 =======================  ==============================================================
 
 Examples
@@ -59,6 +61,7 @@ __all__ = [
     "write_equivalency",
     "write_geojson",
     "write_geopackage",
+    "write_household_equivalency",
     "write_report_xlsx",
     "write_workbook",
 ]
@@ -420,3 +423,68 @@ def write_report_xlsx(plan: Plan, path: str | Path) -> Path:
     write_workbook(p, sheets)
     log.info("wrote %s", p)
     return p
+
+
+#: household-list columns Excel must keep as text (codes with leading zeros, long ids)
+HOUSEHOLD_TEXT_COLUMNS = ("grid_code", "microgrid_code", "unit_id")
+
+
+def _excel_text(value: object) -> object:
+    """A code for a CSV opened in Excel: ``="0001"`` keeps its leading zeros and its digits
+    (Excel reads plain ``0001`` as the number 1, and 18 digits as 1.23E+17)."""
+    if isinstance(value, str) and value and value.replace(";", "").isdigit():
+        return f'="{value}"'
+    return value
+
+
+def _digit_text_columns(table: pd.DataFrame) -> list[str]:
+    """Text columns of digits that Excel would mangle: a leading zero or 11+ digits (phone
+    and ID numbers, postal codes)."""
+    out = []
+    for col in table.columns:
+        values = [v for v in table[col].tolist() if isinstance(v, str) and v]
+        if values and all(v.isdigit() for v in values):
+            if any(v[0] == "0" or len(v) >= 11 for v in values):
+                out.append(str(col))
+    return out
+
+
+def write_household_equivalency(
+    table: pd.DataFrame,
+    path: str | Path,
+    *,
+    report: pd.DataFrame | None = None,
+    lang: Lang = "zh",
+) -> list[Path]:
+    """Write the household list (:func:`gridplan.addresses.household_equivalency`) as CSV and
+    as XLSX next to it (same name, ``.xlsx``).
+
+    The CSV is UTF-8 with a byte-order mark, for Excel, and writes codes as ``="…"`` so Excel
+    keeps their leading zeros; the workbook holds them as text cells. Headers are in ``lang``
+    (the roster's own headers as written). ``report`` (the roster join report) becomes a
+    second sheet of the workbook.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The CSV and the workbook.
+    """
+    from .i18n import label_columns, label_values, sheet_label
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    shown = label_values(table, lang)
+    text_cols = [c for c in shown.columns if c in HOUSEHOLD_TEXT_COLUMNS] + _digit_text_columns(
+        shown.drop(columns=list(HOUSEHOLD_TEXT_COLUMNS), errors="ignore")
+    )
+    csv = shown.copy()
+    for col in text_cols:
+        csv[col] = csv[col].map(_excel_text)
+    label_columns(csv, lang).to_csv(p, index=False, encoding="utf-8-sig")
+    book = p.with_suffix(".xlsx")
+    sheets = {sheet_label("households", lang): label_columns(shown, lang)}
+    if report is not None:
+        sheets[sheet_label("roster_report", lang)] = _flat_values(report)
+    write_workbook(book, sheets)
+    log.info("wrote %d households to %s and %s", len(table), p, book)
+    return [p, book]

@@ -416,8 +416,8 @@ def test_unmatched_rows_are_listed_with_no_code(lattice_plan):
     joined, join = join_roster(units, roster)
     plan = gridplan.plan(joined)
     table = household_equivalency(plan, roster, join)
-    lost = table[table["status"] != "joined"]
-    assert lost["row"].tolist() == [len(frame) + 1]
+    lost = table[table["join_status"] != "joined"]
+    assert lost["roster_row"].tolist() == [len(frame) + 1]
     assert (lost["microgrid_code"] == "").all()
     (record,) = [d for d in join.records if d.code == "roster_unmatched"]
     assert record.params["rows"] == [len(frame) + 1]
@@ -443,10 +443,107 @@ def test_the_sample_roster_joins_and_every_household_has_one_microgrid(queenstow
     )
     table = household_equivalency(plan, roster, join)
     assert len(table) == len(roster.rows)
-    joined_rows = table[table["status"] == "joined"]
+    joined_rows = table[table["join_status"] == "joined"]
     assert (joined_rows["microgrid_code"] != "").all()
     assert not joined_rows["microgrid_code"].str.contains(";").any()
     mg = plan.microgrids.set_index("microgrid_code")
     counts = joined_rows.groupby("microgrid_code").size().reindex(mg.index)
     assert counts.tolist() == mg["households"].tolist()
     assert plan.microgrids["in_band"].mean() == 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------------------------
+
+
+def _cli(args):
+    from typer.testing import CliRunner
+
+    from gridplan.cli import app
+
+    return CliRunner().invoke(app, args)
+
+
+@pytest.fixture()
+def lattice_files(tmp_path):
+    units, frame = _lattice_roster()
+    units.to_file(tmp_path / "units.gpkg", layer="units")
+    frame.loc[len(frame)] = ["99号楼", "1单元", "101"]  # matches no building
+    roster = tmp_path / "名册.csv"
+    roster.write_bytes(frame.to_csv(index=False).encode("gbk"))
+    return tmp_path, roster, len(frame)
+
+
+def test_cli_plan_with_a_roster_lists_every_row(lattice_files):
+    tmp, roster, n = lattice_files
+    res = _cli(
+        ["plan", str(tmp / "units.gpkg"), "--roster", str(roster), "-o", str(tmp / "p.gpkg")]
+    )
+    assert res.exit_code == 0, res.output
+    assert "1 in diagnostics" in res.output
+    raw = (tmp / "p_households.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    table = pd.read_csv(tmp / "p_households.csv", dtype=str, keep_default_na=False)
+    assert len(table) == n
+    assert table["网格编码"].str.fullmatch(r'="\d+"|').all()
+    lost = table[table["匹配情况"] != "已匹配"]
+    assert lost["名单行号"].tolist() == [str(n + 1)] and (lost["微网格编码"] == "").all()
+    # every row is in the household list with a micro-grid, or in a diagnostics row
+    diags = gpd.read_file(tmp / "p.gpkg", layer="diagnostics")
+    unmatched = diags[diags["code"] == "roster_unmatched"]
+    assert json.loads(unmatched["params"].iat[0])["rows"] == [n + 1]
+    assert "99号楼" in unmatched["message"].iat[0]
+    placed = table[table["匹配情况"] == "已匹配"]
+    assert (placed["微网格编码"] != "").all()
+    book = openpyxl.load_workbook(tmp / "p_households.xlsx", read_only=True)
+    assert book.sheetnames == ["住户", "名册核对"]
+    first = next(book.worksheets[0].iter_rows(min_row=2, max_row=2, values_only=True))
+    header = next(book.worksheets[0].iter_rows(min_row=1, max_row=1, values_only=True))
+    code = first[header.index("微网格编码")]
+    assert isinstance(code, str) and code.startswith("0")
+    micro = gpd.read_file(tmp / "p.gpkg", layer="microgrids")
+    assert micro["addresses"].notna().all()
+    assert micro["addresses"].str.contains("号楼").all()
+
+
+def test_cli_roster_errors_are_one_clear_message_before_any_work(tmp_path, lattice_files):
+    tmp, _roster, _n = lattice_files
+    bad = tmp / "bad.csv"
+    bad.write_text("甲,乙\n1,2\n", encoding="utf-8")
+    out = tmp / "q.gpkg"
+    res = _cli(["plan", str(tmp / "units.gpkg"), "--roster", str(bad), "-o", str(out)])
+    assert res.exit_code == 1
+    assert "--roster-columns" in res.output and "Traceback" not in res.output
+    assert not out.exists() and not (tmp / "q_households.csv").exists()
+    res = _cli(
+        ["plan", str(tmp / "units.gpkg"), "--roster-columns", "楼号=building", "-o", str(out)]
+    )
+    assert res.exit_code == 1 and "need --roster" in res.output
+    res = _cli(
+        [
+            "plan",
+            str(tmp / "units.gpkg"),
+            "--roster",
+            str(bad),
+            "--roster-columns",
+            "楼号",
+            "-o",
+            str(out),
+        ]
+    )
+    assert res.exit_code == 1 and "--roster-columns" in res.output
+
+
+def test_cli_roster_columns_map_headers(lattice_files):
+    tmp, _roster, _n = lattice_files
+    frame = pd.DataFrame({"幢号X": ["1号楼", "1号楼", "2号楼"], "单元": ["1", "1", "1"]})
+    roster = tmp / "r.csv"
+    frame.to_csv(roster, index=False, encoding="utf-8-sig")
+    out = tmp / "m.gpkg"
+    args = ["plan", str(tmp / "units.gpkg"), "--roster", str(roster), "-o", str(out)]
+    assert _cli(args).exit_code == 1  # no building column
+    res = _cli([*args, "--roster-columns", "幢号X=building"])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(tmp / "m_households.csv", dtype=str, keep_default_na=False)
+    assert (table["匹配情况"] == "已匹配").all()
