@@ -148,6 +148,10 @@ UNIT_KEY_COLUMNS: dict[str, tuple[str, ...]] = {
 HEADER_SEARCH_ROWS = 30
 #: First cells that mark a total row, which is skipped (and reported), never a household.
 _TOTAL_WORDS = ("合计", "总计", "小计", "共计", "total", "sum")
+#: Encodings tried, in order, for a CSV roster: UTF-8 (with or without a byte-order mark), then
+#: GB18030, a superset of GBK. The same as :data:`gridplan.io.CSV_ENCODINGS`; ``gridplan.io``
+#: re-exports :func:`read_roster`, so this module does not import it.
+CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 #: Households a roster row may give (a larger count is a typing error).
 MAX_ROW_HOUSEHOLDS = 10_000
 
@@ -485,8 +489,6 @@ def _xlsx_grid(path: Path, sheet: str | int | None) -> list[list[object]]:
 
 
 def _csv_grid(path: Path, encoding: str | None) -> list[list[object]]:
-    from .io import CSV_ENCODINGS
-
     data = path.read_bytes()
     encodings = [encoding] if encoding else list(CSV_ENCODINGS)
     for enc in encodings:
@@ -509,11 +511,12 @@ def _grid_of(
         # a frame's columns are its header row
         head = [list(source.columns)]
         return head + source.astype(object).to_numpy().tolist(), "roster"
-    from .io import _check_exists, _check_not_empty
-
     p = Path(source)
-    _check_exists(p)
-    _check_not_empty(p)
+    if not p.is_file():
+        why = "is a folder; pass a file inside it" if p.is_dir() else "not found"
+        raise _fail(p.name, "missing_file", f"roster file {str(p)!r} {why}")
+    if p.stat().st_size == 0:
+        raise _fail(p.name, "empty_file", f"the roster {p.name!r} is empty (0 bytes)")
     suffix = p.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         return _xlsx_grid(p, sheet), p.name

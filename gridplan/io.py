@@ -41,6 +41,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from .addresses import read_roster as read_roster  # household rosters (gridplan.addresses)
 from .crs import output_crs
 from .errors import Interface, Problem, ValidationError, describe_rows, option
 from .validate import coordinate_problems, degree_problems

@@ -547,3 +547,11 @@ def test_cli_roster_columns_map_headers(lattice_files):
     assert res.exit_code == 0, res.output
     table = pd.read_csv(tmp / "m_households.csv", dtype=str, keep_default_na=False)
     assert (table["匹配情况"] == "已匹配").all()
+
+
+def test_io_reexports_the_reader_and_shares_its_encodings():
+    import gridplan.addresses
+    import gridplan.io
+
+    assert gridplan.io.read_roster is read_roster
+    assert gridplan.addresses.CSV_ENCODINGS == gridplan.io.CSV_ENCODINGS
