@@ -75,6 +75,7 @@ __all__ = [
     "join_roster",
     "part_addresses",
     "read_roster",
+    "report_addresses",
     "report_table",
     "slice_households",
     "stairwell_key",
@@ -1674,11 +1675,7 @@ def household_equivalency(plan: Any, roster: Roster, join: RosterJoin) -> pd.Dat
             micro_codes.append(m_codes)
     out = pd.DataFrame({"roster_row": rows["row"].to_numpy()}, index=rows.index)
     for c in roster.table.columns:
-        out[
-            c
-            if c not in _OWN_COLUMNS
-            else f"{c}_roster"
-        ] = roster.table[c].to_numpy()
+        out[c if c not in _OWN_COLUMNS else f"{c}_roster"] = roster.table[c].to_numpy()
     out["address"] = [
         _address_text({str(k): v for k, v in r.items()}) for r in roster.rows.to_dict("records")
     ]
@@ -1713,3 +1710,34 @@ def split_unit_records(table: pd.DataFrame, join: RosterJoin, plan: Any) -> list
             )
         )
     return out
+
+
+def report_addresses(plan: Any) -> Any:
+    """The plan with the addresses in its report: ``addresses`` on the ``microgrids`` table
+    (its stairwells and floor ranges) and on the ``grids`` table (its buildings, ``、``-joined,
+    in code order of their micro-grids).
+
+    A plan without roster addresses is returned as it is.
+    """
+    from dataclasses import replace
+
+    mg = plan.microgrids
+    if "addresses" not in mg.columns:
+        return plan
+    report = dict(plan.report)
+    of_micro = dict(zip(mg["microgrid_code"], mg["addresses"], strict=True))
+    if "microgrids" in report:
+        table = report["microgrids"]
+        report["microgrids"] = table.assign(addresses=table["microgrid_code"].map(of_micro))
+    if "grids" in report and "address" in plan.units.columns:
+        buildings: dict[str, list[str]] = {}
+        units = plan.units.dropna(subset=["address"]).sort_values("microgrid_code", kind="stable")
+        for grid, label in zip(units["grid_code"], units["address"], strict=True):
+            seq = buildings.setdefault(str(grid), [])
+            if label not in seq:
+                seq.append(str(label))
+        table = report["grids"]
+        report["grids"] = table.assign(
+            addresses=table["grid_code"].astype(str).map(lambda g: "、".join(buildings.get(g, [])))
+        )
+    return replace(plan, report=report)

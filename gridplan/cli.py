@@ -915,7 +915,12 @@ class _RosterRun:
 
     def finish(self, result: Plan, *, lang: str) -> Plan:
         """The household list written, the roster's records added to the diagnostics."""
-        from .addresses import household_equivalency, report_table, split_unit_records
+        from .addresses import (
+            household_equivalency,
+            report_addresses,
+            report_table,
+            split_unit_records,
+        )
         from .diagnostics import frame
         from .export import write_household_equivalency
 
@@ -930,7 +935,7 @@ class _RosterRun:
         )
         extra = frame(records, interface="cli")
         diagnostics = pd.concat([result.diagnostics, extra], ignore_index=True)
-        return replace(result, diagnostics=diagnostics)
+        return report_addresses(replace(result, diagnostics=diagnostics))
 
     def echo(self) -> None:
         rows = self.report.rows

@@ -507,6 +507,20 @@ def test_cli_plan_with_a_roster_lists_every_row(lattice_files):
     assert micro["addresses"].str.contains("号楼").all()
 
 
+def test_cli_roster_outputs_are_byte_identical_and_the_report_lists_addresses(lattice_files):
+    tmp, roster, _n = lattice_files
+    for name in ("a", "b"):
+        args = ["plan", str(tmp / "units.gpkg"), "--roster", str(roster)]
+        args += ["-o", str(tmp / f"{name}.gpkg"), "--report", str(tmp / f"{name}_report.xlsx")]
+        assert _cli(args).exit_code == 0
+    for suffix in ("_households.csv", "_households.xlsx", "_report.xlsx"):
+        assert (tmp / f"a{suffix}").read_bytes() == (tmp / f"b{suffix}").read_bytes(), suffix
+    micro = pd.read_excel(tmp / "a_report.xlsx", sheet_name="microgrids", dtype=str)
+    assert micro["addresses"].str.contains("号楼").all()
+    grids = pd.read_excel(tmp / "a_report.xlsx", sheet_name="grids", dtype=str)
+    assert grids["addresses"].str.contains("号楼").all()
+
+
 def test_cli_roster_errors_are_one_clear_message_before_any_work(tmp_path, lattice_files):
     tmp, _roster, _n = lattice_files
     bad = tmp / "bad.csv"
