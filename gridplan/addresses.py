@@ -1580,13 +1580,12 @@ def _range_label(building: str, atoms: list[Atom], s: int, e: int) -> list[str]:
             continue
         floors = [x[0] for x in hits if x[0] is not None]
         partial = hits[0][1] < hits[0][2] or hits[-1][1] < hits[-1][2]
+        span = ""  # a roster without floors: part of the stairwell
         if floors:
             f0, f1 = min(floors), max(floors)
             span = f"{f0}层" if f0 == f1 else f"{f0}–{f1}层"
-        else:
-            span = "（楼层不详）"
-        if any(x[0] is None for x in hits) and floors:
-            span += "（含楼层不详）"
+            if any(x[0] is None for x in hits):
+                span += "（含楼层不详）"
         out.append(f"{building}{stair}{span}{'（部分）' if partial else ''}")
     return out
 

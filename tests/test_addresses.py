@@ -338,6 +338,24 @@ def test_a_building_within_the_ceiling_is_one_slice_and_one_address():
     assert book.labels(np.array(["u"]), spans, np.array([0]), 1)[0] == ["3号楼"]
 
 
+def test_a_stairwell_counted_on_one_row_is_shared_and_its_row_lists_its_microgrids():
+    units = make_lattice_units(2, 1, households=60)
+    units["building"] = ["1", "2"]
+    frame = pd.DataFrame({"楼栋": ["1号楼", "1号楼", "2号楼"], "单元": ["1", "2", "1"]})
+    frame["户数"] = [90, 20, 40]
+    roster = read_roster(frame)
+    joined, join = join_roster(units, roster)
+    plan = gridplan.plan(joined)
+    table = household_equivalency(plan, roster, join)
+    # 90 households on one row cannot sit in one micro-grid: the row lists each it is in
+    first = table["microgrid_code"].iat[0].split(";")
+    assert len(first) >= 2 and set(first) <= set(plan.microgrids["microgrid_code"])
+    assert int(plan.microgrids["households"].sum()) == 150
+    assert plan.microgrids["in_band"].all()
+    labels = "；".join(plan.microgrids["addresses"])
+    assert "1号楼1单元（部分）" in labels and "楼层不详" not in labels
+
+
 def test_units_whose_parts_do_not_add_up_to_the_roster_are_not_cut_by_address():
     book, _ = _book(_atoms({"1单元": [6] * 14}), hh=80)
     assert book.atoms == [None]
