@@ -164,6 +164,8 @@ class _FileReport:
     layers: list[_Layer] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     unexpected: str | None = None
+    #: (rows, households, rows listed as issues) when the file is a household roster
+    roster: tuple[int, int, int] | None = None
 
 
 def _expand(paths: list[Path]) -> tuple[list[Path], list[_FileReport]]:
@@ -218,6 +220,34 @@ def _summary(layer: _Layer) -> str:
     return text
 
 
+def _roster_or_none(path: Path, *, explicit: bool) -> _FileReport | None:
+    """A household roster (no coordinates, a roster header) checked as one; None otherwise.
+
+    Without ``--as roster`` a table is only taken for a roster when it has no coordinate
+    columns and :func:`gridplan.addresses.read_roster` finds a roster header in it, so layer
+    tables keep their own checks.
+    """
+    from .addresses import read_roster
+
+    if not explicit:
+        try:
+            read_layer(path, interface="cli")
+            return None
+        except ValidationError as exc:
+            if not any("coordinate" in p.message for p in exc.problems):
+                return None
+    report = _FileReport(path)
+    try:
+        roster = read_roster(path, interface="cli")
+    except ValidationError as exc:
+        if not explicit:
+            return None
+        report.problems.extend(exc.problems)
+        return report
+    report.roster = (len(roster.rows), roster.households, len(roster.issues))
+    return report
+
+
 def _check_file(
     path: Path,
     *,
@@ -227,6 +257,10 @@ def _check_file(
     source_crs: str | None,
 ) -> _FileReport:
     report = _FileReport(path)
+    if role in (None, "roster") and path.suffix.lower() in (".xlsx", ".xlsm", ".csv"):
+        roster = _roster_or_none(path, explicit=role == "roster")
+        if isinstance(roster, _FileReport):
+            return roster
     try:
         names = [layer] if layer is not None else list_layers(path)
     except ValidationError as exc:
@@ -296,6 +330,17 @@ def _check_file(
 
 def _print_report(report: _FileReport) -> None:
     typer.echo(str(report.path))
+    if report.roster is not None:
+        rows, households, issues = report.roster
+        typer.echo(
+            f"  roster: OK: {rows:,} rows, {households:,} households"
+            + (
+                f", {issues:,} notes on its rows (blank, duplicate or incomplete rows; "
+                "plan --roster lists them)"
+                if issues
+                else ""
+            )
+        )
     bad_layers = {p.layer for p in report.problems}
     for item in report.layers:
         label = item.name if item.name == item.role else f"{item.name} ({item.role or '?'})"

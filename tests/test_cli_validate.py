@@ -118,7 +118,9 @@ def test_valid_bundled_data_exit_zero(data_dir):
     assert "OK: 86 units, 10,701 households" in out
     assert "OK: 19 units, 4,333 households" in out
     assert "units_all_buildings (units): OK: 342 units" in out
-    assert "All 3 files are valid." in out
+    # the bundled household roster is recognised as a roster, not refused for lacking coordinates
+    assert "roster: OK: 34,819 rows, 34,819 households" in out
+    assert "All 4 files are valid." in out
 
 
 def test_unexpected_errors_exit_two_with_one_line(monkeypatch, data_dir):
