@@ -27,7 +27,7 @@ from gridplan import appsupport as sup
 from gridplan import render
 from gridplan.config import rules_from_dict
 from gridplan.errors import ValidationError
-from gridplan.i18n import Lang, label_columns, t
+from gridplan.i18n import Lang, label_columns, label_values, t, value_label
 from gridplan.io import parse_columns
 
 SAMPLE = Path(__file__).resolve().parent / "data" / "singapore_queenstown.gpkg"
@@ -272,6 +272,13 @@ with st.sidebar.form("rules"):
         help=T("dedicated_categories_help"),
         disabled=not categories,
     )
+    homes = st.selectbox(
+        T("dedicated_residents"),
+        ("residential", "dedicated"),
+        format_func=lambda v: T(f"dedicated_residents_{v}"),
+        key="r_homes",
+        help=T("dedicated_residents_help"),
+    )
     fix_invalid = st.checkbox(T("fix_invalid"), key="r_fix_invalid", help=T("fix_invalid_help"))
     st.form_submit_button(T("run_plan"), type="primary", key="run")
 
@@ -315,6 +322,7 @@ try:
             "codes": {"county_code": county},
             "household_size": float(hh_size),
             "dedicated_categories": list(cats),
+            "dedicated_residents": homes,
         }
     )
     staff_rules = (
@@ -427,10 +435,24 @@ with tabs["map"]:
             d1.metric(T("households"), int(g["households"]))
             d2.metric(T("residents"), f"{float(g['population']):,.0f}")
             d3.metric(T("microgrids"), int(g["n_microgrids"]))
+            # a dedicated grid is exempt from the band, never "in band"
             st.caption(
-                f"{T('community')}: {g['community_id']} · {T('in_band')}: "
-                f"{T('yes') if bool(g['in_band']) else T('no')} · {T(str(g['kind']))}"
+                f"{T('community')}: {g['community_id']} · {T('band_status')}: "
+                f"{value_label('band_status', str(g['band_status']), lang)} · {T(str(g['kind']))}"
             )
+            homes_here = plan.report["dedicated_residents"]
+            homes_here = homes_here[homes_here["grid_code"] == selected]
+            if len(homes_here):
+                st.markdown(f"**{T('dedicated_homes')}**")
+                st.dataframe(
+                    _df(
+                        label_values(homes_here, lang),
+                        lang,
+                        ["name", "households", "n_units", "planned_as", "grid_codes", "served_by"],
+                    ),
+                    hide_index=True,
+                    width="stretch",
+                )
             mg = plan.report["microgrids"]
             st.markdown(f"**{T('microgrid_list')}**")
             st.dataframe(
@@ -488,7 +510,18 @@ with tabs["report"]:
     st.subheader(T("by_street"))
     st.dataframe(label_columns(plan.report["streets"], lang), hide_index=True, width="stretch")
     with st.expander(T("grid_table")):
-        st.dataframe(label_columns(plan.report["grids"], lang), hide_index=True, width="stretch")
+        st.dataframe(
+            label_columns(label_values(plan.report["grids"], lang), lang),
+            hide_index=True,
+            width="stretch",
+        )
+    if len(plan.report["dedicated_residents"]):
+        with st.expander(T("dedicated_residents")):
+            st.dataframe(
+                label_columns(label_values(plan.report["dedicated_residents"], lang), lang),
+                hide_index=True,
+                width="stretch",
+            )
     with st.expander(T("microgrid_table")):
         st.dataframe(
             label_columns(plan.report["microgrids"], lang), hide_index=True, width="stretch"

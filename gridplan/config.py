@@ -378,9 +378,32 @@ class CodeRules:
             raise ValidationError(problems)
 
 
+#: What happens to residential units inside a dedicated area (see ``PlanRules``).
+DedicatedResidents = Literal["residential", "dedicated"]
+
+
 @dataclass(frozen=True)
 class PlanRules:
-    """Everything :func:`gridplan.plan` needs besides the data."""
+    """Everything :func:`gridplan.plan` needs besides the data.
+
+    Parameters
+    ----------
+    grid, microgrid, codes
+        The grid band, the micro-grid band and the coding rules.
+    household_size
+        Residents per household where ``population`` is missing.
+    dedicated_categories
+        The dedicated categories kept (all when empty).
+    merge_dedicated
+        Merge dedicated areas of one category near each other into one dedicated grid.
+    dedicated_residents
+        Residential units (buildings with households) inside a dedicated area:
+        ``"residential"`` (default) plans them into residential grids and micro-grids like any
+        other home, and the dedicated grid keeps the rest of its area; ``"dedicated"`` leaves
+        them in the dedicated grid, without a micro-grid, and the plan reports them (the
+        diagnostics, the report's ``dedicated_residents`` table, the staffing plan) with
+        who serves them.
+    """
 
     grid: GridRules = field(default_factory=GridRules)
     microgrid: MicroGridRules = field(default_factory=MicroGridRules)
@@ -388,6 +411,7 @@ class PlanRules:
     household_size: float = 2.8
     dedicated_categories: tuple[str, ...] = ()
     merge_dedicated: bool = True
+    dedicated_residents: DedicatedResidents = "residential"
 
     def __post_init__(self) -> None:
         _check_field_types(self)
@@ -1040,9 +1064,10 @@ def read_rules(source: str | Path | Mapping[str, Any] | None = None) -> Rules:
 
     Sections: ``[grid]`` (with ``[grid.search]``), ``[microgrid]`` (with
     ``[microgrid.search]``), ``[codes]``, top-level ``household_size``,
-    ``dedicated_categories``, ``merge_dedicated``; ``[staffing]``; ``[reform]``. A top-level
-    ``household_size`` is shared with ``[staffing]`` unless that sets its own; a file without a
-    ``[staffing]`` table may give staffing keys at the top level.
+    ``dedicated_categories``, ``merge_dedicated``, ``dedicated_residents``; ``[staffing]``;
+    ``[reform]``. A top-level ``household_size`` is shared with ``[staffing]`` unless that
+    sets its own; a file without a ``[staffing]`` table may give staffing keys at the top
+    level.
 
     Raises
     ------

@@ -182,6 +182,27 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "unit {unit} holds {households} {noun}, above the grid ceiling of {hi}; it was "
         "sliced into {parts} parts in grids {grids}",
     ),
+    "dedicated_residents": (
+        "专属网格 {grid_code}（{area}）内有 {households} 户居民（{n_units} 个单元），未划入住宅网格"
+        "和微网格，目前只由专属网格联络员服务，需规划人员确认",
+        "dedicated grid {grid_code} ({area}) holds {households} households in {n_units} "
+        "unit(s) with no residential grid or micro-grid; only its dedicated contact serves "
+        "them, which a planner must confirm",
+    ),
+    "dedicated_residents_planned": (
+        "专属区域 {area} 内的 {households} 户居民（{n_units} 个单元）已划入住宅网格 {grids} 及其"
+        "微网格，由这些网格的网格员服务；专属网格 {grid_code} 保留其余区域",
+        "the {households} households in {n_units} unit(s) inside dedicated area {area} are "
+        "planned into residential grid(s) {grids} and their micro-grids, served by those "
+        "grids' workers; dedicated grid {grid_code} keeps the rest of the area",
+    ),
+    "dedicated_area_all_homes": (
+        "专属区域 {area} 全部为住宅（{households} 户，{n_units} 个单元），已划入住宅网格 {grids} "
+        "及其微网格，不再单设专属网格",
+        "dedicated area {area} is all homes ({households} households in {n_units} unit(s)): "
+        "they are planned into residential grid(s) {grids} and their micro-grids, and no "
+        "dedicated grid is kept for it",
+    ),
     "barrier_crossing": (
         "网格 {grid_code} 跨越障碍线 {barrier}：其一侧的户数无法单独成网格",
         "grid {grid_code} crosses the barrier {barrier}: the households on one side cannot "
@@ -442,6 +463,17 @@ _FIXES: dict[str, tuple[str, str]] = {
         "提供该楼的单元（楼梯）数，切分将按单元进行",
         "give the building's stairwells so it is split by stairwell",
     ),
+    "plan_dedicated_residents": (
+        "如这些住户应由网格员服务，{opt[residents_residential]}，把它们划入住宅网格和微网格；"
+        "或为该专属网格配备网格长和专职网格员（staff_dedicated_grids）",
+        "if grid workers should serve these homes, {opt[residents_residential]} to plan them "
+        "into residential grids and micro-grids, or staff the dedicated grid "
+        "(staff_dedicated_grids)",
+    ),
+    "keep_dedicated_residents": (
+        "如需把这些住户留在专属网格，{opt[residents_dedicated]}",
+        "to leave these homes in the dedicated grid instead, {opt[residents_dedicated]}",
+    ),
     "rerun_part": (
         "检查该街道的数据后重新运行",
         "check the street's data and run again",
@@ -663,6 +695,34 @@ _OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
         "cli": (" --config 文件中的 household_size ", "household_size in the --config file"),
         "app": ("侧栏的「{household_size}」", "the sidebar's '{household_size}'"),
     },
+    "residents_residential": {
+        "python": (
+            '设置 PlanRules(dedicated_residents="residential")',
+            'set PlanRules(dedicated_residents="residential")',
+        ),
+        "cli": (
+            '在 --config 文件中设置 dedicated_residents = "residential"',
+            'set dedicated_residents = "residential" in the --config file',
+        ),
+        "app": (
+            "在侧栏的「{dedicated_residents}」中选择「{dedicated_residents_residential}」",
+            "choose '{dedicated_residents_residential}' for the sidebar's '{dedicated_residents}'",
+        ),
+    },
+    "residents_dedicated": {
+        "python": (
+            '设置 PlanRules(dedicated_residents="dedicated")',
+            'set PlanRules(dedicated_residents="dedicated")',
+        ),
+        "cli": (
+            '在 --config 文件中设置 dedicated_residents = "dedicated"',
+            'set dedicated_residents = "dedicated" in the --config file',
+        ),
+        "app": (
+            "在侧栏的「{dedicated_residents}」中选择「{dedicated_residents_dedicated}」",
+            "choose '{dedicated_residents_dedicated}' for the sidebar's '{dedicated_residents}'",
+        ),
+    },
     "fix_invalid": {
         "python": (" fix_invalid=True ", "fix_invalid=True"),
         "cli": (" --fix-invalid ", "--fix-invalid"),
@@ -877,7 +937,10 @@ def resolve_grids(
         params = dict(d.params)
         grids = params.get("grid_ids")
         if grids is not None:
-            params["grids"] = ", ".join(str(grid_code_of.get(g, g)) for g in grids)
+            named = [str(grid_code_of.get(g, g)) for g in grids]
+            params["grids"] = ", ".join(named)
+            # the grids as data too (a split unit's record names every grid of its parts)
+            params["grid_codes"] = named
             params.pop("grid_ids")
         out.append(replace(d, grid_code=code, grid_id=None, params=params))
     return out

@@ -8,9 +8,11 @@
                           printing from the file)
 :func:`write_geojson`     ``grids.geojson``, ``microgrids.geojson``, ``units.geojson``:
                           RFC 7946 (WGS84 lon/lat, right-hand rule, 7 decimals; for web maps)
-:func:`write_equivalency` ``unit_id, grid_code, microgrid_code`` CSV, the block-assignment
-                          file districting tools exchange
-:func:`write_report_xlsx` the report tables and diagnostics as Excel sheets
+:func:`write_equivalency` ``unit_id, part, grid_code, microgrid_code, households`` CSV, one
+                          row per unit part (:func:`unit_parts_frame`): the
+                          block-assignment file districting tools exchange, which alone
+                          reproduces every grid's and micro-grid's households
+:func:`write_report_xlsx` the report tables, unit parts and diagnostics as Excel sheets
 :func:`write_household_equivalency`  every roster row with its grid and micro-grid code, as
                           CSV (UTF-8 with BOM, codes as text for Excel) and XLSX
 =======================  ==============================================================
@@ -45,6 +47,7 @@ from shapely.geometry import mapping
 
 from .diagnostics import Interface, Lang, flat, render_frame
 from .io import normalize_xlsx, write_gpkg
+from .stages import UNIT_PART_COLUMNS
 from .validate import normalize_ids
 
 if TYPE_CHECKING:
@@ -58,6 +61,8 @@ __all__ = [
     "in_language",
     "summary_table",
     "text_width",
+    "unit_part_tables",
+    "unit_parts_frame",
     "write_equivalency",
     "write_geojson",
     "write_geopackage",
@@ -74,7 +79,15 @@ GEOJSON_PRECISION = 7
 #: holes smaller than this (square metres) are slivers, left out of GeoJSON
 MIN_HOLE_M2 = 1.0
 
-GPKG_LAYERS = ("units", "grids", "microgrids", "diagnostics", "summary")
+GPKG_LAYERS = (
+    "units",
+    "grids",
+    "microgrids",
+    "diagnostics",
+    "summary",
+    "unit_parts",
+    "dedicated_residents",
+)
 
 #: the plan's input layers written next to it when given, so maps printed from the file
 #: (:func:`gridplan.printing.print_plan`) draw the same roads, barriers and compounds
@@ -284,9 +297,11 @@ def context_frames(plan: Plan) -> dict[str, gpd.GeoDataFrame]:
 def write_geopackage(plan: Plan, path: str | Path) -> Path:
     """Write the plan to one GeoPackage in the plan's input CRS.
 
-    Layers: ``units`` (input columns plus ``grid_code``, ``microgrid_code``), ``grids``,
-    ``microgrids``, ``diagnostics`` (attribute table) and ``summary`` (attribute table: the
-    report's totals, streets and communities, see :func:`summary_table`), then the context
+    Layers: ``units`` (input columns plus ``grid_code``, ``microgrid_code``, ``grid_codes``),
+    ``grids``, ``microgrids``, ``diagnostics`` (attribute table), ``summary`` (attribute
+    table: the report's totals, streets and communities, see :func:`summary_table`),
+    ``unit_parts`` and ``dedicated_residents`` (attribute tables, :func:`unit_part_tables`),
+    then the context
     layers the plan was made with (:data:`CONTEXT_LAYERS`, see :func:`context_frames`), so a
     map printed from the file shows the same roads, barriers and compounds. An existing file
     is replaced.
@@ -307,6 +322,7 @@ def write_geopackage(plan: Plan, path: str | Path) -> Path:
         # machine columns (code, unit ids, params as JSON) next to the rendered text
         "diagnostics": flat(pd.DataFrame(plan.diagnostics)),
         "summary": summary_table(plan),
+        **unit_part_tables(plan),
         **context_frames(plan),
     }
     write_gpkg(p, layers)
@@ -352,28 +368,72 @@ def write_geojson(
     ]
 
 
-def write_equivalency(plan: Plan, path: str | Path, *, encoding: str = "utf-8") -> Path:
-    """Write the block-assignment (equivalency) file: one row per unit.
+def unit_parts_frame(plan: Plan) -> pd.DataFrame:
+    """Every piece of every unit, one row each: ``unit_id``, ``part``, ``grid_code``,
+    ``microgrid_code``, ``households`` (:attr:`gridplan.Plan.unit_parts`).
 
-    Columns ``unit_id``, ``grid_code``, ``microgrid_code``. A building split across several
-    micro-grids lists them joined by ``;``; a unit in a dedicated grid has no micro-grid.
-    Plain UTF-8 without a byte-order mark, so districting tools read the header as is (pass
-    ``encoding="utf-8-sig"`` for Excel).
+    A unit in one grid and one micro-grid (or a dedicated grid) has one row; a building
+    split across grids or micro-grids has one row per piece, so the rows of a grid add up to
+    its households, and those of a micro-grid to the micro-grid's. A plan made without the
+    table (by hand) gets one row per unit from its ``grid_code``/``microgrid_code``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, gridplan
+    >>> src = "data/camden_sample.gpkg"
+    >>> p = gridplan.plan(gpd.read_file(src, layer="units"),
+    ...                   communities=gpd.read_file(src, layer="communities"))
+    >>> parts = unit_parts_frame(p)
+    >>> by_grid = parts.groupby("grid_code")["households"].sum()
+    >>> bool((by_grid == p.grids.set_index("grid_code")["households"]).all())
+    True
+    """
+    parts = getattr(plan, "unit_parts", None)
+    if parts is not None:
+        out = pd.DataFrame(parts)[list(UNIT_PART_COLUMNS)].copy()
+        out["unit_id"] = normalize_ids(out["unit_id"])
+        return out.reset_index(drop=True)
+    units = _units_frame(plan)
+    return pd.DataFrame(
+        {
+            "unit_id": normalize_ids(units[units.columns[0]]),
+            "part": 1,
+            "grid_code": units["grid_code"].to_numpy(dtype=object),
+            "microgrid_code": units["microgrid_code"].to_numpy(dtype=object)
+            if "microgrid_code" in units.columns
+            else None,
+            "households": units["households"].to_numpy(dtype=np.int64),
+        }
+    )
+
+
+def write_equivalency(plan: Plan, path: str | Path, *, encoding: str = "utf-8") -> Path:
+    """Write the block-assignment (equivalency) file: one row per unit part.
+
+    Columns ``unit_id``, ``part``, ``grid_code``, ``microgrid_code``, ``households``
+    (:func:`unit_parts_frame`). A unit in one grid and one micro-grid has one row (part 1); a
+    building split across grids or micro-grids has one row per piece with its households, so
+    the file alone reproduces every grid's and every micro-grid's household total. A unit in
+    a dedicated grid has no micro-grid. Plain UTF-8 without a byte-order mark, so districting
+    tools read the header as is (pass ``encoding="utf-8-sig"`` for Excel).
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    units = _units_frame(plan)
-    id_col = units.columns[0]
-    table = pd.DataFrame(
-        {
-            "unit_id": normalize_ids(units[id_col]),
-            "grid_code": units["grid_code"],
-            "microgrid_code": units["microgrid_code"],
-        }
-    )
+    table = unit_parts_frame(plan)
     table.to_csv(p, index=False, encoding=encoding)
-    log.info("wrote %d units to %s", len(table), p)
+    log.info("wrote %d unit parts to %s", len(table), p)
     return p
+
+
+def unit_part_tables(plan: Plan) -> dict[str, pd.DataFrame]:
+    """The attribute tables a plan file carries about unit parts and homes in dedicated areas:
+    ``unit_parts`` (:func:`unit_parts_frame`) and ``dedicated_residents`` (the report's table,
+    where the plan has it)."""
+    out = {"unit_parts": unit_parts_frame(plan)}
+    homes = getattr(plan, "report", {}).get("dedicated_residents")
+    if homes is not None:
+        out["dedicated_residents"] = _flat_values(homes)
+    return out
 
 
 def text_width(value: object) -> int:
@@ -411,7 +471,8 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame]) -> Path
 
 def write_report_xlsx(plan: Plan, path: str | Path) -> Path:
     """Write the report tables (``totals``, ``streets``, ``communities``, ``grids``,
-    ``microgrids``) and ``diagnostics`` as sheets of one Excel workbook."""
+    ``microgrids``), ``unit_parts``, ``dedicated_residents`` (:func:`unit_part_tables`) and
+    ``diagnostics`` as sheets of one Excel workbook."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     sheets: dict[str, pd.DataFrame] = {
@@ -419,6 +480,7 @@ def write_report_xlsx(plan: Plan, path: str | Path) -> Path:
         for name in ("totals", "streets", "communities", "grids", "microgrids")
         if name in plan.report
     }
+    sheets.update(unit_part_tables(plan))
     sheets["diagnostics"] = flat(pd.DataFrame(plan.diagnostics))
     write_workbook(p, sheets)
     log.info("wrote %s", p)

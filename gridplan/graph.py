@@ -46,6 +46,7 @@ __all__ = [
     "in_band",
     "inertia",
     "part_stays_connected",
+    "segment_barriers",
     "tree_cost",
 ]
 
@@ -516,20 +517,36 @@ def cell_edges(
     if face is not None:
         crossing |= face[a] != face[b]
     if barriers is not None and len(barriers) and a.size:
-        segs = shapely.linestrings(np.stack([xy[a], xy[b]], axis=1))
-        s_idx, b_idx = STRtree(barriers).query(segs, predicate="intersects")
-        # a stable order, so the barrier named for an edge does not depend on the tree layout
-        order = np.lexsort((b_idx, s_idx))
-        s_idx, b_idx = s_idx[order], b_idx[order]
-        _, first = np.unique(s_idx, return_index=True)
-        barrier[s_idx[first]] = b_idx[first]
-        crossing[s_idx] = True
+        hit, named = segment_barriers(xy[a], xy[b], barriers)
+        crossing |= hit
+        barrier = named
         # edges across faces whose segment misses every line (a bend): name the nearest line
         unnamed = np.flatnonzero(crossing & (barrier < 0))
         if unnamed.size:
             mids = shapely.points((xy[a[unnamed]] + xy[b[unnamed]]) / 2)
             barrier[unnamed] = STRtree(barriers).query_nearest(mids, all_matches=False)[1]
     return Edges(a, b, shared, crossing, barrier)
+
+
+def segment_barriers(
+    start: np.ndarray, end: np.ndarray, barriers: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whether the straight segment from each ``start`` to its ``end`` crosses a barrier
+    line, and which one (its position in ``barriers``, the lowest when several; -1 where
+    none): the segment test of :func:`cell_edges`."""
+    crossing = np.zeros(len(start), dtype=bool)
+    barrier = np.full(len(start), -1, dtype=np.int64)
+    if len(start) == 0 or len(barriers) == 0:
+        return crossing, barrier
+    segs = shapely.linestrings(np.stack([start, end], axis=1))
+    s_idx, b_idx = STRtree(barriers).query(segs, predicate="intersects")
+    # a stable order, so the barrier named for an edge does not depend on the tree layout
+    order = np.lexsort((b_idx, s_idx))
+    s_idx, b_idx = s_idx[order], b_idx[order]
+    _, first = np.unique(s_idx, return_index=True)
+    barrier[s_idx[first]] = b_idx[first]
+    crossing[s_idx] = True
+    return crossing, barrier
 
 
 def barrier_lines(barriers, *, classes: tuple[str, ...], crs: object, road_classes=()):

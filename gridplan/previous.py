@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from .errors import Problem, ValidationError
@@ -135,12 +136,32 @@ def read_previous(
                 f"the equivalency table has no `{unit_col}` column; give one row per unit "
                 f"with `{unit_col}` and `{code_col}`.",
             )
-        table = frame[[unit_col, code_col]].dropna()
+        cols = [unit_col, code_col] + (["households"] if "households" in frame.columns else [])
+        table = frame[cols].dropna(subset=[unit_col, code_col])
         keys = table[unit_col].map(id_str).astype(str)
         codes_ = table[code_col].map(id_str).astype(str)
-        grid = {k: c for k, c in zip(keys, codes_, strict=True) if k in set(ids)}
         codes = frozenset(codes_)
-        split = empty
+        # an equivalency file lists a building split across grids once per part: the unit
+        # belongs to the grid holding most of its households (the first listed on a tie)
+        hh = (
+            pd.to_numeric(table["households"], errors="coerce").to_numpy(dtype=float)
+            if "households" in table.columns
+            else np.zeros(len(table))
+        )
+        rows = pd.DataFrame({"k": keys.to_numpy(), "c": codes_.to_numpy(), "h": hh})
+        rows = rows[rows["k"].isin(set(ids))]
+        per = rows.groupby(["k", "c"], sort=False)["h"].sum().reset_index()
+        best = per.sort_values("h", ascending=False, kind="stable").drop_duplicates("k")
+        grid = dict(zip(best["k"], best["c"], strict=True))
+        n = per.groupby("k")["c"].size()
+        n = n[n > 1]
+        split = pd.DataFrame(
+            {
+                "unit_id": n.index.astype(str),
+                "grid_code": [grid[u] for u in n.index],
+                "n_grids": n.to_numpy(),
+            }
+        )
     return PreviousPlan(grid=grid, codes=codes, split=split)
 
 

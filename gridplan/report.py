@@ -13,6 +13,12 @@
     residential grids (and micro-grids) in band, the smallest and largest residential grid.
 ``totals``
     One row with the same figures for the whole plan.
+``dedicated_residents`` (added by :func:`gridplan.stages.assemble`)
+    One row per dedicated area with homes in it: where its households were planned and who
+    serves them (:func:`dedicated_residents_table`).
+
+A dedicated grid is exempt from the household band: its ``band_status`` is ``exempt`` and its
+``in_band`` False, so it is never counted or shown as in band.
 
 Households are counted once: every unit sits in exactly one grid (residential or dedicated),
 so the grids' households add up to the input total. Residents (``population``) are counted
@@ -28,7 +34,14 @@ import pandas as pd
 
 from .config import PlanRules
 
-__all__ = ["ROLLUP_COLUMNS", "TOTAL_COLUMNS", "plan_report"]
+__all__ = [
+    "DEDICATED_RESIDENT_COLUMNS",
+    "ROLLUP_COLUMNS",
+    "TOTAL_COLUMNS",
+    "band_status",
+    "dedicated_residents_table",
+    "plan_report",
+]
 
 #: columns of the ``communities`` and ``streets`` tables after their key columns
 ROLLUP_COLUMNS = [
@@ -99,12 +112,68 @@ def _grid_table(grids: pd.DataFrame, microgrids: pd.DataFrame, rules: PlanRules)
             "residents": residents,
             "residents_estimated": _col(grids, "population_estimated", False).astype(bool),
             "deviation_pct": (deviation * 100).round(1),
-            "in_band": grids["in_band"].astype(bool),
+            # a dedicated grid is exempt from the band, never "in band"
+            "in_band": grids["in_band"].astype(bool) & residential,
+            "band_status": band_status(grids["kind"], grids["in_band"]),
             "compactness": pd.to_numeric(_col(grids, "compactness", np.nan)).astype(float),
             "n_microgrids": n_micro,
         }
     )
     return table.sort_values("grid_code", kind="stable").reset_index(drop=True)
+
+
+def band_status(kind: pd.Series, in_band: pd.Series) -> pd.Series:
+    """``in_band``, ``out_of_band``, or ``exempt`` for a dedicated grid (whatever its flag).
+
+    Examples
+    --------
+    >>> band_status(pd.Series(["residential", "residential", "dedicated"]),
+    ...             pd.Series([True, False, True])).tolist()
+    ['in_band', 'out_of_band', 'exempt']
+    """
+    ded = (kind.astype(str) == "dedicated").to_numpy()
+    ok = in_band.astype(bool).to_numpy()
+    out = np.where(ded, "exempt", np.where(ok, "in_band", "out_of_band"))
+    return pd.Series(out, index=kind.index, dtype=object)
+
+
+#: columns of the ``dedicated_residents`` table: every dedicated area with homes in it
+DEDICATED_RESIDENT_COLUMNS = [
+    "grid_code",
+    "community",
+    "dedicated_ids",
+    "category",
+    "name",
+    "households",
+    "n_units",
+    "unit_ids",
+    "planned_as",
+    "grid_codes",
+    "microgrids",
+    "served_by",
+]
+
+
+def dedicated_residents_table(rows: list[dict[str, object]]) -> pd.DataFrame:
+    """The ``dedicated_residents`` table: one row per dedicated area with homes in it.
+
+    ``grid_code`` is the dedicated grid (empty where homes fill the whole area);
+    ``planned_as`` is ``residential`` (the homes were planned into the residential grids
+    ``grid_codes`` and ``microgrids`` micro-grids, ``served_by`` their ``grid_workers``) or
+    ``dedicated`` (they stay in the dedicated grid without a micro-grid, ``served_by`` its
+    ``dedicated_contact``; a planner must confirm). ``unit_ids`` are ";"-joined.
+
+    Examples
+    --------
+    >>> dedicated_residents_table([]).columns.tolist()[:3]
+    ['grid_code', 'community', 'dedicated_ids']
+    """
+    table = pd.DataFrame(rows, columns=DEDICATED_RESIDENT_COLUMNS)
+    table["unit_ids"] = [";".join(map(str, v)) for v in table["unit_ids"]]
+    for c in ("households", "n_units", "microgrids"):
+        table[c] = table[c].astype(np.int64)
+    table = table.sort_values(["grid_code", "dedicated_ids"], kind="stable")
+    return table.reset_index(drop=True)
 
 
 def _microgrid_table(microgrids: pd.DataFrame, rules: PlanRules, grid_table: pd.DataFrame):

@@ -23,16 +23,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, TypedDict
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
+from shapely import STRtree
 
 from . import diagnostics as dg
 from .codes import grid_codes, microgrid_codes
 from .config import PlanRules
+from .crs import working_crs
 from .diagnostics import Diagnostic
 from .errors import Interface
 from .layers import Layers, check_plan_size, prepare_layers
@@ -40,19 +43,23 @@ from .partition.grids import (
     GridPartition,
     Progress,
     UnitCells,
+    dedicated_areas,
     grids_from_cells,
     normalize_locks,
     unit_cells,
 )
 from .partition.microgrids import MicroPartition, partition_microgrids
 from .previous import PreviousPlan
-from .report import plan_report
+from .report import dedicated_residents_table, plan_report
 from .validate import barrier_class_table
 
 __all__ = [
     "GRID_COLUMNS",
+    "HOME_MARGIN_M",
     "MICROGRID_COLUMNS",
+    "UNIT_PART_COLUMNS",
     "Apportionment",
+    "DedicatedHomes",
     "InputOptions",
     "Plan",
     "PlanCodes",
@@ -60,6 +67,7 @@ __all__ = [
     "assemble",
     "assign_codes",
     "build_cells",
+    "dedicated_homes",
     "order_records",
     "plan_grids",
     "plan_microgrids",
@@ -85,12 +93,15 @@ GRID_COLUMNS = (
     "n_units",
     "n_microgrids",
     "in_band",
+    "band_status",
     "deviation",
     "compactness",
     "crosses_barrier",
     "locked",
     "grid_id",
 )
+#: Columns of :attr:`Plan.unit_parts`, in order.
+UNIT_PART_COLUMNS = ("unit_id", "part", "grid_code", "microgrid_code", "households")
 #: Columns of :attr:`Plan.microgrids` (before geometry), in order.
 MICROGRID_COLUMNS = (
     "microgrid_code",
@@ -114,10 +125,13 @@ class Plan:
     Attributes
     ----------
     units
-        Normalised input units with ``grid_code``, ``microgrid_code`` (";"-joined when a
-        building is split across micro-grids) and ``n_parts``.
+        Normalised input units with ``grid_code`` (the grid holding the unit's largest part),
+        ``microgrid_code`` (";"-joined when a building is split across micro-grids),
+        ``grid_codes`` (every grid holding a part of it, ";"-joined) and ``n_parts``.
     grids
         Residential and dedicated grids with codes, counts, band flags and compactness.
+        ``band_status`` is ``in_band``, ``out_of_band`` or ``exempt``: a dedicated grid is
+        exempt from the household band, never "in band" (its ``in_band`` is False).
     microgrids
         Micro-grids of every residential grid.
     diagnostics
@@ -135,6 +149,14 @@ class Plan:
         The validated inputs (for maps: communities, barriers, dedicated areas).
     work_crs
         The metric CRS the plan was computed in.
+    unit_parts
+        Every place a unit's households are counted, one row per piece
+        (:data:`UNIT_PART_COLUMNS`): ``unit_id``, ``part`` (1, 2, ... within the unit),
+        ``grid_code``, ``microgrid_code`` (empty in a dedicated grid) and ``households``. A
+        unit neither split across grids nor micro-grids has one row; a building split across
+        grids or micro-grids has one per piece. The households of the rows of a grid are the
+        grid's households, and those of a micro-grid the micro-grid's. None for a plan made
+        by hand without it (:func:`unit_parts` then derives one row per unit).
     """
 
     units: gpd.GeoDataFrame
@@ -145,6 +167,7 @@ class Plan:
     rules: PlanRules
     layers: Layers
     work_crs: object
+    unit_parts: pd.DataFrame | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,6 +263,117 @@ def prepare(
 # ---------------------------------------------------------------------------------------------
 
 
+#: Ground a home inside a dedicated area keeps (metres): its footprint grown by this much, or
+#: a disc of twice this radius round a point unit, is taken out of the dedicated area.
+HOME_MARGIN_M = 5.0
+
+
+@dataclass(frozen=True)
+class DedicatedHomes:
+    """Homes (units with households or residents) inside dedicated areas.
+
+    Attributes
+    ----------
+    areas
+        The merged dedicated areas (:func:`gridplan.partition.grids.dedicated_areas`, working
+        CRS): ``dedicated_ids``, ``name``, ``category``, geometry.
+    area_of
+        Per unit, in the order of ``layers.units``: the position in ``areas`` of the area
+        holding its point on surface (as the cells stage tests it), ``-1`` for units outside
+        every area and for units without households or residents.
+    """
+
+    areas: gpd.GeoDataFrame | None
+    area_of: np.ndarray
+
+
+def dedicated_homes(
+    layers: Layers, *, rules: PlanRules | None = None, work_crs: object = None
+) -> DedicatedHomes:
+    """Which homes lie inside which dedicated area, tested as the cells stage tests it.
+
+    Parameters
+    ----------
+    layers
+        :func:`prepare`'s layers.
+    rules
+        :class:`~gridplan.config.PlanRules` (``merge_dedicated``, ``grid.dedicated_merge_m``).
+    work_crs
+        The metric CRS; default the units' working CRS.
+
+    Returns
+    -------
+    DedicatedHomes
+    """
+    rules = rules or PlanRules()
+    n = len(layers.units)
+    if layers.dedicated is None or len(layers.dedicated) == 0 or n == 0:
+        return DedicatedHomes(areas=None, area_of=np.full(n, -1, dtype=np.int64))
+    crs = work_crs if work_crs is not None else working_crs(layers.units)
+    areas = dedicated_areas(
+        layers, crs, merge_m=rules.grid.dedicated_merge_m, merge=rules.merge_dedicated
+    )
+    area_of = np.full(n, -1, dtype=np.int64)
+    if areas is None or len(areas) == 0:
+        return DedicatedHomes(areas=areas, area_of=area_of)
+    u = layers.units.to_crs(crs)
+    lived = (u["households"].to_numpy(dtype=float) > 0) | (
+        np.nan_to_num(u["population"].to_numpy(dtype=float)) > 0
+    )
+    rep = shapely.point_on_surface(u.geometry.to_numpy())
+    u_idx, a_idx = STRtree(areas.geometry.to_numpy()).query(rep, predicate="within")
+    _, first = np.unique(u_idx, return_index=True)
+    area_of[u_idx[first]] = a_idx[first]
+    area_of[~lived] = -1
+    return DedicatedHomes(areas=areas, area_of=area_of)
+
+
+def _open_dedicated(layers: Layers, homes: DedicatedHomes, crs: object) -> Layers:
+    """The layers with every dedicated polygon opened round the homes inside it, so each home
+    gets a cell of its own and the dedicated grid keeps the rest of its area.
+
+    A home's ground is its footprint grown by :data:`HOME_MARGIN_M` (the hull round a
+    footprint of several parts; a disc of twice that radius round a point unit). Where the
+    homes' ground would take more than half of a polygon, the area is drawn on the homes
+    rather than round them (a census block holding a school, a tower that is both offices
+    and flats): they take only that disc round their representative points, and the area
+    keeps the rest. Polygons no home touches keep their geometry exactly.
+    """
+    inside = np.flatnonzero(homes.area_of >= 0)
+    if inside.size == 0 or layers.dedicated is None:
+        return layers
+    g = layers.units.geometry.to_crs(crs).to_numpy()[inside]
+    areal = np.isin(shapely.get_type_id(g), (3, 6))
+    disc = shapely.buffer(shapely.point_on_surface(g), 2 * HOME_MARGIN_M, quad_segs=4)
+    ground = np.where(areal, shapely.buffer(g, HOME_MARGIN_M, quad_segs=2), disc)
+    # one piece per home, so its cell is one piece: a footprint of several buildings (one
+    # OSM relation) keeps the hull round them
+    ground = shapely.make_valid(ground)
+    multi = shapely.get_num_geometries(ground) > 1
+    ground[multi] = shapely.convex_hull(ground[multi])
+    ded = layers.dedicated.to_crs(crs)
+    geoms = ded.geometry.to_numpy().copy()
+    d_idx, h_idx = STRtree(ground).query(geoms, predicate="intersects")
+    if d_idx.size == 0:
+        return layers
+    order = np.lexsort((h_idx, d_idx))
+    d_idx, h_idx = d_idx[order], h_idx[order]
+    for d in np.unique(d_idx).tolist():
+        mine = h_idx[d_idx == d]
+        holes = shapely.union_all(ground[mine])
+        if shapely.area(shapely.intersection(geoms[d], holes)) > 0.5 * shapely.area(geoms[d]):
+            holes = shapely.union_all(disc[mine])
+        geoms[d] = shapely.make_valid(shapely.difference(geoms[d], holes))
+    opened = gpd.GeoSeries(geoms, index=ded.index, crs=crs).to_crs(layers.dedicated.crs)
+    changed = np.zeros(len(geoms), dtype=bool)
+    changed[np.unique(d_idx)] = True
+    out = layers.dedicated.copy()
+    out_geoms = out.geometry.to_numpy().copy()
+    out_geoms[changed] = opened.to_numpy()[changed]
+    out = out.set_geometry(gpd.GeoSeries(out_geoms, index=out.index, crs=out.crs))
+    return replace(layers, dedicated=out)
+
+
 def build_cells(
     layers: Layers, *, rules: PlanRules | None = None, work_crs: object = None
 ) -> UnitCells:
@@ -247,7 +381,12 @@ def build_cells(
 
     The ground every grid is drawn on, and the graph's nodes (see
     :func:`gridplan.partition.grids.unit_cells`). Dedicated areas of one category near each
-    other are merged unless ``rules.merge_dedicated`` is False.
+    other are merged unless ``rules.merge_dedicated`` is False. With
+    ``rules.dedicated_residents == "residential"`` (the default) a home inside a dedicated
+    area is residential: the area is opened round it (:data:`HOME_MARGIN_M`), it gets a cell
+    and is planned into a grid and micro-grids with its nearest neighbours outside the area
+    (``UnitCells.enclave``); the dedicated grid keeps the rest of its area. With
+    ``"dedicated"`` the dedicated grid takes it.
 
     Parameters
     ----------
@@ -263,9 +402,18 @@ def build_cells(
     UnitCells
     """
     rules = rules or PlanRules()
-    return unit_cells(
+    homes = None
+    if rules.dedicated_residents == "residential" and layers.dedicated is not None:
+        crs = work_crs if work_crs is not None else working_crs(layers.units)
+        homes = dedicated_homes(layers, rules=rules, work_crs=crs)
+        layers = _open_dedicated(layers, homes, crs)
+    cells = unit_cells(
         layers, rules=rules.grid, work_crs=work_crs, merge_dedicated=rules.merge_dedicated
     )
+    if homes is not None and (homes.area_of >= 0).any():
+        ids = layers.units.index.astype(str).to_numpy()[homes.area_of >= 0]
+        cells = replace(cells, enclave=np.isin(cells.ids, ids))
+    return cells
 
 
 def plan_grids(
@@ -628,6 +776,191 @@ def _no_microgrids(crs: object) -> MicroPartition:
     )
 
 
+def _unit_pieces(partition: GridPartition, micro: MicroPartition, codes: PlanCodes) -> pd.DataFrame:
+    """:attr:`Plan.unit_parts`: one row per (unit, grid part, micro-grid) piece, units in
+    input order, pieces by grid part then micro-grid code, numbered from 1 within a unit."""
+    p = partition.parts
+    parts = pd.DataFrame(
+        {
+            "unit_id": p["unit_id"].astype(str).to_numpy(dtype=object),
+            "gpart": p["part"].to_numpy(dtype=np.int64),
+            "grid_id": p["grid_id"].to_numpy(dtype=object),
+            "microgrid_id": None,
+            "households": p["households"].to_numpy(dtype=np.int64),
+        }
+    )
+    sl = micro.slices
+    frames = []
+    if len(sl):
+        slices = (
+            pd.DataFrame(
+                {
+                    "unit_id": sl["unit_id"].astype(str).to_numpy(dtype=object),
+                    "gpart": sl["part"].to_numpy(dtype=np.int64),
+                    "grid_id": sl["grid_id"].to_numpy(dtype=object),
+                    "microgrid_id": sl["microgrid_id"].to_numpy(dtype=object),
+                    "households": sl["households"].to_numpy(dtype=np.int64),
+                }
+            )
+            .groupby(["unit_id", "gpart", "grid_id", "microgrid_id"], sort=True)["households"]
+            .sum()
+            .reset_index()
+        )
+        frames.append(slices)
+        # parts of grids without micro-grids (a plan of grids only has none)
+        sliced = pd.MultiIndex.from_frame(slices[["unit_id", "gpart"]])
+        parts = parts[~pd.MultiIndex.from_frame(parts[["unit_id", "gpart"]]).isin(sliced)]
+    frames.append(parts)
+    # units in no part: in a dedicated grid, or in a part of a run that failed (no grid)
+    u = partition.units
+    ids = u.index.astype(str)
+    whole = ~ids.isin(p["unit_id"].astype(str))
+    frames.append(
+        pd.DataFrame(
+            {
+                "unit_id": ids[whole].to_numpy(dtype=object),
+                "gpart": 0,
+                "grid_id": u["grid_id"].to_numpy(dtype=object)[whole],
+                "microgrid_id": None,
+                "households": u["households"].to_numpy(dtype=np.int64)[whole],
+            }
+        )
+    )
+    rows = pd.concat([f for f in frames if len(f)] or frames[-1:], ignore_index=True)
+    rows["grid_code"] = rows["grid_id"].map(codes.grid).astype(object)
+    rows["microgrid_code"] = rows["microgrid_id"].map(codes.microgrid).astype(object)
+    pos = pd.Series(np.arange(len(ids)), index=ids)
+    rows["_pos"] = rows["unit_id"].map(pos).to_numpy(dtype=np.int64)
+    rows["_micro"] = rows["microgrid_code"].fillna("").astype(str)
+    rows = rows.sort_values(["_pos", "gpart", "_micro"], kind="stable").reset_index(drop=True)
+    rows["part"] = rows.groupby("_pos").cumcount().to_numpy(dtype=np.int64) + 1
+    rows["households"] = rows["households"].astype(np.int64)
+    out = rows[list(UNIT_PART_COLUMNS)].copy()
+    return out.where(out.notna(), None).astype({"part": np.int64, "households": np.int64})
+
+
+def _dedicated_residents(
+    layers: Layers,
+    partition: GridPartition,
+    pieces: pd.DataFrame,
+    codes: PlanCodes,
+    rules: PlanRules,
+) -> tuple[list[dict[str, object]], list[Diagnostic]]:
+    """One report row and one diagnostic per dedicated area with homes in it: where its
+    households went and who serves them.
+
+    With ``dedicated_residents == "residential"`` the homes were planned into residential
+    grids (an ``info`` record naming them); with ``"dedicated"`` they stay in the dedicated
+    grid without a micro-grid (a ``warning``: a planner must confirm who serves them).
+    """
+    g = partition.grids
+    ded = g[g["kind"] == "dedicated"]
+    u = partition.units
+    ids = u.index.astype(str).to_numpy(dtype=object)
+    hh = u["households"].to_numpy(dtype=np.int64)
+    lived = (hh > 0) | (np.nan_to_num(u["population"].to_numpy(dtype=float)) > 0)
+    community = u["community_id"].astype(object).to_numpy()
+    rows: list[dict[str, object]] = []
+    records: list[Diagnostic] = []
+    if rules.dedicated_residents == "residential":
+        homes = dedicated_homes(layers, rules=rules, work_crs=partition.crs)
+        if homes.areas is None or not (homes.area_of >= 0).any():
+            return rows, records
+        grid_of_raw: dict[str, object] = {}
+        if "dedicated_ids" in ded.columns:
+            for gid, joined in zip(ded["grid_id"], ded["dedicated_ids"], strict=True):
+                for raw in str(joined).split(";"):
+                    grid_of_raw.setdefault(raw, gid)
+        for a in np.unique(homes.area_of[homes.area_of >= 0]).tolist():
+            members = homes.area_of == a
+            area = homes.areas.iloc[a]
+            raw_ids = str(area["dedicated_ids"]).split(";")
+            gid = next((grid_of_raw[r] for r in raw_ids if r in grid_of_raw), None)
+            mine = pieces[pieces["unit_id"].isin(set(ids[members]))]
+            held = sorted({str(c) for c in mine["grid_code"] if c is not None})
+            comm = ded.loc[ded["grid_id"] == gid, "community_id"]
+            rows.append(
+                {
+                    "grid_code": codes.grid.get(str(gid), "") if gid is not None else "",
+                    "community": str(comm.iloc[0]) if len(comm) else _text(community[members]),
+                    "dedicated_ids": ";".join(raw_ids),
+                    "category": str(area["category"]),
+                    "name": str(area["name"] or ""),
+                    "households": int(hh[members].sum()),
+                    "n_units": int(members.sum()),
+                    "unit_ids": tuple(ids[members]),
+                    "planned_as": "residential",
+                    "grid_codes": ";".join(held),
+                    "microgrids": int(mine["microgrid_code"].dropna().nunique()),
+                    "served_by": "grid_workers",
+                }
+            )
+            records.append(
+                Diagnostic(
+                    level="grid",
+                    code="dedicated_residents_planned" if gid else "dedicated_area_all_homes",
+                    severity="info",
+                    community_id=str(rows[-1]["community"]) or None,
+                    # the dedicated grid; the first grid holding them when none is kept
+                    grid_code=str(rows[-1]["grid_code"]) or (held[0] if held else None),
+                    unit_ids=tuple(ids[members]),
+                    households=int(hh[members].sum()),
+                    params={
+                        "area": str(area["name"] or "") or ";".join(raw_ids),
+                        "category": str(area["category"]),
+                        "grids": ", ".join(held),
+                        "grid_codes": held,
+                    },
+                    fix="keep_dedicated_residents",
+                )
+            )
+        return rows, records
+    unit_grid = u["grid_id"].to_numpy(dtype=object)
+    for row in ded.itertuples(index=False):
+        members = (unit_grid == row.grid_id) & lived
+        if not members.any():
+            continue
+        code = codes.grid.get(row.grid_id, "")
+        name = str(getattr(row, "name", "") or "")
+        rows.append(
+            {
+                "grid_code": code,
+                "community": str(row.community_id or ""),
+                "dedicated_ids": str(getattr(row, "dedicated_ids", "") or ""),
+                "category": str(row.category),
+                "name": name,
+                "households": int(hh[members].sum()),
+                "n_units": int(members.sum()),
+                "unit_ids": tuple(ids[members]),
+                "planned_as": "dedicated",
+                "grid_codes": code,
+                "microgrids": 0,
+                "served_by": "dedicated_contact",
+            }
+        )
+        records.append(
+            Diagnostic(
+                level="grid",
+                code="dedicated_residents",
+                community_id=str(row.community_id or "") or None,
+                grid_code=code or None,
+                unit_ids=tuple(ids[members]),
+                households=int(hh[members].sum()),
+                params={"area": name or code, "category": str(row.category)},
+                fix="plan_dedicated_residents",
+            )
+        )
+    return rows, records
+
+
+def _text(values: np.ndarray) -> str:
+    """The first non-missing value as text ("" when there is none)."""
+    for v in values:
+        if v is not None and not (isinstance(v, float) and np.isnan(v)):
+            return str(v)
+    return ""
+
+
 def order_records(items: Iterable[Diagnostic]) -> list[Diagnostic]:
     """Diagnostics in the order a plan lists them: by grid code (records of no grid last),
     then unit, grid, micro-grid level, then code and units. The order depends on the records
@@ -702,6 +1035,17 @@ def assemble(
         mg["population"].notna(), mg["households"] * rules.household_size
     )
 
+    # dedicated grids are exempt from the band: never shown as in band
+    dedicated = (grids["kind"] == "dedicated").to_numpy()
+    in_band = grids["in_band"].to_numpy(dtype=bool) & ~dedicated
+    grids["in_band"] = in_band
+    grids["band_status"] = np.where(
+        dedicated, "exempt", np.where(in_band, "in_band", "out_of_band")
+    ).astype(object)
+
+    # every piece of every unit: the rows the equivalency file is made of
+    pieces = _unit_pieces(partition, micro, codes)
+
     # units: grid and micro-grid codes (a building split across micro-grids lists them all)
     units_out = partition.units.copy()
     units_out["grid_code"] = units_out["grid_id"].map(codes.grid)
@@ -712,12 +1056,17 @@ def assemble(
         .agg(lambda s: ";".join(sorted(set(s))))
     )
     units_out["microgrid_code"] = units_out.index.astype(str).map(joined)
+    every = pieces.dropna(subset=["grid_code"]).groupby("unit_id", sort=False)["grid_code"]
+    units_out["grid_codes"] = units_out.index.astype(str).map(
+        every.agg(lambda s: ";".join(sorted(set(s))))
+    )
     units_out = units_out.drop(columns=["grid_id"])
 
     # diagnostics name grids by their public codes, resolved by mapping, never from text
     code_of: dict[object, str] = {g: c for g, c in codes.grid.items()}
+    homes_rows, homes_records = _dedicated_residents(layers, partition, pieces, codes, rules)
     items = dg.resolve_grids([*partition.records, *micro.records, *records], code_of)
-    table = dg.frame(order_records(items))
+    table = dg.frame(order_records([*items, *homes_records]))
 
     in_crs = layers.crs
     grids_out = grids[[c for c in GRID_COLUMNS if c in grids.columns] + ["geometry"]].to_crs(in_crs)
@@ -727,6 +1076,8 @@ def assemble(
     mg_out = mg[[*MICROGRID_COLUMNS, *extra, "geometry"]].to_crs(in_crs)
     mg_out = mg_out.sort_values("microgrid_code", kind="stable").reset_index(drop=True)
     report = plan_report(grids_out, mg_out, rules=rules)
+    # every home inside a dedicated area, and who serves it
+    report["dedicated_residents"] = dedicated_residents_table(homes_rows)
     # how every line of the barriers layer was used, by class (none is ignored)
     report["barriers"] = barrier_class_table(
         layers.barriers,
@@ -749,4 +1100,5 @@ def assemble(
         rules=rules,
         layers=layers,
         work_crs=partition.crs,
+        unit_parts=pieces,
     )

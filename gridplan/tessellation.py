@@ -24,6 +24,7 @@ __all__ = [
     "dissolve",
     "mend_parts",
     "region_hulls",
+    "slice_apart",
     "slice_layout",
     "slice_polygon",
     "tessellate",
@@ -424,8 +425,36 @@ def slice_polygon(poly, n: int, *, compact: bool = False) -> list:
     if len(rows) > 1 and (shapely.area(np.asarray(out, dtype=object)) <= 0).any():
         # a lattice cell fell in a gap of the footprint (an L-shaped block): strips instead
         out = lay_out([n])
+    if (shapely.area(np.asarray(out, dtype=object)) <= 0).any():
+        # a strip fell between the pieces of a cell in several parts
+        return slice_apart(poly, n, compact=compact)
     # a slice across a non-convex footprint can fall apart: hand stray pieces to a neighbour
     return list(mend_parts(np.asarray(out, dtype=object)))
+
+
+def slice_apart(poly, n: int, *, compact: bool = False) -> list:
+    """:func:`slice_polygon` for a cell in several pieces whose strips would leave one empty:
+    the largest piece is sliced and every other piece joins the slice nearest it, so each
+    slice has ground.
+
+    Examples
+    --------
+    >>> from shapely.geometry import MultiPolygon, box
+    >>> cell = MultiPolygon([box(0, 0, 10, 10), box(30, 0, 31, 1)])
+    >>> [round(s.area) for s in slice_apart(cell, 2)]
+    [51, 50]
+    """
+    parts = shapely.get_parts(poly)
+    parts = parts[(shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)]
+    if len(parts) <= 1:
+        return [poly] * n
+    main = int(np.argmax(shapely.area(parts)))
+    out = np.asarray(slice_polygon(parts[main], n, compact=compact), dtype=object)
+    for j, piece in enumerate(parts):
+        if j != main:
+            near = int(np.argmin(shapely.distance(out, piece)))
+            out[near] = shapely.union(out[near], piece)
+    return list(out)
 
 
 def dissolve(cells: np.ndarray, *, grid_size: float = 0.01, min_hole_m2: float = 1.0):

@@ -341,7 +341,7 @@ def test_export_bytes_parse(small_plan: gridplan.Plan) -> None:
         small_plan.grids["grid_code"]
     )
     csv = sup.export_bytes(small_plan, "equivalency").decode("utf-8-sig")
-    assert csv.splitlines()[0] == "unit_id,grid_code,microgrid_code"
+    assert csv.splitlines()[0] == "unit_id,part,grid_code,microgrid_code,households"
     gpkg = sup.export_bytes(small_plan, "gpkg")
     assert gpkg[:15] == b"SQLite format 3"
 

@@ -241,8 +241,9 @@ def test_geojson_reads_back_with_pyogrio(plan, tmp_path):
 def test_geopackage_round_trip(plan, tmp_path):
     path = write_geopackage(plan, tmp_path / "plan.gpkg")
     layers = dict(pyogrio.list_layers(path))
-    assert set(layers) == {"units", "grids", "microgrids", "diagnostics", "summary"}
+    assert set(layers) == {"units", "grids", "microgrids", "diagnostics", "summary", "unit_parts"}
     assert layers["diagnostics"] is None and layers["summary"] is None
+    assert layers["unit_parts"] is None
     units = gpd.read_file(path, layer="units")
     assert units.crs == plan.units.crs
     assert units["unit_id"].tolist() == plan.units.index.tolist()
@@ -292,6 +293,7 @@ def test_geopackage_holds_the_context_layers_given(plan, tmp_path):
         "microgrids",
         "diagnostics",
         "summary",
+        "unit_parts",
         "compounds",
         "barriers",
     }
@@ -318,7 +320,8 @@ def test_equivalency_covers_every_unit_once(plan, tmp_path):
     path = write_equivalency(plan, tmp_path / "eq.csv")
     with path.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["unit_id", "grid_code", "microgrid_code"]
+    # a plan made by hand, without unit parts: one row per unit
+    assert list(rows[0]) == ["unit_id", "part", "grid_code", "microgrid_code", "households"]
     ids = [r["unit_id"] for r in rows]
     assert sorted(ids) == sorted(plan.units.index) and len(set(ids)) == len(ids)
     by_id = {r["unit_id"]: r for r in rows}
@@ -342,6 +345,7 @@ def test_report_xlsx(plan, tmp_path):
         "communities",
         "grids",
         "microgrids",
+        "unit_parts",
         "diagnostics",
     ]
     assert sheets["totals"].loc[0, "households"] == 175

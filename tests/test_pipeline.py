@@ -247,8 +247,16 @@ def test_merge_dedicated_false_keeps_one_dedicated_grid_per_polygon(layers):
         crs=units.crs,
     )
     kw = {"communities": layers["communities"], "dedicated": dedicated}
-    merged = gridplan.plan(units, **kw, rules=RULES)
-    apart = gridplan.plan(units, **kw, rules=PlanRules(codes=RULES.codes, merge_dedicated=False))
+    # each school is one home: left in its dedicated grid, so the grids show the merge
+    keep = "dedicated"
+    merged = gridplan.plan(
+        units, **kw, rules=PlanRules(codes=RULES.codes, dedicated_residents=keep)
+    )
+    apart = gridplan.plan(
+        units,
+        **kw,
+        rules=PlanRules(codes=RULES.codes, merge_dedicated=False, dedicated_residents=keep),
+    )
     assert (merged.grids["kind"] == "dedicated").sum() == 1
     assert (apart.grids["kind"] == "dedicated").sum() == 2
 

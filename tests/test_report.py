@@ -79,7 +79,9 @@ def test_grid_table():
     assert t["residents"].tolist() == [1000.0, 840.0, 33.6, 1456.0, 1300.0]
     assert t["n_microgrids"].tolist() == [10, 7, 0, 11, 10]
     assert t["community"].tolist() == ["C1", "C1", "C1", "C2", "C3"]
-    assert t["in_band"].tolist() == [True, True, True, False, True]
+    # the dedicated grid is exempt from the band, never in band
+    assert t["in_band"].tolist() == [True, True, False, False, True]
+    assert t["band_status"].tolist() == ["in_band", "in_band", "exempt", "out_of_band", "in_band"]
 
 
 def test_grid_table_uses_the_given_deviation_and_fills_missing_residents():

@@ -55,6 +55,7 @@ from ..graph import (
     barrier_road_lines,
     build_graph,
     from_edges,
+    segment_barriers,
 )
 from ..layers import Layers, prepare_layers
 from ..tessellation import dissolve, region_hulls, slice_polygon, tessellate, units_tile
@@ -512,6 +513,11 @@ class UnitCells:
     lines
         The lines grid boundaries should run on (roads, barriers, compound outlines,
         community and street boundaries), when the cells were cut by them; else None.
+    enclave
+        Per unit: a residential unit inside a dedicated area, planned as residential (the
+        area was opened around it, see :func:`gridplan.stages.build_cells`); the grid stage
+        joins those whose cells touch no cell outside the area to their nearest neighbour
+        outside it (``_link_enclaves``). None when there are none.
     """
 
     layers: Layers
@@ -532,6 +538,7 @@ class UnitCells:
     crs: object
     block: np.ndarray | None = None
     lines: np.ndarray | None = None
+    enclave: np.ndarray | None = None
 
     @property
     def barrier_geoms(self) -> np.ndarray | None:
@@ -870,6 +877,65 @@ def _cell_graph(parts: _Parts, bar_geoms: np.ndarray | None) -> Edges:
     return g.edges()
 
 
+def _link_enclaves(
+    edges: Edges, parts: _Parts, enclave: np.ndarray, bar_geoms: np.ndarray | None
+) -> Edges:
+    """Join each group of enclave parts that no edge links to the rest to its nearest part
+    outside the enclaves, in its community.
+
+    A home inside a school or a market stands on ground the dedicated grid keeps, so its
+    cell may touch no other cell; left alone it would be a grid of its own. The link runs to
+    the nearest part outside every enclave (by representative point) and crosses a barrier
+    where the straight line between them does, so the grid stage treats it like any other
+    edge. A group with no part outside in its community stays alone.
+    """
+    n = parts.unit.shape[0]
+    enclave = np.asarray(enclave, dtype=bool)
+    if n == 0 or not enclave.any() or enclave.all():
+        return edges
+    comp = _components(n, edges.i, edges.j)
+    reached = np.zeros(comp.max() + 1, dtype=bool)
+    reached[comp[~enclave]] = True
+    alone = np.flatnonzero(enclave & ~reached[comp])
+    if alone.size == 0:
+        return edges
+    from scipy.spatial import cKDTree
+
+    community = parts.community.astype(str)
+    trees: dict[str, tuple[Any, np.ndarray] | None] = {}
+    new_i: list[int] = []
+    new_j: list[int] = []
+    for c in np.unique(comp[alone]).tolist():
+        members = alone[comp[alone] == c]
+        key = str(community[members[0]])
+        if key not in trees:
+            cand = np.flatnonzero(~enclave & (community == key))
+            trees[key] = (cKDTree(parts.xy[cand]), cand) if cand.size else None
+        found = trees[key]
+        if found is None:
+            continue
+        tree, cand = found
+        dist, idx = tree.query(parts.xy[members])
+        k = int(np.argmin(dist))
+        a, b = int(members[k]), int(cand[int(idx[k])])
+        new_i.append(min(a, b))
+        new_j.append(max(a, b))
+    if not new_i:
+        return edges
+    li, lj = np.asarray(new_i, dtype=np.int64), np.asarray(new_j, dtype=np.int64)
+    crossing, barrier = segment_barriers(
+        parts.xy[li], parts.xy[lj], bar_geoms if bar_geoms is not None else np.zeros(0, object)
+    )
+    log.info("linked %d group(s) of homes inside dedicated areas to their neighbours", li.size)
+    return Edges(
+        np.concatenate([edges.i, li]),
+        np.concatenate([edges.j, lj]),
+        np.concatenate([edges.shared_m, np.full(li.size, 1e-3)]),
+        np.concatenate([edges.crossing, crossing]),
+        np.concatenate([edges.barrier, barrier]),
+    )
+
+
 def unit_graph(cells: UnitCells) -> Edges:
     """The residential units' cell graph, the one every grid is drawn on.
 
@@ -902,7 +968,10 @@ def unit_graph(cells: UnitCells) -> Edges:
         face=cells.face[r],
         community=cells.community[r],
     )
-    return _cell_graph(whole, cells.barrier_geoms)
+    edges = _cell_graph(whole, cells.barrier_geoms)
+    if cells.enclave is not None:
+        edges = _link_enclaves(edges, whole, cells.enclave[r], cells.barrier_geoms)
+    return edges
 
 
 def grids_from_cells(
@@ -971,6 +1040,8 @@ def _grids_sorted(
     parts.unit = resid[parts.unit]
     n_p = parts.unit.shape[0]
     edges = _cell_graph(parts, bar_geoms)
+    if uc.enclave is not None:
+        edges = _link_enclaves(edges, parts, uc.enclave[parts.unit], bar_geoms)
 
     label = np.full(n_p, -1, dtype=np.int64)  # grid number per part
     grid_info: list[dict] = []

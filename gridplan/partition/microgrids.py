@@ -23,7 +23,7 @@ from ..addresses import PartAddresses, part_addresses, slice_households
 from ..config import MicroGridRules, band_admits
 from ..diagnostics import Diagnostic, frame, resolve_grids
 from ..graph import build_graph, from_edges
-from ..tessellation import dissolve, mend_parts
+from ..tessellation import dissolve, mend_parts, slice_apart
 from .core import split_piece
 from .grids import polsby_popper, stable_seed
 
@@ -436,6 +436,9 @@ def _strips(cells: np.ndarray, counts: np.ndarray) -> list:
     broken = np.unique(k[shapely.get_num_geometries(pieces) > 1])
     for c in broken.tolist():
         pieces[bounds[c] : bounds[c + 1]] = mend_parts(pieces[bounds[c] : bounds[c + 1]])
+    # a strip between the pieces of a cell in several parts holds no ground
+    for c in np.unique(k[shapely.area(pieces) <= 0]).tolist():
+        pieces[bounds[c] : bounds[c + 1]] = slice_apart(polys[c], int(n[c]))
     first = (np.cumsum(counts) - counts)[cut]
     slots = np.repeat(first, n) + i
     out[slots] = pieces

@@ -28,7 +28,13 @@ from .assign import (
 )
 from .inputs import normalise_plan, plan_parts
 from .party import party_plan
-from .posts import community_posts, grid_posts, post_diagnostics, street_posts
+from .posts import (
+    community_posts,
+    dedicated_resident_posts,
+    grid_posts,
+    post_diagnostics,
+    street_posts,
+)
 from .roster import check_roster, read_roster_table
 
 __all__ = ["Staffing", "mask_phone", "staffing_plan"]
@@ -42,6 +48,7 @@ TABLES = (
     "grids",
     "communities",
     "streets",
+    "dedicated_residents",
     "party",
     "party_units",
     "assignments",
@@ -122,6 +129,13 @@ class Staffing:
         The rules used.
     has_roster
         Whether a roster was given (the filled/gap columns exist).
+    dedicated_residents
+        Who serves the households of dedicated grids that hold any, one row per grid:
+        ``grid_code``, ``community_id``, ``community_name``, ``households``, ``residents``,
+        ``residents_estimated``, ``served_by`` (``dedicated_contact``: only the host
+        institution's contact, a planner must confirm; ``grid_staff`` with
+        ``staff_dedicated_grids``) and the posts they get. Empty when the plan planned such
+        homes into residential grids (the default ``dedicated_residents = "residential"``).
     """
 
     grids: pd.DataFrame
@@ -135,6 +149,7 @@ class Staffing:
     diagnostics: pd.DataFrame
     rules: StaffingRules
     has_roster: bool = False
+    dedicated_residents: pd.DataFrame | None = None
 
     def rules_table(self, *, language: Language = "en") -> pd.DataFrame:
         """The rules as a ``rule``/``value``/``description`` table."""
@@ -170,6 +185,10 @@ class Staffing:
             elif name == "diagnostics":
                 # rendered again in the workbook's language; lists and params as text
                 frame = dg.flat(dg.render_frame(self.diagnostics, lang=language))
+            elif name == "dedicated_residents" and (
+                self.dedicated_residents is None or self.dedicated_residents.empty
+            ):
+                continue  # a sheet only where dedicated grids hold homes
             else:
                 frame = getattr(self, name).copy()
             if "reason_zh" in frame.columns:
@@ -325,4 +344,5 @@ def staffing_plan(
         diagnostics=dg.frame(diags),
         rules=rules,
         has_roster=filled,
+        dedicated_residents=dedicated_resident_posts(grid_table, rules),
     )

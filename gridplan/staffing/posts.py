@@ -14,10 +14,12 @@ from ..errors import describe_rows
 from .inputs import NO_COMMUNITY, PlanFrames
 
 __all__ = [
+    "DEDICATED_RESIDENT_COLUMNS",
     "FILLED_COLUMNS",
     "POST_COLUMNS",
     "community_posts",
     "community_workers_needed",
+    "dedicated_resident_posts",
     "grid_posts",
     "post_diagnostics",
     "street_posts",
@@ -100,6 +102,36 @@ def grid_posts(frames: PlanFrames, rules: StaffingRules) -> pd.DataFrame:
     # resident volunteer, a grid head and a full-time grid worker are community staff
     out["paid_posts"] = out["grid_head"] + out["fulltime_worker"]
     return out
+
+
+#: columns of :attr:`gridplan.staffing.Staffing.dedicated_residents`
+DEDICATED_RESIDENT_COLUMNS = [
+    "grid_code",
+    "community_id",
+    "community_name",
+    "households",
+    "residents",
+    "residents_estimated",
+    "served_by",
+    "dedicated_contact",
+    "grid_head",
+    "fulltime_worker",
+]
+
+
+def dedicated_resident_posts(grid_table: pd.DataFrame, rules: StaffingRules) -> pd.DataFrame:
+    """Who serves the households of each dedicated grid that has any, one row per grid.
+
+    ``served_by`` is ``grid_staff`` where dedicated grids get a grid head and a full-time
+    grid worker (``rules.staff_dedicated_grids``), else ``dedicated_contact``: only the host
+    institution's contact serves them, which a planner must confirm. A plan that planned
+    those homes into residential grids (``dedicated_residents = "residential"``) has no row.
+    """
+    lived = grid_table[(grid_table["kind"] == "dedicated") & (grid_table["households"] > 0)]
+    out = lived.assign(
+        served_by="grid_staff" if rules.staff_dedicated_grids else "dedicated_contact"
+    )
+    return out[DEDICATED_RESIDENT_COLUMNS].reset_index(drop=True)
 
 
 POST_COLUMNS = [
