@@ -263,3 +263,17 @@ def test_units_outside_every_block_are_covered_too():
     area = study_area(units.geometry.to_numpy(), roads=roads.geometry.to_numpy())
     assert shapely.contains(area, box(X0 + 1, Y0 + 1, X0 + size - 1, Y0 + size - 1))
     _assert_tiles(res.grids, area)
+
+
+def test_queenstown_grids_and_microgrids_are_single_polygons():
+    src = DATA / "singapore_queenstown.gpkg"
+    layers = {k: gpd.read_file(src, layer=k) for k in ("units", "communities", "streets")}
+    plan = gridplan.plan(
+        layers["units"],
+        communities=layers["communities"],
+        streets=layers["streets"],
+        barriers=gpd.read_file(src, layer="barriers"),
+    )
+    for frame in (plan.grids, plan.microgrids):
+        kinds = frame.geom_type.value_counts().to_dict()
+        assert kinds == {"Polygon": len(frame)}, kinds
