@@ -1158,6 +1158,15 @@ def staff_command(
             "default: the plan file's streets layer."
         ),
     ] = None,
+    households: Annotated[
+        Path | None,
+        typer.Option(
+            "--households",
+            help="The household list `gridplan plan --roster` wrote (CSV or XLSX) when the "
+            "roster has a role column (角色/身份/职务): its 楼栋长/单元长/兼职网格员 are "
+            "assigned to the micro-grid holding their address.",
+        ),
+    ] = None,
     max_distance: Annotated[
         float | None,
         typer.Option(
@@ -1192,7 +1201,9 @@ def staff_command(
         parts.update(
             _read_context({"compounds": compounds, "communities": communities, "streets": streets})
         )
-        result = staffing_plan(parts, rules=rules, roster=roster)
+        result = staffing_plan(
+            parts, rules=rules, roster=roster, household_list=households, interface="cli"
+        )
         written = result.to_excel(out, language=lang.value, mask_phones=not show_phones)
     except typer.Exit:
         raise
@@ -1219,6 +1230,13 @@ def staff_command(
         typer.echo(
             f"  roster: {len(result.assignments):,} posts filled, {len(result.unfilled):,} "
             f"unfilled, {len(result.unassigned):,} people without a post"
+        )
+    if result.heads is not None:
+        h = result.heads
+        typer.echo(
+            f"  household list: {int((h['role'] == 'building_head').sum()):,} building heads, "
+            f"{int((h['role'] == 'unit_head').sum()):,} stairwell heads, "
+            f"{int(h['serves_as_parttime'].sum()):,} of them part-time grid workers"
         )
     typer.echo(f"  diagnostics: {len(result.diagnostics):,}")
     typer.echo(f"wrote {written}")

@@ -292,6 +292,16 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "grid workers ({grid_posts}) exceed the community workers at {per_10k} per 10,000 "
         "residents ({workers})",
     ),
+    "heads_unplaced": (
+        "住户名册中 {n} 名楼栋长、单元长或兼职网格员的地址未落到唯一微网格（{rows}）",
+        "{n} building or stairwell heads or part-time workers of the household list have an "
+        "address in no single micro-grid ({rows})",
+    ),
+    "household_roles_ignored": (
+        "住户名册中 {n} 行的角色不是网格岗位，未参与配置（{rows}）",
+        "{n} rows of the household list have a role that is no staffing post and were not "
+        "used ({rows})",
+    ),
     "grids_without_community": (
         "{n_grids} 个网格（{grids}）不属于任何社区，未配社区工作者",
         "{n_grids} grids ({grids}) belong to no community; no community workers are counted "
@@ -498,6 +508,16 @@ _FIXES: dict[str, tuple[str, str]] = {
     "staffing_ratio_or_grids": (
         "提高每万人社区工作者配比（community_workers_per_10k），或合并过小的网格",
         "raise community_workers_per_10k, or merge grids that are too small",
+    ),
+    "staffing_heads_join": (
+        "核对这些住户的地址，使其在规划时匹配到单元（见住户名册的匹配情况）",
+        "correct these households' addresses so they join a unit when planning (see the "
+        "household list's join status)",
+    ),
+    "staffing_head_roles": (
+        "角色写作楼栋长、单元长或兼职网格员的住户才会被安排；其他角色可忽略",
+        "only households whose role reads 楼栋长, 单元长 or 兼职网格员 are assigned; other roles "
+        "can be ignored",
     ),
     "staffing_give_communities": (
         "为这些网格所在的单元提供社区（community_id 或社区图层），或把住户移交属地社区",

@@ -23,7 +23,9 @@ __all__ = [
     "assign_min_cost",
     "assign_posts",
     "fill_grid_table",
+    "grid_centres",
     "locate_homes",
+    "parttime_slots",
 ]
 
 
@@ -260,6 +262,20 @@ def _post_slots(
     return out
 
 
+def grid_centres(frames: PlanFrames) -> dict[str, Any]:
+    """Each grid's centre (None without geometry), where its grid posts sit."""
+    g = frames.grids
+    pts = shapely.centroid(g.geometry.to_numpy()) if frames.crs is not None else [None] * len(g)
+    return dict(zip(g["grid_code"], pts, strict=True))
+
+
+def parttime_slots(
+    grid_table: pd.DataFrame, frames: PlanFrames
+) -> list[tuple[str, str, int, str | None, Any]]:
+    """Every part-time post: (grid_code, community_id, seq, microgrid_code, point)."""
+    return _post_slots("parttime_worker", grid_table, frames, grid_centres(frames))
+
+
 def frames_per_microgrid(grid_table: pd.DataFrame) -> int:
     """Part-time posts per micro-grid as the grid table gives them (0 when there are none)."""
     t = grid_table[grid_table["n_microgrids"] > 0]
@@ -308,14 +324,7 @@ def assign_posts(
     max_distance_m: float = 0.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     pts, in_grids, how = homes
-    g = frames.grids
-    centre = dict(
-        zip(
-            g["grid_code"],
-            shapely.centroid(g.geometry.to_numpy()) if frames.crs is not None else [None] * len(g),
-            strict=True,
-        )
-    )
+    centre = grid_centres(frames)
     assigned_rows, unfilled_rows = [], []
     held = np.zeros(len(roster), dtype=np.int64)
     person_role = roster["role"].to_numpy(dtype=object)

@@ -371,6 +371,15 @@ def normalise_plan(parts: Mapping[str, Any], rules: StaffingRules) -> PlanFrames
                         dtype=object,
                     ),
                     "grid_code": parents.to_numpy(dtype=object),
+                    # what the per-micro-grid sheet shows: households and roster addresses
+                    "households": numeric_values(micro_in["households"].reset_index(drop=True))[
+                        0
+                    ].to_numpy()
+                    if "households" in micro_in.columns
+                    else np.full(len(parents), np.nan),
+                    "addresses": micro_in["addresses"].to_numpy(dtype=object)
+                    if "addresses" in micro_in.columns
+                    else np.full(len(parents), None, dtype=object),
                 },
                 geometry=mgeom.to_numpy() if mgeom is not None else [None] * len(parents),
                 crs=crs,
