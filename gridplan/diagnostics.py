@@ -234,6 +234,16 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "target_count {target} not reached: the plan has {got} communities (the band {lo}-{hi} "
         "admits {k_min}-{k_max} for {total} in all, before street boundaries and contiguity)",
     ),
+    "reform_service_reach": (
+        "社区 {community_code} 最远住户距服务中心 {reach} 米，超过服务半径上限 {limit} 米",
+        "community {community_code} reaches {reach} m from its service centre, beyond the "
+        "{limit} m service limit",
+    ),
+    "reform_village_alone": (
+        "村 {community_code}（{village_type}）没有相邻社区可并入，仍单独成社区",
+        "village {community_code} ({village_type}) has no neighbouring community to join and "
+        "stands alone",
+    ),
     "reform_barrier_crossing": (
         "社区 {community_code} 在障碍线 {barrier} 两侧都有相邻单元",
         "community {community_code} has neighbouring units on both sides of {barrier}",
@@ -566,6 +576,15 @@ _FIXES: dict[str, tuple[str, str]] = {
         "{k_min}–{k_max} 个），或放宽{opt[community_band]}",
         "set {opt[target_count]} nearer {got} (the band admits {k_min}-{k_max} before street "
         "boundaries and contiguity), or widen {opt[community_band]}",
+    ),
+    "reform_service_smaller": (
+        "提高{opt[target_count]}或降低{opt[community_max]}，使社区更小；或放宽服务半径上限",
+        "raise {opt[target_count]} or lower {opt[community_max]} so communities are smaller, "
+        "or relax the service limit",
+    ),
+    "reform_village_neighbours": (
+        "核对该村的边界是否与相邻社区相接，或将其类型改为保留",
+        "check that the village's boundary meets its neighbours', or set its type to kept",
     ),
     "reform_accept_or_widen": (
         "可以接受（例如该线止于社区内部），或放宽{opt[community_band]}使两侧各自成社区",

@@ -19,7 +19,38 @@ from ..diagnostics import Diagnostic
 from ..errors import describe_rows
 from .inputs import PlanFrames
 
-__all__ = ["group_joint_branches", "org_unit_graph", "party_plan"]
+__all__ = ["community_party_level", "group_joint_branches", "org_unit_graph", "party_plan"]
+
+#: the community's own party organisation, from the smallest
+PARTY_LEVELS = ("branch", "general_branch", "committee", "big_committee")
+
+
+def community_party_level(
+    members: float, *, rules: StaffingRules, formed_by_reform: bool = False
+) -> str | None:
+    """The community's party organisation: ``branch`` (党支部), ``general_branch`` (党总支,
+    over ``rules.general_branch_over`` members), ``committee`` (党委, from
+    ``rules.party_committee_from``), or ``big_committee`` (社区大党委) for a community a
+    redivision formed from several (``rules.big_committee_for_reform``). None when the
+    members are unknown (a reform-formed community still gets its big committee).
+
+    Examples
+    --------
+    >>> r = StaffingRules()
+    >>> [community_party_level(m, rules=r) for m in (12, 51, 100)]
+    ['branch', 'general_branch', 'committee']
+    >>> community_party_level(12, rules=r, formed_by_reform=True)
+    'big_committee'
+    """
+    if formed_by_reform and rules.big_committee_for_reform:
+        return "big_committee"
+    if members is None or (isinstance(members, float) and math.isnan(members)):
+        return None
+    if members >= rules.party_committee_from:
+        return "committee"
+    if members > rules.general_branch_over:
+        return "general_branch"
+    return "branch"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from .. import diagnostics as dg
 from ..config import StaffingRules
 from ..diagnostics import Diagnostic
 from ..errors import Problem, ValidationError, describe_rows
-from ..export import write_workbook
+from ..export import excel_path, write_workbook
 from ..i18n import column_label, rule_label, sheet_label, value_label
 from .assign import (
     ASSIGNMENT_COLUMNS,
@@ -235,17 +235,7 @@ class Staffing:
     ) -> Path:
         """Write one sheet per table (Chinese headers by default; ``language="en"`` for
         English). Phone numbers are masked unless ``mask_phones=False``."""
-        p = Path(path)
-        if p.suffix.lower() not in (".xlsx", ".xlsm"):
-            raise ValidationError(
-                [
-                    Problem(
-                        p.name,
-                        "format",
-                        f"cannot write {p.name!r}: expected an Excel workbook ending in .xlsx",
-                    )
-                ]
-            )
+        p = excel_path(path)
         tables = self.tables(language=language, mask_phones=mask_phones)
         write_workbook(p, tables)
         log.info("wrote staffing workbook %s (%d sheets)", p, len(tables))
