@@ -1167,6 +1167,14 @@ def staff_command(
             "assigned to the micro-grid holding their address.",
         ),
     ] = None,
+    current_staff: Annotated[
+        Path | None,
+        typer.Option(
+            "--current-staff",
+            help="CSV/XLSX of the community workers each community has now (community_id or "
+            "社区名称, and 在岗社区工作者/current_workers): shows the gap to the resident ratio.",
+        ),
+    ] = None,
     max_distance: Annotated[
         float | None,
         typer.Option(
@@ -1202,7 +1210,12 @@ def staff_command(
             _read_context({"compounds": compounds, "communities": communities, "streets": streets})
         )
         result = staffing_plan(
-            parts, rules=rules, roster=roster, household_list=households, interface="cli"
+            parts,
+            rules=rules,
+            roster=roster,
+            household_list=households,
+            current_staff=current_staff,
+            interface="cli",
         )
         written = result.to_excel(out, language=lang.value, mask_phones=not show_phones)
     except typer.Exit:
@@ -1226,6 +1239,26 @@ def staff_command(
     )
     c_total = int(c["paid_staff"].sum())
     typer.echo(f"  paid community staff needed (grid heads included): {c_total:,}")
+    if "current_workers" in c.columns:
+        typer.echo(
+            f"  community workers now: {int(c['current_workers'].sum()):,}; still needed to "
+            f"reach {result.rules.community_workers_per_10k:g} per 10,000: "
+            f"{int(c['workers_gap'].sum()):,}"
+        )
+    if result.party_communities is not None:
+        levels = result.party_communities["party_level"].value_counts()
+        typer.echo(
+            "  community party organisations: "
+            + ", ".join(
+                f"{int(levels.get(k, 0)):,} {w}"
+                for k, w in (
+                    ("committee", "committees"),
+                    ("big_committee", "big committees"),
+                    ("general_branch", "general branches"),
+                    ("branch", "branches"),
+                )
+            )
+        )
     if result.has_roster:
         typer.echo(
             f"  roster: {len(result.assignments):,} posts filled, {len(result.unfilled):,} "

@@ -28,9 +28,10 @@ from .assign import (
     locate_homes,
     parttime_slots,
 )
+from .current import apply_current_staff, read_current_staff
 from .heads import HEAD_COLUMNS, heads_fill_parttime, heads_from_households
 from .inputs import normalise_plan, plan_parts
-from .party import party_plan
+from .party import party_plan, party_rollup
 from .posts import (
     community_posts,
     dedicated_resident_posts,
@@ -38,6 +39,7 @@ from .posts import (
     post_diagnostics,
     street_posts,
 )
+from .report import party_setup_table, summary_table, worker_roster_table
 from .roster import check_roster, read_roster_table
 
 __all__ = ["Staffing", "mask_phone", "staffing_plan"]
@@ -48,11 +50,16 @@ Language = Literal["zh", "en"]
 
 #: the tables of a staffing plan, in workbook order
 TABLES = (
+    "summary",
+    "worker_roster",
+    "party_setup",
     "grids",
     "microgrids",
     "communities",
     "streets",
     "dedicated_residents",
+    "party_communities",
+    "party_streets",
     "party",
     "party_units",
     "assignments",
@@ -151,6 +158,14 @@ class Staffing:
         Building and stairwell heads (楼栋长/单元长) a household list names, one row each, in
         the micro-grid holding their address (:data:`gridplan.staffing.heads.HEAD_COLUMNS`);
         ``serves_as_parttime`` where they hold their micro-grid's part-time post.
+    party_communities, party_streets
+        The party organisation through its four levels, Xinzhou style, per community (the
+        community's own organisation ``party_level``: ``branch`` 党支部, ``general_branch``
+        党总支, ``committee`` 党委 by its members, ``big_committee`` 社区大党委 where a
+        redivision merged it; its ``branches``, ``single_branches``, ``joint_branches``,
+        ``compounds_covered``, ``grids_covered``, ``building_groups``,
+        ``central_households``) and per street (the same summed, with the count of each
+        community level ``level_*``).
     """
 
     grids: pd.DataFrame
@@ -167,6 +182,8 @@ class Staffing:
     dedicated_residents: pd.DataFrame | None = None
     microgrids: pd.DataFrame | None = None
     heads: pd.DataFrame | None = None
+    party_communities: pd.DataFrame | None = None
+    party_streets: pd.DataFrame | None = None
 
     def rules_table(self, *, language: Language = "en") -> pd.DataFrame:
         """The rules as a ``rule``/``value``/``description`` table."""
@@ -186,7 +203,9 @@ class Staffing:
     ) -> dict[str, pd.DataFrame]:
         """Every table ready to export: phones masked (unless ``mask_phones=False``), and with
         ``language="zh"`` Chinese headers, sheet names and values (是/否, 住宅网格, 网格长...).
-        Keys are sheet names."""
+        Keys are sheet names. The first three are the tables a street office files: 汇总表
+        (per community, street totals and a grand total), 网格员花名册 (every post and who
+        holds it, with a roster) and 党组织设置表 (with party members)."""
         if language not in ("zh", "en"):
             raise ValidationError(
                 [
@@ -196,15 +215,29 @@ class Staffing:
                 ]
             )
         out: dict[str, pd.DataFrame] = {}
+        report = {
+            "summary": lambda: summary_table(self, language=language),
+            "worker_roster": lambda: worker_roster_table(self),
+            "party_setup": lambda: party_setup_table(self, language=language),
+        }
         for name in TABLES:
-            if name == "rules":
+            if name in report:
+                made = report[name]()
+                if made is None:
+                    continue  # no roster, no party members: no such table
+                frame = made
+            elif name == "rules":
                 frame = self.rules_table(language=language)
             elif name == "diagnostics":
                 # rendered again in the workbook's language; lists and params as text
                 frame = dg.flat(dg.render_frame(self.diagnostics, lang=language))
-            elif name in ("dedicated_residents", "microgrids", "heads") and (
-                getattr(self, name) is None or getattr(self, name).empty
-            ):
+            elif name in (
+                "dedicated_residents",
+                "microgrids",
+                "heads",
+                "party_communities",
+                "party_streets",
+            ) and (getattr(self, name) is None or getattr(self, name).empty):
                 continue  # a sheet only where there are rows
             else:
                 frame = getattr(self, name).copy()
@@ -249,6 +282,7 @@ def staffing_plan(
     roster: str | Path | pd.DataFrame | None = None,
     roster_crs: Any = "EPSG:4326",
     household_list: str | Path | pd.DataFrame | None = None,
+    current_staff: str | Path | pd.DataFrame | None = None,
     interface: Literal["python", "cli"] = "python",
 ) -> Staffing:
     """Posts, party organisation and (optionally) named assignments for a grid plan.
@@ -273,6 +307,10 @@ def staffing_plan(
         (角色/身份/职务): the building and stairwell heads (楼栋长/单元长) and part-time
         workers it names are assigned to the micro-grid holding their address, and fill that
         micro-grid's part-time posts the ``roster`` left open.
+    current_staff
+        The community workers each community has now (CSV/XLSX or frame: community_id or
+        社区名称, and 在岗社区工作者/current_workers): communities and streets then show
+        ``current_workers``, ``current_per_10k`` and ``workers_gap`` to the resident ratio.
     interface
         Whose words the errors use for the fix: ``"python"`` (keywords) or ``"cli"`` (flags).
 
@@ -354,10 +392,31 @@ def staffing_plan(
     if filled and "gap" not in grid_table.columns:
         grid_table = fill_grid_table(grid_table, assignments)
     communities = community_posts(grid_table, frames, rules, filled=filled)
+    if current_staff is not None:
+        now = read_current_staff(
+            current_staff,
+            communities=communities,
+            flag="--current-staff" if interface == "cli" else "`current_staff=`",
+        )
+        communities = apply_current_staff(communities, now)
     streets = street_posts(communities, frames, filled=filled)
+    if current_staff is not None:
+        by_street = communities.groupby("street_id", dropna=False)
+        streets["current_workers"] = streets["street_id"].map(
+            by_street["current_workers"].sum(min_count=1)
+        )
+        res = streets["residents"].astype(float)
+        streets["current_per_10k"] = np.where(
+            res > 0, np.round(streets["current_workers"] / res * 10_000, 2), np.nan
+        )
+        streets["workers_gap"] = streets["street_id"].map(by_street["workers_gap"].sum(min_count=1))
     diags.extend(post_diagnostics(grid_table, communities, rules))
     party, party_units, party_diags = party_plan(frames, rules)
     diags.extend(party_diags)
+    party_comms: pd.DataFrame | None = None
+    party_streets: pd.DataFrame | None = None
+    if not party_units.empty:
+        party_comms, party_streets = party_rollup(party, party_units, communities, frames, rules)
     log.info(
         "staffing: %d grids, %d paid grid posts, %d branches, %d assignments",
         len(grid_table),
@@ -380,6 +439,8 @@ def staffing_plan(
         dedicated_residents=dedicated_resident_posts(grid_table, rules),
         microgrids=microgrid_sheet(grid_table, frames, assignments, heads),
         heads=heads,
+        party_communities=party_comms,
+        party_streets=party_streets,
     )
 
 
