@@ -291,6 +291,38 @@ def village_type_of(
     return out
 
 
+def follow_ground(inp: ReformInput, planner: Planner, pts: np.ndarray) -> int:
+    """Units whose point lies outside their own cell (two buildings on one spot share a
+    Voronoi cell) join the community whose cells hold the point, so every unit lies inside
+    the community it names and the new layers plan directly. Returns the units moved."""
+    cells = inp.cells[inp.resid]
+    ok = ~(shapely.is_empty(cells) | shapely.is_missing(cells))
+    points = shapely.points(pts)
+    inside = np.zeros(len(cells), dtype=bool)
+    inside[ok] = shapely.covers(cells[ok], points[ok])
+    stray = np.flatnonzero(~inside)
+    if not stray.size:
+        return 0
+    tree = shapely.STRtree(cells[ok])
+    holder = np.flatnonzero(ok)
+    moved = 0
+    for a, b in zip(*tree.query(points[stray], predicate="covered_by"), strict=True):
+        node, host = int(stray[a]), int(holder[b])
+        src, dst = int(planner.label[node]), int(planner.label[host])
+        if src == dst or planner.members[src].size <= 1:
+            continue
+        planner.members[src] = planner.members[src][planner.members[src] != node]
+        planner.members[dst] = np.sort(np.append(planner.members[dst], node))
+        w = float(planner.g.weight[node])
+        planner.weight[src] -= w
+        planner.weight[dst] += w
+        planner.label[node] = dst
+        moved += 1
+    if moved:
+        log.info("redivision: %d units joined the community whose ground holds them", moved)
+    return moved
+
+
 def plan_communities(
     inp: ReformInput,
     *,
@@ -345,6 +377,7 @@ def plan_communities(
     moves = planner.polish(rules.refine_passes)
     if rules.max_service_distance_m > 0:
         planner.enforce_reach(float(rules.max_service_distance_m), pts, hh)
+    follow_ground(inp, planner, pts)
     log.info(
         "redivision: %d groups at start, %d after repair, %d units moved at the boundaries",
         n_start,
