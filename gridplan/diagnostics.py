@@ -240,7 +240,7 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "{limit} m service limit",
     ),
     "reform_village_alone": (
-        "村 {community_code}（{village_type}）没有相邻社区可并入，仍单独成社区",
+        "村 {community_code}（{village_type_zh}）没有相邻社区可并入，仍单独成社区",
         "village {community_code} ({village_type}) has no neighbouring community to join and "
         "stands alone",
     ),

@@ -212,3 +212,27 @@ def test_cli_current_staff_and_report_sheets(tmp_path):
     pd.DataFrame({"community_id": ["C7"], "current_workers": [1]}).to_csv(bad, index=False)
     res = CliRunner().invoke(app, ["staff", str(plan), "--current-staff", str(bad), "-o", str(out)])
     assert res.exit_code == 1 and "--current-staff" in res.output and "Traceback" not in res.output
+
+
+def test_no_sheet_repeats_a_header_in_either_language(tmp_path):
+    # two columns under one header break the app's tables and confuse readers: the
+    # part-time posts and the names holding them read 'Part-time grid workers' twice
+    from staffing_data import lonlat as ll
+
+    plan = two_communities()
+    plan.microgrids = gpd.GeoDataFrame(
+        {
+            "microgrid_code": [f"{g}-1" for g in plan.grids["grid_code"]],
+            "grid_code": plan.grids["grid_code"],
+        },
+        geometry=plan.grids.geometry.to_numpy(),
+        crs=CRS,
+    )
+    at = ll(X0 + 50, Y0 + 50)
+    roster = pd.DataFrame(
+        {"name": ["A"], "role": ["parttime_worker"], "lon": [at[0]], "lat": [at[1]]}
+    )
+    s = staffing_plan(plan, roster=roster)
+    for lang in ("zh", "en"):
+        for name, frame in s.tables(language=lang).items():
+            assert not frame.columns.duplicated().any(), (lang, name, list(frame.columns))

@@ -67,6 +67,7 @@ from ..codes import code_continuity
 from ..config import band_admits
 from ..diagnostics import Diagnostic
 from ..errors import Problem, ValidationError, describe_rows
+from ..i18n import value_label
 from ..layers import Layers, prepare_layers
 from ..validate import normalize_ids
 from .assemble import assemble
@@ -366,7 +367,12 @@ def plan_communities(
                     level="community",
                     code="reform_village_alone",
                     community_code=old_codes[o],
-                    params={"village_type": village_types.get(old_codes[o], "kept")},
+                    params={
+                        "village_type": village_types.get(old_codes[o], "kept"),
+                        "village_type_zh": value_label(
+                            "village_type", village_types.get(old_codes[o], "kept"), "zh"
+                        ),
+                    },
                     fix="reform_village_neighbours",
                 )
             )
