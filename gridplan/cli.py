@@ -26,7 +26,7 @@ from .crs import unshift_to_wgs84
 from .diagnostics import flat, in_words, render_frame
 from .errors import GridplanError, Problem, ValidationError
 from .io import FORMATS, check_output_path, list_layers, parse_columns, read_layer, write_gpkg
-from .pipeline import Plan
+from .pipeline import Plan, check_workers
 from .validate import (
     ROLES,
     barrier_class_table,
@@ -845,6 +845,13 @@ def plan_command(
             help="Dask scheduler, e.g. tcp://host:8786 (a local 2-worker cluster if omitted)."
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Processes planning streets side by side on this machine (default 1, as in "
+            "gridplan.plan); the plan is byte for byte the same for every N."
+        ),
+    ] = 1,
 ) -> None:
     """Plan grids, micro-grids and dedicated grids with codes, and write them out.
 
@@ -856,6 +863,7 @@ def plan_command(
             typer.echo(hint, err=True)
         if scheduler is not None and engine is not EngineChoice.dask:
             raise typer.BadParameter("--scheduler needs --engine dask", param_hint="--scheduler")
+        _check_workers(workers, engine=engine)
         rostered = _RosterRun.start(inputs, roster, roster_columns, households)
         result, _ = _plan_inputs(
             inputs,
@@ -863,6 +871,7 @@ def plan_command(
             units_hook=rostered.join if rostered else None,
             engine=engine.value,
             scheduler=scheduler,
+            workers=workers,
         )
         if rostered is not None:
             result = rostered.finish(result, lang=inputs.lang)
@@ -885,6 +894,23 @@ def plan_command(
         rostered.echo()
         written.extend(rostered.written)
     typer.echo(f"wrote {', '.join(str(p) for p in written)}")
+
+
+def _check_workers(workers: int, *, engine: EngineChoice) -> None:
+    """``--workers`` refused before anything is read: a count below 1, or with the Dask
+    engine (whose cluster has its own workers)."""
+    check_workers(workers, interface="cli")
+    if workers > 1 and engine is EngineChoice.dask:
+        raise ValidationError(
+            [
+                Problem(
+                    "arguments",
+                    "workers",
+                    f"--workers {workers} plans in processes of this machine, but --engine dask "
+                    "plans on the Dask cluster's workers; drop --workers or use --engine single",
+                )
+            ]
+        )
 
 
 @dataclass
