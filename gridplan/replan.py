@@ -180,8 +180,13 @@ def replan(
 
 
 def _community_keys(values: pd.Series) -> np.ndarray:
-    """Community per unit as text ("" outside every community)."""
-    return np.array([id_str(v) or "" for v in values.to_numpy()], dtype=object)
+    """Community per unit as text ("" outside every community); the layers hold the ids
+    normalised already (:func:`gridplan.validate.id_str`), or None."""
+    v = values.astype(object).to_numpy()
+    missing = pd.isna(v)
+    if not missing.any() and all(isinstance(x, str) for x in v):
+        return v
+    return np.array([id_str(x) or "" for x in v], dtype=object)
 
 
 def _as_list(value: object) -> list[object]:
@@ -263,9 +268,11 @@ def _check(
         else:
             raw = dict(moves.items())
             move_map = {str(id_str(k)): str(id_str(v)) for k, v in raw.items()}
-    ids = set(units.index.astype(str))
-    unit_comm = dict(zip(units.index.astype(str), comm, strict=True))
-    unit_grid = dict(zip(units.index.astype(str), units["grid_code"].astype(object), strict=True))
+    index = units.index.astype(str)
+    ids = set(index) if move_map else set()
+    moved = index.isin(list(move_map))
+    unit_comm = dict(zip(index[moved], comm[moved], strict=True))
+    unit_grid = dict(zip(index[moved], units["grid_code"].astype(object)[moved], strict=True))
     no_unit = sorted(u for u in move_map if u not in ids)
     no_code = sorted({c for c in move_map.values() if c not in code_comm})
     if no_unit:
