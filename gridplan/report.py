@@ -78,6 +78,9 @@ def _col(frame: pd.DataFrame, name: str, default: object) -> pd.Series:
 
 def _text(values: pd.Series) -> pd.Series:
     """Ids as str, ``""`` where missing (so ``groupby`` keeps every row)."""
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        # every value is text already (the usual case): no per-row pass
+        return pd.Series(values.to_numpy(dtype=object), index=values.index, dtype=object)
     return pd.Series(
         ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values],
         index=values.index,
