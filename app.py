@@ -358,7 +358,7 @@ with st.sidebar.form("rules"):
         help=T("dedicated_residents_help"),
     )
     fix_invalid = st.checkbox(T("fix_invalid"), key="r_fix_invalid", help=T("fix_invalid_help"))
-    st.form_submit_button(T("run_plan"), type="primary", key="run")
+    run_pressed = st.form_submit_button(T("run_plan"), type="primary", key="run")
 
 with st.sidebar.expander(T("map_settings"), expanded=True):
     basemap = st.selectbox(
@@ -423,6 +423,16 @@ except ValidationError as exc:
     st.stop()
 
 dataset = sup.fingerprint(uploads, sorted(columns.items()), source_crs)
+# uploaded data are planned when the planner presses "run", not on every upload or mapping
+# change (each layer would re-plan the whole area); the sample opens planned
+ran: dict[str, str] = st.session_state.setdefault(
+    "ran", {"sample": sup.fingerprint(sample_uploads(), [], None)}
+)
+if run_pressed:
+    ran[source] = dataset
+if ran.get(source) != dataset:
+    st.info(T("press_run", run=T("run_plan")))
+    st.stop()
 edits = _edits(dataset)
 locks_key = tuple(sorted(edits["locks"].items()))
 run = plan_sample if source == "sample" else plan_uploaded

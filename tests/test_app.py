@@ -194,12 +194,20 @@ def test_upload_flow_with_column_mapping() -> None:
     )
     at.run()
     _ok(at)
-    # without the mapping, 户数 is not households: the validation report says so
+    # an upload alone plans nothing: the planner presses "run"
+    assert not at.metric and t("press_run", "zh", run=t("run_plan", "zh")) in at.info[0].value
+    at.button(key="run").click().run()
+    _ok(at)
+    # without the mapping, 户数 is not households: the validation report says so, naming the
+    # mapping box in Chinese
     assert at.error and t("validation_failed", "zh", n=1)[:6] in at.error[0].value
     report = at.dataframe[0].value
-    assert "households" in report.to_string()
+    assert value_label("check", "missing_households", "zh") in report.to_string()
 
     at.text_area(key="columns").set_value("户数 = households").run()
+    _ok(at)
+    assert not at.metric  # a changed mapping waits for "run" too
+    at.button(key="run").click().run()
     _ok(at)
     assert not at.error
     metrics = _metrics(at)
@@ -656,3 +664,42 @@ def test_chinese_ui_shows_no_english() -> None:
     assert _metrics(at)[t("in_band_share", "zh")] == "97.6%"
     residents = summary[column_label("residents", "zh")].iat[0]
     assert float(residents) == round(float(residents))
+
+
+def test_extra_layers_wait_for_run_and_capacity_is_checked_up_front() -> None:
+    at = _start()
+    _upload_units(at)
+    planned = _metrics(at)
+    assert planned[t("households_total", "zh")] == f"{36 * 40:,}"
+    # a second layer does not re-plan by itself
+    barrier = gpd.GeoDataFrame(
+        {"name": ["河"]},
+        geometry=gpd.GeoSeries.from_wkt(["LINESTRING (0 -10, 0 1000)"], crs=3857),
+    ).to_crs(4326)
+    at.file_uploader(key="up_barriers").set_value(
+        ("river.geojson", barrier.to_json().encode(), "application/geo+json")
+    )
+    at.run()
+    _ok(at)
+    assert not at.metric and t("press_run", "zh", run=t("run_plan", "zh")) in at.info[0].value
+    at.button(key="run").click().run()
+    _ok(at)
+    assert _metrics(at)[t("households_total", "zh")] == f"{36 * 40:,}"
+
+    # an island's worth of households in one community: refused at once, in Chinese, saying
+    # what to upload
+    big = make_lattice_units(6, 6, households=20_000).to_crs(4326).to_json().encode()
+    at.file_uploader(key="up_units").set_value(("island.geojson", big, "application/geo+json"))
+    at.text_area(key="columns").set_value("")
+    at.button(key="run").click().run()
+    _ok(at)
+    assert at.error
+    table = at.dataframe[0].value
+    message = table[column_label("message", "zh")].iat[0]
+    assert message == t(
+        "problem_zh",
+        "zh",
+        layer=value_label("layer", "communities", "zh"),
+        what=value_label("check", "community_capacity", "zh"),
+    )
+    assert t("role_streets", "zh")[:2] in message or "社区边界" in message
