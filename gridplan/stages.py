@@ -980,6 +980,26 @@ def order_records(items: Iterable[Diagnostic]) -> list[Diagnostic]:
     return sorted(items, key=key)
 
 
+def _code_notes(codes: PlanCodes, rules: PlanRules) -> list[Diagnostic]:
+    """Notes on codes made of zeros: no county code given, no communities to number."""
+    notes = []
+    if rules.codes.county_code == "000000":
+        notes.append(
+            Diagnostic(level="plan", code="codes_unset", severity="info", fix="set_county_code")
+        )
+    community = [str(c) for c in codes.community.values() if c]
+    if community and all(c.endswith("000") for c in community):
+        notes.append(
+            Diagnostic(
+                level="plan",
+                code="codes_no_communities",
+                severity="info",
+                fix="give_communities",
+            )
+        )
+    return notes
+
+
 def assemble(
     layers: Layers,
     partition: GridPartition,
@@ -1066,7 +1086,7 @@ def assemble(
     code_of: dict[object, str] = {g: c for g, c in codes.grid.items()}
     homes_rows, homes_records = _dedicated_residents(layers, partition, pieces, codes, rules)
     items = dg.resolve_grids([*partition.records, *micro.records, *records], code_of)
-    table = dg.frame(order_records([*items, *homes_records]))
+    table = dg.frame(order_records([*items, *homes_records, *_code_notes(codes, rules)]))
 
     in_crs = layers.crs
     grids_out = grids[[c for c in GRID_COLUMNS if c in grids.columns] + ["geometry"]].to_crs(in_crs)

@@ -372,7 +372,8 @@ CASES: dict[str, Callable[[Path], BadInput]] = {
     ),
     "csv projected metres read as degrees": _file_case(
         lambda t: csv(t, "metres.csv", points_table(lon=[448000.0] * 3, lat=[4417000.0] * 3)),
-        ("beyond ±180", "GeoPackage"),
+        ("beyond ±180", "p0, p1, p2", "448000"),
+        "--coords-crs",
     ),
     "csv coordinates under unmapped names": _file_case(
         lambda t: csv(t, "cn.csv", points_table().rename(columns={"lon": "东经", "lat": "北纬"})),

@@ -63,7 +63,7 @@ import geopandas as gpd
 import numpy as np
 
 from ..codes import code_continuity
-from ..config import band_admits
+from ..config import band_admits, check_plan_arguments
 from ..diagnostics import Diagnostic
 from ..layers import Layers, prepare_layers
 from .assemble import assemble
@@ -130,6 +130,12 @@ def redivide(
     ValidationError
         Bad inputs (every problem listed with row ids and the fix).
     """
+    check_plan_arguments(
+        rules=rules,
+        seed=seed,
+        expected=ReformRules,
+        columns=columns if isinstance(units, gpd.GeoDataFrame) else None,
+    )
     rules = rules or ReformRules()
     if isinstance(units, Layers):
         layers = units
