@@ -268,7 +268,7 @@ def _roster_or_none(path: Path, *, explicit: bool) -> _FileReport | None:
             read_layer(path, interface="cli")
             return None
         except ValidationError as exc:
-            if not any("coordinate" in p.message for p in exc.problems):
+            if not any(p.check == "no_coordinates" for p in exc.problems):
                 return None
     report = _FileReport(path)
     try:
@@ -567,6 +567,11 @@ def _read_config(config: Path | None) -> Any:
     """:func:`gridplan.config.read_rules` on ``--config``, its problems naming the flag."""
     from .config import read_rules
 
+    if config is not None and not config.is_file():
+        where = "is a folder; name the rules .toml file in it" if config.is_dir() else "not found"
+        raise ValidationError(
+            [Problem(config.name, "missing_file", f"--config {str(config)!r}: {where}")]
+        )
     try:
         return read_rules(config)
     except ValidationError as exc:
@@ -580,22 +585,25 @@ def _read_config(config: Path | None) -> Any:
 
 
 def _load_rules(config: Path | None, county_code: str | None) -> PlanRules:
-    rules = _read_config(config).plan
+    """The plan rules of ``--config`` with ``--county-code`` on top; both checked at once."""
+    problems: list[Problem] = []
+    if county_code is not None and not (len(county_code) == 6 and county_code.isdigit()):
+        problems.append(
+            Problem(
+                "--county-code",
+                "county_code",
+                f"--county-code must be 6 digits (the GB/T 2260 county_code of the district), "
+                f"got {county_code!r}; e.g. --county-code 140105 (小店区)",
+            )
+        )
+    try:
+        rules = _read_config(config).plan
+    except ValidationError as exc:
+        problems[:0] = exc.problems
+    if problems:
+        raise ValidationError(problems)
     if county_code is not None:
-        try:
-            codes = replace(rules.codes, county_code=county_code)
-        except ValidationError:
-            raise ValidationError(
-                [
-                    Problem(
-                        "--county-code",
-                        "county_code",
-                        f"--county-code must be 6 digits (the GB/T 2260 county_code of the "
-                        f"district), got {county_code!r}; e.g. --county-code 140105 (小店区)",
-                    )
-                ]
-            ) from None
-        rules = replace(rules, codes=codes)
+        rules = replace(rules, codes=replace(rules.codes, county_code=county_code))
     return rules
 
 
@@ -964,11 +972,13 @@ def plan_command(
             typer.echo(hint, err=True)
         if scheduler is not None and engine is not EngineChoice.dask:
             raise typer.BadParameter("--scheduler needs --engine dask", param_hint="--scheduler")
+        sources = [inputs.units, *inputs.context.values(), roster]
         _check_side_outputs(
             {"--equivalency": (equivalency, (".csv",)), "--report": (report, (".xlsx",))},
-            inputs=[inputs.units, *inputs.context.values(), roster],
+            inputs=sources,
             force=inputs.force,
         )
+        _check_geojson_folder(geojson, inputs=sources)
         rostered = _RosterRun.start(inputs, roster, roster_columns, households)
         result, _ = _plan_inputs(
             inputs,
@@ -1020,6 +1030,32 @@ def _check_side_outputs(
             )
         except ValidationError as exc:
             problems.extend(exc.problems)
+    if problems:
+        raise ValidationError(problems)
+
+
+def _check_geojson_folder(folder: Path | None, *, inputs: list[str | Path | None]) -> None:
+    """Refuse ``--geojson DIR`` before any work when it is a file, or when a file it would
+    write (grids/microgrids/units.geojson) is an input."""
+    if folder is None:
+        return
+    problems: list[Problem] = []
+    if folder.exists() and not folder.is_dir():
+        problems.append(
+            Problem(
+                folder.name,
+                "not_a_folder",
+                f"--geojson {str(folder)!r} is a file; name a folder for grids.geojson, "
+                "microgrids.geojson and units.geojson",
+            )
+        )
+    else:
+        targets = [folder / f"{n}.geojson" for n in ("grids", "microgrids", "units")]
+        for target in targets:
+            try:
+                check_output_path(target, inputs=inputs, force=True, flag="--geojson")
+            except ValidationError as exc:
+                problems.extend(p for p in exc.problems if p.check == "output_is_input")
     if problems:
         raise ValidationError(problems)
 

@@ -147,12 +147,12 @@ class Diagnostic:
 _TEMPLATES: dict[str, tuple[str, str]] = {
     # --- codes ---
     "codes_unset": (
-        "网格编码以 000000 开头：未给出区县代码（GB/T 2260），编码的区县部分全为 0",
+        "网格编码以 000000 开头：未给出区县代码（国家行政区划代码），编码的区县部分全为 0",
         "grid codes start with 000000: no county code (GB/T 2260) was given, so the county part "
         "of every code is zeros",
     ),
     "codes_no_communities": (
-        "网格编码的社区部分均为 000：没有社区边界，也没有单元的 community_id",
+        "网格编码的社区部分均为 000：没有社区边界，单元也没有社区编号",
         "the community part of every grid code is 000: there are no community boundaries and "
         "no community_id on the units",
     ),
@@ -441,7 +441,7 @@ _FIXES: dict[str, tuple[str, str]] = {
         "give the 6-digit county code with {opt[county_code]}, e.g. 140105",
     ),
     "give_communities": (
-        "用{opt[communities]}给出社区边界，或在单元中加入 community_id 列",
+        "用{opt[communities]}给出社区边界，或在单元中加入社区编号（community_id）列",
         "give the community boundaries with {opt[communities]}, or a community_id column on "
         "the units",
     ),

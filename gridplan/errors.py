@@ -102,6 +102,11 @@ INPUT_OPTIONS: dict[str, dict[str, str]] = {
         "cli": "put a .cpg file naming the encoding (e.g. GBK) next to the .shp",
         "app": "re-save the file as UTF-8",
     },
+    "source_crs": {
+        "python": "drop source_crs, or pass the layer in longitude/latitude",
+        "cli": "drop --source-crs, or pass the layer in longitude/latitude",
+        "app": "set 'Coordinates taken from' to WGS84, or upload the layer in longitude/latitude",
+    },
     "force": {
         "python": "pass force=True to overwrite it",
         "cli": "pass --force to overwrite it",
@@ -110,7 +115,7 @@ INPUT_OPTIONS: dict[str, dict[str, str]] = {
     "balance": {
         "python": "plan by population with GridRules(balance='population')",
         "cli": 'plan by population with balance = "population" in the [grid] table of the '
-        "--rules file",
+        "--config file",
         "app": "plan by population in the sidebar",
     },
 }

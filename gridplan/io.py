@@ -183,6 +183,12 @@ def _zip_members(path: Path) -> list[str]:
     return names
 
 
+def safe_zip_members(path: str | Path) -> list[str]:
+    """Member names of the zip ``path``; a damaged zip, or one with a member that would be
+    written outside its folder, is refused with a :class:`~gridplan.errors.ValidationError`."""
+    return _zip_members(Path(path))
+
+
 def _junk_member(name: str) -> bool:
     base = name.rsplit("/", 1)[-1]
     return name.startswith("__MACOSX") or base.startswith("._") or base.startswith(".")
@@ -724,10 +730,35 @@ def _table_to_gdf(
         )
         if found:
             raise ValidationError(found)
-    geoms = np.full(len(df), None, dtype=object)
-    geoms[ok] = shapely.points(xs[ok], ys[ok])
     if (~ok).any():
-        logger.warning("%s: %d rows have no usable coordinates", path.name, int((~ok).sum()))
+        # a row without a place would be lost: name it and what its cells hold
+        id_col = find_column(columns, ("unit_id",))
+        ids = df[id_col].tolist() if id_col else [i + 2 for i in range(len(df))]
+        bad = np.flatnonzero(~ok)
+
+        def cell(value: object) -> str:
+            if value is None or (isinstance(value, float) and not np.isfinite(value)):
+                return "empty" if value is None or value != value else str(value)
+            return repr(value) if isinstance(value, str) else str(value)
+
+        shown = ", ".join(
+            f"{ids[i]}: {xcol}={cell(df[xcol].iloc[i])}, {ycol}={cell(df[ycol].iloc[i])}"
+            for i in bad[:5]
+        )
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise ValidationError(
+            [
+                Problem(
+                    path.name,
+                    "missing_coordinates",
+                    f"{len(bad)} row(s) of {path.name!r} have no usable coordinates in "
+                    f"{xcol!r}/{ycol!r} ({'ids' if id_col else 'rows'} {shown}{more}); write "
+                    "both as numbers (decimal degrees for longitude/latitude) or drop those rows",
+                    tuple(ids[i] for i in bad),
+                )
+            ]
+        )
+    geoms = shapely.points(xs, ys)
     return gpd.GeoDataFrame(df, geometry=geoms, crs=target_crs)
 
 

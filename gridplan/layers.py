@@ -164,13 +164,16 @@ def _rename(
     return out, []
 
 
-def _unshift(gdf: Any, role: str, source_crs: SourceCRS | None) -> tuple[Any, list[Problem]]:
+def _unshift(
+    gdf: Any, role: str, source_crs: SourceCRS | None, interface: Interface = "python"
+) -> tuple[Any, list[Problem]]:
     if source_crs in (None, "wgs84") or not isinstance(gdf, gpd.GeoDataFrame):
         return gdf, []
     try:
         return unshift_to_wgs84(gdf, source=source_crs), []
     except ValueError as exc:
-        return gdf, [Problem(role, "source_crs", f"{exc}; drop source_crs or pass lon/lat data.")]
+        message = str(exc).replace(f"source_crs={source_crs!r}", f"converting from {source_crs}")
+        return gdf, [Problem(role, "source_crs", f"{message}; {option('source_crs', interface)}.")]
 
 
 def _keep_dimension(geom: Any, dim: int) -> Any:
@@ -552,7 +555,7 @@ def prepare_layers(
             continue
         gdf, found = _rename(gdf, role, columns, interface)
         problems.extend(found)
-        gdf, found = _unshift(gdf, role, source_crs)
+        gdf, found = _unshift(gdf, role, source_crs, interface)
         problems.extend(found)
         if fix_invalid and isinstance(gdf, gpd.GeoDataFrame):
             gdf = repair_geometry(gdf, role=role)
