@@ -239,6 +239,38 @@ FILE_CASES: list[tuple[str, Callable[[Path], Path], dict[str, Any], tuple[str, .
         ("is not WKT", "geometry"),
     ),
     ("xlsx title row above header", _xlsx_title_row, {}, ("header row seems to be row 2",)),
+    (
+        "csv empty coordinate cell",
+        lambda t: _csv(t, "e.csv", pd.DataFrame({"lon": [112.5, None], "lat": [37.8, 37.9]})),
+        {},
+        ("no usable coordinates", "rows 3", "lon=empty"),
+    ),
+    (
+        "csv text coordinate cell",
+        lambda t: _csv(
+            t,
+            "x.csv",
+            pd.DataFrame({"unit_id": ["a", "b"], "lon": [112.5, "东经"], "lat": [37.8] * 2}),
+        ),
+        {},
+        ("no usable coordinates", "ids b", "'东经'"),
+    ),
+    (
+        "renaming onto an existing column as read",
+        lambda t: _csv(
+            t,
+            "r.csv",
+            pd.DataFrame({"lon": [112.5], "lat": [37.8], "户数": [3], "households": [3]}),
+        ),
+        {"columns": {"户数": "households"}},
+        ("two columns named households", "`columns`"),
+    ),
+    (
+        "csv coordinates mapped onto each other",
+        lambda t: _csv(t, "m.csv", pd.DataFrame({"东经": [112.5], "北纬": [37.8]})),
+        {"columns": {"东经": "lon", "北纬": "lon"}},
+        ("two columns named lon",),
+    ),
     ("xlsx merged header cells", _xlsx_merged_header, {}, ("unmerge",)),
 ]
 
@@ -514,6 +546,11 @@ LAYER_CASES: list[tuple[str, Callable[[], dict[str, Any]], tuple[str, ...]]] = [
         ("population", "u0"),
     ),
     (
+        "source_crs on a projected layer",
+        lambda: {"units": units(), "source_crs": "gcj02"},
+        ("converting from gcj02", "projected", "drop source_crs"),
+    ),
+    (
         "population plan without population",
         lambda: {"units": units(), "balance": "population"},
         ("`population` column",),
@@ -671,6 +708,54 @@ RULE_CASES: list[tuple[str, Callable[[], Any], tuple[str, ...]]] = [
     ("seed True", lambda: check_plan_arguments(seed=True), ("`seed`", "True")),
     ("seed negative", lambda: check_plan_arguments(seed=-1), ("`seed`", "-1")),
     ("engine unknown", lambda: check_plan_arguments(engine="gpu"), ("`engine`", "'gpu'", "'dask'")),
+    (
+        "columns not a mapping",
+        lambda: check_plan_arguments(columns="户数=households"),
+        ("`columns`", "'户数=households'", "{'户数': 'households'}"),
+    ),
+    (
+        "columns to a number",
+        lambda: check_plan_arguments(columns={"户数": 3}),
+        ("`columns`", "{'户数': 3}"),
+    ),
+    (
+        "source_crs unknown",
+        lambda: check_plan_arguments(source_crs="baidu"),
+        ("`source_crs`", "'baidu'", "'bd09'"),
+    ),
+    ("locks not a mapping", lambda: check_plan_arguments(locks="A"), ("`locks`", "'A'")),
+    ("progress not callable", lambda: check_plan_arguments(progress=5), ("`progress`", "5")),
+    (
+        "micro band above the grid band",
+        lambda: PlanRules(microgrid=MicroGridRules(min_households=400, max_households=600)),
+        ("[microgrid] band 400-600", "300..399"),
+    ),
+    (
+        "plan with columns not a mapping",
+        lambda: gridplan.plan(units(), columns="户数=households"),
+        ("`columns`",),
+    ),
+    (
+        "prepare_layers with an unknown source_crs",
+        lambda: gridplan.prepare_layers(units(), source_crs="gaode"),
+        ("`source_crs`", "'gaode'"),
+    ),
+    (
+        "redivide rules abc",
+        lambda: gridplan.redivide(
+            units(),
+            communities=gpd.GeoDataFrame(
+                {"community_id": ["c"]}, geometry=[box(X0, Y0, X0 + 400, Y0 + 100)], crs=32649
+            ),
+            rules="abc",
+        ),
+        ("`rules`", "'abc'", "ReformRules"),
+    ),
+    (
+        "plan with locks not a mapping",
+        lambda: gridplan.plan(units(), locks="A"),
+        ("`locks`",),
+    ),
     (
         "plan rules for grid rules",
         lambda: check_plan_arguments(rules=PlanRules(), expected=GridRules),
