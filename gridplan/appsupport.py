@@ -42,13 +42,8 @@ import shapely
 
 from .diagnostics import flat, in_words, render_frame
 from .errors import Problem, ValidationError
-<<<<<<< HEAD
-from .i18n import Lang, label_columns, label_values
-from .io import FORMATS, extract_zip, list_layers, parse_columns, read_layer, safe_zip_members
-=======
 from .i18n import VALUES, Lang, label_columns, label_values, sheet_label, t, value_label
-from .io import FORMATS, extract_zip, list_layers, parse_columns, read_layer
->>>>>>> main
+from .io import FORMATS, extract_zip, list_layers, parse_columns, read_layer, safe_zip_members
 from .render import grid_adjacency
 from .validate import id_str, normalize_ids
 

@@ -979,7 +979,7 @@ def plan_command(
             typer.echo(hint, err=True)
         if scheduler is not None and engine is not EngineChoice.dask:
             raise typer.BadParameter("--scheduler needs --engine dask", param_hint="--scheduler")
-<<<<<<< HEAD
+        _check_workers(workers, engine=engine)
         sources = [inputs.units, *inputs.context.values(), roster]
         _check_side_outputs(
             {"--equivalency": (equivalency, (".csv",)), "--report": (report, (".xlsx",))},
@@ -987,9 +987,6 @@ def plan_command(
             force=inputs.force,
         )
         _check_geojson_folder(geojson, inputs=sources)
-=======
-        _check_workers(workers, engine=engine)
->>>>>>> main
         rostered = _RosterRun.start(inputs, roster, roster_columns, households)
         result, _ = _plan_inputs(
             inputs,
@@ -1022,7 +1019,6 @@ def plan_command(
     typer.echo(f"wrote {', '.join(str(p) for p in written)}")
 
 
-<<<<<<< HEAD
 def _check_side_outputs(
     outputs: dict[str, tuple[Path | None, tuple[str, ...]]],
     *,
@@ -1071,7 +1067,8 @@ def _check_geojson_folder(folder: Path | None, *, inputs: list[str | Path | None
                 problems.extend(p for p in exc.problems if p.check == "output_is_input")
     if problems:
         raise ValidationError(problems)
-=======
+
+
 def _check_workers(workers: int, *, engine: EngineChoice) -> None:
     """``--workers`` refused before anything is read: a count below 1, or with the Dask
     engine (whose cluster has its own workers)."""
@@ -1087,7 +1084,6 @@ def _check_workers(workers: int, *, engine: EngineChoice) -> None:
                 )
             ]
         )
->>>>>>> main
 
 
 @dataclass
@@ -1695,8 +1691,11 @@ def reform_command(
         }
         # the output is refused before any reading: never an input, never an existing file
         # without --force, always a GeoPackage
+        book = xlsx or out.with_suffix(".xlsx")
         _check_side_outputs(
-            {"--out": (out, (".gpkg",))}, inputs=[units, *given.values(), config], force=force
+            {"--out": (out, (".gpkg",)), "--xlsx": (book, (".xlsx",))},
+            inputs=[units, *given.values(), config],
+            force=force,
         )
         if (communities is None) == (community_column is None):
             raise ValidationError(
@@ -1789,12 +1788,8 @@ def reform_command(
                 roads=frames.get("roads"),
                 rules=rules,
                 seed=seed,
-<<<<<<< HEAD
-                columns=None,
-=======
-                columns=mapping or None,
+                columns=None,  # applied as each file was read
                 village_types=village_types,
->>>>>>> main
             )
         layers_out: dict[str, pd.DataFrame] = {
             "communities": result.communities,
@@ -1811,16 +1806,10 @@ def reform_command(
             layers_out["diagnostics"] = flat(
                 render_frame(result.diagnostics, lang=diagnostics_lang, interface="cli")
             )
-<<<<<<< HEAD
         # one fresh file, written whole and renamed into place: no stale layers from an
         # earlier run, never half a GeoPackage
         write_gpkg(out, {n: index_as_column(f) for n, f in layers_out.items()}, keep=False)
-=======
-        for name, frame in layers_out.items():
-            write_layer(frame, out, layer=name)
-        book = xlsx or out.with_suffix(".xlsx")
         reform_workbook(result, book, lang=diagnostics_lang)
->>>>>>> main
     except typer.Exit:
         raise
     except typer.BadParameter:

@@ -46,12 +46,8 @@ import shapely
 from shapely.geometry import mapping
 
 from .diagnostics import Interface, Lang, flat, render_frame
-<<<<<<< HEAD
-from .io import atomic_path, normalize_xlsx, write_gpkg
-=======
 from .errors import Problem, ValidationError
-from .io import normalize_xlsx, write_gpkg
->>>>>>> main
+from .io import atomic_path, normalize_xlsx, write_gpkg
 from .stages import UNIT_PART_COLUMNS
 from .validate import normalize_ids
 

@@ -35,7 +35,7 @@ from shapely import STRtree
 from . import diagnostics as dg
 from .codes import grid_codes, microgrid_codes
 from .config import PlanRules
-from .crs import working_crs
+from .crs import check_planning_crs, working_crs
 from .diagnostics import Diagnostic
 from .errors import Interface
 from .layers import Layers, check_plan_size, prepare_layers
@@ -310,6 +310,8 @@ def dedicated_homes(
     DedicatedHomes
     """
     rules = rules or PlanRules()
+    if work_crs is not None:
+        work_crs = check_planning_crs(work_crs)
     n = len(layers.units)
     if layers.dedicated is None or len(layers.dedicated) == 0 or n == 0:
         return DedicatedHomes(areas=None, area_of=np.full(n, -1, dtype=np.int64))
@@ -406,6 +408,8 @@ def build_cells(
     UnitCells
     """
     rules = rules or PlanRules()
+    if work_crs is not None:  # Web Mercator or degrees would give wrong distances and areas
+        work_crs = check_planning_crs(work_crs)
     homes = None
     if rules.dedicated_residents == "residential" and layers.dedicated is not None:
         crs = work_crs if work_crs is not None else working_crs(layers.units)

@@ -752,6 +752,16 @@ RULE_CASES: list[tuple[str, Callable[[], Any], tuple[str, ...]]] = [
         ("`rules`", "'abc'", "ReformRules"),
     ),
     (
+        "cells in Web Mercator",
+        lambda: gridplan.stages.build_cells(gridplan.prepare_layers(units()), work_crs=3857),
+        ("`work_crs`", "EPSG:3857", "1/cos(latitude)"),
+    ),
+    (
+        "cells in degrees",
+        lambda: gridplan.stages.dedicated_homes(gridplan.prepare_layers(units()), work_crs=4326),
+        ("`work_crs`", "EPSG:4326", "degrees"),
+    ),
+    (
         "plan with locks not a mapping",
         lambda: gridplan.plan(units(), locks="A"),
         ("`locks`",),
