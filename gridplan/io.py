@@ -1183,8 +1183,7 @@ def normalize_xlsx(path: str | Path) -> Path:
     with zipfile.ZipFile(p) as z:
         items = [(info, z.read(info.filename)) for info in z.infolist()]
     stamp = FIXED_TIMESTAMP.encode()
-    tmp = p.with_name(p.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+    with atomic_path(p) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
         for info, content in items:
             if info.filename == "docProps/core.xml":
                 content = re.sub(
@@ -1194,5 +1193,4 @@ def normalize_xlsx(path: str | Path) -> Path:
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = info.external_attr
             z.writestr(entry, content)
-    tmp.replace(p)
     return p

@@ -1023,3 +1023,42 @@ def test_overlapping_communities_or_streets_name_both_ids_and_the_area(role):
         "a and b (10,000 m²)",
         f"Clip the {role}",
     )
+
+
+@pytest.fixture(scope="module")
+def small_plan() -> gridplan.Plan:
+    return gridplan.plan(units(8, households=60))
+
+
+@pytest.mark.parametrize(
+    ("name", "write"),
+    [
+        ("equivalency.csv", lambda plan, p: gridplan.export.write_equivalency(plan, p)),
+        ("report.xlsx", lambda plan, p: gridplan.export.write_report_xlsx(plan, p)),
+        ("plan.gpkg", lambda plan, p: gridplan.export.write_geopackage(plan, p)),
+        ("grids.geojson", lambda plan, p: gridplan.export.write_geojson(plan, p.parent)),
+        ("grids.csv", lambda plan, p: write_layer(plan.grids, p)),
+        ("grids.zip", lambda plan, p: write_layer(plan.grids, p)),
+    ],
+)
+def test_every_writer_leaves_the_old_file_when_interrupted(
+    small_plan, tmp_path, monkeypatch, name, write
+):
+    """Each output is written to a temporary file and renamed: a run stopped before the
+    rename leaves the earlier file byte for byte, and no temporary file behind."""
+    import gridplan.io as gio
+
+    path = tmp_path / name
+    path.write_bytes(b"an earlier result")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gio.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write(small_plan, path)
+    assert path.read_bytes() == b"an earlier result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    monkeypatch.undo()
+    write(small_plan, path)  # and without the interruption the file is replaced
+    assert path.read_bytes() != b"an earlier result"
