@@ -43,7 +43,7 @@ import shapely
 from .diagnostics import flat, in_words, render_frame
 from .errors import Problem, ValidationError
 from .i18n import VALUES, Lang, label_columns, label_values, sheet_label, t, value_label
-from .io import FORMATS, extract_zip, list_layers, parse_columns, read_layer
+from .io import FORMATS, extract_zip, list_layers, parse_columns, read_layer, safe_zip_members
 from .render import grid_adjacency
 from .validate import id_str, normalize_ids
 
@@ -143,12 +143,14 @@ def safe_extract_zip(
     *,
     max_bytes: int = MAX_UNZIPPED_MB * 1_000_000,
     max_members: int = MAX_ZIP_MEMBERS,
+    name: str = "zip",
 ) -> list[Path]:
     """Extract a zip archive held in ``data`` into ``dest``, safely.
 
     Refuses (with a :class:`ValidationError`, before writing anything) archives with absolute
     member paths, ``..`` components, more than ``max_members`` members or more than
-    ``max_bytes`` once extracted. Symbolic links are written as plain files.
+    ``max_bytes`` once extracted. Symbolic links are written as plain files. ``name`` is the
+    upload's name in messages.
 
     Returns
     -------
@@ -159,14 +161,14 @@ def safe_extract_zip(
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             n_files = sum(1 for i in zf.infolist() if not i.is_dir())
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise _problem("zip", "bad_zip", f"not a readable zip file ({exc})") from exc
+        raise _problem(name, "bad_zip", f"{name!r} is not a readable zip file ({exc})") from exc
     if n_files > max_members:
         raise _problem(
-            "zip", "too_many_members", f"the zip holds {n_files} files, above {max_members}"
+            name, "too_many_members", f"{name!r} holds {n_files} files, above {max_members}"
         )
     # the one safe extraction: names checked, decompressed bytes counted against the cap (a
     # zip whose declared sizes lie gives a ValidationError, not BadZipFile)
-    return extract_zip(data, dest, limit=max_bytes)
+    return extract_zip(data, dest, limit=max_bytes, name=name)
 
 
 def _safe_name(name: str, fallback: str) -> str:
@@ -183,7 +185,7 @@ def _readable_in(files: list[Path]) -> list[Path]:
         f
         for f in files
         if f.suffix.lower() in FORMATS
-        and f.suffix.lower() != ".zip"
+        and f.suffix.lower() not in (".zip", ".txt")  # a readme is not a layer
         and "__MACOSX" not in f.parts
         and not f.name.startswith("._")
     ]
@@ -205,12 +207,25 @@ def _materialise(upload: Upload, workdir: Path) -> list[Path]:
     folder = workdir / upload.role
     folder.mkdir(parents=True, exist_ok=True)
     if suffix == ".zip":
-        files = _readable_in(safe_extract_zip(upload.data, folder / "zip"))
+        if not upload.data:
+            raise _problem(
+                upload.name,
+                "empty_file",
+                f"the file {upload.name!r} is empty (0 bytes); export the layer again or pick "
+                "the right file",
+            )
+        path = folder / name
+        path.write_bytes(upload.data)
+        if any(m.lower().endswith(".shp") for m in safe_zip_members(path)):
+            # a zipped Shapefile is read as the CLI reads it (gridplan.io.read_layer): member
+            # names checked, sidecars required, decompressed bytes counted
+            return [path]
+        files = _readable_in(safe_extract_zip(upload.data, folder / "zip", name=upload.name))
         if not files:
             raise _problem(
                 upload.name,
                 "no_layer",
-                f"{upload.name!r} holds no readable layer (.shp, .gpkg, .geojson, .csv, .xlsx)",
+                f"{upload.name!r} holds no .shp, .gpkg, .geojson, .csv or .xlsx layer to read",
             )
         return files
     path = folder / name
@@ -223,14 +238,23 @@ def upload_layers(name: str, data: bytes) -> list[str]:
     readable files (Shapefiles first) of a zip."""
     with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
         files = _materialise(Upload("layers", name, data), Path(tmp))
+        if files[0].suffix.lower() == ".zip":  # a zipped Shapefile: its Shapefiles
+            return list_layers(files[0])
         if len(files) > 1 or Path(name).suffix.lower() == ".zip":
             return [f.stem if f.suffix.lower() == ".shp" else f.name for f in files]
         return list_layers(files[0])
 
 
-def read_upload(upload: Upload, *, workdir: Path) -> gpd.GeoDataFrame:
-    """Read one uploaded layer (see :func:`gridplan.io.read_layer`) via files in ``workdir``."""
+def read_upload(
+    upload: Upload, *, workdir: Path, columns: Mapping[str, str] | None = None
+) -> gpd.GeoDataFrame:
+    """Read one uploaded layer (see :func:`gridplan.io.read_layer`) via files in ``workdir``.
+
+    ``columns`` (the column mapping box) is applied as the file is read, so it can name a
+    CSV/XLSX's coordinate columns (东经 = lon, 北纬 = lat)."""
     files = _materialise(upload, workdir)
+    if files[0].suffix.lower() == ".zip":  # a zipped Shapefile
+        return read_layer(files[0], layer=upload.layer, columns=columns, interface="app")
     if len(files) > 1 or Path(upload.name).suffix.lower() == ".zip":
         chosen = files[0]
         if upload.layer is not None:
@@ -243,8 +267,8 @@ def read_upload(upload: Upload, *, workdir: Path) -> gpd.GeoDataFrame:
                     f"{', '.join(f.name for f in files)}",
                 )
             chosen = match[0]
-        return read_layer(chosen, interface="app")
-    return read_layer(files[0], layer=upload.layer, interface="app")
+        return read_layer(chosen, columns=columns, interface="app")
+    return read_layer(files[0], layer=upload.layer, columns=columns, interface="app")
 
 
 def upload_categories(upload: Upload, *, columns: Mapping[str, str] | None = None) -> list[str]:
@@ -291,7 +315,7 @@ def plan_from_uploads(
     with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
         for u in uploads:
             try:
-                frames[u.role] = read_upload(u, workdir=Path(tmp))
+                frames[u.role] = read_upload(u, workdir=Path(tmp), columns=columns)
             except ValidationError as exc:
                 read_problems.extend(exc.problems)
     if read_problems:
@@ -301,12 +325,13 @@ def plan_from_uploads(
         units,
         **frames,
         rules=rules,
-        columns=dict(columns) if columns else None,
+        columns=None,  # applied as each upload was read
         seed=seed,
         locks=lock_map(locks) if locks else None,
         source_crs=source_crs,  # type: ignore[arg-type]
         fix_invalid=fix_invalid,
         progress=progress,
+        interface="app",  # fixes name the app's widgets, not Python keywords
     )
 
 

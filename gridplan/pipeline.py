@@ -154,7 +154,15 @@ def plan(
     >>> int(p.microgrids["households"].sum()) == int(p.units["households"].sum())
     True
     """
-    check_plan_arguments(rules=rules, seed=seed, engine=engine)
+    check_plan_arguments(
+        rules=rules,
+        seed=seed,
+        engine=engine,
+        columns=columns,
+        source_crs=source_crs,
+        locks=locks,
+        progress=progress,
+    )
     check_workers(workers, interface=interface)
     rules = rules or PlanRules()
     layers = prepare(

@@ -427,7 +427,9 @@ def test_chinese_app_shows_diagnostics_in_chinese() -> None:
     # back to machine names to read the row's ids
     names = {column_label(c, "zh"): c for c in diagnostics.COLUMNS}
     rows = full.rename(columns=names).to_dict("records")
-    assert {r["level"] for r in rows} <= {value_label("level", v, "zh") for v in ("grid", "unit")}
+    # "plan": the note that codes start with 000000 (the sample has no county code)
+    levels = {value_label("level", v, "zh") for v in ("grid", "unit", "plan")}
+    assert {r["level"] for r in rows} <= levels
     for row in rows:
         for col in ("message", "fix"):
             assert not _latin_left(row, str(row[col])), (row["code"], row[col])
@@ -543,7 +545,7 @@ def test_diagnostics_view_labels_headers_and_values(tight_plan) -> None:
     view = sup.diagnostics_view(tight_plan.diagnostics, "zh", columns=["level", "message"])
     assert list(view.columns) == [column_label("level", "zh"), column_label("message", "zh")]
     assert set(view[column_label("level", "zh")]) <= {
-        value_label("level", v, "zh") for v in ("grid", "unit", "microgrid")
+        value_label("level", v, "zh") for v in ("grid", "unit", "microgrid", "plan")
     }
 
 
