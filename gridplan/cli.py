@@ -25,7 +25,15 @@ from .config import GridRules, PlanRules
 from .crs import unshift_to_wgs84
 from .diagnostics import flat, in_words, render_frame
 from .errors import GridplanError, Problem, ValidationError
-from .io import FORMATS, check_output_path, list_layers, parse_columns, read_layer, write_gpkg
+from .io import (
+    FORMATS,
+    check_output_path,
+    list_layers,
+    parse_columns,
+    read_layer,
+    split_layer,
+    write_gpkg,
+)
 from .pipeline import Plan
 from .validate import (
     ROLES,
@@ -450,15 +458,8 @@ _DEMO_SAMPLES: dict[str, tuple[str, dict[str, str], str]] = {
 
 
 def _split_layer(spec: str) -> tuple[Path, str | None]:
-    """``"path.gpkg:layer"`` -> ``(path, "layer")``; a plain path (even ``C:\\x.gpkg``) has no
-    layer."""
-    path = Path(spec)
-    if path.exists() or ":" not in spec:
-        return path, None
-    head, _, tail = spec.rpartition(":")
-    if head and tail and not any(sep in tail for sep in "/\\"):
-        return Path(head), tail
-    return path, None
+    """``"path.gpkg:layer"`` -> ``(path, "layer")`` (:func:`gridplan.io.split_layer`)."""
+    return split_layer(spec)
 
 
 def _read_input(spec: str, *, role: str) -> gpd.GeoDataFrame:
@@ -691,6 +692,15 @@ def _plan_input_options(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite OUT if it exists (never an input file).")
     ] = False,
+    previous: Annotated[
+        str | None,
+        typer.Option(
+            "--previous",
+            help="The existing plan to re-plan from: OLD.gpkg[:LAYER] (grid polygons with "
+            "grid_code) or OLD.csv/.xlsx (unit_id, grid_code). Grids still valid keep their "
+            "shape and code; new grids never reuse a retired code.",
+        ),
+    ] = None,
 ) -> None:
     """The inputs `gridplan plan` and `gridplan grids` share, declared once (a template for
     :func:`_with_plan_inputs`; never called)."""
@@ -716,6 +726,7 @@ class _PlanInputs:
     fix_invalid: bool
     lang: str
     force: bool
+    previous: str | None = None
 
     @property
     def context(self) -> dict[str, str | None]:
@@ -777,12 +788,20 @@ def _plan_inputs(
     inputs.out.parent.mkdir(parents=True, exist_ok=True)
     check_output_path(
         inputs.out,
-        inputs=[inputs.units, *inputs.context.values()],
+        inputs=[inputs.units, *inputs.context.values(), inputs.previous],
         force=inputs.force,
         interface="cli",
     )
     mapping = _parse_columns(inputs.columns)
     rules = _load_rules(inputs.config, inputs.county_code)
+    if inputs.previous is not None:
+        # the old plan is checked (file, layer, code and unit columns) before anything else
+        # is read, in the language of --lang
+        from .previous import load_previous
+
+        options["previous"] = load_previous(
+            inputs.previous, lang=_diagnostics_lang(inputs.lang), interface="cli"
+        )
     frames = _read_inputs(inputs.units, inputs.context)
     if units_hook is not None:
         frames["units"] = units_hook(frames["units"], mapping)
