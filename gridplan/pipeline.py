@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Literal
 
 import geopandas as gpd
@@ -26,8 +27,8 @@ from .config import PlanRules, check_plan_arguments
 from .distributed import plan_distributed, plan_processes
 from .errors import Interface, Problem, ValidationError
 from .layers import Layers
-from .partition.grids import normalize_locks
-from .previous import previous_locks, read_previous
+from .partition.grids import GridPartition
+from .previous import read_previous
 from .stages import (
     GRID_COLUMNS,
     MICROGRID_COLUMNS,
@@ -132,8 +133,12 @@ def plan(
     previous
         An existing plan (grid polygons with ``grid_code``, or a ``unit_id``/``grid_code``
         table, as a path or frame; :func:`gridplan.previous.read_previous`): its grids that
-        are still in band are kept with their codes, the rest is re-planned and new grids
-        take free sequence numbers.
+        are still valid (in band, contiguous without crossing a barrier, in one community)
+        are kept with their codes and micro-grids; the rest is re-planned moving as few
+        households as possible (:mod:`gridplan.partition.continuity`), re-planned grids
+        holding most of an old grid inherit its code, and new grids take free sequence
+        numbers (a retired code is never reused). Planned in one process (``engine`` and
+        ``workers`` are not used).
 
     Returns
     -------
@@ -170,6 +175,9 @@ def plan(
         fix_invalid=fix_invalid,
         interface=interface,
     )
+    if previous is not None:
+        # re-planning from an old plan keeps and compares grids across streets: one process
+        engine, workers = "single", 1
     if engine == "dask":
         if not microgrids:
             raise ValueError("microgrids=False is planned in one process: pass engine='single'")
@@ -192,20 +200,13 @@ def plan(
         if progress is not None:
             progress(stage1[0] + done, stage1[0] + total, f"micro-grids: {message}")
 
-    old = None
-    if previous is not None:
-        old = read_previous(previous, layers.units)
-        locks = {
-            **previous_locks(
-                old,
-                layers.units["households"],
-                min_households=rules.grid.min_households,
-                max_households=rules.grid.max_households,
-            ),
-            **dict(normalize_locks(locks, layers.units.index)),
-        }
+    old = (
+        read_previous(previous, layers.units, interface=interface) if previous is not None else None
+    )
     cells = build_cells(layers, rules=rules)
-    grids = plan_grids(cells, rules=rules, locks=locks, seed=seed, progress=grid_progress)
+    grids = plan_grids(
+        cells, rules=rules, locks=locks, seed=seed, progress=grid_progress, previous=old
+    )
     micro = (
         plan_microgrids(grids, rules=rules, seed=seed, progress=micro_progress)
         if microgrids
@@ -219,8 +220,25 @@ def plan(
         streets=layers.streets,
         previous=old,
     )
+    if old is not None:
+        grids = _drop_unchanged(grids, codes)
     figures = apportion(grids, rules=rules)
     return assemble(layers, grids, micro, codes, figures, rules=rules)
+
+
+def _drop_unchanged(grids: GridPartition, codes: PlanCodes) -> GridPartition:
+    """An old grid re-planned into exactly the same units under the same code was not
+    changed: its ``previous_replanned`` record is dropped, so re-planning unchanged data
+    from itself gives the same diagnostics."""
+    code_of = codes.grid
+    members = grids.parts.groupby("grid_id")["unit_id"].agg(lambda s: tuple(sorted(set(s))))
+    by_code = {code_of[g]: m for g, m in members.items() if g in code_of}
+    keep = [
+        d
+        for d in grids.records
+        if not (d.code == "previous_replanned" and by_code.get(str(d.grid_code)) == d.unit_ids)
+    ]
+    return replace(grids, records=tuple(keep))
 
 
 def _n_streets(layers: Layers) -> int:
