@@ -21,7 +21,7 @@ import geopandas as gpd
 import pandas as pd
 import typer
 
-from .config import GridRules, PlanRules
+from .config import GridRules, PlanRules, is_iso_date
 from .crs import unshift_to_wgs84
 from .diagnostics import flat, in_words, render_frame
 from .errors import GridplanError, Problem, ValidationError
@@ -701,6 +701,14 @@ def _plan_input_options(
             "shape and code; new grids never reuse a retired code.",
         ),
     ] = None,
+    plan_date: Annotated[
+        str | None,
+        typer.Option(
+            "--plan-date",
+            help="The plan's date, YYYY-MM-DD: new and changed grids are valid from it, "
+            "retired ones to it (default: [codes] plan_date of --config, else none).",
+        ),
+    ] = None,
 ) -> None:
     """The inputs `gridplan plan` and `gridplan grids` share, declared once (a template for
     :func:`_with_plan_inputs`; never called)."""
@@ -727,6 +735,7 @@ class _PlanInputs:
     lang: str
     force: bool
     previous: str | None = None
+    plan_date: str | None = None
 
     @property
     def context(self) -> dict[str, str | None]:
@@ -794,6 +803,19 @@ def _plan_inputs(
     )
     mapping = _parse_columns(inputs.columns)
     rules = _load_rules(inputs.config, inputs.county_code)
+    if inputs.plan_date is not None:
+        if not is_iso_date(inputs.plan_date):
+            raise ValidationError(
+                [
+                    Problem(
+                        "arguments",
+                        "plan_date",
+                        f"--plan-date must be a date as YYYY-MM-DD (e.g. 2026-12-03), got "
+                        f"{inputs.plan_date!r}",
+                    )
+                ]
+            )
+        rules = replace(rules, codes=replace(rules.codes, plan_date=inputs.plan_date))
     if inputs.previous is not None:
         # the old plan is checked (file, layer, code and unit columns) before anything else
         # is read, in the language of --lang

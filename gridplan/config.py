@@ -14,6 +14,7 @@ construction and raises :class:`~gridplan.errors.ValidationError` naming every b
 
 from __future__ import annotations
 
+import datetime
 import functools
 import math
 from collections.abc import Mapping
@@ -347,12 +348,18 @@ class CodeRules:
     dedicated_start
         First sequence number used for dedicated grids (专属网格), keeping them in their own
         range apart from residential grids.
+    plan_date
+        The plan's date (``YYYY-MM-DD``): every new or changed grid is valid from it, and a
+        grid retired by a re-plan is valid to it (DB11/T 2157-2023 keeps start and end dates
+        on every grid). Empty by default, so the same inputs give the same files whatever
+        the day.
     """
 
     county_code: str = "000000"
     dedicated_start: int = 901
     grid_digits: int = 3
     microgrid_digits: int = 3
+    plan_date: str = ""
 
     def __post_init__(self) -> None:
         _check_field_types(self)
@@ -363,6 +370,15 @@ class CodeRules:
                     "rules",
                     "county_code",
                     f"`county_code` must be 6 digits (GB/T 2260), got {self.county_code!r}",
+                )
+            )
+        if self.plan_date and not is_iso_date(self.plan_date):
+            problems.append(
+                Problem(
+                    "rules",
+                    "plan_date",
+                    f"`plan_date` must be a date as YYYY-MM-DD (e.g. 2026-12-03), got "
+                    f"{self.plan_date!r}",
                 )
             )
         if not (1 <= self.dedicated_start < 10**self.grid_digits):
@@ -376,6 +392,20 @@ class CodeRules:
             )
         if problems:
             raise ValidationError(problems)
+
+
+def is_iso_date(text: str) -> bool:
+    """Whether ``text`` is a calendar date written ``YYYY-MM-DD``.
+
+    Examples
+    --------
+    >>> is_iso_date("2026-12-03"), is_iso_date("2026-13-01"), is_iso_date("20261203")
+    (True, False, False)
+    """
+    try:
+        return len(text) == 10 and datetime.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
 
 
 #: What happens to residential units inside a dedicated area (see ``PlanRules``).

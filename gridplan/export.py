@@ -323,11 +323,20 @@ def write_geopackage(plan: Plan, path: str | Path) -> Path:
         "diagnostics": flat(pd.DataFrame(plan.diagnostics)),
         "summary": summary_table(plan),
         **unit_part_tables(plan),
+        **_versions_layer(plan),
         **context_frames(plan),
     }
     write_gpkg(p, layers)
     log.info("wrote %s (%s)", p, ", ".join(layers))
     return p
+
+
+def _versions_layer(plan: Plan) -> dict[str, pd.DataFrame]:
+    """The ``versions`` table (:mod:`gridplan.versions`): the plan's grids and every grid
+    retired along its chain of versions, which the next re-plan reads so that no retired
+    code comes back."""
+    table = getattr(plan, "report", {}).get("versions")
+    return {} if table is None else {"versions": _flat_values(table)}
 
 
 def write_geojson(
@@ -481,6 +490,7 @@ def write_report_xlsx(plan: Plan, path: str | Path) -> Path:
         if name in plan.report
     }
     sheets.update(unit_part_tables(plan))
+    sheets.update(_versions_layer(plan))
     sheets["diagnostics"] = flat(pd.DataFrame(plan.diagnostics))
     write_workbook(p, sheets)
     log.info("wrote %s", p)

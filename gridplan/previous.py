@@ -73,6 +73,10 @@ class PreviousPlan:
         without households keeps its code.
     source
         The file (or ``"table"``) the plan was read from, for messages.
+    current
+        The codes of the old plan itself (without earlier versions' retired ones).
+    grid_households
+        Households per old grid code, where the old plan says (to tell an unchanged grid).
     """
 
     grid: dict[str, str]
@@ -84,6 +88,8 @@ class PreviousPlan:
     versions: pd.DataFrame = field(default_factory=pd.DataFrame)
     dedicated: dict[str, str] = field(default_factory=dict)
     source: str = "table"
+    current: frozenset[str] = frozenset()
+    grid_households: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -329,6 +335,21 @@ def read_previous(
         versions = pd.DataFrame(old.polygons[cols]).assign(
             grid_code=lambda f: _text(f["grid_code"])
         )
+    current = frozenset(codes)
+    hh_of: dict[str, float] = {}
+    if old.polygons is not None and "households" in old.polygons.columns:
+        hh = pd.to_numeric(old.polygons["households"], errors="coerce")
+        hh_of = {
+            str(c): float(h)
+            for c, h in zip(_text(old.polygons["grid_code"]), hh, strict=True)
+            if h == h
+        }
+    elif table is not None and "households" in table.columns:
+        t_ = table.dropna(subset=["grid_code"])
+        hh = pd.to_numeric(t_["households"], errors="coerce").fillna(0.0)
+        hh_of = {
+            str(k): float(v) for k, v in hh.groupby(_text(t_["grid_code"]).to_numpy()).sum().items()
+        }
     if old.versions is not None and "grid_code" in old.versions.columns:
         hist = old.versions.assign(grid_code=lambda f: _text(f["grid_code"]))
         codes |= set(hist["grid_code"])
@@ -345,6 +366,8 @@ def read_previous(
         versions=versions.reset_index(drop=True),
         dedicated=dedicated,
         source=old.source,
+        current=current,
+        grid_households=hh_of,
     )
 
 

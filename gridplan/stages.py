@@ -98,6 +98,9 @@ GRID_COLUMNS = (
     "compactness",
     "crosses_barrier",
     "locked",
+    "valid_from",
+    "valid_to",
+    "previous_code",
     "grid_id",
 )
 #: Columns of :attr:`Plan.unit_parts`, in order.
@@ -761,6 +764,32 @@ def _keep_micro_codes(
     return out
 
 
+#: Columns of a plan's ``versions`` table.
+VERSION_COLUMNS = ("grid_code", "valid_from", "valid_to", "previous_code", "version_status")
+
+
+def versions_table(grids: pd.DataFrame, retired: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The ``versions`` table: the plan's grids (``current``), then retired grids by code."""
+    cur = pd.DataFrame(grids[["grid_code", "valid_from", "valid_to", "previous_code"]]).assign(
+        version_status="current"
+    )
+    frames = [cur]
+    if retired is not None and len(retired):
+        frames.append(retired.sort_values("grid_code", kind="stable"))
+    out = pd.concat(frames, ignore_index=True)[list(VERSION_COLUMNS)]
+    return out.astype(object).where(out.notna(), None)
+
+
+def version_columns(report: dict[str, pd.DataFrame], grids: pd.DataFrame) -> dict:
+    """``report`` with the grids' ``valid_from``, ``valid_to`` and ``previous_code`` on its
+    grid table."""
+    cols = ["valid_from", "valid_to", "previous_code"]
+    if "grids" in report and "grid_code" in report["grids"].columns:
+        table = report["grids"].drop(columns=[c for c in cols if c in report["grids"]])
+        report["grids"] = table.join(grids.set_index("grid_code")[cols], on="grid_code")
+    return report
+
+
 # ---------------------------------------------------------------------------------------------
 # 6. apportion
 # ---------------------------------------------------------------------------------------------
@@ -1154,6 +1183,11 @@ def assemble(
         mg["population"].notna(), mg["households"] * rules.household_size
     )
 
+    # versions (gridplan.versions): a first plan's grids are valid from the plan date
+    grids["valid_from"] = rules.codes.plan_date or None
+    grids["valid_to"] = None
+    grids["previous_code"] = None
+
     # dedicated grids are exempt from the band: never shown as in band
     dedicated = (grids["kind"] == "dedicated").to_numpy()
     in_band = grids["in_band"].to_numpy(dtype=bool) & ~dedicated
@@ -1197,6 +1231,9 @@ def assemble(
     report = plan_report(grids_out, mg_out, rules=rules)
     # every home inside a dedicated area, and who serves it
     report["dedicated_residents"] = dedicated_residents_table(homes_rows)
+    # the grids' versions (gridplan.versions continues them from a previous plan)
+    report = version_columns(report, grids_out)
+    report["versions"] = versions_table(grids_out)
     # how every line of the barriers layer was used, by class (none is ignored)
     report["barriers"] = barrier_class_table(
         layers.barriers,

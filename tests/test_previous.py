@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from living_data import changed_queenstown
 
 import gridplan
 from gridplan.graph import from_edges
@@ -89,29 +90,8 @@ def test_retired_codes_are_never_reused_and_new_grids_take_free_numbers(layers, 
     assert len(same) >= len(codes) - 3
 
 
-def _changed(layers, first):
-    """Queenstown with 2 buildings removed and a new compound of 700 households (4 blocks)."""
-    u = layers["units"]
-    gone = u["unit_id"].iloc[[10, 120]].tolist()
-    at = u.geometry.iloc[50]
-    new = gpd.GeoDataFrame(
-        {
-            "unit_id": [f"new{i}" for i in range(4)],
-            "households": [200, 200, 150, 150],
-            "community_id": u["community_id"].iloc[50],
-            "street_id": u["street_id"].iloc[50],
-        },
-        geometry=[
-            shapely.Point(at.x + dx, at.y + dy)
-            for dx, dy in [(30, 30), (60, 30), (30, 60), (60, 60)]
-        ],
-        crs=u.crs,
-    )
-    return pd.concat([u[~u["unit_id"].isin(gone)], new], ignore_index=True), gone
-
-
 def test_changed_data_keeps_every_valid_grid_whole_and_most_codes(layers, first):
-    units, gone = _changed(layers, first)
+    units, gone = changed_queenstown(layers["units"])
     again = gridplan.plan(
         units,
         communities=layers["communities"],
