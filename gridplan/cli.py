@@ -24,6 +24,7 @@ import typer
 from .config import GridRules, PlanRules, is_iso_date
 from .crs import unshift_to_wgs84
 from .diagnostics import flat, in_words, render_frame
+from .diff import STATUSES
 from .errors import GridplanError, Problem, ValidationError
 from .io import (
     FORMATS,
@@ -31,6 +32,7 @@ from .io import (
     list_layers,
     parse_columns,
     read_layer,
+    same_file,
     split_layer,
     write_gpkg,
 )
@@ -1044,6 +1046,82 @@ def _parse_roster_columns(text: str | None) -> dict[str, str]:
                 for p in exc.problems
             ]
         ) from exc
+
+
+@app.command("diff")
+def diff_command(
+    old: Annotated[Path, typer.Argument(help="The earlier plan (GeoPackage of gridplan plan).")],
+    new: Annotated[Path, typer.Argument(help="The later plan (GeoPackage of gridplan plan).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="GeoPackage of the comparison.")],
+    xlsx: Annotated[
+        Path | None, typer.Option("--xlsx", help="Workbook of the comparison (headers in --lang).")
+    ] = None,
+    map_path: Annotated[
+        Path | None,
+        typer.Option("--map", help="Before/after map: .png (two panels) or .html (interactive)."),
+    ] = None,
+    lang: _Lang = "zh",
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite outputs that exist (never an input).")
+    ] = False,
+) -> None:
+    """Compare two versions of a plan: each grid kept, changed, split, merged, new or retired,
+    and the households moved from each old grid to each new one.
+
+    Exits 0 on success, 1 on bad input.
+    """
+    from .diff import diff_plans, write_diff
+
+    try:
+        language = _diagnostics_lang(lang)
+        outputs = [p for p in (out, xlsx, map_path) if p is not None]
+        for path, suffixes, flag in (
+            (out, {".gpkg"}, "--out"),
+            (xlsx, {".xlsx"}, "--xlsx"),
+            (map_path, {".png", ".html"}, "--map"),
+        ):
+            if path is not None and path.suffix.lower() not in suffixes:
+                raise ValidationError(
+                    [
+                        Problem(
+                            path.name,
+                            "output_format",
+                            f"{flag} {path.name!r} must end in {' or '.join(sorted(suffixes))}",
+                        )
+                    ]
+                )
+        check_output_path(out, inputs=[old, new], force=force, interface="cli")
+        for path in outputs[1:]:
+            if any(same_file(path, p) for p in (old, new)) or (path.exists() and not force):
+                raise ValidationError(
+                    [
+                        Problem(
+                            path.name,
+                            "output_exists",
+                            f"{str(path)!r} is an input or exists; pass --force to overwrite "
+                            "an output, or choose another name (inputs are never overwritten)",
+                        )
+                    ]
+                )
+        result = diff_plans(old, new)
+        written = write_diff(result, out, xlsx=xlsx, map_path=map_path, lang=language)
+    except typer.Exit:
+        raise
+    except typer.BadParameter:
+        raise
+    except Exception as exc:  # bad data must not surface as a traceback
+        _exit_with(exc)
+    s = result.summary.iloc[0]
+    typer.echo(
+        f"{old.name} -> {new.name}: {int(s['grids_old'])} -> {int(s['grids_new'])} grids; "
+        + ", ".join(f"{int(s[f'{k}_grids'])} {k}" for k in STATUSES)
+    )
+    typer.echo(
+        f"  {s['households_kept_code']:,.0f} of {s['households_old']:,.0f} households keep their "
+        f"grid code ({_pct(s['share_kept_code'])}); {s['households_moved']:,.0f} moved, "
+        f"{s['households_removed']:,.0f} removed, {s['households_added']:,.0f} added"
+    )
+    typer.echo(f"wrote {', '.join(str(p) for p in written)}")
 
 
 @app.command("grids")
