@@ -246,7 +246,47 @@ def plan(
         fresh = run(None)
         if _reproduces(fresh, old):
             return add_versions(fresh, old)
-    return add_versions(run(old), old)
+    result = run(old)
+    if old is not None:
+        # a re-planned grid out of band frees the kept grids it touches, then (failing that)
+        # every kept grid of its community, and the area is planned again: kept only when
+        # fewer grids miss the band (fewer households keep their grid, more grids are in band)
+        for whole in (False, True):
+            more = _neighbours_of_misses(result, old, whole_community=whole)
+            if not more:
+                continue
+            wider = replace(old, release=old.release | more)
+            trial = run(wider)
+            if _misses(trial) < _misses(result):
+                result, old = trial, wider
+    return add_versions(result, old)
+
+
+def _misses(plan: Plan) -> int:
+    g = plan.grids
+    return int(((g["kind"] == "residential") & ~g["in_band"]).sum())
+
+
+def _neighbours_of_misses(
+    plan: Plan, old: PreviousPlan, *, whole_community: bool = False
+) -> frozenset[str]:
+    """Old grids kept in ``plan`` that touch a re-planned residential grid out of band (with
+    ``whole_community``: every kept grid of its community)."""
+    g = plan.grids
+    res = g["kind"] == "residential"
+    kept_codes = set(old.current) - old.release
+    unchanged = res & g["grid_code"].isin(kept_codes) & g["in_band"]
+    miss = g[res & ~g["in_band"] & ~g["grid_code"].isin(kept_codes)]
+    if miss.empty:
+        return frozenset()
+    near = g[unchanged]
+    hit = (
+        near.geometry.intersects(miss.geometry.buffer(0).union_all())
+        if not whole_community
+        else True
+    )
+    same = near["community_id"].isin(set(miss["community_id"]))
+    return frozenset(near.loc[hit & same, "grid_code"].astype(str)) - old.release
 
 
 def _reproduces(fresh: Plan, old: PreviousPlan) -> bool:

@@ -77,6 +77,9 @@ class PreviousPlan:
         The codes of the old plan itself (without earlier versions' retired ones).
     grid_households
         Households per old grid code, where the old plan says (to tell an unchanged grid).
+    release
+        Old grids to re-plan even if still valid (neighbours of a re-planned area that could
+        not be put in band without them).
     """
 
     grid: dict[str, str]
@@ -90,6 +93,7 @@ class PreviousPlan:
     source: str = "table"
     current: frozenset[str] = frozenset()
     grid_households: dict[str, float] = field(default_factory=dict)
+    release: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -466,6 +466,7 @@ def plan_grids(
         progress=progress,
         previous=previous.grid if previous is not None else None,
         previous_parts=previous.parts if previous is not None else None,
+        previous_release=previous.release if previous is not None else frozenset(),
     )
     if previous is None or not len(previous.split):
         return result

@@ -90,6 +90,7 @@ def kept_grids(
     lo: float,
     hi: float,
     max_rounds: int = 50,
+    release: frozenset[str] | set[str] = frozenset(),
 ) -> Kept:
     """Which old grids stay as they are (see the module docstring).
 
@@ -107,6 +108,8 @@ def kept_grids(
         The grid band.
     max_rounds
         Kept neighbours freed at most (one per round).
+    release
+        Old grids freed even if valid (reason ``affected``).
     """
     n = old.shape[0]
     same = community[edge_i] == community[edge_j]
@@ -118,6 +121,8 @@ def kept_grids(
     for code, idx in codes.groupby(codes, sort=True).groups.items():
         members = np.asarray(idx, dtype=np.int64)
         reason = _why_not(members, n, weight, community, edge_i, edge_j, same, calm, lo, hi)
+        if reason is None and str(code) in release:
+            reason = "affected"
         if reason is None:
             kept[str(code)] = members
         else:

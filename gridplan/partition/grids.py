@@ -984,6 +984,7 @@ def grids_from_cells(
     progress: Progress | None = None,
     previous: Mapping[str, str] | None = None,
     previous_parts: Mapping[str, tuple[str, ...]] | None = None,
+    previous_release: frozenset[str] = frozenset(),
 ) -> GridPartition:
     """Steps 3-8 of the grid stage: parts, locks, compounds, pieces, split, assembly.
 
@@ -1006,6 +1007,8 @@ def grids_from_cells(
         (:mod:`gridplan.partition.continuity`), each old grid not kept reported.
     previous_parts
         ``unit_id -> old grid code of each part`` for units the old plan split.
+    previous_release
+        Old grids re-planned even if still valid.
 
     Returns
     -------
@@ -1021,6 +1024,7 @@ def grids_from_cells(
         progress=progress,
         previous=previous,
         previous_parts=previous_parts or {},
+        previous_release=previous_release,
     )
     return replace(result, units=result.units.loc[cells.order])
 
@@ -1034,6 +1038,7 @@ def _grids_sorted(
     progress: Progress | None,
     previous: Mapping[str, str] | None = None,
     previous_parts: Mapping[str, tuple[str, ...]] | None = None,
+    previous_release: frozenset[str] = frozenset(),
 ) -> GridPartition:
     lo, hi, target = float(rules.min_households), float(rules.max_households), rules.target
     layers, u, crs, ids = uc.layers, uc.units, uc.crs, uc.ids
@@ -1113,6 +1118,7 @@ def _grids_sorted(
             shared=edges.shared_m,
             lo=lo,
             hi=hi,
+            release=previous_release,
         )
         for code, members in sorted(verdict.kept.items()):
             new_grid(
