@@ -42,7 +42,7 @@ import shapely
 
 from .diagnostics import flat, in_words, render_frame
 from .errors import Problem, ValidationError
-from .i18n import Lang, label_columns, label_values
+from .i18n import VALUES, Lang, label_columns, label_values, sheet_label, t, value_label
 from .io import FORMATS, extract_zip, list_layers, parse_columns, read_layer
 from .render import grid_adjacency
 from .validate import id_str, normalize_ids
@@ -60,6 +60,7 @@ __all__ = [
     "Upload",
     "check_upload_size",
     "diagnostics_view",
+    "display_table",
     "export_bytes",
     "fingerprint",
     "grid_lock_label",
@@ -71,10 +72,14 @@ __all__ = [
     "optional_module",
     "parse_columns",
     "plan_from_uploads",
+    "problem_message",
     "problems_table",
     "read_upload",
+    "report_sheets",
     "safe_extract_zip",
+    "share_text",
     "staffing_xlsx",
+    "streamlit_texts_css",
     "unlock_grid",
     "upload_categories",
     "upload_layers",
@@ -310,22 +315,126 @@ def _ids(values: pd.Series) -> np.ndarray:
     return np.array(normalize_ids(values), dtype=object)
 
 
-def problems_table(exc: ValidationError) -> pd.DataFrame:
-    """A validation error's problems as a table: ``layer``, ``check``, ``message``, ``rows``;
-    advice is given in the app's words (the checkbox, not ``fix_invalid=True``)."""
+#: temporary folders the app reads uploads from: never shown to the planner
+_TEMP_PATH = re.compile(r"(?:/[^\s'\"]*)?/gridplan-[^/\s'\"]+/(?:[^\s'\"]*/)?([^/\s'\"]+)")
+#: library and driver details in parentheses (pyogrio, GDAL, errno): developer words
+_DRIVER_DETAIL = re.compile(r"\s*\((?:[^()]*(?:GDAL|pyogrio|OGR|Errno|DataSourceError)[^()]*)\)")
+
+
+def _plain(message: str) -> str:
+    """A message without the server's temporary paths and driver details."""
+    message = _TEMP_PATH.sub(lambda m: m.group(1), message)
+    message = _DRIVER_DETAIL.sub("", message)
+    return re.sub(r"\s*set the GDAL[^;.]*[;.]?", "", message)
+
+
+def _rules_bounds(message: str, lang: Lang) -> str | None:
+    """A band's min/max problem named by the sidebar's widgets (最少户数 < 最多户数)."""
+    for section, lo, hi in (
+        ("[grid]", "grid_min", "grid_max"),
+        ("[microgrid]", "micro_min", "micro_max"),
+    ):
+        if message.startswith(section):
+            got = re.findall(r"=(\d+(?:\.\d+)?)", message)
+            text = t("rules_bounds", lang, lo=t(lo, lang), hi=t(hi, lang))
+            return (
+                f"{text}（{' / '.join(got)}）"
+                if got and lang == "zh"
+                else (f"{text} ({' / '.join(got)})" if got else text)
+            )
+    return None
+
+
+def problem_message(problem: Problem, lang: Lang = "zh") -> str:
+    """One problem in the app's words and language: what is wrong, in which layer, and the fix
+    naming the app's widgets; no Python keywords, server paths or driver advice.
+
+    In Chinese the sentence comes from the check's label (``[values.check]``), so nothing of
+    the English message shows; a check without a label says which layer failed which check.
+    """
+    layer = str(value_label("layer", problem.layer, lang))
+    if problem.layer == "rules" and problem.check == "bounds":
+        named = _rules_bounds(problem.message, lang)
+        if named is not None:
+            return named
+    if lang == "en":
+        return _plain(in_words(problem.message, interface="app"))
+    checks = VALUES.get("check")
+    what = checks.get(problem.check) if checks is not None else None
+    if what is None:
+        return t("problem_unknown", lang, layer=layer, check=problem.check)
+    return t("problem_zh", lang, layer=layer, what=what[lang])
+
+
+def problems_table(exc: ValidationError, lang: Lang = "en") -> pd.DataFrame:
+    """A validation error's problems as a table: ``layer``, ``check``, ``message``, ``rows``,
+    in ``lang`` (:func:`problem_message`); advice is given in the app's words (the checkbox,
+    not ``fix_invalid=True``), never with the server's temporary paths."""
     return pd.DataFrame(
         [
             {
-                "layer": p.layer,
-                "check": p.check,
-                "message": in_words(p.message, interface="app"),
-                "rows": ", ".join(str(r) for r in p.rows[:20])
+                "layer": value_label("layer", p.layer, lang),
+                "check": value_label("check", p.check, lang) if lang == "zh" else p.check,
+                "message": problem_message(p, lang),
+                "rows": ", ".join(_plain(str(r)) for r in p.rows[:20])
                 + (f" (+{len(p.rows) - 20})" if len(p.rows) > 20 else ""),
             }
             for p in exc.problems
         ],
         columns=["layer", "check", "message", "rows"],
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# figures and tables as the app shows them
+# ---------------------------------------------------------------------------------------------
+
+#: shares shown as percentages (never rounded up to 100 %)
+SHARE_COLUMNS = ("in_band_share", "microgrids_in_band_share")
+#: estimated residents, shown as whole people
+RESIDENT_COLUMNS = ("residents", "population", "population_moved")
+
+
+def share_text(value: object) -> str:
+    """A share as a percentage, cut (not rounded) to one decimal so that 99.7 % never reads
+    as 100 %; whole percentages lose their decimal.
+
+    Examples
+    --------
+    >>> share_text(0.9977), share_text(1.0), share_text(0.5), share_text(None)
+    ('99.7%', '100%', '50%', '–')
+    """
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "–"
+    if not np.isfinite(x):
+        return "–"
+    tenths = int(np.floor(round(x * 1000, 6)))
+    return f"{tenths // 10}%" if tenths % 10 == 0 else f"{tenths / 10:.1f}%"
+
+
+def display_table(
+    frame: pd.DataFrame, lang: Lang = "zh", *, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """A table for display: the chosen ``columns``, coded values in words, residents as whole
+    people, shares as percentages (:func:`share_text`), mixed-type columns as text (Arrow
+    cannot show a column holding both numbers and words), headers in ``lang``."""
+    out = frame[[c for c in columns if c in frame.columns]] if columns else frame
+    out = label_values(pd.DataFrame(out).drop(columns="geometry", errors="ignore"), lang)
+    for c in out.columns:
+        if c in RESIDENT_COLUMNS and pd.api.types.is_numeric_dtype(out[c]):
+            out[c] = out[c].round().astype("Int64")
+        elif c in SHARE_COLUMNS:
+            out[c] = out[c].map(share_text)
+    mixed = [
+        c
+        for c in out.columns
+        if out[c].dtype == object and out[c].map(type).nunique(dropna=True) > 1
+    ]
+    if mixed:
+        out = out.astype({c: str for c in mixed})
+    return label_columns(out, lang)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -571,9 +680,10 @@ def export_bytes(plan: Plan, kind: ExportKind, *, lang: Lang = "zh") -> bytes:
 
     ``gpkg``: every layer; ``geojson`` / ``microgrids_geojson``: RFC 7946 grids / micro-grids;
     ``equivalency``: ``unit_id, grid_code, microgrid_code`` (UTF-8 with BOM for Excel);
-    ``report_xlsx``: the report tables. Diagnostics (GeoPackage layer, workbook sheet) are
-    written in ``lang``, their fixes naming the app's widgets; their columns keep the machine
-    names, so :func:`gridplan.diagnostics.records` reads them back.
+    ``report_xlsx``: the report tables (:func:`report_sheets`, in ``lang``). Diagnostics
+    (GeoPackage layer, workbook sheet) are written in ``lang``, their fixes naming the app's
+    widgets; the GeoPackage keeps the machine column names, so
+    :func:`gridplan.diagnostics.records` reads them back.
     """
     from . import export
 
@@ -588,10 +698,33 @@ def export_bytes(plan: Plan, kind: ExportKind, *, lang: Lang = "zh") -> bytes:
         elif kind == "equivalency":
             path = export.write_equivalency(plan, folder / "equivalency.csv", encoding="utf-8-sig")
         elif kind == "report_xlsx":
-            path = export.write_report_xlsx(plan, folder / "report.xlsx")
+            path = export.write_workbook(folder / "report.xlsx", report_sheets(plan, lang=lang))
         else:
             raise ValueError(f"unknown export kind {kind!r}")
         return Path(path).read_bytes()
+
+
+def report_sheets(plan: Plan, *, lang: Lang = "zh") -> dict[str, pd.DataFrame]:
+    """The report workbook's sheets in ``lang``: sheet names (:func:`gridplan.i18n.sheet_label`),
+    headers and coded values in words, the same tables as
+    :func:`gridplan.export.write_report_xlsx` (diagnostics already rendered in ``lang``)."""
+    from . import export
+
+    tables: dict[str, pd.DataFrame] = {
+        name: plan.report[name]
+        for name in ("totals", "streets", "communities", "grids", "microgrids")
+        if name in plan.report
+    }
+    tables.update(export.unit_part_tables(plan))
+    tables["diagnostics"] = flat(pd.DataFrame(plan.diagnostics))
+    out = {}
+    for name, table in tables.items():
+        shown = label_values(pd.DataFrame(table), lang)
+        for c in shown.columns:
+            if c in RESIDENT_COLUMNS and pd.api.types.is_numeric_dtype(shown[c]):
+                shown[c] = shown[c].round().astype("Int64")
+        out[sheet_label(name, lang)] = label_columns(shown, lang)
+    return out
 
 
 def staffing_xlsx(staff: Any, *, lang: str = "zh") -> bytes:
@@ -599,6 +732,28 @@ def staffing_xlsx(staff: Any, *, lang: str = "zh") -> bytes:
     with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
         path = staff.to_excel(Path(tmp) / "staffing.xlsx", language=lang)
         return Path(path).read_bytes()
+
+
+def streamlit_texts_css(lang: Lang = "zh", *, limit_mb: float = MAX_UPLOAD_MB) -> str:
+    """A ``<style>`` block that shows Streamlit's own upload texts (the "Upload" button and
+    the "200MB per file • GPKG, …" line), which Streamlit offers no option for, in ``lang``.
+
+    The English text is shrunk to nothing and the label drawn in its place, so the widget
+    keeps working (and keeps its accessible name) however the page is styled.
+    """
+    browse = t("uploader_browse", lang).replace('"', "")
+    limit = t("uploader_limit", lang, mb=f"{limit_mb:g}").replace('"', "")
+    zone = '[data-testid="stFileUploaderDropzone"]'
+    return (
+        "<style>"
+        f"{zone} button p, {zone} button span[data-testid=stIconMaterial] + div p"
+        "{font-size:0 !important;}"
+        f'{zone} button p::after{{content:"{browse}";font-size:0.875rem;}}'
+        f"[data-testid=stFileUploaderDropzoneInstructions] span{{font-size:0 !important;}}"
+        f'[data-testid=stFileUploaderDropzoneInstructions] span::after{{content:"{limit}";'
+        "font-size:0.8rem;}"
+        "</style>"
+    )
 
 
 def fingerprint(*parts: object) -> str:

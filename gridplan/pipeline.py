@@ -189,17 +189,19 @@ def plan(
     if engine == "dask":
         if not microgrids:
             raise ValueError("microgrids=False is planned in one process: pass engine='single'")
-        return add_versions(
+        done = add_versions(
             plan_distributed(
                 layers, rules=rules, locks=locks, seed=seed, progress=progress, scheduler=scheduler
             )
         )
+        return replace(done, seed=seed)
     if workers > 1 and microgrids and _n_streets(layers) > 1:
-        return add_versions(
+        done = add_versions(
             plan_processes(
                 layers, rules=rules, locks=locks, seed=seed, progress=progress, workers=workers
             )
         )
+        return replace(done, seed=seed)
     # one progress scale over both stages: pieces of the grid stage, then grids
     stage1 = [0]
 
@@ -245,7 +247,7 @@ def plan(
         # unchanged data re-planned from itself gives byte-identical files
         fresh = run(None)
         if _reproduces(fresh, old):
-            return add_versions(fresh, old)
+            return replace(add_versions(fresh, old), seed=seed)
     result = run(old)
     if old is not None:
         # a re-planned grid out of band frees the kept grids it touches, then (failing that)
@@ -259,7 +261,7 @@ def plan(
             trial = run(wider)
             if _misses(trial) < _misses(result):
                 result, old = trial, wider
-    return add_versions(result, old)
+    return replace(add_versions(result, old), seed=seed)
 
 
 def _misses(plan: Plan) -> int:

@@ -81,9 +81,13 @@ def test_cli_diff_writes_gpkg_workbook_and_map_deterministically(camden, tmp_pat
         res = runner.invoke(app, args)
         assert res.exit_code == 0, res.output
         outs.append(run)
-    for ext in ("gpkg", "xlsx", "png"):
+    for ext in ("xlsx", "png"):
         assert (tmp_path / f"a.{ext}").read_bytes() == (tmp_path / f"b.{ext}").read_bytes(), ext
     layers = set(gpd.list_layers(tmp_path / "a.gpkg")["name"])
+    for layer in layers:
+        a = gpd.read_file(tmp_path / "a.gpkg", layer=layer)
+        b = gpd.read_file(tmp_path / "b.gpkg", layer=layer)
+        pd.testing.assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b))
     assert {"grids_old", "grids_new", "moves", "summary", "changes"} <= layers
     book = pd.ExcelFile(tmp_path / "a.xlsx")
     assert "变化概览" in book.sheet_names and "住户去向" in book.sheet_names
