@@ -203,9 +203,7 @@ def _run(name: str, inst: dict) -> dict:
         hh_outside=int(hh[~changed_area].sum()),
         hh_valid=int(hh[valid].sum()),
         grids_today=int((today.grids["kind"] == "residential").sum()),
-        kept_grids=int(
-            len(set(today.grids["grid_code"]) - replanned & set(again.grids["grid_code"]))
-        ),
+        kept_grids=len(set(today.grids["grid_code"]) - replanned & set(again.grids["grid_code"])),
         replanned=len(replanned),
         sizes=", ".join(f"{s:,}" for s in what["sizes"]),
         t_today=t_today,

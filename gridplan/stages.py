@@ -785,16 +785,6 @@ def versions_table(grids: pd.DataFrame, retired: pd.DataFrame | None = None) -> 
     return out.astype(object).where(out.notna(), None)
 
 
-def version_columns(report: dict[str, pd.DataFrame], grids: pd.DataFrame) -> dict:
-    """``report`` with the grids' ``valid_from``, ``valid_to`` and ``previous_code`` on its
-    grid table."""
-    cols = ["valid_from", "valid_to", "previous_code"]
-    if "grids" in report and "grid_code" in report["grids"].columns:
-        table = report["grids"].drop(columns=[c for c in cols if c in report["grids"]])
-        report["grids"] = table.join(grids.set_index("grid_code")[cols], on="grid_code")
-    return report
-
-
 # ---------------------------------------------------------------------------------------------
 # 6. apportion
 # ---------------------------------------------------------------------------------------------
@@ -1236,8 +1226,8 @@ def assemble(
     report = plan_report(grids_out, mg_out, rules=rules)
     # every home inside a dedicated area, and who serves it
     report["dedicated_residents"] = dedicated_residents_table(homes_rows)
-    # the grids' versions (gridplan.versions continues them from a previous plan)
-    report = version_columns(report, grids_out)
+    # the grids' versions (gridplan.versions continues them from a previous plan); the
+    # report's grid table stays as it was, the versions sheet carries them
     report["versions"] = versions_table(grids_out)
     # how every line of the barriers layer was used, by class (none is ignored)
     report["barriers"] = barrier_class_table(

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .previous import PreviousPlan
-from .stages import VERSION_COLUMNS, Plan, version_columns, versions_table
+from .stages import VERSION_COLUMNS, Plan, versions_table
 
 __all__ = ["VERSION_COLUMNS", "add_versions", "versions_table"]
 
@@ -31,8 +31,8 @@ def _text(value: object) -> str | None:
 
 
 def add_versions(plan: Plan, previous: PreviousPlan | None = None) -> Plan:
-    """``plan`` with version columns on its grids (and the report's grid table) and a
-    ``versions`` report table, continuing ``previous`` (see the module docstring).
+    """``plan`` with version columns on its grids and a ``versions`` report table,
+    continuing ``previous`` (see the module docstring).
 
     Parameters
     ----------
@@ -127,6 +127,5 @@ def add_versions(plan: Plan, previous: PreviousPlan | None = None) -> Plan:
     for col in ("valid_from", "valid_to", "previous_code"):
         grids[col] = grids[col].astype(object).where(grids[col].notna(), None)
     grids["valid_to"] = np.full(len(grids), None, dtype=object)
-    report = version_columns(dict(plan.report), grids)
-    report["versions"] = versions_table(grids, retired)
+    report = {**plan.report, "versions": versions_table(grids, retired)}
     return replace(plan, grids=grids, report=report)
