@@ -14,6 +14,7 @@ from .config import (
     band_admits,
 )
 from .diagnostics import Diagnostic
+from .diff import PlanDiff, diff_plans
 from .errors import GridplanError, InfeasibleError, Problem, ValidationError
 from .io import list_layers, read_layer, write_layer
 from .layers import Layers, prepare_layers
@@ -36,6 +37,7 @@ __all__ = [
     "MicroGridRules",
     "MicroPartition",
     "Plan",
+    "PlanDiff",
     "PlanRules",
     "Problem",
     "Reform",
@@ -46,6 +48,7 @@ __all__ = [
     "ValidationError",
     "__version__",
     "band_admits",
+    "diff_plans",
     "list_layers",
     "partition_grids",
     "partition_microgrids",

@@ -21,11 +21,21 @@ import geopandas as gpd
 import pandas as pd
 import typer
 
-from .config import GridRules, PlanRules
+from .config import GridRules, PlanRules, is_iso_date
 from .crs import unshift_to_wgs84
 from .diagnostics import flat, in_words, render_frame
+from .diff import STATUSES
 from .errors import GridplanError, Problem, ValidationError
-from .io import FORMATS, check_output_path, list_layers, parse_columns, read_layer, write_gpkg
+from .io import (
+    FORMATS,
+    check_output_path,
+    list_layers,
+    parse_columns,
+    read_layer,
+    same_file,
+    split_layer,
+    write_gpkg,
+)
 from .pipeline import Plan, check_workers
 from .validate import (
     ROLES,
@@ -506,15 +516,8 @@ _DEMO_SAMPLES: dict[str, tuple[str, dict[str, str], str]] = {
 
 
 def _split_layer(spec: str) -> tuple[Path, str | None]:
-    """``"path.gpkg:layer"`` -> ``(path, "layer")``; a plain path (even ``C:\\x.gpkg``) has no
-    layer."""
-    path = Path(spec)
-    if path.exists() or ":" not in spec:
-        return path, None
-    head, _, tail = spec.rpartition(":")
-    if head and tail and not any(sep in tail for sep in "/\\"):
-        return Path(head), tail
-    return path, None
+    """``"path.gpkg:layer"`` -> ``(path, "layer")`` (:func:`gridplan.io.split_layer`)."""
+    return split_layer(spec)
 
 
 def _read_input(
@@ -803,6 +806,23 @@ def _plan_input_options(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite OUT if it exists (never an input file).")
     ] = False,
+    previous: Annotated[
+        str | None,
+        typer.Option(
+            "--previous",
+            help="The existing plan to re-plan from: OLD.gpkg[:LAYER] (grid polygons with "
+            "grid_code) or OLD.csv/.xlsx (unit_id, grid_code). Grids still valid keep their "
+            "shape and code; new grids never reuse a retired code.",
+        ),
+    ] = None,
+    plan_date: Annotated[
+        str | None,
+        typer.Option(
+            "--plan-date",
+            help="The plan's date, YYYY-MM-DD: new and changed grids are valid from it, "
+            "retired ones to it (default: [codes] plan_date of --config, else none).",
+        ),
+    ] = None,
 ) -> None:
     """The inputs `gridplan plan` and `gridplan grids` share, declared once (a template for
     :func:`_with_plan_inputs`; never called)."""
@@ -829,6 +849,8 @@ class _PlanInputs:
     fix_invalid: bool
     lang: str
     force: bool
+    previous: str | None = None
+    plan_date: str | None = None
 
     @property
     def context(self) -> dict[str, str | None]:
@@ -890,13 +912,34 @@ def _plan_inputs(
     inputs.out.parent.mkdir(parents=True, exist_ok=True)
     check_output_path(
         inputs.out,
-        inputs=[inputs.units, *inputs.context.values()],
+        inputs=[inputs.units, *inputs.context.values(), inputs.previous],
         force=inputs.force,
         interface="cli",
     )
     mapping = _parse_columns(inputs.columns)
     coords_crs = _parse_crs(inputs.coords_crs)
     rules = _load_rules(inputs.config, inputs.county_code)
+    if inputs.plan_date is not None:
+        if not is_iso_date(inputs.plan_date):
+            raise ValidationError(
+                [
+                    Problem(
+                        "arguments",
+                        "plan_date",
+                        f"--plan-date must be a date as YYYY-MM-DD (e.g. 2026-12-03), got "
+                        f"{inputs.plan_date!r}",
+                    )
+                ]
+            )
+        rules = replace(rules, codes=replace(rules.codes, plan_date=inputs.plan_date))
+    if inputs.previous is not None:
+        # the old plan is checked (file, layer, code and unit columns) before anything else
+        # is read, in the language of --lang
+        from .previous import load_previous
+
+        options["previous"] = load_previous(
+            inputs.previous, lang=_diagnostics_lang(inputs.lang), interface="cli"
+        )
     # --columns is applied as each file is read (before a table's coordinate columns are
     # looked for), so it is not applied again by the plan
     frames = _read_inputs(inputs.units, inputs.context, columns=mapping, coords_crs=coords_crs)
@@ -1202,6 +1245,82 @@ def _parse_roster_columns(text: str | None) -> dict[str, str]:
                 for p in exc.problems
             ]
         ) from exc
+
+
+@app.command("diff")
+def diff_command(
+    old: Annotated[Path, typer.Argument(help="The earlier plan (GeoPackage of gridplan plan).")],
+    new: Annotated[Path, typer.Argument(help="The later plan (GeoPackage of gridplan plan).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="GeoPackage of the comparison.")],
+    xlsx: Annotated[
+        Path | None, typer.Option("--xlsx", help="Workbook of the comparison (headers in --lang).")
+    ] = None,
+    map_path: Annotated[
+        Path | None,
+        typer.Option("--map", help="Before/after map: .png (two panels) or .html (interactive)."),
+    ] = None,
+    lang: _Lang = "zh",
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite outputs that exist (never an input).")
+    ] = False,
+) -> None:
+    """Compare two versions of a plan: each grid kept, changed, split, merged, new or retired,
+    and the households moved from each old grid to each new one.
+
+    Exits 0 on success, 1 on bad input.
+    """
+    from .diff import diff_plans, write_diff
+
+    try:
+        language = _diagnostics_lang(lang)
+        outputs = [p for p in (out, xlsx, map_path) if p is not None]
+        for path, suffixes, flag in (
+            (out, {".gpkg"}, "--out"),
+            (xlsx, {".xlsx"}, "--xlsx"),
+            (map_path, {".png", ".html"}, "--map"),
+        ):
+            if path is not None and path.suffix.lower() not in suffixes:
+                raise ValidationError(
+                    [
+                        Problem(
+                            path.name,
+                            "output_format",
+                            f"{flag} {path.name!r} must end in {' or '.join(sorted(suffixes))}",
+                        )
+                    ]
+                )
+        check_output_path(out, inputs=[old, new], force=force, interface="cli")
+        for path in outputs[1:]:
+            if any(same_file(path, p) for p in (old, new)) or (path.exists() and not force):
+                raise ValidationError(
+                    [
+                        Problem(
+                            path.name,
+                            "output_exists",
+                            f"{str(path)!r} is an input or exists; pass --force to overwrite "
+                            "an output, or choose another name (inputs are never overwritten)",
+                        )
+                    ]
+                )
+        result = diff_plans(old, new)
+        written = write_diff(result, out, xlsx=xlsx, map_path=map_path, lang=language)
+    except typer.Exit:
+        raise
+    except typer.BadParameter:
+        raise
+    except Exception as exc:  # bad data must not surface as a traceback
+        _exit_with(exc)
+    s = result.summary.iloc[0]
+    typer.echo(
+        f"{old.name} -> {new.name}: {int(s['grids_old'])} -> {int(s['grids_new'])} grids; "
+        + ", ".join(f"{int(s[f'{k}_grids'])} {k}" for k in STATUSES)
+    )
+    typer.echo(
+        f"  {s['households_kept_code']:,.0f} of {s['households_old']:,.0f} households keep their "
+        f"grid code ({_pct(s['share_kept_code'])}); {s['households_moved']:,.0f} moved, "
+        f"{s['households_removed']:,.0f} removed, {s['households_added']:,.0f} added"
+    )
+    typer.echo(f"wrote {', '.join(str(p) for p in written)}")
 
 
 @app.command("grids")

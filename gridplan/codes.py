@@ -72,8 +72,12 @@ def _ids(values: Iterable[object]) -> np.ndarray:
     return np.array(normalize_ids(values), dtype=object)
 
 
-def reading_order(geoms: gpd.GeoSeries | np.ndarray, *, ids: Iterable[Hashable]) -> np.ndarray:
-    """Positions of ``geoms`` in reading order: rows north to south, west to east within a row.
+def reading_order(
+    geoms: gpd.GeoSeries | np.ndarray, *, ids: Iterable[Hashable], columns: bool = False
+) -> np.ndarray:
+    """Positions of ``geoms`` in reading order: rows north to south, west to east within a row
+    (``columns=True``: columns west to east, north to south within a column, as Beijing's
+    DB11/T 2157-2023 numbers grids).
 
     Rows are bands of the median bounding-box height of the geometries, counted down from the
     top of their total bounds; ties are broken by x, then y, then ``ids`` so the order never
@@ -85,8 +89,13 @@ def reading_order(geoms: gpd.GeoSeries | np.ndarray, *, ids: Iterable[Hashable])
     >>> g = [box(1, 0, 2, 1), box(0, 1, 1, 2), box(0, 0, 1, 1), box(1, 1, 2, 2)]
     >>> reading_order(np.array(g), ids=["a", "b", "c", "d"]).tolist()
     [1, 3, 2, 0]
+    >>> reading_order(np.array(g), ids=["a", "b", "c", "d"], columns=True).tolist()
+    [1, 2, 3, 0]
     """
     arr = np.asarray(geoms.to_numpy() if isinstance(geoms, gpd.GeoSeries) else geoms)
+    if columns:
+        # columns west to east are rows north to south once (x, y) becomes (-y, -x)
+        arr = shapely.transform(arr, lambda xy: -xy[:, ::-1])
     keys = np.array([str(i) for i in ids], dtype=object)
     n = len(arr)
     if n == 0:
@@ -201,9 +210,10 @@ def _number_grids(
     limit: int,
     label: str,
     problems: list[Problem],
+    columns: bool = False,
 ) -> np.ndarray:
     """Sequence strings for one group of grids in reading order, from ``start``."""
-    order = reading_order(geoms, ids=ids)
+    order = reading_order(geoms, ids=ids, columns=columns)
     seq = np.empty(len(geoms), dtype=object)
     last = start + len(geoms) - 1
     if len(geoms) and last > limit:
@@ -252,8 +262,10 @@ def grid_codes(
     Returns
     -------
     pandas.DataFrame
-        Indexed like ``grids``, with ``community_code`` (12 digits) and ``grid_code``
-        (``community_code`` + 3-digit sequence).
+        Indexed like ``grids``, with ``community_code`` (12 digits; 18 with
+        ``code_format="cjt349"``, the object code first) and ``grid_code``
+        (``community_code`` + the grid sequence, ``rules.grid_digits`` digits), numbered in
+        the order ``rules.code_format`` names.
 
     Raises
     ------
@@ -363,9 +375,10 @@ def grid_codes(
     if problems:
         raise ValidationError(problems)
 
+    prefix = rules.object_code + rules.county_code if rules.code_format == "cjt349" else ""
     community_code = np.array(
         [
-            rules.county_code
+            (prefix or rules.county_code)
             + (street_digits.get(s, NONE_CODE) if s is not None else NONE_CODE)
             + (comm_digits[(s, c)] if c is not None else NONE_CODE)
             for s, c in zip(street, comm, strict=True)
@@ -395,6 +408,7 @@ def grid_codes(
                 limit=top,
                 label=f"community {code} ({kind})",
                 problems=problems,
+                columns=rules.code_format == "db11",
             )
     if problems:
         raise ValidationError(problems)

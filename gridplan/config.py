@@ -14,6 +14,7 @@ construction and raises :class:`~gridplan.errors.ValidationError` naming every b
 
 from __future__ import annotations
 
+import datetime
 import functools
 import math
 from collections.abc import Mapping
@@ -347,22 +348,71 @@ class CodeRules:
     dedicated_start
         First sequence number used for dedicated grids (专属网格), keeping them in their own
         range apart from residential grids.
+    code_format
+        ``"current"`` (default): county (6) + street (3) + community (3) + grid (3), grids
+        in rows north to south, west to east within a row. ``"cjt349"``: CJ/T 349-2010's 20
+        digits, ``object_code`` (6) + county (6) + street (3) + community (3) + grid (2),
+        numbered left to right, top to bottom (``grid_digits`` becomes 2 and a
+        ``dedicated_start`` of 901 becomes 91). ``"db11"``: Beijing DB11/T 2157-2023's 15
+        digits, 6 + 3 + 3 + 3, grids numbered west to east, then north to south (in columns).
+        Micro-grid codes extend the grid code in every format.
+    object_code
+        CJ/T 349-2010's 6-digit object code, first in its codes (``code_format="cjt349"``).
+    plan_date
+        The plan's date (``YYYY-MM-DD``): every new or changed grid is valid from it, and a
+        grid retired by a re-plan is valid to it (DB11/T 2157-2023 keeps start and end dates
+        on every grid). Empty by default, so the same inputs give the same files whatever
+        the day.
     """
 
     county_code: str = "000000"
     dedicated_start: int = 901
     grid_digits: int = 3
     microgrid_digits: int = 3
+    plan_date: str = ""
+    code_format: Literal["current", "cjt349", "db11"] = "current"
+    object_code: str = "000000"
 
     def __post_init__(self) -> None:
         _check_field_types(self)
+        if self.code_format == "cjt349" and self.grid_digits == 3:
+            # CJ/T 349-2010 numbers grids in 2 digits; dedicated grids keep their own range
+            object.__setattr__(self, "grid_digits", 2)
+            if self.dedicated_start == 901:
+                object.__setattr__(self, "dedicated_start", 91)
         problems = []
+        if self.code_format not in ("current", "cjt349", "db11"):
+            problems.append(
+                Problem(
+                    "rules",
+                    "code_format",
+                    f"`code_format` must be 'current', 'cjt349' or 'db11', got "
+                    f"{self.code_format!r}",
+                )
+            )
+        if not (len(self.object_code) == 6 and self.object_code.isdigit()):
+            problems.append(
+                Problem(
+                    "rules",
+                    "object_code",
+                    f"`object_code` must be 6 digits (CJ/T 349-2010), got {self.object_code!r}",
+                )
+            )
         if not (len(self.county_code) == 6 and self.county_code.isdigit()):
             problems.append(
                 Problem(
                     "rules",
                     "county_code",
                     f"`county_code` must be 6 digits (GB/T 2260), got {self.county_code!r}",
+                )
+            )
+        if self.plan_date and not is_iso_date(self.plan_date):
+            problems.append(
+                Problem(
+                    "rules",
+                    "plan_date",
+                    f"`plan_date` must be a date as YYYY-MM-DD (e.g. 2026-12-03), got "
+                    f"{self.plan_date!r}",
                 )
             )
         if not (1 <= self.dedicated_start < 10**self.grid_digits):
@@ -376,6 +426,20 @@ class CodeRules:
             )
         if problems:
             raise ValidationError(problems)
+
+
+def is_iso_date(text: str) -> bool:
+    """Whether ``text`` is a calendar date written ``YYYY-MM-DD``.
+
+    Examples
+    --------
+    >>> is_iso_date("2026-12-03"), is_iso_date("2026-13-01"), is_iso_date("20261203")
+    (True, False, False)
+    """
+    try:
+        return len(text) == 10 and datetime.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
 
 
 #: What happens to residential units inside a dedicated area (see ``PlanRules``).

@@ -181,6 +181,16 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "would fit by count) but no split of its units into contiguous in-band grids exists "
         "(checked exhaustively); least-violating plan has grid sizes {sizes}",
     ),
+    "previous_replanned": (
+        "上一版网格 {grid_code}（{households} {noun}）未原样保留：{why}；已按最小变动重新划分",
+        "previous grid {grid_code} ({households} {noun}) was not kept as it was: {why}; it "
+        "was re-planned moving as few households as possible",
+    ),
+    "previous_unit_split": (
+        "单元 {unit} 被上一版网格边界分在 {n_grids} 个网格中，按其大部分所在的上一版网格 {old} 计",
+        "unit {unit} lies in {n_grids} grids of the previous plan; it counts as in old grid "
+        "{old}, which holds most of it",
+    ),
     "locked_out_of_band": (
         "锁定的网格 {grid_code}（锁定标签 {label}）共 {households} {noun}，不在网格{noun}数范围 "
         "{lo}–{hi} 内，按锁定保留",
@@ -449,6 +459,15 @@ _WHY: dict[str, tuple[str, str]] = {
     "search": ("搜索未找到在范围内的划分", "the search found no in-band split"),
     # the address part a roster row lacks (roster_incomplete_address)
     "roster_compound": ("小区", "a compound"),
+    # why a previous grid was re-planned (previous_replanned)
+    "previous_band": ("现有{noun}数不在 {lo}–{hi} 范围内", "its {noun} are now outside {lo}-{hi}"),
+    "previous_contiguity": ("其单元已不连片", "its units are no longer contiguous"),
+    "previous_barrier": ("只能跨越障碍线连片", "its units join only across a barrier"),
+    "previous_communities": ("其单元分属不同社区", "its units now lie in different communities"),
+    "previous_affected": (
+        "相邻的新增或变动区域需要它的单元才能划出合规网格",
+        "a neighbouring new or changed area needed its units to form in-band grids",
+    ),
     "roster_building": ("楼栋", "a building"),
     "roster_stairwell": ("单元", "a stairwell"),
     "roster_floor": ("楼层", "a floor"),
@@ -464,6 +483,14 @@ _FIXES: dict[str, tuple[str, str]] = {
         "用{opt[communities]}给出社区边界，或在单元中加入社区编号（community_id）列",
         "give the community boundaries with {opt[communities]}, or a community_id column on "
         "the units",
+    ),
+    "previous_split_check": (
+        "核对该单元归属的网格，必要时在新方案中调整",
+        "check which grid the unit belongs to, and adjust the new plan if needed",
+    ),
+    "previous_check": (
+        "发布前核对变动的网格及其编码",
+        "check the changed grids and their codes before publishing them",
     ),
     "redivide_small": (
         "与相邻社区合并（社区调整），或降低{opt[min_households]}",

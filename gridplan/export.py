@@ -322,6 +322,7 @@ def write_geopackage(plan: Plan, path: str | Path) -> Path:
         "diagnostics": flat(pd.DataFrame(plan.diagnostics)),
         "summary": summary_table(plan),
         **unit_part_tables(plan),
+        **_versions_layer(plan),
         **context_frames(plan),
     }
     # a fresh file renamed over the old one: no stale layer of an earlier plan survives, and an
@@ -329,6 +330,14 @@ def write_geopackage(plan: Plan, path: str | Path) -> Path:
     write_gpkg(p, layers, keep=False)
     log.info("wrote %s (%s)", p, ", ".join(layers))
     return p
+
+
+def _versions_layer(plan: Plan) -> dict[str, pd.DataFrame]:
+    """The ``versions`` table (:mod:`gridplan.versions`): the plan's grids and every grid
+    retired along its chain of versions, which the next re-plan reads so that no retired
+    code comes back."""
+    table = getattr(plan, "report", {}).get("versions")
+    return {} if table is None else {"versions": _flat_values(table)}
 
 
 def write_geojson(
@@ -501,6 +510,7 @@ def write_report_xlsx(plan: Plan, path: str | Path) -> Path:
         if name in plan.report
     }
     sheets.update(unit_part_tables(plan))
+    sheets.update(_versions_layer(plan))
     sheets["diagnostics"] = flat(pd.DataFrame(plan.diagnostics))
     write_workbook(p, sheets)
     log.info("wrote %s", p)

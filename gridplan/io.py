@@ -304,6 +304,26 @@ def _extract_shapefile(path: Path, shp: str, folder: Path, *, limit: int) -> Pat
     return next(f for f in files if f.suffix.lower() == ".shp")
 
 
+def split_layer(spec: str) -> tuple[Path, str | None]:
+    """``"path.gpkg:layer"`` -> ``(path, "layer")``; a plain path (even ``C:\\x.gpkg``) has no
+    layer.
+
+    Examples
+    --------
+    >>> split_layer("plan.gpkg:grids")
+    (PosixPath('plan.gpkg'), 'grids')
+    >>> split_layer("plan.csv")
+    (PosixPath('plan.csv'), None)
+    """
+    path = Path(spec)
+    if path.exists() or ":" not in spec:
+        return path, None
+    head, _, tail = spec.rpartition(":")
+    if head and tail and not any(sep in tail for sep in "/\\"):
+        return Path(head), tail
+    return path, None
+
+
 def list_layers(path: str | Path) -> list[str]:
     """Names of the layers in ``path``: GeoPackage layers, Shapefiles in a zip, Excel sheets,
     or the file's stem for single-layer formats."""

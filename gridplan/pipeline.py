@@ -27,8 +27,8 @@ from .config import PlanRules, check_plan_arguments
 from .distributed import plan_distributed, plan_processes
 from .errors import Interface, Problem, ValidationError
 from .layers import Layers
-from .partition.grids import normalize_locks
-from .previous import previous_locks, read_previous
+from .partition.grids import GridPartition
+from .previous import PreviousPlan, read_previous
 from .stages import (
     GRID_COLUMNS,
     MICROGRID_COLUMNS,
@@ -44,6 +44,7 @@ from .stages import (
     plan_microgrids,
     prepare,
 )
+from .versions import add_versions
 
 __all__ = [
     "GRID_COLUMNS",
@@ -86,6 +87,7 @@ def plan(
     workers: int = 1,
     interface: Interface = "python",
     previous: object | None = None,
+    plan_date: str | None = None,
 ) -> Plan:
     """Plan grids, micro-grids and dedicated grids with codes and a report.
 
@@ -133,8 +135,16 @@ def plan(
     previous
         An existing plan (grid polygons with ``grid_code``, or a ``unit_id``/``grid_code``
         table, as a path or frame; :func:`gridplan.previous.read_previous`): its grids that
-        are still in band are kept with their codes, the rest is re-planned and new grids
-        take free sequence numbers.
+        are still valid (in band, contiguous without crossing a barrier, in one community)
+        are kept with their codes and micro-grids; the rest is re-planned moving as few
+        households as possible (:mod:`gridplan.partition.continuity`), re-planned grids
+        holding most of an old grid inherit its code, and new grids take free sequence
+        numbers (a retired code is never reused). Planned in one process (``engine`` and
+        ``workers`` are not used).
+    plan_date
+        ``YYYY-MM-DD``: new and changed grids are valid from it, retired ones to it
+        (:mod:`gridplan.versions`); overrides ``rules.codes.plan_date`` (empty by default, so
+        the files do not depend on the day they are made).
 
     Returns
     -------
@@ -165,6 +175,8 @@ def plan(
     )
     check_workers(workers, interface=interface)
     rules = rules or PlanRules()
+    if plan_date is not None:
+        rules = replace(rules, codes=replace(rules.codes, plan_date=plan_date))
     layers = prepare(
         units,
         compounds=compounds,
@@ -179,16 +191,23 @@ def plan(
         fix_invalid=fix_invalid,
         interface=interface,
     )
+    if previous is not None:
+        # re-planning from an old plan keeps and compares grids across streets: one process
+        engine, workers = "single", 1
     if engine == "dask":
         if not microgrids:
             raise ValueError("microgrids=False is planned in one process: pass engine='single'")
-        done = plan_distributed(
-            layers, rules=rules, locks=locks, seed=seed, progress=progress, scheduler=scheduler
+        done = add_versions(
+            plan_distributed(
+                layers, rules=rules, locks=locks, seed=seed, progress=progress, scheduler=scheduler
+            )
         )
         return replace(done, seed=seed)
     if workers > 1 and microgrids and _n_streets(layers) > 1:
-        done = plan_processes(
-            layers, rules=rules, locks=locks, seed=seed, progress=progress, workers=workers
+        done = add_versions(
+            plan_processes(
+                layers, rules=rules, locks=locks, seed=seed, progress=progress, workers=workers
+            )
         )
         return replace(done, seed=seed)
     # one progress scale over both stages: pieces of the grid stage, then grids
@@ -203,35 +222,120 @@ def plan(
         if progress is not None:
             progress(stage1[0] + done, stage1[0] + total, f"micro-grids: {message}")
 
-    old = None
-    if previous is not None:
-        old = read_previous(previous, layers.units)
-        locks = {
-            **previous_locks(
-                old,
-                layers.units["households"],
-                min_households=rules.grid.min_households,
-                max_households=rules.grid.max_households,
-            ),
-            **dict(normalize_locks(locks, layers.units.index)),
-        }
+    old = (
+        read_previous(previous, layers.units, interface=interface) if previous is not None else None
+    )
     cells = build_cells(layers, rules=rules)
-    grids = plan_grids(cells, rules=rules, locks=locks, seed=seed, progress=grid_progress)
-    micro = (
-        plan_microgrids(grids, rules=rules, seed=seed, progress=micro_progress)
-        if microgrids
-        else None
+
+    def run(prev: PreviousPlan | None) -> Plan:
+        grids = plan_grids(
+            cells, rules=rules, locks=locks, seed=seed, progress=grid_progress, previous=prev
+        )
+        micro = (
+            plan_microgrids(grids, rules=rules, seed=seed, progress=micro_progress)
+            if microgrids
+            else None
+        )
+        codes = assign_codes(
+            grids,
+            micro,
+            rules=rules,
+            communities=layers.communities,
+            streets=layers.streets,
+            previous=prev,
+        )
+        if prev is not None:
+            grids = _drop_unchanged(grids, codes)
+        figures = apportion(grids, rules=rules)
+        return assemble(layers, grids, micro, codes, figures, rules=rules)
+
+    if old is not None and set(old.grid) == set(layers.units.index.astype(str)):
+        # the same units as the old plan: when planning them afresh gives the old plan back
+        # (same grids, codes, households and micro-grids), that plan is the re-plan, so
+        # unchanged data re-planned from itself gives byte-identical files
+        fresh = run(None)
+        if _reproduces(fresh, old):
+            return replace(add_versions(fresh, old), seed=seed)
+    result = run(old)
+    if old is not None:
+        # a re-planned grid out of band frees the kept grids it touches, then (failing that)
+        # every kept grid of its community, and the area is planned again: kept only when
+        # fewer grids miss the band (fewer households keep their grid, more grids are in band)
+        for whole in (False, True):
+            more = _neighbours_of_misses(result, old, whole_community=whole)
+            if not more:
+                continue
+            wider = replace(old, release=old.release | more)
+            trial = run(wider)
+            if _misses(trial) < _misses(result):
+                result, old = trial, wider
+    return replace(add_versions(result, old), seed=seed)
+
+
+def _misses(plan: Plan) -> int:
+    g = plan.grids
+    return int(((g["kind"] == "residential") & ~g["in_band"]).sum())
+
+
+def _neighbours_of_misses(
+    plan: Plan, old: PreviousPlan, *, whole_community: bool = False
+) -> frozenset[str]:
+    """Old grids kept in ``plan`` that touch a re-planned residential grid out of band (with
+    ``whole_community``: every kept grid of its community)."""
+    g = plan.grids
+    res = g["kind"] == "residential"
+    kept_codes = set(old.current) - old.release
+    unchanged = res & g["grid_code"].isin(kept_codes) & g["in_band"]
+    miss = g[res & ~g["in_band"] & ~g["grid_code"].isin(kept_codes)]
+    if miss.empty:
+        return frozenset()
+    near = g[unchanged]
+    hit = (
+        near.geometry.intersects(miss.geometry.buffer(0).union_all())
+        if not whole_community
+        else True
     )
-    codes = assign_codes(
-        grids,
-        micro,
-        rules=rules,
-        communities=layers.communities,
-        streets=layers.streets,
-        previous=old,
-    )
-    figures = apportion(grids, rules=rules)
-    return replace(assemble(layers, grids, micro, codes, figures, rules=rules), seed=seed)
+    same = near["community_id"].isin(set(miss["community_id"]))
+    return frozenset(near.loc[hit & same, "grid_code"].astype(str)) - old.release
+
+
+def _reproduces(fresh: Plan, old: PreviousPlan) -> bool:
+    """Whether ``fresh`` is the old plan: every unit in its old grid and micro-grid, every
+    grid with the old households, the same grid codes."""
+    units = fresh.units
+    ids = units.index.astype(str)
+    if [old.grid.get(i) for i in ids] != units["grid_code"].astype(str).tolist():
+        return False
+    if len(old.micro_parts) and fresh.unit_parts is not None:
+
+        def micro_sets(t: pd.DataFrame) -> dict[str, frozenset[str]]:
+            t = t.dropna(subset=["microgrid_code"])
+            return {
+                str(u): frozenset(map(str, g["microgrid_code"]))
+                for u, g in t.groupby(t["unit_id"].astype(str), sort=True)
+            }
+
+        if micro_sets(fresh.unit_parts) != micro_sets(old.micro_parts):
+            return False
+    if set(fresh.grids["grid_code"].astype(str)) != set(old.current):
+        return False
+    hh = dict(zip(fresh.grids["grid_code"].astype(str), fresh.grids["households"], strict=True))
+    return all(float(hh.get(c, -1)) == h for c, h in old.grid_households.items())
+
+
+def _drop_unchanged(grids: GridPartition, codes: PlanCodes) -> GridPartition:
+    """An old grid re-planned into exactly the same units under the same code was not
+    changed: its ``previous_replanned`` record is dropped, so re-planning unchanged data
+    from itself gives the same diagnostics."""
+    code_of = codes.grid
+    members = grids.parts.groupby("grid_id")["unit_id"].agg(lambda s: tuple(sorted(set(s))))
+    by_code = {code_of[g]: m for g, m in members.items() if g in code_of}
+    keep = [
+        d
+        for d in grids.records
+        if not (d.code == "previous_replanned" and by_code.get(str(d.grid_code)) == d.unit_ids)
+    ]
+    return replace(grids, records=tuple(keep))
 
 
 def _n_streets(layers: Layers) -> int:

@@ -98,6 +98,9 @@ GRID_COLUMNS = (
     "compactness",
     "crosses_barrier",
     "locked",
+    "valid_from",
+    "valid_to",
+    "previous_code",
     "grid_id",
 )
 #: Columns of :attr:`Plan.unit_parts`, in order.
@@ -431,6 +434,7 @@ def plan_grids(
     locks: Mapping[str, object] | pd.Series | None = None,
     seed: int = 0,
     progress: Progress | None = None,
+    previous: PreviousPlan | None = None,
 ) -> GridPartition:
     """Residential and dedicated grids over the cells.
 
@@ -446,6 +450,10 @@ def plan_grids(
         Same inputs and seed give the same grids.
     progress
         ``progress(done, total, message)`` as pieces are planned.
+    previous
+        The previous plan (:func:`gridplan.previous.read_previous`): its grids still valid
+        are kept, the rest re-planned close to it (:mod:`gridplan.partition.continuity`);
+        units its boundaries split are reported.
 
     Returns
     -------
@@ -458,13 +466,35 @@ def plan_grids(
         Locks naming units that are not in the layers.
     """
     rules = rules or PlanRules()
-    return grids_from_cells(
+    result = grids_from_cells(
         cells,
         rules=rules.grid,
         locks=normalize_locks(locks, cells.order),
         seed=seed,
         progress=progress,
+        previous=previous.grid if previous is not None else None,
+        previous_parts=previous.parts if previous is not None else None,
+        previous_release=previous.release if previous is not None else frozenset(),
     )
+    if previous is None or not len(previous.split):
+        return result
+    grid_of = result.units["grid_id"]
+    split = [
+        Diagnostic(
+            level="unit",
+            code="previous_unit_split",
+            severity="info",
+            grid_id=grid_of[str(uid)],
+            unit_ids=(str(uid),),
+            params={"unit": str(uid), "n_grids": int(n), "old": str(code)},
+            fix="previous_split_check",
+        )
+        for uid, code, n in previous.split[["unit_id", "grid_code", "n_grids"]].itertuples(
+            index=False
+        )
+        if str(uid) in grid_of.index
+    ]
+    return replace(result, records=(*result.records, *split))
 
 
 def plan_microgrids(
@@ -592,6 +622,8 @@ def assign_codes(
         micro_of = dict(
             zip(mg["microgrid_id"], microgrid_codes(mg, rules=rules.codes).to_numpy(), strict=True)
         )
+        if previous is not None and len(previous.micro_parts):
+            micro_of = _keep_micro_codes(micro_of, mg, micro.slices, previous, rules=rules)
     return PlanCodes(grid=grid_of, community=comm_of, microgrid=micro_of, stand_ins=stand)
 
 
@@ -611,11 +643,26 @@ def _keep_codes(
     kept = np.zeros(len(out), dtype=bool)
     label = real["name"].astype(str).to_numpy() if "name" in real.columns else None
     locked = real["locked"].to_numpy(dtype=bool) if "locked" in real.columns else None
+    kept_code = (
+        real["kept_code"].to_numpy(dtype=object)
+        if "kept_code" in real.columns
+        else np.full(n_real, None, dtype=object)
+    )
     grid_code = out["grid_code"].to_numpy(dtype=object).copy()
-    if label is not None and locked is not None:
-        for i in range(n_real):
-            if locked[i] and label[i] in previous.codes:
-                grid_code[i], kept[i] = label[i], True
+    for i in range(n_real):
+        c = kept_code[i]
+        if isinstance(c, str) and c:
+            grid_code[i], kept[i] = c, True
+        elif label is not None and locked is not None and locked[i] and label[i] in previous.codes:
+            grid_code[i], kept[i] = label[i], True
+    # a dedicated area keeps its old grid's code even without households
+    if previous.dedicated and "dedicated_ids" in real.columns:
+        taken0 = {grid_code[i] for i in np.flatnonzero(kept)}
+        for i, d in enumerate(real["dedicated_ids"].tolist()):
+            c = previous.dedicated.get(str(d)) if isinstance(d, str) else None
+            if not kept[i] and c is not None and c not in taken0:
+                grid_code[i], kept[i] = c, True
+                taken0.add(c)
     digits = rules.codes.grid_digits
     taken = {grid_code[i] for i in np.flatnonzero(kept)}
     # a re-planned grid holding most households of an old grid carries its code on
@@ -648,6 +695,98 @@ def _keep_codes(
         used.add(grid_code[f])
     out["grid_code"] = pd.Series(grid_code, index=out.index, dtype=object)
     return out
+
+
+def _keep_micro_codes(
+    micro_of: dict[str, str],
+    mg: pd.DataFrame,
+    slices: pd.DataFrame,
+    previous: PreviousPlan,
+    *,
+    rules: PlanRules,
+) -> dict[str, str]:
+    """Micro-grids follow the grid rule: one holding most households of an old micro-grid of
+    the same grid code carries its code on; the others take the lowest sequence numbers of
+    their grid that no old micro-grid used, in reading order."""
+    digits = rules.codes.microgrid_digits
+    old = previous.micro_parts
+    hh_old = pd.to_numeric(old["households"], errors="coerce").fillna(1.0)
+    rows = pd.DataFrame(
+        {
+            "u": old["unit_id"].astype(str).to_numpy(),
+            "p": pd.to_numeric(old["part"], errors="coerce").fillna(0).to_numpy(),
+            "o": old["microgrid_code"].astype(str).to_numpy(),
+            "h": hh_old.to_numpy(),
+        }
+    ).sort_values(["u", "p"], kind="stable")
+    sl = pd.DataFrame(
+        {
+            "u": slices["unit_id"].astype(str).to_numpy(),
+            "m": slices["microgrid_id"].to_numpy(),
+            "n": slices["households"].to_numpy(dtype=float),
+        }
+    )
+    # per unit, one row per micro-grid (slices of one building in one micro-grid together)
+    rows = rows.groupby(["u", "o"], sort=False).agg(p=("p", "min"), h=("h", "sum")).reset_index()
+    rows = rows.sort_values(["u", "o"], kind="stable")
+    sl = sl.groupby(["u", "m"], sort=False).agg(n=("n", "sum")).reset_index()
+    # both sides in code order (the fresh code here), as an equivalency file lists them
+    sl["k"] = sl["m"].map(micro_of)
+    sl = sl.sort_values(["u", "k"], kind="stable")
+    # a building cut into as many pieces as before keeps each piece's micro-grid, in order;
+    # otherwise its new pieces share its old micro-grids in proportion
+    rows["r"] = rows.groupby("u").cumcount()
+    sl["r"] = sl.groupby("u").cumcount()
+    same = rows.groupby("u").size().eq(sl.groupby("u").size()).reindex(sl["u"].unique())
+    paired = set(same.index[same.fillna(False).to_numpy(dtype=bool)])
+    a = sl[sl["u"].isin(paired)].merge(rows[["u", "r", "o"]], on=["u", "r"])
+    a = a.assign(f=a["n"])
+    share = rows.groupby(["u", "o"], sort=True)["h"].sum().reset_index()
+    share["s"] = share["h"] / share.groupby("u")["h"].transform("sum")
+    b = sl[~sl["u"].isin(paired)].merge(share[["u", "o", "s"]], on="u", how="inner")
+    b = b.assign(f=b["n"] * b["s"])
+    flows = pd.concat([a[["o", "m", "f"]], b[["o", "m", "f"]]], ignore_index=True)
+    flows = flows.groupby(["o", "m"], sort=True)["f"].sum().reset_index()
+    flows = flows.rename(columns={"m": "microgrid_id"})
+    old_total = rows.groupby("o")["h"].sum()
+    grid_of_mg = dict(zip(mg["microgrid_id"], mg["grid_code"].astype(str), strict=True))
+    out = dict(micro_of)
+    kept: set[str] = set()
+    taken: set[str] = set()
+    best = flows.sort_values(["f", "o", "microgrid_id"], ascending=[False, True, True])
+    for o, m, f in best[["o", "microgrid_id", "f"]].itertuples(index=False):
+        o = str(o)
+        g = grid_of_mg.get(m)
+        if m in kept or o in taken or g is None or o[:-digits] != g or 2 * f <= old_total[o]:
+            continue
+        out[m] = o
+        kept.add(m)
+        taken.add(o)
+    used = {str(c) for c in previous.micro_parts["microgrid_code"]} | taken
+    for m in sorted((m for m in micro_of if m not in kept), key=lambda m: micro_of[m]):
+        g = grid_of_mg[m]
+        n = 1
+        while f"{g}{str(n).zfill(digits)}" in used:
+            n += 1
+        out[m] = f"{g}{str(n).zfill(digits)}"
+        used.add(out[m])
+    return out
+
+
+#: Columns of a plan's ``versions`` table.
+VERSION_COLUMNS = ("grid_code", "valid_from", "valid_to", "previous_code", "version_status")
+
+
+def versions_table(grids: pd.DataFrame, retired: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The ``versions`` table: the plan's grids (``current``), then retired grids by code."""
+    cur = pd.DataFrame(grids[["grid_code", "valid_from", "valid_to", "previous_code"]]).assign(
+        version_status="current"
+    )
+    frames = [cur]
+    if retired is not None and len(retired):
+        frames.append(retired.sort_values("grid_code", kind="stable"))
+    out = pd.concat(frames, ignore_index=True)[list(VERSION_COLUMNS)]
+    return out.astype(object).where(out.notna(), None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1063,6 +1202,11 @@ def assemble(
         mg["population"].notna(), mg["households"] * rules.household_size
     )
 
+    # versions (gridplan.versions): a first plan's grids are valid from the plan date
+    grids["valid_from"] = rules.codes.plan_date or None
+    grids["valid_to"] = None
+    grids["previous_code"] = None
+
     # dedicated grids are exempt from the band: never shown as in band
     dedicated = (grids["kind"] == "dedicated").to_numpy()
     in_band = grids["in_band"].to_numpy(dtype=bool) & ~dedicated
@@ -1106,6 +1250,9 @@ def assemble(
     report = plan_report(grids_out, mg_out, rules=rules)
     # every home inside a dedicated area, and who serves it
     report["dedicated_residents"] = dedicated_residents_table(homes_rows)
+    # the grids' versions (gridplan.versions continues them from a previous plan); the
+    # report's grid table stays as it was, the versions sheet carries them
+    report["versions"] = versions_table(grids_out)
     # how every line of the barriers layer was used, by class (none is ignored)
     report["barriers"] = barrier_class_table(
         layers.barriers,

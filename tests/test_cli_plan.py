@@ -79,6 +79,7 @@ def test_plan_geopackage_layers_and_conservation(queenstown):
         "summary",
         "unit_parts",
         "dedicated_residents",
+        "versions",
         "communities",
         "streets",
         "barriers",

@@ -60,6 +60,7 @@ from ..graph import (
 from ..layers import Layers, prepare_layers
 from ..tessellation import dissolve, region_hulls, slice_polygon, tessellate, units_tile
 from ..validate import id_str, normalize_ids
+from .continuity import kept_grids, old_code_per_part, split_near_previous
 from .core import choose_k, split_piece
 
 __all__ = [
@@ -981,6 +982,9 @@ def grids_from_cells(
     locks: Mapping[str, str] | None = None,
     seed: int = 0,
     progress: Progress | None = None,
+    previous: Mapping[str, str] | None = None,
+    previous_parts: Mapping[str, tuple[str, ...]] | None = None,
+    previous_release: frozenset[str] = frozenset(),
 ) -> GridPartition:
     """Steps 3-8 of the grid stage: parts, locks, compounds, pieces, split, assembly.
 
@@ -996,6 +1000,15 @@ def grids_from_cells(
         Same inputs and seed give the same grids.
     progress
         Called as ``progress(done, total, message)`` while pieces are planned.
+    previous
+        ``unit_id -> old grid code`` of a previous plan: the old grids still valid (in band,
+        contiguous without crossing a barrier, in one community) are kept as they are, with
+        ``kept_code``; the rest is re-planned close to the old grids
+        (:mod:`gridplan.partition.continuity`), each old grid not kept reported.
+    previous_parts
+        ``unit_id -> old grid code of each part`` for units the old plan split.
+    previous_release
+        Old grids re-planned even if still valid.
 
     Returns
     -------
@@ -1004,7 +1017,14 @@ def grids_from_cells(
     """
     rules = rules or GridRules()
     result = _grids_sorted(
-        cells, rules=rules, locks=dict(locks or {}), seed=seed, progress=progress
+        cells,
+        rules=rules,
+        locks=dict(locks or {}),
+        seed=seed,
+        progress=progress,
+        previous=previous,
+        previous_parts=previous_parts or {},
+        previous_release=previous_release,
     )
     return replace(result, units=result.units.loc[cells.order])
 
@@ -1016,6 +1036,9 @@ def _grids_sorted(
     locks: dict,
     seed: int,
     progress: Progress | None,
+    previous: Mapping[str, str] | None = None,
+    previous_parts: Mapping[str, tuple[str, ...]] | None = None,
+    previous_release: frozenset[str] = frozenset(),
 ) -> GridPartition:
     lo, hi, target = float(rules.min_households), float(rules.max_households), rules.target
     layers, u, crs, ids = uc.layers, uc.units, uc.crs, uc.ids
@@ -1079,6 +1102,53 @@ def _grids_sorted(
                         fix="unlock_or_edit",
                     )
                 )
+
+    # 4b. the previous plan: old grids still valid are kept as they are
+    old_part = None
+    if previous is not None:
+        old_part = old_code_per_part(ids[parts.unit], parts.part, previous, previous_parts or {})
+        verdict = kept_grids(
+            old_part,
+            label < 0,
+            weight=parts.weight,
+            community=parts.community,
+            edge_i=edges.i,
+            edge_j=edges.j,
+            crossing=edges.crossing,
+            shared=edges.shared_m,
+            lo=lo,
+            hi=hi,
+            release=previous_release,
+        )
+        for code, members in sorted(verdict.kept.items()):
+            new_grid(
+                members,
+                kind="residential",
+                community=parts.community[members[0]],
+                locked=False,
+                kept=code,
+            )
+        for code, members, reason in verdict.replanned:
+            diags.append(
+                Diagnostic(
+                    level="grid",
+                    code="previous_replanned",
+                    severity="info",
+                    community_id=str(parts.community[members[0]]),
+                    grid_code=code,
+                    unit_ids=tuple(sorted({ids[parts.unit[m]] for m in members})),
+                    households=int(parts.households[members].sum()),
+                    params={
+                        "why": f"previous_{reason}",
+                        "lo": int(lo),
+                        "hi": int(hi),
+                        "noun": rules.balance,
+                    },
+                    fix="previous_check",
+                )
+            )
+        old_num = {c: i for i, c in enumerate(sorted({str(c) for c in old_part if c}))}
+        old_int = np.array([old_num.get(c, -1) if c else -1 for c in old_part], dtype=np.int64)
 
     # 5. compounds
     free = label < 0
@@ -1182,7 +1252,11 @@ def _grids_sorted(
         # named by its smallest unit id, so the seed does not depend on row order or on which
         # other streets are planned in the same run
         piece_key = f"{comm_key}:{min(ids[parts.unit[part_members]])}"
-        res = _split_connected(g, lo, hi, target, rules, stable_seed(seed, piece_key))
+        rng = stable_seed(seed, piece_key)
+        res = _split_connected(g, lo, hi, target, rules, rng)
+        if old_part is not None:
+            res = _near_previous(g, res, old_int, part_members, loc[part_node[part_members]],
+                                 parts.weight, lo, hi, target, rules, rng)  # fmt: skip
         piece_label = res.labels[loc[part_node[part_members]]]
         crossed = c in joined_pieces
         base = len(grid_info)
@@ -1272,6 +1346,44 @@ def _split_connected(
         exact_first_max_units=rules.search.exact_first_units,
         enum_max=rules.search.enum_max,
     )
+
+
+def _near_previous(
+    g: UnitGraph,
+    res: Any,
+    old_int: np.ndarray,
+    part_members: np.ndarray,
+    part_nodes: np.ndarray,
+    weight: np.ndarray,
+    lo: float,
+    hi: float,
+    target: float,
+    rules: GridRules,
+    rng: np.random.Generator,
+) -> Any:
+    """``res`` re-done close to the old grids (each node's old grid: that of most of its
+    households), :func:`gridplan.partition.continuity.split_near_previous`."""
+    t = pd.DataFrame({"n": part_nodes, "o": old_int[part_members], "w": weight[part_members]})
+    t = t[t["o"] >= 0].groupby(["n", "o"], sort=True)["w"].sum().reset_index()
+    t = t.sort_values(["n", "w", "o"], ascending=[True, False, True], kind="stable")
+    node_old = np.full(g.n, -1, dtype=np.int64)
+    top = t.drop_duplicates("n")
+    node_old[top["n"].to_numpy()] = top["o"].to_numpy()
+    labels = split_near_previous(
+        g,
+        node_old,
+        res.labels,
+        lo=lo,
+        hi=hi,
+        target=target,
+        rng=rng,
+        tries=rules.tries,
+        refine_passes=rules.refine_passes,
+    )
+    k = int(labels.max()) + 1
+    sums = np.bincount(labels, weights=g.weight.astype(float), minlength=k)
+    in_band = bool(((sums >= lo - 1e-9) & (sums <= hi + 1e-9)).all())
+    return replace(res, labels=labels, k=k, in_band=in_band, fallback=res.fallback and not in_band)
 
 
 def _delaunay_piece(parts: _Parts, members: np.ndarray) -> UnitGraph:
@@ -1419,6 +1531,7 @@ def _assemble(
             "in_band": (w >= lo) & (w <= hi),
             "crosses_barrier": crosses,
             "locked": [bool(gi_.get("locked")) for gi_ in grid_info],
+            "kept_code": [gi_.get("kept") for gi_ in grid_info],
             "category": "residential",
             "name": [str(gi_.get("compound") or gi_.get("lock_label") or "") for gi_ in grid_info],
         }
