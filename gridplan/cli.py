@@ -26,7 +26,7 @@ from .crs import unshift_to_wgs84
 from .diagnostics import flat, in_words, render_frame
 from .errors import GridplanError, Problem, ValidationError
 from .io import FORMATS, check_output_path, list_layers, parse_columns, read_layer, write_gpkg
-from .pipeline import Plan
+from .pipeline import Plan, check_workers
 from .validate import (
     ROLES,
     barrier_class_table,
@@ -845,6 +845,13 @@ def plan_command(
             help="Dask scheduler, e.g. tcp://host:8786 (a local 2-worker cluster if omitted)."
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Processes planning streets side by side on this machine (default 1, as in "
+            "gridplan.plan); the plan is byte for byte the same for every N."
+        ),
+    ] = 1,
 ) -> None:
     """Plan grids, micro-grids and dedicated grids with codes, and write them out.
 
@@ -856,6 +863,7 @@ def plan_command(
             typer.echo(hint, err=True)
         if scheduler is not None and engine is not EngineChoice.dask:
             raise typer.BadParameter("--scheduler needs --engine dask", param_hint="--scheduler")
+        _check_workers(workers, engine=engine)
         rostered = _RosterRun.start(inputs, roster, roster_columns, households)
         result, _ = _plan_inputs(
             inputs,
@@ -863,6 +871,7 @@ def plan_command(
             units_hook=rostered.join if rostered else None,
             engine=engine.value,
             scheduler=scheduler,
+            workers=workers,
         )
         if rostered is not None:
             result = rostered.finish(result, lang=inputs.lang)
@@ -885,6 +894,23 @@ def plan_command(
         rostered.echo()
         written.extend(rostered.written)
     typer.echo(f"wrote {', '.join(str(p) for p in written)}")
+
+
+def _check_workers(workers: int, *, engine: EngineChoice) -> None:
+    """``--workers`` refused before anything is read: a count below 1, or with the Dask
+    engine (whose cluster has its own workers)."""
+    check_workers(workers, interface="cli")
+    if workers > 1 and engine is EngineChoice.dask:
+        raise ValidationError(
+            [
+                Problem(
+                    "arguments",
+                    "workers",
+                    f"--workers {workers} plans in processes of this machine, but --engine dask "
+                    "plans on the Dask cluster's workers; drop --workers or use --engine single",
+                )
+            ]
+        )
 
 
 @dataclass
@@ -1158,6 +1184,23 @@ def staff_command(
             "default: the plan file's streets layer."
         ),
     ] = None,
+    households: Annotated[
+        Path | None,
+        typer.Option(
+            "--households",
+            help="The household list `gridplan plan --roster` wrote (CSV or XLSX) when the "
+            "roster has a role column (角色/身份/职务): its 楼栋长/单元长/兼职网格员 are "
+            "assigned to the micro-grid holding their address.",
+        ),
+    ] = None,
+    current_staff: Annotated[
+        Path | None,
+        typer.Option(
+            "--current-staff",
+            help="CSV/XLSX of the community workers each community has now (community_id or "
+            "社区名称, and 在岗社区工作者/current_workers): shows the gap to the resident ratio.",
+        ),
+    ] = None,
     max_distance: Annotated[
         float | None,
         typer.Option(
@@ -1192,7 +1235,14 @@ def staff_command(
         parts.update(
             _read_context({"compounds": compounds, "communities": communities, "streets": streets})
         )
-        result = staffing_plan(parts, rules=rules, roster=roster)
+        result = staffing_plan(
+            parts,
+            rules=rules,
+            roster=roster,
+            household_list=households,
+            current_staff=current_staff,
+            interface="cli",
+        )
         written = result.to_excel(out, language=lang.value, mask_phones=not show_phones)
     except typer.Exit:
         raise
@@ -1215,10 +1265,37 @@ def staff_command(
     )
     c_total = int(c["paid_staff"].sum())
     typer.echo(f"  paid community staff needed (grid heads included): {c_total:,}")
+    if "current_workers" in c.columns:
+        typer.echo(
+            f"  community workers now: {int(c['current_workers'].sum()):,}; still needed to "
+            f"reach {result.rules.community_workers_per_10k:g} per 10,000: "
+            f"{int(c['workers_gap'].sum()):,}"
+        )
+    if result.party_communities is not None:
+        levels = result.party_communities["party_level"].value_counts()
+        typer.echo(
+            "  community party organisations: "
+            + ", ".join(
+                f"{int(levels.get(k, 0)):,} {w}"
+                for k, w in (
+                    ("committee", "committees"),
+                    ("big_committee", "big committees"),
+                    ("general_branch", "general branches"),
+                    ("branch", "branches"),
+                )
+            )
+        )
     if result.has_roster:
         typer.echo(
             f"  roster: {len(result.assignments):,} posts filled, {len(result.unfilled):,} "
             f"unfilled, {len(result.unassigned):,} people without a post"
+        )
+    if result.heads is not None:
+        h = result.heads
+        typer.echo(
+            f"  household list: {int((h['role'] == 'building_head').sum()):,} building heads, "
+            f"{int((h['role'] == 'unit_head').sum()):,} stairwell heads, "
+            f"{int(h['serves_as_parttime'].sum()):,} of them part-time grid workers"
         )
     typer.echo(f"  diagnostics: {len(result.diagnostics):,}")
     typer.echo(f"wrote {written}")
@@ -1284,6 +1361,16 @@ def print_command(
     )
 
 
+class _ReformMode(StrEnum):
+    reform = "reform"
+    repair = "repair"
+
+
+class _EnterpriseResidents(StrEnum):
+    handover = "handover"
+    dedicated = "dedicated"
+
+
 class _ReformBalance(StrEnum):
     households = "households"
     population = "population"
@@ -1328,8 +1415,65 @@ def reform_command(
     ] = None,
     replan_valid: Annotated[
         bool,
-        typer.Option("--replan-valid", help="Re-plan communities that are already valid too."),
+        typer.Option(
+            "--replan-valid",
+            help="Re-plan communities that are already valid too (the same as --mode reform).",
+        ),
     ] = False,
+    mode: Annotated[
+        _ReformMode | None,
+        typer.Option(
+            "--mode",
+            help="reform: break the old boundaries (彻底打破原有四至边界) and plan every street "
+            "afresh, the 村改社区 mode; repair: keep every current community that is in band "
+            "and contiguous, and fix only the others (default: [reform] keep_valid, repair).",
+        ),
+    ] = None,
+    enterprise_categories: Annotated[
+        str | None,
+        typer.Option(
+            "--enterprise-categories",
+            help="Comma-separated words marking a dedicated area's category as an enterprise "
+            "(居企分离), e.g. industrial,工业,企业 (default: [reform] enterprise_categories).",
+        ),
+    ] = None,
+    enterprise_residents: Annotated[
+        _EnterpriseResidents | None,
+        typer.Option(
+            "--enterprise-residents",
+            help="handover: homes inside enterprise areas go to the territorial community "
+            "(居企分离 as practice means it, default); dedicated: they stay with the "
+            "enterprise's dedicated grid.",
+        ),
+    ] = None,
+    max_service_distance: Annotated[
+        float | None,
+        typer.Option(
+            "--max-service-distance",
+            help="Service equality (服务均等): farthest a household may be from its community's "
+            "service centre, in metres, e.g. 1000; communities reaching farther are split "
+            "where the band allows, the rest reported (0 = no limit; the reach is always "
+            "reported).",
+        ),
+    ] = None,
+    village_types: Annotated[
+        str | None,
+        typer.Option(
+            "--village-types",
+            help="Column of the communities layer (or of the units, with --community-column) "
+            "giving each village's type: kept/保留, merged/合并, relocated/搬迁 or "
+            "cash/货币补偿; relocated and cash-compensated villages join the nearest "
+            "community, merged ones their main neighbour.",
+        ),
+    ] = None,
+    xlsx: Annotated[
+        Path | None,
+        typer.Option(
+            "--xlsx",
+            help="Also write the before/after report (村改社区前后对照) as an Excel workbook "
+            "(default: next to --out, same name, .xlsx).",
+        ),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="Rules as TOML: a [reform] table; flags override it.")
     ] = None,
@@ -1351,6 +1495,7 @@ def reform_command(
         from .config import read_rules
         from .io import write_layer
         from .reform import redivide
+        from .reform.report import reform_workbook
 
         if out.suffix.lower() != ".gpkg":
             raise ValidationError(
@@ -1377,8 +1522,45 @@ def reform_command(
             "target_count": target_count,
             "balance": balance.value if balance else None,
             "disruption_weight": disruption_weight,
-            "keep_valid": False if replan_valid else None,
+            "keep_valid": False
+            if replan_valid or mode == _ReformMode.reform
+            else (True if mode == _ReformMode.repair else None),
+            "enterprise_categories": tuple(
+                w.strip() for w in enterprise_categories.split(",") if w.strip()
+            )
+            if enterprise_categories is not None
+            else None,
+            "enterprise_residents": enterprise_residents.value if enterprise_residents else None,
+            "max_service_distance_m": max_service_distance,
         }
+        if replan_valid and mode == _ReformMode.repair:
+            problems.append(
+                Problem(
+                    "arguments",
+                    "mode",
+                    "--replan-valid re-plans valid communities, --mode repair keeps them: give "
+                    "one of them (--mode reform is the same as --replan-valid)",
+                )
+            )
+        if enterprise_categories is not None and not flags["enterprise_categories"]:
+            problems.append(
+                Problem(
+                    "arguments",
+                    "enterprise_categories",
+                    "--enterprise-categories needs at least one word, e.g. industrial,工业",
+                )
+            )
+            flags["enterprise_categories"] = None
+        if max_service_distance is not None and not max_service_distance >= 0:
+            problems.append(
+                Problem(
+                    "arguments",
+                    "max_service_distance",
+                    f"--max-service-distance must be a number of metres >= 0 (0 = no limit), "
+                    f"got {max_service_distance:g}",
+                )
+            )
+            flags["max_service_distance_m"] = None
         try:
             rules = replace(
                 read_rules(config).reform, **{k: v for k, v in flags.items() if v is not None}
@@ -1422,6 +1604,7 @@ def reform_command(
                 rules=rules,
                 seed=seed,
                 columns=mapping or None,
+                village_types=village_types,
             )
         if out.exists():
             out.unlink()  # a fresh file: no stale layers from an earlier run
@@ -1442,6 +1625,8 @@ def reform_command(
             )
         for name, frame in layers_out.items():
             write_layer(frame, out, layer=name)
+        book = xlsx or out.with_suffix(".xlsx")
+        reform_workbook(result, book, lang=diagnostics_lang)
     except typer.Exit:
         raise
     except typer.BadParameter:
@@ -1477,12 +1662,28 @@ def reform_command(
     share = _pct(moved / total) if total else "n/a"
     typer.echo(f"  {noun} moved: {int(moved):,} of {int(total):,} ({share})")
     if len(result.dedicated):
-        typer.echo(
-            f"  enterprise areas for dedicated grids: {len(result.dedicated):,} "
-            f"({int(result.dedicated['households'].sum()):,} households)"
-        )
+        handed = int(c.get("households_handed_over", (0, 0))[1])
+        if rules.enterprise_residents == "handover":
+            # 居企分离: the homes went to the territorial community, none to the enterprise
+            typer.echo(
+                f"  enterprise areas: {len(result.dedicated):,}; {handed:,} households in them "
+                "handed over to the territorial community"
+            )
+        else:
+            typer.echo(
+                f"  enterprise areas for dedicated grids: {len(result.dedicated):,} "
+                f"({int(result.dedicated['households'].sum()):,} households)"
+            )
     typer.echo(f"  diagnostics: {len(result.diagnostics):,}")
+    reach = result.communities["service_reach_m"]
+    if len(reach) and reach.notna().any():
+        typer.echo(
+            f"  service reach: up to {float(reach.max()):,.0f} m from a community's service "
+            f"centre; households per community worker up to "
+            f"{float(result.communities['households_per_worker'].max()):,.1f}"
+        )
     typer.echo(f"wrote {out} (layers {', '.join(layers_out)})")
+    typer.echo(f"wrote {book}")
 
 
 def main(argv: list[str] | None = None) -> None:

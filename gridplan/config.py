@@ -533,6 +533,15 @@ class StaffingRules:
     roster_max_distance_m
         A roster person serves a grid they live in, or one whose centre (a micro-grid's, for a
         part-time post) is at most this far from home (metres); 0 = no limit.
+    general_branch_over, party_committee_from
+        The community's own party organisation by its members (《中国共产党支部工作条例》):
+        a branch (党支部) up to ``general_branch_over`` members, a general branch (党总支)
+        above, a committee (党委) from ``party_committee_from``.
+    big_committee_for_reform
+        A community a redivision formed from more than one current community (its
+        communities layer says so in ``previous_codes``) sets up a community "big party
+        committee" (社区大党委) taking in the units stationed there, as Lüliang did (275 when
+        its communities were redrawn).
     fulltime_are_community_workers
         Full-time grid workers are drawn from the community workers (Xinzhou: 1,489 community
         workers serve as full-time grid workers), as grid heads always are: the paid staff a
@@ -558,6 +567,9 @@ class StaffingRules:
     attach_small_groups: bool = True
     roster_max_distance_m: float = 0.0
     fulltime_are_community_workers: bool = True
+    general_branch_over: int = 50
+    party_committee_from: int = 100
+    big_committee_for_reform: bool = True
 
     def __post_init__(self) -> None:
         # canonical values only: the checks below name every field of the wrong type
@@ -602,6 +614,8 @@ class StaffingRules:
         ):
             whole(name, 1)
         whole("joint_branch_max_units", 2)
+        whole("general_branch_over", 1)
+        whole("party_committee_from", 2)
         whole("branch_split_over", 1)
         number("community_workers_per_10k", positive=True)
         number("household_size", positive=True)
@@ -620,6 +634,16 @@ class StaffingRules:
         flag("staff_dedicated_grids")
         flag("attach_small_groups")
         flag("fulltime_are_community_workers")
+        flag("big_committee_for_reform")
+        gb, pc = self.general_branch_over, self.party_committee_from
+        if not problems and isinstance(gb, int) and isinstance(pc, int) and pc <= gb:
+            problems.append(
+                Problem(
+                    "rules",
+                    "party_committee_from",
+                    f"`party_committee_from` must exceed `general_branch_over`, got {pc} <= {gb}",
+                )
+            )
         split, least = self.branch_split_over, self.branch_min_members
         if not problems and isinstance(split, int) and isinstance(least, int) and split < least:
             problems.append(

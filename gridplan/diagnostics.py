@@ -234,6 +234,16 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "target_count {target} not reached: the plan has {got} communities (the band {lo}-{hi} "
         "admits {k_min}-{k_max} for {total} in all, before street boundaries and contiguity)",
     ),
+    "reform_service_reach": (
+        "社区 {community_code} 最远住户距服务中心 {reach} 米，超过服务半径上限 {limit} 米",
+        "community {community_code} reaches {reach} m from its service centre, beyond the "
+        "{limit} m service limit",
+    ),
+    "reform_village_alone": (
+        "村 {community_code}（{village_type_zh}）没有相邻社区可并入，仍单独成社区",
+        "village {community_code} ({village_type}) has no neighbouring community to join and "
+        "stands alone",
+    ),
     "reform_barrier_crossing": (
         "社区 {community_code} 在障碍线 {barrier} 两侧都有相邻单元",
         "community {community_code} has neighbouring units on both sides of {barrier}",
@@ -291,6 +301,16 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "in {n_communities} of {n_all} communities ({communities}) the grid heads and full-time "
         "grid workers ({grid_posts}) exceed the community workers at {per_10k} per 10,000 "
         "residents ({workers})",
+    ),
+    "heads_unplaced": (
+        "住户名册中 {n} 名楼栋长、单元长或兼职网格员的地址未落到唯一微网格（{rows}）",
+        "{n} building or stairwell heads or part-time workers of the household list have an "
+        "address in no single micro-grid ({rows})",
+    ),
+    "household_roles_ignored": (
+        "住户名册中 {n} 行的角色不是网格岗位，未参与配置（{rows}）",
+        "{n} rows of the household list have a role that is no staffing post and were not "
+        "used ({rows})",
     ),
     "grids_without_community": (
         "{n_grids} 个网格（{grids}）不属于任何社区，未配社区工作者",
@@ -499,6 +519,16 @@ _FIXES: dict[str, tuple[str, str]] = {
         "提高每万人社区工作者配比（community_workers_per_10k），或合并过小的网格",
         "raise community_workers_per_10k, or merge grids that are too small",
     ),
+    "staffing_heads_join": (
+        "核对这些住户的地址，使其在规划时匹配到单元（见住户名册的匹配情况）",
+        "correct these households' addresses so they join a unit when planning (see the "
+        "household list's join status)",
+    ),
+    "staffing_head_roles": (
+        "角色写作楼栋长、单元长或兼职网格员的住户才会被安排；其他角色可忽略",
+        "only households whose role reads 楼栋长, 单元长 or 兼职网格员 are assigned; other roles "
+        "can be ignored",
+    ),
     "staffing_give_communities": (
         "为这些网格所在的单元提供社区（community_id 或社区图层），或把住户移交属地社区",
         "give their units a community (community_id or a communities layer), or hand those "
@@ -546,6 +576,15 @@ _FIXES: dict[str, tuple[str, str]] = {
         "{k_min}–{k_max} 个），或放宽{opt[community_band]}",
         "set {opt[target_count]} nearer {got} (the band admits {k_min}-{k_max} before street "
         "boundaries and contiguity), or widen {opt[community_band]}",
+    ),
+    "reform_service_smaller": (
+        "提高{opt[target_count]}或降低{opt[community_max]}，使社区更小；或放宽服务半径上限",
+        "raise {opt[target_count]} or lower {opt[community_max]} so communities are smaller, "
+        "or relax the service limit",
+    ),
+    "reform_village_neighbours": (
+        "核对该村的边界是否与相邻社区相接，或将其类型改为保留",
+        "check that the village's boundary meets its neighbours', or set its type to kept",
     ),
     "reform_accept_or_widen": (
         "可以接受（例如该线止于社区内部），或放宽{opt[community_band]}使两侧各自成社区",

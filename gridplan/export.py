@@ -46,6 +46,7 @@ import shapely
 from shapely.geometry import mapping
 
 from .diagnostics import Interface, Lang, flat, render_frame
+from .errors import Problem, ValidationError
 from .io import normalize_xlsx, write_gpkg
 from .stages import UNIT_PART_COLUMNS
 from .validate import normalize_ids
@@ -447,6 +448,22 @@ def text_width(value: object) -> int:
     if value is None:
         return 0
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in str(value))
+
+
+def excel_path(path: str | Path) -> Path:
+    """``path`` as a Path, refused unless it names an Excel workbook (.xlsx/.xlsm)."""
+    p = Path(path)
+    if p.suffix.lower() not in (".xlsx", ".xlsm"):
+        raise ValidationError(
+            [
+                Problem(
+                    p.name,
+                    "format",
+                    f"cannot write {p.name!r}: expected an Excel workbook ending in .xlsx",
+                )
+            ]
+        )
+    return p
 
 
 def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame]) -> Path:

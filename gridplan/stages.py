@@ -157,6 +157,9 @@ class Plan:
         grids or micro-grids has one per piece. The households of the rows of a grid are the
         grid's households, and those of a micro-grid the micro-grid's. None for a plan made
         by hand without it (:func:`unit_parts` then derives one row per unit).
+    seed
+        The seed the plan was made with (None when not known); :func:`gridplan.replan`
+        re-plans with it unless told otherwise.
     """
 
     units: gpd.GeoDataFrame
@@ -168,6 +171,7 @@ class Plan:
     layers: Layers
     work_crs: object
     unit_parts: pd.DataFrame | None = None
+    seed: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -157,6 +157,21 @@ SAMPLES: list[Diagnostic] = [
     ),
     Diagnostic(
         level="community",
+        code="reform_service_reach",
+        community_code=COMMUNITY,
+        households=2400,
+        params={"reach": "1250", "limit": "1000"},
+        fix="reform_service_smaller",
+    ),
+    Diagnostic(
+        level="community",
+        code="reform_village_alone",
+        community_code=COMMUNITY,
+        params={"village_type": "relocated", "village_type_zh": "搬迁"},
+        fix="reform_village_neighbours",
+    ),
+    Diagnostic(
+        level="community",
         code="reform_barrier_crossing",
         community_code=COMMUNITY,
         households=2400,
@@ -309,6 +324,19 @@ SAMPLES: list[Diagnostic] = [
             "per_10k": "18",
         },
         fix="staffing_ratio_or_grids",
+    ),
+    Diagnostic(
+        level="staffing",
+        code="heads_unplaced",
+        params={"topic": "heads", "n": 1, "rows": "row 12 (王芳)"},
+        fix="staffing_heads_join",
+    ),
+    Diagnostic(
+        level="staffing",
+        code="household_roles_ignored",
+        severity="info",
+        params={"topic": "heads", "n": 1, "rows": "row 7: '党员'"},
+        fix="staffing_head_roles",
     ),
     Diagnostic(
         level="staffing",

@@ -165,9 +165,14 @@ def test_workbook_chinese_round_trip(tmp_path):
     path = s.to_excel(tmp_path / "staffing.xlsx")
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == [
+        "汇总表",
+        "网格员花名册",
+        "党组织设置表",
         "网格",
         "社区",
         "街道",
+        "社区党组织",
+        "街道党组织",
         "党组织",
         "党组织单元",
         "人员安排",
@@ -201,7 +206,8 @@ def test_workbook_english_and_unmasked(tmp_path):
     s = staffed_with_roster()
     path = s.to_excel(tmp_path / "staffing_en.xlsx", language="en", mask_phones=False)
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames[0] == "Grids" and "Party branches" in wb.sheetnames
+    assert wb.sheetnames[:4] == ["Summary", "Grid worker roster", "Party organisation", "Grids"]
+    assert "Party branches" in wb.sheetnames
     header = sheet(path, "Grids")[0]
     assert {"Grid code", "Households", "Residents", "Grid heads", "Gap"} <= set(header)
     people = pd.read_excel(path, sheet_name="Assignments", dtype=str)

@@ -61,18 +61,29 @@ from collections.abc import Mapping
 
 import geopandas as gpd
 import numpy as np
+import shapely
 
 from ..codes import code_continuity
 from ..config import band_admits
 from ..diagnostics import Diagnostic
+from ..errors import Problem, ValidationError, describe_rows
+from ..i18n import value_label
 from ..layers import Layers, prepare_layers
+from ..validate import normalize_ids
 from .assemble import assemble
 from .cells import ReformInput, prepare
 from .inputs import check_inputs, communities_from_column, locate_in_streets
 from .planner import Planner
 from .rules import Reform, ReformRules
 
-__all__ = ["Reform", "ReformRules", "code_continuity", "plan_communities", "redivide"]
+__all__ = [
+    "VILLAGE_TYPES",
+    "Reform",
+    "ReformRules",
+    "code_continuity",
+    "plan_communities",
+    "redivide",
+]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +99,7 @@ def redivide(
     rules: ReformRules | None = None,
     seed: int = 0,
     columns: Mapping[str, str] | None = None,
+    village_types: str | Mapping[str, str] | None = None,
 ) -> Reform:
     """Redivide communities into contiguous, compact, size-bounded ones with minimal disruption.
 
@@ -120,6 +132,14 @@ def redivide(
         Same inputs and seed give the same plan.
     columns
         Column renaming applied to every layer, e.g. ``{"户数": "households"}``.
+    village_types
+        What becomes of each current village (村改社区), as a column of the communities layer
+        (or of the units, when ``communities`` names a units column) or a mapping
+        ``{community_id: type}``: ``kept`` (保留, planned as any community; the default for
+        blanks), ``merged`` (合并: joins the adjacent community it shares most boundary with),
+        ``relocated`` (搬迁) or ``cash`` (货币补偿: both merged into the nearest adjacent
+        community, Xiaoyi practice). Merged, relocated and cash-compensated villages never
+        keep their code; the report's ``mapping`` gives each village's type.
 
     Returns
     -------
@@ -152,6 +172,12 @@ def redivide(
         if not own_street and layers.streets is not None:
             layers = locate_in_streets(layers)
     check_inputs(layers)
+    types = village_type_of(
+        village_types,
+        layers=layers,
+        units=units if isinstance(units, gpd.GeoDataFrame) else None,
+        column=communities if isinstance(communities, str) else None,
+    )
     inp = prepare(layers, rules=rules)
     diags: list[Diagnostic] = []
     g = inp.graph
@@ -167,15 +193,148 @@ def redivide(
                 fix="reform_check_links",
             )
         )
-    planner = plan_communities(inp, rules=rules, seed=seed, diags=diags)
-    return assemble(inp, planner, layers=layers, rules=rules, diags=diags)
+    planner = plan_communities(inp, rules=rules, seed=seed, diags=diags, village_types=types)
+    return assemble(inp, planner, layers=layers, rules=rules, diags=diags, village_types=types)
+
+
+#: village types (村改社区) and the words planners write for them
+VILLAGE_TYPES: dict[str, tuple[str, ...]] = {
+    "kept": ("kept", "keep", "保留", "村改社区", "撤村建居", "村改居", "改社区"),
+    "merged": ("merged", "merge", "合并", "并入", "撤并"),
+    "relocated": ("relocated", "relocate", "搬迁", "易地搬迁", "整体搬迁", "移民搬迁"),
+    "cash": (
+        "cash",
+        "cash_compensated",
+        "cash-compensated",
+        "货币补偿",
+        "货币化安置",
+        "货币安置",
+    ),
+}
+
+
+def village_type_of(
+    spec: str | Mapping[str, str] | None,
+    *,
+    layers: Layers,
+    units: gpd.GeoDataFrame | None,
+    column: str | None,
+) -> dict[str, str]:
+    """Each current community's village type (only those not ``kept``), checked: unknown
+    words and communities not in the plan are one error naming them."""
+    if spec is None:
+        return {}
+    raw: dict[str | None, object] = {}
+    where = "village_types"
+    if isinstance(spec, str):
+        comms = layers.communities
+        if comms is not None and spec in comms.columns:
+            raw = dict(zip(normalize_ids(comms.index), comms[spec], strict=True))
+            where = f"communities column {spec!r}"
+        elif units is not None and spec in units.columns and column is not None:
+            keys = normalize_ids(units[column])
+            raw = dict(zip(keys, units[spec], strict=True))
+            where = f"units column {spec!r}"
+        else:
+            have = list(comms.columns) if comms is not None else []
+            raise ValidationError(
+                [
+                    Problem(
+                        "communities",
+                        "missing_column",
+                        f"village_types={spec!r} names no column of the communities layer "
+                        f"(columns: {', '.join(map(str, have[:20]))}); give the column holding "
+                        "each village's type (kept/merged/relocated/cash, 保留/合并/搬迁/货币补偿)",
+                    )
+                ]
+            )
+    else:
+        raw = {str(k): v for k, v in spec.items()}
+    lookup = {w.lower(): t for t, words in VILLAGE_TYPES.items() for w in words}
+    out: dict[str, str] = {}
+    bad: list[str] = []
+    for k, v in raw.items():
+        if k is None or v is None or (isinstance(v, float) and np.isnan(v)):
+            continue
+        text = str(v).strip()
+        if not text:
+            continue
+        t = lookup.get(text.lower())
+        if t is None:
+            bad.append(f"{k}: {text!r}")
+        elif t != "kept":
+            out[str(k)] = t
+    problems = []
+    if bad:
+        problems.append(
+            Problem(
+                "communities",
+                "village_type",
+                f"{len(bad)} villages have an unknown type in {where} ({describe_rows(bad)}); "
+                "expected kept (保留), merged (合并), relocated (搬迁) or cash (货币补偿)",
+            )
+        )
+    known = (
+        set(normalize_ids(layers.communities.index)) if layers.communities is not None else set()
+    )
+    unknown = sorted(k for k in out if k not in known)
+    if unknown:
+        problems.append(
+            Problem(
+                "communities",
+                "unknown_community",
+                f"village_types names {len(unknown)} communities that are not current "
+                f"communities ({describe_rows(unknown)}); use their community_id",
+            )
+        )
+    if problems:
+        raise ValidationError(problems)
+    return out
+
+
+def follow_ground(inp: ReformInput, planner: Planner, pts: np.ndarray) -> int:
+    """Units whose point lies outside their own cell (two buildings on one spot share a
+    Voronoi cell) join the community whose cells hold the point, so every unit lies inside
+    the community it names and the new layers plan directly. Returns the units moved."""
+    cells = inp.cells[inp.resid]
+    ok = ~(shapely.is_empty(cells) | shapely.is_missing(cells))
+    points = shapely.points(pts)
+    inside = np.zeros(len(cells), dtype=bool)
+    inside[ok] = shapely.covers(cells[ok], points[ok])
+    stray = np.flatnonzero(~inside)
+    if not stray.size:
+        return 0
+    tree = shapely.STRtree(cells[ok])
+    holder = np.flatnonzero(ok)
+    moved = 0
+    for a, b in zip(*tree.query(points[stray], predicate="covered_by"), strict=True):
+        node, host = int(stray[a]), int(holder[b])
+        src, dst = int(planner.label[node]), int(planner.label[host])
+        if src == dst or planner.members[src].size <= 1:
+            continue
+        planner.members[src] = planner.members[src][planner.members[src] != node]
+        planner.members[dst] = np.sort(np.append(planner.members[dst], node))
+        w = float(planner.g.weight[node])
+        planner.weight[src] -= w
+        planner.weight[dst] += w
+        planner.label[node] = dst
+        moved += 1
+    if moved:
+        log.info("redivision: %d units joined the community whose ground holds them", moved)
+    return moved
 
 
 def plan_communities(
-    inp: ReformInput, *, rules: ReformRules, seed: int = 0, diags: list[Diagnostic]
+    inp: ReformInput,
+    *,
+    rules: ReformRules,
+    seed: int = 0,
+    diags: list[Diagnostic],
+    village_types: Mapping[str, str] | None = None,
 ) -> Planner:
-    """Steps 3-6: groups from the current communities (or afresh), repair, target count and
-    the local search; a missed target count is added to ``diags``."""
+    """Steps 3-6: groups from the current communities (or afresh), villages that may not stand
+    alone merged, repair, target count, the local search and the service limit; a missed
+    target count is added to ``diags``."""
     lo, hi = float(rules.min_households), float(rules.max_households)
     rng = np.random.default_rng(seed)
     planner = Planner(inp.graph, inp.old, lo=lo, hi=hi, rules=rules, rng=rng)
@@ -183,16 +342,48 @@ def plan_communities(
     target_size = rules.target
     if rules.target_count:
         target_size = float(np.clip(total_w / rules.target_count, lo, hi))
+    pts = shapely.get_coordinates(shapely.point_on_surface(inp.u.geometry.to_numpy()))[inp.resid]
+    hh = inp.hh[inp.resid]
     if rules.keep_valid:
         planner.start_from_current(keep_valid=True)
     else:
         planner.start_fresh(target_size)
     n_start = len(planner.members)
+    if village_types and rules.keep_valid:
+        old_codes = sorted(set(inp.prev[inp.resid].tolist()) - {""})
+        kind = np.array(
+            [
+                {"merged": "merged", "relocated": "nearest", "cash": "nearest"}.get(
+                    village_types.get(c, "kept"), ""
+                )
+                for c in old_codes
+            ],
+            dtype=object,
+        )
+        alone = planner.force_merges(kind, pts)
+        for o in alone:
+            diags.append(
+                Diagnostic(
+                    level="community",
+                    code="reform_village_alone",
+                    community_code=old_codes[o],
+                    params={
+                        "village_type": village_types.get(old_codes[o], "kept"),
+                        "village_type_zh": value_label(
+                            "village_type", village_types.get(old_codes[o], "kept"), "zh"
+                        ),
+                    },
+                    fix="reform_village_neighbours",
+                )
+            )
     planner.repair()
     if rules.target_count:
         planner.reach_count(int(rules.target_count))
         planner.repair()
     moves = planner.polish(rules.refine_passes)
+    if rules.max_service_distance_m > 0:
+        planner.enforce_reach(float(rules.max_service_distance_m), pts, hh)
+    follow_ground(inp, planner, pts)
     log.info(
         "redivision: %d groups at start, %d after repair, %d units moved at the boundaries",
         n_start,

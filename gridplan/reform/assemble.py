@@ -24,7 +24,7 @@ from ..graph import in_band
 from ..layers import Layers
 from ..partition.grids import polsby_popper
 from .cells import ReformInput
-from .planner import Planner
+from .planner import Planner, reach_of
 from .rules import Reform, ReformRules
 
 __all__ = ["assemble", "counts_report", "dedicated_table", "plan_diagnostics"]
@@ -41,9 +41,12 @@ def assemble(
     layers: Layers,
     rules: ReformRules,
     diags: list[Diagnostic],
+    village_types: dict[str, str] | None = None,
 ) -> Reform:
     """The result of a redivision: communities with their codes, units, changes, report,
-    enterprise areas and diagnostics."""
+    enterprise areas and diagnostics. Merged, relocated and cash-compensated villages
+    (``village_types``) never give a new community their code."""
+    village_types = village_types or {}
     u, crs, ids, resid, cells = inp.u, inp.crs, inp.ids, inp.resid, inp.cells
     prev, street_key, weight, hh, pop = inp.prev, inp.street_key, inp.weight, inp.hh, inp.pop
     ent, ent_of, bar_names = inp.ent, inp.ent_of, inp.bar_names
@@ -82,7 +85,10 @@ def assemble(
 
     # codes: continuity by the code rule, then 601.. per street for the rest
     cont = code_continuity(prev[res_mask], gi[res_mask], weight[res_mask])
-    kept_code = np.array([cont.get(k) for k in range(n_new)], dtype=object)
+    kept_code = np.array(
+        [None if cont.get(k) in village_types else cont.get(k) for k in range(n_new)],
+        dtype=object,
+    )
     contrib = (
         pd.DataFrame({"new": gi[res_mask], "old": prev[res_mask], "w": weight[res_mask]})
         .groupby(["new", "old"])["w"]
@@ -144,6 +150,7 @@ def assemble(
     order_c = np.lexsort((cid.astype(str), np.array([str(s) for s in street_new])))
     comm_gdf = comm_gdf.iloc[order_c].reset_index(drop=True)
     comm_gdf = comm_gdf.set_geometry("geometry")
+    comm_gdf["name"], comm_gdf["name_proposed"] = proposed_names(comm_gdf, names)
     reach, centre_ids = service_reach(comm_gdf, gi_sorted(gi, order_c), u, ids)
     comm_gdf["service_centre_unit"] = centre_ids
     comm_gdf["service_reach_m"] = np.round(reach, 1)
@@ -164,6 +171,22 @@ def assemble(
         np.where(workers > 0, comm_gdf["households"] / np.maximum(workers, 1), np.nan), 1
     )
     comm_gdf.insert(2, "code", plan_codes(comm_gdf, layers))
+    limit = float(rules.max_service_distance_m)
+    if limit > 0:
+        far = comm_gdf[comm_gdf["service_reach_m"] > limit]
+        for row in far.itertuples():
+            diags.append(
+                Diagnostic(
+                    level="community",
+                    code="reform_service_reach",
+                    street_id=row.street_id,
+                    community_id=str(row.community_id),
+                    community_code=str(row.community_code),
+                    households=int(row.households),
+                    params={"reach": f"{row.service_reach_m:.0f}", "limit": f"{limit:g}"},
+                    fix="reform_service_smaller",
+                )
+            )
     if layers.crs is not None:
         comm_gdf = comm_gdf.to_crs(layers.crs)
         # reprojection can fold a vertex over a neighbour's: repair once more
@@ -253,6 +276,30 @@ def assemble(
         changes=changes,
         dedicated=ded_gdf,
     )
+    mapping = report["mapping"]
+    if len(mapping):
+        mapping.insert(
+            2,
+            "village_type",
+            [village_types.get(str(c), "kept") if c else None for c in mapping["previous_code"]],
+        )
+    counts = report["counts"]
+    typed = pd.Series(village_types, dtype=object).value_counts()
+    extra = pd.DataFrame(
+        {
+            "metric": [f"villages_{t}" for t in ("merged", "relocated", "cash")],
+            "before": [float(typed.get(t, 0)) for t in ("merged", "relocated", "cash")],
+            "after": [0.0, 0.0, 0.0],
+        }
+    )
+    # a merged, relocated or cash-compensated village stands alone afterwards only if no
+    # neighbour could take it (a reform_village_alone diagnostic says so)
+    alone = {d.community_code for d in diags if d.code == "reform_village_alone"}
+    for j, t in enumerate(("merged", "relocated", "cash")):
+        extra.loc[j, "after"] = float(
+            sum(1 for c, v in village_types.items() if v == t and c in alone)
+        )
+    report["counts"] = pd.concat([counts, extra], ignore_index=True)
     plan_diagnostics(
         planner, gids, code, cid, street_new, w_new, ids, resid, hh, lo, hi, rules, diags
     )
@@ -290,6 +337,48 @@ def assemble(
         rules=rules,
         work_crs=pyproj.CRS.from_user_input(crs),
     )
+
+
+_CN_ORDINALS = "一二三四五六七八九十"
+
+
+def proposed_names(comms: gpd.GeoDataFrame, names: dict[str, str]) -> tuple[list[str], list[bool]]:
+    """Names for the new communities: a kept community keeps its name; a new one is proposed
+    from the current community that gave it most households (``王村`` -> ``王村社区``; several
+    from one -> ``王村一社区``, ``王村二社区`` in code order), for the street office to confirm
+    (``name_proposed``)."""
+    out: list[str] = []
+    proposed: list[bool] = []
+    base_of: list[str] = []
+    for name, prev, kept in zip(comms["name"], comms["previous_code"], comms["kept"], strict=True):
+        if kept and isinstance(name, str) and name:
+            base_of.append("")
+            continue
+        base = names.get(str(prev), "") if isinstance(prev, str) else ""
+        base = base or (str(prev) if isinstance(prev, str) else "")
+        base_of.append(base.removesuffix("社区").removesuffix("居委会"))
+    seen = pd.Series([b for b in base_of if b]).value_counts()
+    n_of: dict[str, int] = {}
+    order = np.argsort(comms["community_code"].astype(str).to_numpy(), kind="stable")
+    ordinal: dict[int, int] = {}
+    for j in order.tolist():
+        b = base_of[j]
+        if b:
+            n_of[b] = n_of.get(b, 0) + 1
+            ordinal[j] = n_of[b]
+    for j, (name, b) in enumerate(zip(comms["name"], base_of, strict=True)):
+        if not b:
+            out.append(str(name))
+            proposed.append(False)
+            continue
+        if int(seen.get(b, 0)) > 1:
+            k = ordinal[j]
+            word = _CN_ORDINALS[k - 1] if k <= len(_CN_ORDINALS) else str(k)
+            out.append(f"{b}{word}社区")
+        else:
+            out.append(f"{b}社区")
+        proposed.append(True)
+    return out, proposed
 
 
 def valid_polygonal(geom: object) -> object:
@@ -332,14 +421,9 @@ def service_reach(
         members = order[lo:hi]
         if len(members) == 0:
             continue
-        xy = pts[members]
-        ww = w[members]
-        mean = (xy * ww[:, None]).sum(0) / ww.sum() if ww.sum() > 0 else xy.mean(0)
-        c = int(np.argmin(((xy - mean) ** 2).sum(1)))
+        # the planner enforces a service limit with the same measure
+        reach[j], c = reach_of(pts[members], w[members])
         centres[j] = str(ids[members[c]])
-        has = ww > 0
-        d = np.sqrt(((xy[has] - xy[c]) ** 2).sum(1)) if has.any() else np.zeros(1)
-        reach[j] = float(d.max())
     return reach, centres
 
 

@@ -20,12 +20,26 @@ from ..partition.core import split_piece
 from ..partition.refine import CostTerm, Disruption, ShapeCost, refine, shape_cost
 from .rules import ReformRules
 
-__all__ = ["Planner"]
+__all__ = ["Planner", "reach_of"]
 
 _EPS = 1e-9
 
 #: A candidate change: (score to minimise, groups replaced, new parts).
 _Option = tuple[tuple[float, ...], list[int], list[np.ndarray]]
+
+
+def reach_of(xy: np.ndarray, w: np.ndarray) -> tuple[float, int]:
+    """Service reach of one community: the member nearest the households' weighted centre is
+    where the service centre goes (its position in ``xy`` is returned), and the reach is the
+    farthest any member with households is from it (0 for one member)."""
+    if len(xy) == 0:
+        return float("nan"), -1
+    ww = np.maximum(w.astype(float), 0.0)
+    mean = (xy * ww[:, None]).sum(0) / ww.sum() if ww.sum() > 0 else xy.mean(0)
+    c = int(np.argmin(((xy - mean) ** 2).sum(1)))
+    has = ww > 0
+    d = np.sqrt(((xy[has] - xy[c]) ** 2).sum(1)) if has.any() else np.zeros(1)
+    return float(d.max()), c
 
 
 class Planner:
@@ -625,6 +639,90 @@ class Planner:
         best = min(options, key=lambda t: t[0])
         self.replace(best[1], best[2])
         return True
+
+    # -- village types ------------------------------------------------------------------------
+
+    def force_merges(self, kind: np.ndarray, centre: np.ndarray) -> list[int]:
+        """Villages that are not to stand alone join a neighbour (村改社区 village types).
+
+        ``kind`` gives per current community (``self.old`` index) ``""`` (planned as any
+        other), ``"merged"`` (joins the adjacent community it shares most boundary with) or
+        ``"nearest"`` (relocated and cash-compensated villages: joins the adjacent community
+        whose centre is nearest). ``centre`` holds the units' points. A group of such units
+        only joins a group that is not, where it has one as a neighbour. Returns the old
+        community indexes left alone (no neighbour at all).
+        """
+        alone: list[int] = []
+        forced = np.zeros(self.g.n, dtype=bool)
+        has = self.old >= 0
+        forced[has] = kind[self.old[has]] != ""
+
+        def group_centre(nodes: np.ndarray) -> np.ndarray:
+            w = np.maximum(self.g.weight[nodes].astype(float), 1e-9)
+            return (centre[nodes] * w[:, None]).sum(0) / w.sum()
+
+        for _ in range(len(self.members) + 1):
+            todo = sorted(
+                (gid for gid, nodes in self.members.items() if forced[nodes].all()),
+                key=lambda gid: (self.weight[gid], gid),
+            )
+            todo = [gid for gid in todo if int(self.old[self.members[gid][0]]) not in alone]
+            if not todo:
+                return alone
+            gid = todo[0]
+            nodes = self.members[gid]
+            fr = self.frontier([gid])
+            o = int(self.old[nodes[0]])
+            if not fr:
+                alone.append(o)
+                continue
+            plain = {h: v for h, v in fr.items() if not forced[self.members[h]].all()}
+            cands = plain or fr
+            if kind[o] == "nearest":
+                me = group_centre(nodes)
+                h = min(
+                    cands,
+                    key=lambda x: (float(np.hypot(*(group_centre(self.members[x]) - me))), x),
+                )
+            else:
+                h = max(cands, key=lambda x: (cands[x][0] + cands[x][1], -x))
+            self.replace([gid, h], [np.concatenate([nodes, self.members[h]])])
+        return alone
+
+    # -- service equality ---------------------------------------------------------------------
+
+    def enforce_reach(self, limit: float, pts: np.ndarray, hh: np.ndarray) -> None:
+        """Split communities whose farthest household is more than ``limit`` from their
+        service centre (:func:`reach_of`) into in-band parts that reach less far, the
+        farthest first, while a split helps (服务均等)."""
+        failed: set[int] = set()
+        for _ in range(4 * len(self.members) + 16):
+            over = sorted(
+                (
+                    (-reach_of(pts[nodes], hh[nodes])[0], gid)
+                    for gid, nodes in self.members.items()
+                    if gid not in failed
+                ),
+            )
+            over = [(r, gid) for r, gid in over if -r > limit]
+            if not over:
+                return
+            reach, gid = -over[0][0], over[0][1]
+            k_min, k_max = band_admits(self.weight[gid], self.lo, self.hi)
+            best: tuple[float, list[np.ndarray]] | None = None
+            for k in range(max(2, k_min), min(k_max, max(2, k_min) + 2) + 1):
+                parts = self.split_group(gid, k)
+                if parts is None:
+                    continue
+                worst = max(reach_of(pts[p], hh[p])[0] for p in parts)
+                if worst < reach - _EPS and (best is None or worst < best[0]):
+                    best = (worst, parts)
+                if best is not None and best[0] <= limit:
+                    break
+            if best is None:
+                failed.add(gid)
+                continue
+            self.replace([gid], best[1])
 
     # -- local search -------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import geopandas as gpd
 import pandas as pd
@@ -61,3 +62,11 @@ class Reform:
     dedicated: gpd.GeoDataFrame
     rules: ReformRules = field(default_factory=ReformRules)
     work_crs: Any = None
+
+    def to_excel(self, path: str | Path, *, language: Literal["zh", "en"] = "zh") -> Path:
+        """The before/after report (村改社区前后对照: counts, new communities with names, codes,
+        service reach and party organisation, old → new mapping, streets, diagnostics) as an
+        Excel workbook, Chinese by default (:func:`gridplan.reform.report.reform_workbook`)."""
+        from .report import reform_workbook
+
+        return reform_workbook(self, path, lang=language)

@@ -23,7 +23,9 @@ __all__ = [
     "assign_min_cost",
     "assign_posts",
     "fill_grid_table",
+    "grid_centres",
     "locate_homes",
+    "parttime_slots",
 ]
 
 
@@ -219,6 +221,20 @@ POSTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "parttime_worker": ("parttime_workers", ("parttime_worker", "unit_head", "building_head")),
 }
 ROLE_POST_COLUMN = {post: col for post, (col, _) in POSTS.items()}
+#: where a post's own role runs short, the roster categories that fill it, in order
+#: (practice: a grid head is a community worker; where there are too few, a party member,
+#: retired cadre, property-company staff member or building head)
+FILL_ORDER: dict[str, tuple[str, ...]] = {
+    "grid_head": (
+        "community_worker",
+        "party_member",
+        "retired_cadre",
+        "property_staff",
+        "building_head",
+    ),
+    "fulltime_worker": ("community_worker",),
+    "parttime_worker": ("party_member", "building_head"),
+}
 
 
 def _post_slots(
@@ -258,6 +274,20 @@ def _post_slots(
         else:
             out.extend((grid, comm, k, None, centre[grid]) for k in range(1, n + 1))
     return out
+
+
+def grid_centres(frames: PlanFrames) -> dict[str, Any]:
+    """Each grid's centre (None without geometry), where its grid posts sit."""
+    g = frames.grids
+    pts = shapely.centroid(g.geometry.to_numpy()) if frames.crs is not None else [None] * len(g)
+    return dict(zip(g["grid_code"], pts, strict=True))
+
+
+def parttime_slots(
+    grid_table: pd.DataFrame, frames: PlanFrames
+) -> list[tuple[str, str, int, str | None, Any]]:
+    """Every part-time post: (grid_code, community_id, seq, microgrid_code, point)."""
+    return _post_slots("parttime_worker", grid_table, frames, grid_centres(frames))
 
 
 def frames_per_microgrid(grid_table: pd.DataFrame) -> int:
@@ -308,21 +338,21 @@ def assign_posts(
     max_distance_m: float = 0.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     pts, in_grids, how = homes
-    g = frames.grids
-    centre = dict(
-        zip(
-            g["grid_code"],
-            shapely.centroid(g.geometry.to_numpy()) if frames.crs is not None else [None] * len(g),
-            strict=True,
-        )
-    )
+    centre = grid_centres(frames)
     assigned_rows, unfilled_rows = [], []
     held = np.zeros(len(roster), dtype=np.int64)
     person_role = roster["role"].to_numpy(dtype=object)
     comms = roster["community_id"].to_numpy(dtype=object)
-    for post, (_col, roles) in POSTS.items():
-        posts = _post_slots(post, grid_table, frames, centre)
-        people = np.flatnonzero(np.isin(person_role, roles))
+    category = (
+        roster["category"].to_numpy(dtype=object)
+        if "category" in roster.columns
+        else np.full(len(roster), None, dtype=object)
+    )
+    capacity = roster["capacity"].to_numpy()
+
+    def matrices(
+        people: np.ndarray, posts: list[tuple[str, str, int, str | None, Any]]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         dist = np.full((len(people), len(posts)), np.nan)
         inside = np.zeros((len(people), len(posts)), dtype=bool)
         allowed = np.ones((len(people), len(posts)), dtype=bool)
@@ -341,15 +371,37 @@ def assign_posts(
                 # a home farther than the limit (or unknown) serves only the grid it is in
                 far = ~inside & ~(dist <= max_distance_m)
                 allowed &= ~far
-        caps = roster["capacity"].to_numpy()[people]
-        pairs = _solve_one_community(dist, inside, allowed, caps, post_comm)
-        used = set()
-        for a, b in pairs:
-            i = people[a]
-            used.add(b)
+        return dist, inside, allowed, far, post_comm
+
+    for post, (_col, roles) in POSTS.items():
+        posts = _post_slots(post, grid_table, frames, centre)
+        people = np.flatnonzero(np.isin(person_role, roles))
+        dist, inside, allowed, far, post_comm = matrices(people, posts)
+        caps = capacity[people]
+        # (person row, slot, distance, lives in grid, filled from category)
+        taken: list[tuple[int, int, float, bool, str | None]] = [
+            (int(people[a]), b, float(dist[a, b]), bool(inside[a, b]), None)
+            for a, b in _solve_one_community(dist, inside, allowed, caps, post_comm)
+        ]
+        used = {b for _i, b, _d, _in, _c in taken}
+        for i, *_ in taken:
             held[i] += 1
+        # posts still open go to people of the fill categories, in order (a party member,
+        # retired cadre, property staff or building head where community workers run short)
+        for cat in FILL_ORDER.get(post, ()):
+            open_b = [b for b in range(len(posts)) if b not in used]
+            spare = np.flatnonzero((category == cat) & (held < capacity))
+            if not open_b or not len(spare):
+                continue
+            sub = [posts[b] for b in open_b]
+            d2, in2, al2, _f2, pc2 = matrices(spare, sub)
+            for a, b2 in _solve_one_community(d2, in2, al2, capacity[spare] - held[spare], pc2):
+                k, b = int(spare[a]), open_b[b2]
+                taken.append((k, b, float(d2[a, b2]), bool(in2[a, b2]), cat))
+                used.add(b)
+                held[k] += 1
+        for i, b, d, lives, from_cat in taken:
             grid_code, community_id, seq, micro_code, _pt = posts[b]
-            d = dist[a, b]
             assigned_rows.append(
                 {
                     "grid_code": grid_code,
@@ -359,10 +411,11 @@ def assign_posts(
                     "seq": seq,
                     "name": roster["name"].iat[i],
                     "person_role": person_role[i],
+                    "filled_from": from_cat,
                     "phone": roster["phone"].iat[i],
                     "home": how[i],
-                    "lives_in_grid": bool(inside[a, b]),
-                    "distance_m": round(float(d), 1) if np.isfinite(d) else np.nan,
+                    "lives_in_grid": lives,
+                    "distance_m": round(d, 1) if np.isfinite(d) else np.nan,
                     "roster_row": int(roster["row"].iat[i]),
                 }
             )
@@ -400,8 +453,27 @@ def assign_posts(
     free = []
     n_posts = {post: int(grid_table[col].sum()) for post, (col, _) in POSTS.items()}
     post_of = {role: post for post, (_, roles) in POSTS.items() for role in roles}
-    for i in np.flatnonzero(held == 0):
+    for i in np.flatnonzero(held == 0).tolist():
         role = person_role[i]
+        person = {
+            "name": roster["name"].iat[i],
+            "role": role,
+            "phone": roster["phone"].iat[i],
+            "home": how[i],
+            "capacity": int(roster["capacity"].iat[i]),
+            "roster_row": int(roster["row"].iat[i]),
+        }
+        if role not in post_of:
+            # a reserve (a category and no role): held back for posts left open
+            cz = value_label("category", category[i], "zh")
+            free.append(
+                {
+                    **person,
+                    "reason": f"no post was left open for a {category[i]} (reserve) within reach",
+                    "reason_zh": f"没有可由{cz}（后备人员）补缺的空缺岗位",
+                }
+            )
+            continue
         post = post_of[role]
         col = POSTS[post][0]
         comm = comms[i]
@@ -417,18 +489,7 @@ def assign_posts(
         else:
             reason = f"every {post} post went to someone living in the grid or closer"
             reason_zh = f"{rz}岗位均已由住在网格内或住得更近的人担任"
-        free.append(
-            {
-                "name": roster["name"].iat[i],
-                "role": role,
-                "phone": roster["phone"].iat[i],
-                "home": how[i],
-                "capacity": int(roster["capacity"].iat[i]),
-                "roster_row": int(roster["row"].iat[i]),
-                "reason": reason,
-                "reason_zh": reason_zh,
-            }
-        )
+        free.append({**person, "reason": reason, "reason_zh": reason_zh})
     unassigned = pd.DataFrame(
         free,
         columns=["name", "role", "phone", "home", "capacity", "roster_row", "reason", "reason_zh"],
@@ -444,6 +505,7 @@ ASSIGNMENT_COLUMNS = [
     "seq",
     "name",
     "person_role",
+    "filled_from",
     "phone",
     "home",
     "lives_in_grid",

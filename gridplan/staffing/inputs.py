@@ -109,6 +109,8 @@ class PlanFrames:
     unit_columns: frozenset[str] = frozenset()
     # microgrid_code, grid_code and geometry (working CRS), when the plan gives micro-grids
     microgrids: gpd.GeoDataFrame | None = None
+    # communities a redivision formed from several current ones (their `previous_codes`)
+    reformed: frozenset[str] = frozenset()
 
 
 def column_or_index(frame: pd.DataFrame, *names: str) -> pd.Series | None:
@@ -371,6 +373,15 @@ def normalise_plan(parts: Mapping[str, Any], rules: StaffingRules) -> PlanFrames
                         dtype=object,
                     ),
                     "grid_code": parents.to_numpy(dtype=object),
+                    # what the per-micro-grid sheet shows: households and roster addresses
+                    "households": numeric_values(micro_in["households"].reset_index(drop=True))[
+                        0
+                    ].to_numpy()
+                    if "households" in micro_in.columns
+                    else np.full(len(parents), np.nan),
+                    "addresses": micro_in["addresses"].to_numpy(dtype=object)
+                    if "addresses" in micro_in.columns
+                    else np.full(len(parents), None, dtype=object),
                 },
                 geometry=mgeom.to_numpy() if mgeom is not None else [None] * len(parents),
                 crs=crs,
@@ -487,4 +498,16 @@ def normalise_plan(parts: Mapping[str, Any], rules: StaffingRules) -> PlanFrames
         if isinstance(units_in, pd.DataFrame)
         else frozenset(),
         microgrids=micro_frame,
+        reformed=_reformed(parts.get("communities")),
     )
+
+
+def _reformed(frame: Any) -> frozenset[str]:
+    """Communities of a redivision's layer formed from more than one current community."""
+    if not isinstance(frame, pd.DataFrame) or "previous_codes" not in frame.columns:
+        return frozenset()
+    ids = column_or_index(frame, "community_id")
+    if ids is None:
+        return frozenset()
+    merged = frame["previous_codes"].fillna("").astype(str).str.contains(";").to_numpy()
+    return frozenset(k for k, m in zip(normalize_ids(ids), merged, strict=True) if k and m)

@@ -19,7 +19,38 @@ from ..diagnostics import Diagnostic
 from ..errors import describe_rows
 from .inputs import PlanFrames
 
-__all__ = ["group_joint_branches", "org_unit_graph", "party_plan"]
+__all__ = ["community_party_level", "group_joint_branches", "org_unit_graph", "party_plan"]
+
+#: the community's own party organisation, from the smallest
+PARTY_LEVELS = ("branch", "general_branch", "committee", "big_committee")
+
+
+def community_party_level(
+    members: float, *, rules: StaffingRules, formed_by_reform: bool = False
+) -> str | None:
+    """The community's party organisation: ``branch`` (党支部), ``general_branch`` (党总支,
+    over ``rules.general_branch_over`` members), ``committee`` (党委, from
+    ``rules.party_committee_from``), or ``big_committee`` (社区大党委) for a community a
+    redivision formed from several (``rules.big_committee_for_reform``). None when the
+    members are unknown (a reform-formed community still gets its big committee).
+
+    Examples
+    --------
+    >>> r = StaffingRules()
+    >>> [community_party_level(m, rules=r) for m in (12, 51, 100)]
+    ['branch', 'general_branch', 'committee']
+    >>> community_party_level(12, rules=r, formed_by_reform=True)
+    'big_committee'
+    """
+    if formed_by_reform and rules.big_committee_for_reform:
+        return "big_committee"
+    if members is None or (isinstance(members, float) and math.isnan(members)):
+        return None
+    if members >= rules.party_committee_from:
+        return "committee"
+    if members > rules.general_branch_over:
+        return "general_branch"
+    return "branch"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -492,3 +523,95 @@ def party_plan(
     units = t.assign(branch_id=bids)[unit_cols].reset_index(drop=True)
     units["members_complete"] = units["members_complete"].astype(bool)
     return branches, units, diags
+
+
+#: columns of :attr:`gridplan.staffing.Staffing.party_communities`
+PARTY_COMMUNITY_COLUMNS = [
+    "community_id",
+    "community_name",
+    "street_id",
+    "members",
+    "party_level",
+    "formed_by_reform",
+    "branches",
+    "single_branches",
+    "joint_branches",
+    "short_groups",
+    "compounds",
+    "compounds_covered",
+    "grids_covered",
+    "building_groups",
+    "central_households",
+    "branches_with_committee",
+    "branches_to_split",
+]
+
+
+#: community columns that are no count (the street table does not add them up)
+_NOT_SUMMED = ("party_level", "formed_by_reform", "building_groups")
+
+
+def party_rollup(
+    branches: pd.DataFrame,
+    party_units: pd.DataFrame,
+    communities: pd.DataFrame,
+    frames: PlanFrames,
+    rules: StaffingRules,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Party organisation per community and per street, Xinzhou style (2,057 branches, 1,680
+    of them single, cover 2,366 compounds with 5,851 building party groups): the community's
+    own organisation (党支部/党总支/党委/大党委, :func:`community_party_level`), its branches
+    single and joint, the compounds and grids they cover, building party groups and central
+    households."""
+    rows = []
+    real = branches[branches["type"].isin(["single", "joint"])] if len(branches) else branches
+    for c in communities.to_dict("records"):
+        cid = c["community_id"]
+        b = real[real["community_id"] == cid] if len(real) else real
+        u = party_units[party_units["community_id"] == cid] if len(party_units) else party_units
+        members = float(u["members"].sum()) if len(u) else np.nan
+        in_branch = u[u["branch_id"].astype(str).str.startswith("B")] if len(u) else u
+        formed = cid in frames.reformed
+        groups = b["building_groups"].dropna() if len(b) else pd.Series(dtype=float)
+        rows.append(
+            {
+                "community_id": cid,
+                "community_name": c.get("community_name"),
+                "street_id": c.get("street_id"),
+                "members": members,
+                "party_level": community_party_level(members, rules=rules, formed_by_reform=formed),
+                "formed_by_reform": formed,
+                "branches": len(b),
+                "single_branches": int((b["type"] == "single").sum()) if len(b) else 0,
+                "joint_branches": int((b["type"] == "joint").sum()) if len(b) else 0,
+                "short_groups": int(
+                    ((branches["community_id"] == cid) & (branches["type"] == "short")).sum()
+                )
+                if len(branches)
+                else 0,
+                "compounds": int((u["org_kind"] == "compound").sum()) if len(u) else 0,
+                "compounds_covered": int((in_branch["org_kind"] == "compound").sum())
+                if len(in_branch)
+                else 0,
+                "grids_covered": int((in_branch["org_kind"] == "grid").sum())
+                if len(in_branch)
+                else 0,
+                "building_groups": float(groups.sum()) if len(groups) else np.nan,
+                "central_households": int(b["central_households"].sum()) if len(b) else 0,
+                "branches_with_committee": int(b["needs_committee"].sum()) if len(b) else 0,
+                "branches_to_split": int(b["should_split"].sum()) if len(b) else 0,
+            }
+        )
+    per_comm = pd.DataFrame(rows, columns=PARTY_COMMUNITY_COLUMNS)
+    levels = {lvl: (per_comm["party_level"] == lvl) for lvl in PARTY_LEVELS}
+    t = per_comm.assign(**{f"level_{k}": v.astype(np.int64) for k, v in levels.items()})
+    sums = {
+        "communities": ("community_id", "size"),
+        **{f"level_{k}": (f"level_{k}", "sum") for k in PARTY_LEVELS},
+        **{k: (k, "sum") for k in PARTY_COMMUNITY_COLUMNS[3:] if k not in _NOT_SUMMED},
+    }
+    per_street = t.groupby("street_id", sort=True, dropna=False).agg(**sums).reset_index()
+    bg = t.groupby("street_id", sort=True, dropna=False)["building_groups"].sum(min_count=1)
+    per_street["building_groups"] = per_street["street_id"].map(bg)
+    per_street.insert(1, "street_name", per_street["street_id"].map(frames.street_names))
+    return per_comm, per_street

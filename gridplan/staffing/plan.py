@@ -17,17 +17,21 @@ from .. import diagnostics as dg
 from ..config import StaffingRules
 from ..diagnostics import Diagnostic
 from ..errors import Problem, ValidationError, describe_rows
-from ..export import write_workbook
+from ..export import excel_path, write_workbook
 from ..i18n import column_label, rule_label, sheet_label, value_label
 from .assign import (
     ASSIGNMENT_COLUMNS,
     UNFILLED_COLUMNS,
     assign_posts,
     fill_grid_table,
+    frames_per_microgrid,
     locate_homes,
+    parttime_slots,
 )
+from .current import apply_current_staff, read_current_staff
+from .heads import HEAD_COLUMNS, heads_fill_parttime, heads_from_households
 from .inputs import normalise_plan, plan_parts
-from .party import party_plan
+from .party import party_plan, party_rollup
 from .posts import (
     community_posts,
     dedicated_resident_posts,
@@ -35,6 +39,7 @@ from .posts import (
     post_diagnostics,
     street_posts,
 )
+from .report import party_setup_table, summary_table, worker_roster_table
 from .roster import check_roster, read_roster_table
 
 __all__ = ["Staffing", "mask_phone", "staffing_plan"]
@@ -45,15 +50,22 @@ Language = Literal["zh", "en"]
 
 #: the tables of a staffing plan, in workbook order
 TABLES = (
+    "summary",
+    "worker_roster",
+    "party_setup",
     "grids",
+    "microgrids",
     "communities",
     "streets",
     "dedicated_residents",
+    "party_communities",
+    "party_streets",
     "party",
     "party_units",
     "assignments",
     "unfilled",
     "unassigned",
+    "heads",
     "diagnostics",
     "rules",
 )
@@ -136,6 +148,24 @@ class Staffing:
         institution's contact, a planner must confirm; ``grid_staff`` with
         ``staff_dedicated_grids``) and the posts they get. Empty when the plan planned such
         homes into residential grids (the default ``dedicated_residents = "residential"``).
+    microgrids
+        The part-time workers per micro-grid, one row each (when the plan gives micro-grids):
+        ``microgrid_code``, ``grid_code``, ``community_id``, ``community_name``,
+        ``households``, ``addresses``, ``parttime_workers`` (posts), ``parttime_worker_name``
+        (who holds them), ``unit_head_name`` and ``building_head_name`` (the heads living
+        there, from a household list).
+    heads
+        Building and stairwell heads (楼栋长/单元长) a household list names, one row each, in
+        the micro-grid holding their address (:data:`gridplan.staffing.heads.HEAD_COLUMNS`);
+        ``serves_as_parttime`` where they hold their micro-grid's part-time post.
+    party_communities, party_streets
+        The party organisation through its four levels, Xinzhou style, per community (the
+        community's own organisation ``party_level``: ``branch`` 党支部, ``general_branch``
+        党总支, ``committee`` 党委 by its members, ``big_committee`` 社区大党委 where a
+        redivision merged it; its ``branches``, ``single_branches``, ``joint_branches``,
+        ``compounds_covered``, ``grids_covered``, ``building_groups``,
+        ``central_households``) and per street (the same summed, with the count of each
+        community level ``level_*``).
     """
 
     grids: pd.DataFrame
@@ -150,6 +180,10 @@ class Staffing:
     rules: StaffingRules
     has_roster: bool = False
     dedicated_residents: pd.DataFrame | None = None
+    microgrids: pd.DataFrame | None = None
+    heads: pd.DataFrame | None = None
+    party_communities: pd.DataFrame | None = None
+    party_streets: pd.DataFrame | None = None
 
     def rules_table(self, *, language: Language = "en") -> pd.DataFrame:
         """The rules as a ``rule``/``value``/``description`` table."""
@@ -169,7 +203,9 @@ class Staffing:
     ) -> dict[str, pd.DataFrame]:
         """Every table ready to export: phones masked (unless ``mask_phones=False``), and with
         ``language="zh"`` Chinese headers, sheet names and values (是/否, 住宅网格, 网格长...).
-        Keys are sheet names."""
+        Keys are sheet names. The first three are the tables a street office files: 汇总表
+        (per community, street totals and a grand total), 网格员花名册 (every post and who
+        holds it, with a roster) and 党组织设置表 (with party members)."""
         if language not in ("zh", "en"):
             raise ValidationError(
                 [
@@ -179,16 +215,30 @@ class Staffing:
                 ]
             )
         out: dict[str, pd.DataFrame] = {}
+        report = {
+            "summary": lambda: summary_table(self, language=language),
+            "worker_roster": lambda: worker_roster_table(self),
+            "party_setup": lambda: party_setup_table(self, language=language),
+        }
         for name in TABLES:
-            if name == "rules":
+            if name in report:
+                made = report[name]()
+                if made is None:
+                    continue  # no roster, no party members: no such table
+                frame = made
+            elif name == "rules":
                 frame = self.rules_table(language=language)
             elif name == "diagnostics":
                 # rendered again in the workbook's language; lists and params as text
                 frame = dg.flat(dg.render_frame(self.diagnostics, lang=language))
-            elif name == "dedicated_residents" and (
-                self.dedicated_residents is None or self.dedicated_residents.empty
-            ):
-                continue  # a sheet only where dedicated grids hold homes
+            elif name in (
+                "dedicated_residents",
+                "microgrids",
+                "heads",
+                "party_communities",
+                "party_streets",
+            ) and (getattr(self, name) is None or getattr(self, name).empty):
+                continue  # a sheet only where there are rows
             else:
                 frame = getattr(self, name).copy()
             if "reason_zh" in frame.columns:
@@ -218,17 +268,7 @@ class Staffing:
     ) -> Path:
         """Write one sheet per table (Chinese headers by default; ``language="en"`` for
         English). Phone numbers are masked unless ``mask_phones=False``."""
-        p = Path(path)
-        if p.suffix.lower() not in (".xlsx", ".xlsm"):
-            raise ValidationError(
-                [
-                    Problem(
-                        p.name,
-                        "format",
-                        f"cannot write {p.name!r}: expected an Excel workbook ending in .xlsx",
-                    )
-                ]
-            )
+        p = excel_path(path)
         tables = self.tables(language=language, mask_phones=mask_phones)
         write_workbook(p, tables)
         log.info("wrote staffing workbook %s (%d sheets)", p, len(tables))
@@ -241,6 +281,9 @@ def staffing_plan(
     rules: StaffingRules | None = None,
     roster: str | Path | pd.DataFrame | None = None,
     roster_crs: Any = "EPSG:4326",
+    household_list: str | Path | pd.DataFrame | None = None,
+    current_staff: str | Path | pd.DataFrame | None = None,
+    interface: Literal["python", "cli"] = "python",
 ) -> Staffing:
     """Posts, party organisation and (optionally) named assignments for a grid plan.
 
@@ -258,6 +301,18 @@ def staffing_plan(
         grid-head and full-time posts.
     roster_crs
         CRS of the roster's lon/lat columns (default WGS84).
+    household_list
+        The plan's household list (:func:`gridplan.addresses.household_equivalency`, or the
+        CSV/XLSX ``gridplan plan --roster`` writes) when its roster has a role column
+        (角色/身份/职务): the building and stairwell heads (楼栋长/单元长) and part-time
+        workers it names are assigned to the micro-grid holding their address, and fill that
+        micro-grid's part-time posts the ``roster`` left open.
+    current_staff
+        The community workers each community has now (CSV/XLSX or frame: community_id or
+        社区名称, and 在岗社区工作者/current_workers): communities and streets then show
+        ``current_workers``, ``current_per_10k`` and ``workers_gap`` to the resident ratio.
+    interface
+        Whose words the errors use for the fix: ``"python"`` (keywords) or ``"cli"`` (flags).
 
     Returns
     -------
@@ -319,12 +374,49 @@ def staffing_plan(
         unfilled = pd.DataFrame(columns=UNFILLED_COLUMNS)
         unassigned = pd.DataFrame(columns=["name", "role", "phone", "home", "reason", "reason_zh"])
 
-    filled = roster is not None
+    heads: pd.DataFrame | None = None
+    if household_list is not None:
+        heads, assignments, unfilled, head_diags = _place_heads(
+            household_list,
+            grid_table,
+            frames,
+            assignments,
+            unfilled,
+            roster is not None,
+            flag="--households" if interface == "cli" else "`household_list=`",
+        )
+        diags.extend(head_diags)
+        grid_table = fill_grid_table(grid_table, assignments)
+
+    filled = roster is not None or household_list is not None
+    if filled and "gap" not in grid_table.columns:
+        grid_table = fill_grid_table(grid_table, assignments)
     communities = community_posts(grid_table, frames, rules, filled=filled)
+    if current_staff is not None:
+        now = read_current_staff(
+            current_staff,
+            communities=communities,
+            flag="--current-staff" if interface == "cli" else "`current_staff=`",
+        )
+        communities = apply_current_staff(communities, now)
     streets = street_posts(communities, frames, filled=filled)
+    if current_staff is not None:
+        by_street = communities.groupby("street_id", dropna=False)
+        streets["current_workers"] = streets["street_id"].map(
+            by_street["current_workers"].sum(min_count=1)
+        )
+        res = streets["residents"].astype(float)
+        streets["current_per_10k"] = np.where(
+            res > 0, np.round(streets["current_workers"] / res * 10_000, 2), np.nan
+        )
+        streets["workers_gap"] = streets["street_id"].map(by_street["workers_gap"].sum(min_count=1))
     diags.extend(post_diagnostics(grid_table, communities, rules))
     party, party_units, party_diags = party_plan(frames, rules)
     diags.extend(party_diags)
+    party_comms: pd.DataFrame | None = None
+    party_streets: pd.DataFrame | None = None
+    if not party_units.empty:
+        party_comms, party_streets = party_rollup(party, party_units, communities, frames, rules)
     log.info(
         "staffing: %d grids, %d paid grid posts, %d branches, %d assignments",
         len(grid_table),
@@ -345,4 +437,152 @@ def staffing_plan(
         rules=rules,
         has_roster=filled,
         dedicated_residents=dedicated_resident_posts(grid_table, rules),
+        microgrids=microgrid_sheet(grid_table, frames, assignments, heads),
+        heads=heads,
+        party_communities=party_comms,
+        party_streets=party_streets,
     )
+
+
+def _place_heads(
+    household_list: Any,
+    grid_table: pd.DataFrame,
+    frames: Any,
+    assignments: pd.DataFrame,
+    unfilled: pd.DataFrame,
+    has_roster: bool,
+    *,
+    flag: str,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[Diagnostic]]:
+    """The household list's heads in their micro-grids, holding the part-time posts there
+    that are still open; the assignments and unfilled posts updated."""
+    if frames.microgrids is None:
+        raise ValidationError(
+            [
+                Problem(
+                    "microgrids",
+                    "missing_layer",
+                    "a household list assigns heads to micro-grids, but the plan has no "
+                    "micro-grids; pass the plan's microgrids layer",
+                )
+            ]
+        )
+    known = {str(c) for c in frames.microgrids["microgrid_code"]}
+    heads, diags = heads_from_households(
+        household_list, known_microgrids=known, interface_flag=flag
+    )
+    grid_of = dict(
+        zip(
+            frames.microgrids["microgrid_code"].astype(str),
+            frames.microgrids["grid_code"],
+            strict=True,
+        )
+    )
+    comm_of = dict(zip(grid_table["grid_code"], grid_table["community_id"], strict=True))
+    heads["grid_code"] = heads["microgrid_code"].map(grid_of)
+    heads["community_id"] = heads["grid_code"].map(comm_of)
+    slots = parttime_slots(grid_table, frames)
+    part = assignments[assignments["role"] == "parttime_worker"]
+    held = {(str(m), int(q)) for m, q in zip(part["microgrid_code"], part["seq"], strict=True)}
+    heads, pairs = heads_fill_parttime(heads, slots, held)
+    rows = []
+    taken = set()
+    head_rows = heads["roster_row"].to_numpy(dtype=np.int64)
+    for i, b in pairs:
+        grid_code, community_id, seq, micro, _pt = slots[b]
+        taken.add((grid_code, micro, seq))
+        rows.append(
+            {
+                "grid_code": grid_code,
+                "microgrid_code": micro,
+                "community_id": community_id,
+                "role": "parttime_worker",
+                "seq": seq,
+                "name": heads["name"].iat[i],
+                "person_role": heads["role"].iat[i],
+                "phone": heads["phone"].iat[i],
+                "home": heads["address"].iat[i],
+                "lives_in_grid": True,
+                "distance_m": 0.0,
+                "roster_row": int(head_rows[i]),
+            }
+        )
+    if rows:
+        extra = pd.DataFrame(rows, columns=ASSIGNMENT_COLUMNS)
+        assignments = (
+            pd.concat([assignments, extra], ignore_index=True) if len(assignments) else extra
+        )
+        assignments = assignments.sort_values(
+            ["grid_code", "role", "seq"],
+            key=lambda c: (
+                c.map({"grid_head": 0, "fulltime_worker": 1, "parttime_worker": 2})
+                if c.name == "role"
+                else c
+            ),
+        ).reset_index(drop=True)
+    if has_roster:
+        keep = [
+            (g, m, q) not in taken
+            for g, m, q in zip(
+                unfilled["grid_code"], unfilled["microgrid_code"], unfilled["seq"], strict=True
+            )
+        ]
+        unfilled = unfilled[keep].reset_index(drop=True)
+    else:
+        # without a named roster, the part-time posts no head holds are the open ones
+        rz = value_label("role", "parttime_worker", "zh")
+        open_rows = [
+            {
+                "grid_code": g,
+                "microgrid_code": m,
+                "community_id": c,
+                "role": "parttime_worker",
+                "seq": q,
+                "reason": "no part-time worker or head in the household list lives here",
+                "reason_zh": f"住户名册中本微网格没有{rz}、单元长或楼栋长",
+            }
+            for g, c, q, m, _pt in slots
+            if (g, m, q) not in taken
+        ]
+        unfilled = pd.DataFrame(open_rows, columns=UNFILLED_COLUMNS)
+    return heads[HEAD_COLUMNS], assignments, unfilled, diags
+
+
+def microgrid_sheet(
+    grid_table: pd.DataFrame,
+    frames: Any,
+    assignments: pd.DataFrame,
+    heads: pd.DataFrame | None,
+) -> pd.DataFrame | None:
+    """One row per micro-grid: its part-time posts, who holds them and the heads living there."""
+    m = frames.microgrids
+    if m is None or m.empty:
+        return None
+    posts = frames_per_microgrid(grid_table)
+    comm = dict(zip(grid_table["grid_code"], grid_table["community_id"], strict=True))
+    cname = dict(zip(grid_table["grid_code"], grid_table["community_name"], strict=True))
+    out = pd.DataFrame(
+        {
+            "microgrid_code": m["microgrid_code"].astype(str).to_numpy(),
+            "grid_code": m["grid_code"].to_numpy(dtype=object),
+        }
+    )
+    out["community_id"] = out["grid_code"].map(comm)
+    out["community_name"] = out["grid_code"].map(cname)
+    hh = pd.Series(m["households"].to_numpy(dtype=float))
+    out["households"] = hh.round().astype("Int64")
+    out["addresses"] = m["addresses"].to_numpy(dtype=object)
+    out["parttime_workers"] = posts
+    part = assignments[assignments["role"] == "parttime_worker"]
+    names = part.groupby("microgrid_code")["name"].agg(lambda s: "、".join(map(str, s)))
+    out["parttime_worker_name"] = out["microgrid_code"].map(names)
+    for role in ("unit_head", "building_head"):
+        if heads is not None and len(heads):
+            h = heads[heads["role"] == role]
+            who = h.groupby("microgrid_code")["name"].agg(lambda s: "、".join(map(str, s)))
+            out[f"{role}_name"] = out["microgrid_code"].map(who)
+        else:
+            out[f"{role}_name"] = None
+    if out["addresses"].isna().all():
+        out = out.drop(columns=["addresses"])
+    return out.sort_values("microgrid_code", kind="stable").reset_index(drop=True)

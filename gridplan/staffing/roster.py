@@ -17,7 +17,7 @@ from ..io import X_NAMES, Y_NAMES, find_column, read_layer, read_table
 from ..validate import normalize_ids
 from .inputs import numeric_values
 
-__all__ = ["ROLES", "check_roster", "read_roster", "read_roster_table"]
+__all__ = ["CATEGORIES", "ROLES", "check_roster", "read_roster", "read_roster_table"]
 
 #: roster roles that are assigned to posts, with the words planners use for them
 ROLES: dict[str, tuple[str, ...]] = {
@@ -47,6 +47,15 @@ ROLES: dict[str, tuple[str, ...]] = {
     "unit_head": ("unit_head", "stairwell_head", "stairwell head", "单元长"),
 }
 
+#: person categories for filling posts left open (人员类别), with the words planners use
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    "community_worker": ("community_worker", "community worker", "社区工作者", "社工", "社区干部"),
+    "party_member": ("party_member", "party member", "党员", "党员志愿者"),
+    "retired_cadre": ("retired_cadre", "retired cadre", "退休干部", "离退休干部"),
+    "property_staff": ("property_staff", "property staff", "物业人员", "物业", "物业公司"),
+    "building_head": ("building_head", "building head", "楼栋长", "楼长", "单元长"),
+}
+
 #: the words the role error lists, in the order planners read them
 _ROLE_HINT = (
     "grid_head (网格长), fulltime_worker (专职网格员), parttime_worker (兼职网格员), "
@@ -66,6 +75,7 @@ _ROSTER_ALIASES: dict[str, tuple[str, ...]] = {
     "compound_id": ("compound_id", "小区编号", "小区"),
     "community_id": ("community_id", "社区编号", "社区"),
     "capacity": ("capacity", "兼岗数", "可兼岗位数", "岗位数"),
+    "category": ("category", "人员类别", "类别", "人员类型", "身份类别"),
 }
 
 
@@ -91,8 +101,14 @@ def read_roster(source: str | Path | pd.DataFrame, *, crs: Any = "EPSG:4326") ->
         ``building_head``/楼栋长 or ``unit_head``/单元长; the last three fill the micro-grid
         posts), ``phone``, the home as
         ``lon``/``lat`` (or 经度/纬度, or point geometry) or ``unit_id`` or ``compound_id``,
-        optionally ``capacity`` (posts the person can hold, default 1) and ``community_id``
-        (the person serves only that community). Chinese headers (姓名, 岗位, 电话, 小区编号,
+        optionally ``capacity`` (posts the person can hold, default 1), ``community_id``
+        (the person serves only that community) and ``category`` (人员类别:
+        ``community_worker``/社区工作者, ``party_member``/党员, ``retired_cadre``/退休干部,
+        ``property_staff``/物业人员, ``building_head``/楼栋长): posts their own role leaves
+        open go to people of these categories in that order (grid heads: all five; full-time
+        workers: community workers; part-time workers: party members, building heads),
+        within ``roster_max_distance_m``. A row with a category and no role is a reserve
+        who only fills such posts. Chinese headers (姓名, 岗位, 电话, 小区编号,
         兼岗数 ...) are understood.
     crs
         CRS of ``lon``/``lat`` (default WGS84).
@@ -129,7 +145,9 @@ def check_roster(
     xcol = find_column(cols, X_NAMES)
     ycol = find_column(cols, Y_NAMES)
     geom = table.geometry if isinstance(table, gpd.GeoDataFrame) else None
-    missing = [k for k in ("name", "role") if found[k] is None]
+    missing = [k for k in ("name",) if found[k] is None]
+    if found["role"] is None and found["category"] is None:
+        missing.append("role")
     if missing:
         problems.append(
             Problem(
@@ -168,11 +186,31 @@ def check_roster(
         problems.append(
             Problem(label, "name", f"{len(bad)} rows have no name ({describe_rows(bad)})")
         )
+    cat_lookup = {a.lower(): c for c, aliases in CATEGORIES.items() for a in aliases}
+    cats: list[str | None] = []
+    bad_cat = []
+    for i, c in enumerate(text(found["category"])):
+        cat = cat_lookup.get(c.strip().lower()) if c else None
+        cats.append(cat)
+        if c and cat is None:
+            bad_cat.append(f"{who(i)}: {c!r}")
+    if bad_cat:
+        problems.append(
+            Problem(
+                label,
+                "category",
+                f"{len(bad_cat)} rows have an unknown category ({describe_rows(bad_cat)}); "
+                "expected community_worker (社区工作者), party_member (党员), retired_cadre "
+                "(退休干部), property_staff (物业人员) or building_head (楼栋长)",
+            )
+        )
     lookup = {alias.lower(): role for role, aliases in ROLES.items() for alias in aliases}
     roles: list[str | None] = []
     bad = []
     for i, r in enumerate(text(found["role"])):
         role = lookup.get(r.strip().lower()) if r else None
+        if role is None and not r and cats[i] is not None:
+            role = "reserve"  # no post of their own: fills posts left open
         roles.append(role)
         if role is None:
             bad.append(f"{who(i)}: {r!r}")
@@ -257,6 +295,7 @@ def check_roster(
         "unit_id": unit_ids,
         "compound_id": compound_ids,
         "community_id": text(found["community_id"]),
+        "category": cats,
     }
     out = gpd.GeoDataFrame(
         {
