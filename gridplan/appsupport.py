@@ -932,7 +932,8 @@ def report_sheets(plan: Plan, *, lang: Lang = "zh") -> dict[str, pd.DataFrame]:
         for c in shown.columns:
             if c in RESIDENT_COLUMNS and pd.api.types.is_numeric_dtype(shown[c]):
                 shown[c] = shown[c].round().astype("Int64")
-        out[sheet_label(name, lang)] = label_columns(shown, lang)
+        key = {"microgrids": "report_microgrids"}.get(name, name)
+        out[sheet_label(key, lang)] = label_columns(shown, lang)
     return out
 
 
