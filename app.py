@@ -63,7 +63,7 @@ def sample_uploads() -> tuple[sup.Upload, ...]:
     return tuple(sup.Upload(role, SAMPLE.name, data, layer=role) for role in SAMPLE_LAYERS)
 
 
-def _plan(uploads, rules, columns, seed, locks, source_crs, fix_invalid, text):  # type: ignore[no-untyped-def]
+def _plan(uploads, rules, columns, seed, locks, source_crs, fix_invalid, text, extra=()):  # type: ignore[no-untyped-def]
     """Plan with a progress bar. The bar is created and cleared inside the cached function, so
     a cache hit replays nothing visible; updates are limited to 5 % steps to keep that replay
     short."""
@@ -86,6 +86,7 @@ def _plan(uploads, rules, columns, seed, locks, source_crs, fix_invalid, text): 
             source_crs=source_crs,
             fix_invalid=fix_invalid,
             progress=progress,
+            **dict(extra),
         )
     finally:
         bar.empty()
@@ -98,9 +99,12 @@ def plan_sample(uploads, rules, columns, seed, locks, source_crs, fix_invalid, _
 
 
 @st.cache_data(show_spinner=False, max_entries=8, scope="session")
-def plan_uploaded(uploads, rules, columns, seed, locks, source_crs, fix_invalid, _text=""):  # type: ignore[no-untyped-def]
-    """Plans of uploaded data: cached for this session only."""
-    return _plan(uploads, rules, columns, seed, locks, source_crs, fix_invalid, _text)
+def plan_uploaded(
+    uploads, rules, columns, seed, locks, source_crs, fix_invalid, _text="", extra=()
+):  # type: ignore[no-untyped-def]
+    """Plans of uploaded data (with a saved plan's codes or a roster in ``extra``): cached for
+    this session only."""
+    return _plan(uploads, rules, columns, seed, locks, source_crs, fix_invalid, _text, extra)
 
 
 @st.cache_data(show_spinner=False, max_entries=8, scope="session")
@@ -307,7 +311,7 @@ if lang == "zh":
 st.sidebar.header(T("data"))
 source = st.sidebar.radio(
     T("data_source"),
-    ["sample", "upload"],
+    ["sample", "upload", "plan"],
     format_func=lambda s: T(f"source_{s}"),
     key="source",
 )
@@ -315,12 +319,39 @@ uploads: tuple[sup.Upload, ...]
 columns: dict[str, str] = {}
 source_crs: str | None = None
 upload_errors: list[ValidationError] = []
-if source == "sample":
+extra: tuple[tuple[str, sup.Upload], ...] = ()
+kept: dict[str, tuple[str, bytes]] = st.session_state.setdefault("kept_uploads", {})
+
+
+def _kept_uploader(role: str, label: str, types: list[str]) -> sup.Upload | None:
+    """An upload widget whose file outlives it (see :func:`_keep_upload`)."""
+    f = st.sidebar.file_uploader(
+        label, type=types, key=f"up_{role}", on_change=_keep_upload, args=(role,)
+    )
+    if f is not None:
+        kept[role] = (f.name, f.getvalue())
+    elif role in kept:
+        k1, k2 = st.sidebar.columns([3, 1])
+        k1.caption(T("upload_kept", name=kept[role][0]))
+        k2.button(T("upload_remove"), key=f"drop_{role}", on_click=_drop_upload, args=(role,))
+    return sup.Upload(role, *kept[role]) if role in kept else None
+
+
+if source == "plan":
+    saved = _kept_uploader("plan", T("saved_plan"), ["gpkg"])
+    uploads = ()
+    if saved is not None:
+        try:
+            uploads = sup.saved_plan_uploads(saved)
+            extra = (("previous", saved),)
+            st.sidebar.caption(T("saved_plan_note"))
+        except ValidationError as exc:
+            upload_errors.append(exc)
+elif source == "sample":
     uploads = sample_uploads()
     st.sidebar.caption(T("sample_note"))
 else:
     found: list[sup.Upload] = []
-    kept: dict[str, tuple[str, bytes]] = st.session_state.setdefault("kept_uploads", {})
     for role in sup.ROLES:
         f = st.sidebar.file_uploader(
             T(f"role_{role}"),
@@ -357,6 +388,9 @@ else:
             )
         found.append(sup.Upload(role, name, data, layer=layer))
     uploads = tuple(found)
+    roster_up = _kept_uploader("roster", T("role_roster"), ["xlsx", "xlsm", "csv"])
+    if roster_up is not None:
+        extra = (("roster", roster_up),)
     units_up = [u for u in found if u.role == "units"]
     if units_up:
         try:
@@ -506,7 +540,7 @@ except ValidationError as exc:
     _show_problems(exc, lang, "rules_invalid")
     st.stop()
 
-dataset = sup.fingerprint(uploads, sorted(columns.items()), source_crs)
+dataset = sup.fingerprint(uploads, sorted(columns.items()), source_crs, *(u for _, u in extra))
 # uploaded data are planned when the planner presses "run", not on every upload or mapping
 # change (each layer would re-plan the whole area); the sample opens planned
 ran: dict[str, str] = st.session_state.setdefault(
@@ -530,6 +564,7 @@ try:
         source_crs,
         bool(fix_invalid),
         _text=T("planning"),
+        **({"extra": extra} if extra else {}),
     )
 except ValidationError as exc:
     _show_problems(exc, lang)
@@ -1006,6 +1041,15 @@ with tabs["downloads"]:
                 key="dl_print",
                 on_click="ignore",
             )
+    if "households" in plan.report:
+        st.download_button(
+            T("download_households"),
+            data=lambda: sup.households_zip(plan, lang=lang),
+            file_name="households.zip",
+            mime="application/zip",
+            key="dl_households",
+            on_click="ignore",
+        )
     if staff is None:
         st.info(T("staffing_missing"))
     else:

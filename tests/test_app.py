@@ -29,6 +29,7 @@ from gridplan.errors import Problem, ValidationError
 from gridplan.i18n import column_label, sheet_label, t, value_label
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "singapore_queenstown.gpkg"
 
 
@@ -915,3 +916,46 @@ def test_column_detection_template_and_one_click_apply(tmp_path: Path) -> None:
     labels = {b.label for b in at.get("download_button")}
     assert {t("download_shapefile", "zh"), t("download_kml", "zh")} <= labels
     assert any(b.label == t("print_make", "zh") for b in at.button)
+
+
+def test_saved_plan_reopens_with_its_codes(small_plan: gridplan.Plan) -> None:
+    saved = sup.export_bytes(small_plan, "gpkg")
+    ups = sup.saved_plan_uploads(sup.Upload("plan", "plan.gpkg", saved))
+    assert ups[0].role == "units"
+    at = _start()
+    at.radio(key="source").set_value("plan").run()
+    at.file_uploader(key="up_plan").set_value(("plan.gpkg", saved, "application/octet-stream"))
+    at.button(key="run").click().run()
+    _ok(at)
+    assert not at.error, [e.value for e in at.error]
+    assert _metrics(at)[t("households_total", "zh")] == f"{36 * 40:,}"
+    assert set(at.selectbox(key="grid").options) == {
+        sup.grid_option(r, "zh") for _, r in small_plan.grids.iterrows()
+    }
+    # not a plan file: one clear message in Chinese
+    with pytest.raises(ValidationError):
+        sup.saved_plan_uploads(sup.Upload("plan", "x.geojson", _lattice_geojson()))
+
+
+def test_roster_upload_lists_every_household() -> None:
+    root = Path(__file__).resolve().parents[1] / "data"
+    at = _start()
+    at.radio(key="source").set_value("upload").run()
+    data = SAMPLE.read_bytes()
+    at.file_uploader(key="up_units").set_value(("q.gpkg", data, "application/octet-stream"))
+    at.run()
+    at.file_uploader(key="up_roster").set_value(
+        ("roster.xlsx", (root / "queenstown_roster.xlsx").read_bytes(), XLSX_MIME)
+    )
+    at.button(key="run").click().run()
+    _ok(at)
+    assert not at.error, [e.value for e in at.error]
+    labels = {b.label for b in at.get("download_button")}
+    assert t("download_households", "zh") in labels
+    ups = [sup.Upload("units", "q.gpkg", data, layer="units")]
+    roster = sup.Upload("roster", "roster.xlsx", (root / "queenstown_roster.xlsx").read_bytes())
+    plan = sup.plan_from_uploads(ups, rules=gridplan.PlanRules(), roster=roster)
+    table = plan.report["households"]
+    assert len(table) == int(plan.grids["households"].sum())  # one row per household
+    with zipfile.ZipFile(io.BytesIO(sup.households_zip(plan))) as zf:
+        assert set(zf.namelist()) == {"households.csv", "households.xlsx"}
