@@ -208,6 +208,12 @@ def _df(frame: Any, lang: Lang, columns: list[str] | None = None) -> Any:
     return sup.display_table(frame, lang, columns=columns)
 
 
+def _download(label: str, data: Any, *, file_name: str, mime: str, key: str) -> None:
+    """A download button that does not re-run the app; ``data`` may be a function, called
+    only when the planner clicks."""
+    st.download_button(label, data=data, file_name=file_name, mime=mime, key=key, on_click="ignore")
+
+
 def _table(frame: Any, lang: Lang, columns: list[str] | None = None, **kw: Any) -> None:
     """Show a table, or "(none)" in ``lang`` where Streamlit would print its English "empty"."""
     if len(frame) == 0:
@@ -983,83 +989,77 @@ with tabs["downloads"]:
             ("download_report", "report_xlsx", "report.xlsx", XLSX),
         ]
         for label, kind, file_name, mime in downloads:
-            st.download_button(
+            _download(
                 T(label) if label != "layer_microgrids" else f"GeoJSON {T(label)}",
-                data=lambda kind=kind: sup.export_bytes(plan, kind, lang=lang),
+                lambda kind=kind: sup.export_bytes(plan, kind, lang=lang),
                 file_name=file_name,
                 mime=mime,
                 key=f"dl_{kind}",
-                on_click="ignore",
             )
         ZIP = "application/zip"
-        st.download_button(
+        _download(
             T("download_shapefile"),
-            data=lambda: sup.shapefile_zip(plan, lang=lang),
+            lambda: sup.shapefile_zip(plan, lang=lang),
             file_name="gridplan_shp_gbk.zip",
             mime=ZIP,
             key="dl_shp",
-            on_click="ignore",
         )
-        st.download_button(
+        _download(
             T("download_kml"),
-            data=lambda: sup.kml_bytes(plan, lang=lang),
+            lambda: sup.kml_bytes(plan, lang=lang),
             file_name="grids.kml",
             mime="application/vnd.google-earth.kml+xml",
             key="dl_kml",
-            on_click="ignore",
         )
         st.subheader(T("per_community"))
         dl_comm = st.selectbox(
             T("community_filter"), comm_ids, key="dl_community", placeholder=T("choose_one")
         )
         if dl_comm is not None:
-            st.download_button(
+            _download(
                 T("download_community", community=dl_comm),
-                data=lambda: sup.community_zip(plan, dl_comm, lang=lang),
+                lambda: sup.community_zip(plan, dl_comm, lang=lang),
                 file_name=f"community_{dl_comm}.zip",
                 mime=ZIP,
                 key="dl_comm_zip",
-                on_click="ignore",
             )
         st.subheader(T("printing"))
         st.caption(T("printing_note"))
         if st.button(T("print_make"), key="print_make"):
             try:
-                st.session_state["printed"] = (
-                    plan_key,
-                    sup.print_zip(plan, staffing=staff, lang=lang),
-                )
+                with st.spinner(T("print_wait")):
+                    st.session_state["printed"] = (
+                        plan_key,
+                        sup.print_zip(plan, staffing=staff, lang=lang),
+                    )
             except (ValidationError, ValueError) as exc:
                 st.error(T("print_failed", err=exc))
         printed = st.session_state.get("printed")
         if printed is not None and printed[0] == plan_key:
-            st.download_button(
+            _download(
                 T("print_download"),
-                data=printed[1],
+                printed[1],
                 file_name="gridplan_print.zip",
                 mime=ZIP,
                 key="dl_print",
-                on_click="ignore",
             )
     if "households" in plan.report:
-        st.download_button(
+        _download(
             T("download_households"),
-            data=lambda: sup.households_zip(plan, lang=lang),
+            lambda: sup.households_zip(plan, lang=lang),
             file_name="households.zip",
             mime="application/zip",
             key="dl_households",
-            on_click="ignore",
         )
     if staff is None:
         st.info(T("staffing_missing"))
     else:
-        st.download_button(
+        _download(
             T("download_staffing"),
-            data=lambda: sup.staffing_xlsx(staff, lang=lang),
+            lambda: sup.staffing_xlsx(staff, lang=lang),
             file_name="staffing.xlsx",
             mime=XLSX,
             key="dl_staffing",
-            on_click="ignore",
         )
 
 
@@ -1106,13 +1106,12 @@ if reform is not None:
                         use_container_width=True,
                         returned_objects=[],
                     )
-                    st.download_button(
+                    _download(
                         T("download_redivided"),
-                        data=lambda: sup.communities_gpkg(result.communities),
+                        lambda: sup.communities_gpkg(result.communities),
                         file_name="communities_redivided.gpkg",
                         mime="application/geopackage+sqlite3",
                         key="dl_redivided",
-                        on_click="ignore",
                     )
                     counts = result.report.get("counts")
                     if counts is not None:

@@ -959,3 +959,9 @@ def test_roster_upload_lists_every_household() -> None:
     assert len(table) == int(plan.grids["households"].sum())  # one row per household
     with zipfile.ZipFile(io.BytesIO(sup.households_zip(plan))) as zf:
         assert set(zf.namelist()) == {"households.csv", "households.xlsx"}
+
+
+def test_print_zip_holds_wall_maps_and_boards(small_plan: gridplan.Plan) -> None:
+    with zipfile.ZipFile(io.BytesIO(sup.print_zip(small_plan))) as zf:
+        assert set(zf.namelist()) == {"wallmaps.pdf", "boards.pdf"}
+        assert all(zf.read(n)[:5] == b"%PDF-" for n in zf.namelist())
