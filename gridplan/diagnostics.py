@@ -43,7 +43,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .i18n import LABELS
+from .i18n import LABELS, value_label
 
 __all__ = [
     "COLUMNS",
@@ -240,7 +240,7 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "{limit} m service limit",
     ),
     "reform_village_alone": (
-        "村 {community_code}（{village_type_zh}）没有相邻社区可并入，仍单独成社区",
+        "村 {community_code}（{village_type}）没有相邻社区可并入，仍单独成社区",
         "village {community_code} ({village_type}) has no neighbouring community to join and "
         "stands alone",
     ),
@@ -863,6 +863,10 @@ def render(d: Diagnostic, *, lang: Lang = "zh", interface: Interface = "python")
         **d.params,
         "opt": _Options(lang, interface),
     }
+    if lang == "zh":
+        # coded values (a village type, a dedicated category) read in words in Chinese
+        for key, value in d.params.items():
+            values[key] = value_label(key, value, "zh")
     # what a band counts: households unless the record says residents (``balance``)
     noun = d.params.get("noun")
     values["noun"] = _NOUNS[noun if isinstance(noun, str) and noun in _NOUNS else "households"][
