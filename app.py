@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import folium
 import streamlit as st
 from streamlit_folium import st_folium
 
@@ -35,6 +36,11 @@ SAMPLE = Path(__file__).resolve().parent / "data" / "singapore_queenstown.gpkg"
 SAMPLE_LAYERS = ("units", "communities", "streets", "barriers")
 UPLOAD_TYPES = ["gpkg", "geojson", "json", "zip", "csv", "txt", "xlsx", "xlsm", "parquet"]
 MAP_HEIGHT = 620
+#: above these counts, micro-grids, units and code labels are drawn for one community at a
+#: time (the filtered one, else the selected grid's), so a city's map stays light
+MAX_ALL_MICROGRIDS = 3000
+MAX_ALL_UNITS = 3000
+MAX_ALL_LABELS = 400
 POST_COLUMNS = ("grid_head", "fulltime_worker", "parttime_workers", "dedicated_contact", "posts")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PARTY_COLUMNS = ("branch_id", "type", "members", "meets_min", "needs_committee")
@@ -57,7 +63,7 @@ def sample_uploads() -> tuple[sup.Upload, ...]:
     return tuple(sup.Upload(role, SAMPLE.name, data, layer=role) for role in SAMPLE_LAYERS)
 
 
-def _plan(uploads, rules, columns, seed, locks, source_crs, fix_invalid, text):  # type: ignore[no-untyped-def]
+def _plan(uploads, rules, columns, seed, locks, source_crs, fix_invalid, text, extra=()):  # type: ignore[no-untyped-def]
     """Plan with a progress bar. The bar is created and cleared inside the cached function, so
     a cache hit replays nothing visible; updates are limited to 5 % steps to keep that replay
     short."""
@@ -80,6 +86,7 @@ def _plan(uploads, rules, columns, seed, locks, source_crs, fix_invalid, text): 
             source_crs=source_crs,
             fix_invalid=fix_invalid,
             progress=progress,
+            **dict(extra),
         )
     finally:
         bar.empty()
@@ -92,9 +99,12 @@ def plan_sample(uploads, rules, columns, seed, locks, source_crs, fix_invalid, _
 
 
 @st.cache_data(show_spinner=False, max_entries=8, scope="session")
-def plan_uploaded(uploads, rules, columns, seed, locks, source_crs, fix_invalid, _text=""):  # type: ignore[no-untyped-def]
-    """Plans of uploaded data: cached for this session only."""
-    return _plan(uploads, rules, columns, seed, locks, source_crs, fix_invalid, _text)
+def plan_uploaded(
+    uploads, rules, columns, seed, locks, source_crs, fix_invalid, _text="", extra=()
+):  # type: ignore[no-untyped-def]
+    """Plans of uploaded data (with a saved plan's codes or a roster in ``extra``): cached for
+    this session only."""
+    return _plan(uploads, rules, columns, seed, locks, source_crs, fix_invalid, _text, extra)
 
 
 @st.cache_data(show_spinner=False, max_entries=8, scope="session")
@@ -110,6 +120,11 @@ def staffing_plan(plan_key: str, rules: Any, _plan: Any) -> Any:
 @st.cache_data(show_spinner=False, max_entries=16, scope="session")
 def upload_layers(name: str, data: bytes) -> list[str]:
     return sup.upload_layers(name, data)
+
+
+@st.cache_data(show_spinner=False, max_entries=16, scope="session")
+def upload_columns(upload: sup.Upload) -> list[str]:
+    return sup.upload_columns(upload)
 
 
 @st.cache_data(show_spinner=False, max_entries=16, scope="session")
@@ -150,6 +165,28 @@ def _set_locks(new: dict[str, tuple[str, ...]], follow: str | None = None) -> No
     st.session_state["follow_unit"] = follow
 
 
+def _apply_move(new: dict[str, tuple[str, ...]], follow: str) -> None:
+    """Apply a move and clear the move's choices: the moved unit is in its new grid, and the
+    editor must not offer to move it back."""
+    _set_locks(new, follow)
+    st.session_state["move_units"] = []
+    for key in ("move_compound", "move_target"):
+        st.session_state.pop(key, None)
+
+
+def _search_picked(hits: Any) -> None:
+    """Select the grid of the unit picked in the search results (its community follows)."""
+    i = st.session_state.get("search_pick")
+    if i is not None:
+        st.session_state["grid"] = str(hits["grid_code"].iat[i])
+        st.session_state["community"] = None
+
+
+def _community_changed() -> None:
+    """A new community filter selects that community's first grid."""
+    st.session_state.pop("grid", None)
+
+
 def _undo() -> None:
     edits = st.session_state["edits"]
     if edits["history"]:
@@ -169,6 +206,12 @@ def _on_map_click(key: str) -> None:
 def _df(frame: Any, lang: Lang, columns: list[str] | None = None) -> Any:
     """A table for display (:func:`gridplan.appsupport.display_table`)."""
     return sup.display_table(frame, lang, columns=columns)
+
+
+def _download(label: str, data: Any, *, file_name: str, mime: str, key: str) -> None:
+    """A download button that does not re-run the app; ``data`` may be a function, called
+    only when the planner clicks."""
+    st.download_button(label, data=data, file_name=file_name, mime=mime, key=key, on_click="ignore")
 
 
 def _table(frame: Any, lang: Lang, columns: list[str] | None = None, **kw: Any) -> None:
@@ -214,6 +257,7 @@ DEFAULTS: dict[str, Any] = {
     "intranet": os.environ.get("GRIDPLAN_INTRANET", "1") != "0",
     "show_micro": False,
     "show_units": False,
+    "show_labels": True,
     "rf_lo": 1000,
     "rf_hi": 3000,
     "rf_target": 0,
@@ -240,6 +284,20 @@ def _keep_upload(role: str) -> None:
         kept[role] = (f.name, f.getvalue())
 
 
+def parse_columns_safe(text: str) -> dict[str, str]:
+    try:
+        return parse_columns(text)
+    except ValidationError:
+        return {}
+
+
+def _apply_columns(mapping: dict[str, str]) -> None:
+    """Add detected column pairs (户数 = households) to the column-mapping box."""
+    current = st.session_state.get("columns", "").rstrip()
+    extra = sup.columns_text(mapping)
+    st.session_state["columns"] = f"{current}\n{extra}".strip() if current else extra
+
+
 def _drop_upload(role: str) -> None:
     st.session_state.setdefault("kept_uploads", {}).pop(role, None)
 
@@ -259,7 +317,7 @@ if lang == "zh":
 st.sidebar.header(T("data"))
 source = st.sidebar.radio(
     T("data_source"),
-    ["sample", "upload"],
+    ["sample", "upload", "plan"],
     format_func=lambda s: T(f"source_{s}"),
     key="source",
 )
@@ -267,12 +325,39 @@ uploads: tuple[sup.Upload, ...]
 columns: dict[str, str] = {}
 source_crs: str | None = None
 upload_errors: list[ValidationError] = []
-if source == "sample":
+extra: tuple[tuple[str, sup.Upload], ...] = ()
+kept: dict[str, tuple[str, bytes]] = st.session_state.setdefault("kept_uploads", {})
+
+
+def _kept_uploader(role: str, label: str, types: list[str]) -> sup.Upload | None:
+    """An upload widget whose file outlives it (see :func:`_keep_upload`)."""
+    f = st.sidebar.file_uploader(
+        label, type=types, key=f"up_{role}", on_change=_keep_upload, args=(role,)
+    )
+    if f is not None:
+        kept[role] = (f.name, f.getvalue())
+    elif role in kept:
+        k1, k2 = st.sidebar.columns([3, 1])
+        k1.caption(T("upload_kept", name=kept[role][0]))
+        k2.button(T("upload_remove"), key=f"drop_{role}", on_click=_drop_upload, args=(role,))
+    return sup.Upload(role, *kept[role]) if role in kept else None
+
+
+if source == "plan":
+    saved = _kept_uploader("plan", T("saved_plan"), ["gpkg"])
+    uploads = ()
+    if saved is not None:
+        try:
+            uploads = sup.saved_plan_uploads(saved)
+            extra = (("previous", saved),)
+            st.sidebar.caption(T("saved_plan_note"))
+        except ValidationError as exc:
+            upload_errors.append(exc)
+elif source == "sample":
     uploads = sample_uploads()
     st.sidebar.caption(T("sample_note"))
 else:
     found: list[sup.Upload] = []
-    kept: dict[str, tuple[str, bytes]] = st.session_state.setdefault("kept_uploads", {})
     for role in sup.ROLES:
         f = st.sidebar.file_uploader(
             T(f"role_{role}"),
@@ -302,10 +387,42 @@ else:
             if st.session_state.get(f"layer_{role}") not in layers:
                 st.session_state[f"layer_{role}"] = role if role in layers else layers[0]
             layer = st.sidebar.selectbox(
-                f"{T('layer_in_file')} ({name})", layers, key=f"layer_{role}"
+                f"{T('layer_in_file')} ({name})",
+                layers,
+                key=f"layer_{role}",
+                placeholder=T("choose_one"),
             )
         found.append(sup.Upload(role, name, data, layer=layer))
     uploads = tuple(found)
+    roster_up = _kept_uploader("roster", T("role_roster"), ["xlsx", "xlsm", "csv"])
+    if roster_up is not None:
+        extra = (("roster", roster_up),)
+    units_up = [u for u in found if u.role == "units"]
+    if units_up:
+        try:
+            detected = sup.detect_columns(upload_columns(units_up[0]))
+        except ValidationError:
+            detected = {}
+        missing = {
+            k: v
+            for k, v in detected.items()
+            if k not in parse_columns_safe(st.session_state["columns"])
+        }
+        if missing:
+            st.sidebar.caption(
+                T("detected_columns", cols=sup.columns_text(missing).replace("\n", "；"))
+            )
+            st.sidebar.button(
+                T("apply_detected"), key="apply_detected", on_click=_apply_columns, args=(missing,)
+            )
+    st.sidebar.download_button(
+        T("download_template"),
+        data=lambda: sup.data_template(lang=lang),
+        file_name="gridplan_template.xlsx",
+        mime=XLSX,
+        key="dl_template",
+        on_click="ignore",
+    )
     mapping_text = st.sidebar.text_area(
         T("columns"), key="columns", help=T("columns_help"), placeholder="户数 = households"
     )
@@ -318,6 +435,7 @@ else:
         ["wgs84", "gcj02", "bd09"],
         format_func=lambda c: T(f"crs_{c}"),
         key="source_crs",
+        placeholder=T("choose_one"),
     )
 
 dedicated = [u for u in uploads if u.role == "dedicated"]
@@ -356,13 +474,18 @@ with st.sidebar.form("rules"):
         format_func=lambda v: T(f"dedicated_residents_{v}"),
         key="r_homes",
         help=T("dedicated_residents_help"),
+        placeholder=T("choose_one"),
     )
     fix_invalid = st.checkbox(T("fix_invalid"), key="r_fix_invalid", help=T("fix_invalid_help"))
     run_pressed = st.form_submit_button(T("run_plan"), type="primary", key="run")
 
 with st.sidebar.expander(T("map_settings"), expanded=True):
     basemap = st.selectbox(
-        T("basemap"), render.BASEMAPS, format_func=lambda b: T(f"basemap_{b}"), key="basemap"
+        T("basemap"),
+        render.BASEMAPS,
+        format_func=lambda b: T(f"basemap_{b}"),
+        key="basemap",
+        placeholder=T("choose_one"),
     )
     tianditu_key = (
         st.text_input(T("tianditu_key"), type="password", key="tk")
@@ -376,6 +499,7 @@ with st.sidebar.expander(T("map_settings"), expanded=True):
     )
     show_micro = st.toggle(T("show_microgrids"), key="show_micro")
     show_units = st.toggle(T("show_units"), key="show_units")
+    show_labels = st.toggle(T("show_labels"), key="show_labels")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -422,7 +546,7 @@ except ValidationError as exc:
     _show_problems(exc, lang, "rules_invalid")
     st.stop()
 
-dataset = sup.fingerprint(uploads, sorted(columns.items()), source_crs)
+dataset = sup.fingerprint(uploads, sorted(columns.items()), source_crs, *(u for _, u in extra))
 # uploaded data are planned when the planner presses "run", not on every upload or mapping
 # change (each layer would re-plan the whole area); the sample opens planned
 ran: dict[str, str] = st.session_state.setdefault(
@@ -446,6 +570,7 @@ try:
         source_crs,
         bool(fix_invalid),
         _text=T("planning"),
+        **({"extra": extra} if extra else {}),
     )
 except ValidationError as exc:
     _show_problems(exc, lang)
@@ -453,16 +578,28 @@ except ValidationError as exc:
 plan_key = sup.fingerprint(dataset, rules, int(seed), locks_key, bool(fix_invalid))
 
 codes = plan.grids["grid_code"].astype(str).tolist()
+grid_community = dict(zip(codes, plan.grids["community_id"].astype(str), strict=True))
+comm_ids = sorted({str(c) for c in plan.grids["community_id"].dropna()})
 follow = st.session_state.pop("follow_unit", None)
 if follow is not None and follow in plan.units.index:
     st.session_state["grid"] = str(plan.units.loc[follow, "grid_code"])
 clicked = render.clicked_grid(st.session_state.pop("clicked_tooltip", None), plan)
 if clicked is not None:
     st.session_state["grid"] = clicked
-if st.session_state.get("grid") not in codes:
-    st.session_state["grid"] = codes[0] if codes else None
+if st.session_state.get("community") not in [None, *comm_ids]:
+    st.session_state["community"] = None
+# the grid list holds the filtered community's grids; a grid picked elsewhere (a click, a
+# search, a unit followed after a move) brings its community into the filter
+chosen = st.session_state.get("grid")
+if chosen in codes and st.session_state.get("community") not in (None, grid_community[chosen]):
+    st.session_state["community"] = grid_community[chosen]
+community_now = st.session_state.get("community")
+listed = [c for c in codes if community_now is None or grid_community[c] == community_now]
+if st.session_state.get("grid") not in listed:
+    st.session_state["grid"] = listed[0] if listed else None
 selected: str | None = st.session_state.get("grid")
 staff = staffing_plan(plan_key, staff_rules, plan) if staffing else None
+grid_rows = plan.grids.set_index(plan.grids["grid_code"].astype(str))
 
 totals = plan.report["totals"].iloc[0]
 m1, m2, m3, m4 = st.columns(4)
@@ -480,35 +617,98 @@ tabs = dict(zip(tab_names, st.tabs([T(n) for n in tab_names]), strict=True))
 # ---------------------------------------------------------------------------------------------
 
 with tabs["map"]:
-    comm_ids = sorted({str(c) for c in plan.grids["community_id"].dropna()})
+    ded_rows = plan.grids[(plan.grids["kind"] != "residential") & (plan.grids["households"] > 0)]
+    if len(ded_rows):
+        # households in dedicated grids are outside the band and have no micro-grids: the
+        # planner must see them where they look, not only in the report
+        st.warning(
+            T(
+                "dedicated_hold",
+                n=len(ded_rows),
+                hh=f"{int(ded_rows['households'].sum()):,}",
+                share=sup.share_text(
+                    ded_rows["households"].sum() / max(plan.grids["households"].sum(), 1)
+                ),
+            )
+        )
     left, right = st.columns([3, 2])
     with right:
-        community = st.selectbox(
+        st.selectbox(
             T("community_filter"),
             [None, *comm_ids],
             format_func=lambda c: T("all_communities") if c is None else c,
             key="community",
+            on_change=_community_changed,
+            placeholder=T("choose_one"),
         )
-        st.selectbox(T("select_grid"), codes, key="grid", help=T("click_hint"))
+        community = st.session_state.get("community")
+        query = st.text_input(T("search"), key="search", placeholder=T("search_hint"))
+        if query:
+            hits = sup.search(plan, query)
+            if hits.empty:
+                st.caption(T("search_none"))
+            else:
+                st.selectbox(
+                    T("search_results", n=len(hits)),
+                    list(range(len(hits))),
+                    format_func=lambda i: T(
+                        "search_option", name=hits["name"].iat[i], code=hits["grid_code"].iat[i]
+                    ),
+                    key="search_pick",
+                    index=None,
+                    placeholder=T("choose_one"),
+                    on_change=_search_picked,
+                    args=(hits,),
+                )
+        st.selectbox(
+            T("select_grid"),
+            listed,
+            key="grid",
+            help=T("click_hint"),
+            format_func=lambda c: sup.grid_option(grid_rows.loc[c], lang),
+            placeholder=T("choose_one"),
+        )
     effective_basemap = basemap
     if basemap == "tianditu" and not tianditu_key:
         st.warning(T("tianditu_needs_key"))
         effective_basemap = "none"
     if effective_basemap == "gaode":
         st.caption(T("gaode_note"))
+    gaode = effective_basemap == "gaode"
     with left:
-        disp = display_layers(plan_key, effective_basemap == "gaode", plan)
+        disp = display_layers(plan_key, gaode, plan)
+        # the base map (grids, barriers, boundaries) changes only with the plan, the language
+        # and Leaflet's source; tiles, micro-grids, units, labels and the selection are drawn
+        # on it without reloading, so toggles and basemap changes keep the zoom
         fmap = render.plan_map(
             plan,
             display=disp,
-            show_microgrids=show_micro,
-            community=community,
-            basemap=effective_basemap,
-            tianditu_key=tianditu_key,
+            basemap="gaode" if gaode else "none",
             intranet=intranet,
             lang=lang,
-            show_units=show_units,
         )
+        fmap.get_root().header.add_child(folium.Element(f"<style>{render.LABEL_CSS}</style>"))
+        scope = [community] if community is not None else comm_ids
+        near = [grid_community[selected]] if selected is not None else []
+        micro_scope = scope if len(disp.microgrids) <= MAX_ALL_MICROGRIDS or community else near
+        unit_scope = scope if len(disp.units) <= MAX_ALL_UNITS or community else near
+        label_scope = scope if len(disp.grids) <= MAX_ALL_LABELS or community else near
+        overlays = [
+            *(
+                []
+                if gaode
+                else [render.basemap_layer(effective_basemap, tianditu_key=tianditu_key, lang=lang)]
+            ),
+            *render.overlay_layers(
+                disp,
+                lang=lang,
+                selected=selected,
+                microgrids=micro_scope if show_micro else None,
+                units=unit_scope if show_units else None,
+                labels=label_scope if show_labels else None,
+            ),
+        ]
+        centre, zoom = render.view(disp, community=community, grid=selected)
         st_folium(
             fmap,
             # a key per language: the layer names and tooltips are redrawn in the new language
@@ -516,23 +716,33 @@ with tabs["map"]:
             height=MAP_HEIGHT,
             use_container_width=True,
             returned_objects=["last_object_clicked_tooltip"],
-            feature_group_to_add=render.selected_layer(disp, selected, lang=lang)
-            if selected
-            else None,
+            feature_group_to_add=overlays,
+            center=centre,
+            zoom=zoom,
             on_change=functools.partial(_on_map_click, f"map_{lang}"),
         )
-        st.caption(T("legend"))
+        if (show_micro and micro_scope is near) or (show_units and unit_scope is near):
+            st.caption(T("scope_note"))
+        st.html(render.legend_html(disp, lang=lang))
     with right:
         if selected is None:
             st.info(T("no_grid_selected"))
         else:
-            g = plan.grids.set_index("grid_code").loc[selected]
+            g = grid_rows.loc[selected]
             st.subheader(f"{T('grid_details')} · {selected}")
             d1, d2, d3 = st.columns(3)
             d1.metric(T("households"), int(g["households"]))
             d2.metric(T("residents"), f"{float(g['population']):,.0f}")
             d3.metric(T("microgrids"), int(g["n_microgrids"]))
             # a dedicated grid is exempt from the band, never "in band"
+            if g["kind"] != "residential":
+                st.warning(
+                    T(
+                        "dedicated_exempt",
+                        hh=f"{int(g['households']):,}",
+                        category=value_label("category", str(g.get("category")), lang),
+                    )
+                )
             st.caption(
                 f"{T('community')}: {g['community_id']} · {T('band_status')}: "
                 f"{value_label('band_status', str(g['band_status']), lang)} · {T(str(g['kind']))}"
@@ -651,28 +861,81 @@ with tabs["edit"]:
                 on_click=_set_locks,
                 args=(sup.unlock_grid(locks, plan, selected), _first_unit(plan, selected)),
             )
+        targets = sup.movable_targets(plan, selected)
+        # the grid and its neighbours on a map of their own, with their units
+        near = [selected, *targets]
+        sub = render.focus_layers(disp, near)
+        emap = render.plan_map(
+            plan, display=sub, basemap="gaode" if gaode else "none", intranet=intranet, lang=lang
+        )
+        st_folium(
+            emap,
+            key=f"edit_map_{lang}",
+            height=420,
+            use_container_width=True,
+            returned_objects=[],
+            feature_group_to_add=[
+                *(
+                    []
+                    if gaode
+                    else [
+                        render.basemap_layer(
+                            effective_basemap, tianditu_key=tianditu_key, lang=lang
+                        )
+                    ]
+                ),
+                *render.overlay_layers(
+                    sub,
+                    lang=lang,
+                    selected=selected,
+                    units=sorted({grid_community[c] for c in near}),
+                    labels=sorted({grid_community[c] for c in near}),
+                ),
+            ],
+        )
         st.markdown(f"**{T('move_units')}**")
-        in_grid = plan.units[plan.units["grid_code"].astype(str) == selected]
+        # units by name or address; a unit cut across grids counts only its part here
+        in_grid = sup.grid_units(plan, selected)
         labels = {
-            str(i): f"{i} · {int(h)} {T('households')}"
-            for i, h in zip(in_grid.index, in_grid["households"], strict=True)
+            r.unit_id: T(
+                "unit_option_part" if r.split else "unit_option",
+                name=r.name,
+                hh=r.households,
+                total=r.unit_households,
+            )
+            for r in in_grid.itertuples()
         }
         moving = st.multiselect(
-            T("units_to_move"), list(labels), format_func=labels.get, key="move_units"
+            T("units_to_move"),
+            list(labels),
+            format_func=labels.get,
+            key="move_units",
+            placeholder=T("choose_options"),
         )
         compounds = sorted({str(c) for c in in_grid["compound_id"].dropna()})
         if compounds:
-            whole = st.selectbox(T("compound_to_move"), [None, *compounds], key="move_compound")
+            whole = st.selectbox(
+                T("compound_to_move"),
+                [None, *compounds],
+                key="move_compound",
+                format_func=lambda c: T("no_compound") if c is None else c,
+                placeholder=T("choose_one"),
+            )
             if whole is not None:
                 moving = sorted(
                     set(moving)
-                    | set(in_grid.index[in_grid["compound_id"].astype(str) == whole].astype(str))
+                    | set(in_grid.loc[in_grid["compound_id"].astype(str) == whole, "unit_id"])
                 )
-        targets = sup.movable_targets(plan, selected)
         if not targets:
             st.caption(T("no_neighbours"))
         elif moving:
-            target = st.selectbox(T("target_grid"), targets, key="move_target")
+            target = st.selectbox(
+                T("target_grid"),
+                targets,
+                key="move_target",
+                format_func=lambda c: sup.grid_option(grid_rows.loc[c], lang),
+                placeholder=T("choose_one"),
+            )
             preview = sup.move_preview(plan, moving, target)
             st.markdown(f"**{T('preview')}**")
             _table(preview.table, lang)
@@ -684,18 +947,14 @@ with tabs["edit"]:
                 T("apply_move"),
                 key="apply_move",
                 type="primary",
-                on_click=_set_locks,
+                on_click=_apply_move,
                 args=(sup.move_units(locks, plan, moving, target), moving[0]),
             )
     st.divider()
     st.markdown(f"**{T('locked_grids', n=len(locks))}**")
     locked_rows = plan.grids[plan.grids["locked"].astype(bool)]
     if len(locked_rows):
-        st.dataframe(
-            _df(locked_rows, lang, ["grid_code", "community_id", "households", "in_band"]),
-            hide_index=True,
-            width="stretch",
-        )
+        _table(locked_rows, lang, ["grid_code", "community_id", "households", "in_band"])
     b1, b2 = st.columns(2)
     b1.button(
         T("undo"),
@@ -730,24 +989,77 @@ with tabs["downloads"]:
             ("download_report", "report_xlsx", "report.xlsx", XLSX),
         ]
         for label, kind, file_name, mime in downloads:
-            st.download_button(
+            _download(
                 T(label) if label != "layer_microgrids" else f"GeoJSON {T(label)}",
-                data=lambda kind=kind: sup.export_bytes(plan, kind, lang=lang),
+                lambda kind=kind: sup.export_bytes(plan, kind, lang=lang),
                 file_name=file_name,
                 mime=mime,
                 key=f"dl_{kind}",
-                on_click="ignore",
             )
+        ZIP = "application/zip"
+        _download(
+            T("download_shapefile"),
+            lambda: sup.shapefile_zip(plan, lang=lang),
+            file_name="gridplan_shp_gbk.zip",
+            mime=ZIP,
+            key="dl_shp",
+        )
+        _download(
+            T("download_kml"),
+            lambda: sup.kml_bytes(plan, lang=lang),
+            file_name="grids.kml",
+            mime="application/vnd.google-earth.kml+xml",
+            key="dl_kml",
+        )
+        st.subheader(T("per_community"))
+        dl_comm = st.selectbox(
+            T("community_filter"), comm_ids, key="dl_community", placeholder=T("choose_one")
+        )
+        if dl_comm is not None:
+            _download(
+                T("download_community", community=dl_comm),
+                lambda: sup.community_zip(plan, dl_comm, lang=lang),
+                file_name=f"community_{dl_comm}.zip",
+                mime=ZIP,
+                key="dl_comm_zip",
+            )
+        st.subheader(T("printing"))
+        st.caption(T("printing_note"))
+        if st.button(T("print_make"), key="print_make"):
+            try:
+                with st.spinner(T("print_wait")):
+                    st.session_state["printed"] = (
+                        plan_key,
+                        sup.print_zip(plan, staffing=staff, lang=lang),
+                    )
+            except (ValidationError, ValueError) as exc:
+                st.error(T("print_failed", err=exc))
+        printed = st.session_state.get("printed")
+        if printed is not None and printed[0] == plan_key:
+            _download(
+                T("print_download"),
+                printed[1],
+                file_name="gridplan_print.zip",
+                mime=ZIP,
+                key="dl_print",
+            )
+    if "households" in plan.report:
+        _download(
+            T("download_households"),
+            lambda: sup.households_zip(plan, lang=lang),
+            file_name="households.zip",
+            mime="application/zip",
+            key="dl_households",
+        )
     if staff is None:
         st.info(T("staffing_missing"))
     else:
-        st.download_button(
+        _download(
             T("download_staffing"),
-            data=lambda: sup.staffing_xlsx(staff, lang=lang),
+            lambda: sup.staffing_xlsx(staff, lang=lang),
             file_name="staffing.xlsx",
             mime=XLSX,
             key="dl_staffing",
-            on_click="ignore",
         )
 
 
@@ -793,6 +1105,13 @@ if reform is not None:
                         height=MAP_HEIGHT,
                         use_container_width=True,
                         returned_objects=[],
+                    )
+                    _download(
+                        T("download_redivided"),
+                        lambda: sup.communities_gpkg(result.communities),
+                        file_name="communities_redivided.gpkg",
+                        mime="application/geopackage+sqlite3",
+                        key="dl_redivided",
                     )
                     counts = result.report.get("counts")
                     if counts is not None:

@@ -52,18 +52,30 @@ if TYPE_CHECKING:
     from .pipeline import Plan
 
 __all__ = [
+    "COLUMN_SYNONYMS",
     "MAX_UNZIPPED_MB",
     "MAX_UPLOAD_MB",
     "ROLES",
+    "SAVED_PLAN_COLUMNS",
+    "SAVED_PLAN_ROLES",
     "Locks",
     "MovePreview",
     "Upload",
     "check_upload_size",
+    "columns_text",
+    "communities_gpkg",
+    "community_zip",
+    "data_template",
+    "detect_columns",
     "diagnostics_view",
     "display_table",
     "export_bytes",
     "fingerprint",
     "grid_lock_label",
+    "grid_option",
+    "grid_units",
+    "households_zip",
+    "kml_bytes",
     "lock_grid",
     "lock_map",
     "movable_targets",
@@ -72,16 +84,22 @@ __all__ = [
     "optional_module",
     "parse_columns",
     "plan_from_uploads",
+    "print_zip",
     "problem_message",
     "problems_table",
     "read_upload",
     "report_sheets",
     "safe_extract_zip",
+    "saved_plan_uploads",
+    "search",
+    "shapefile_zip",
     "share_text",
     "staffing_xlsx",
     "streamlit_texts_css",
+    "unit_names",
     "unlock_grid",
     "upload_categories",
+    "upload_columns",
     "upload_layers",
 ]
 
@@ -290,11 +308,17 @@ def plan_from_uploads(
     source_crs: str | None = None,
     fix_invalid: bool = False,
     progress: Callable[[int, int, str], None] | None = None,
+    previous: Upload | None = None,
+    roster: Upload | None = None,
 ) -> Plan:
     """Read the uploads (one per role; ``units`` required) and plan them.
 
     The files are written to a temporary folder that is deleted once they are read;
-    ``fix_invalid`` is the app's 'Repair invalid geometry' checkbox.
+    ``fix_invalid`` is the app's 'Repair invalid geometry' checkbox; ``previous`` is a saved
+    plan file whose grids are kept with their codes (:func:`gridplan.plan`'s ``previous``);
+    ``roster`` a household roster (:mod:`gridplan.addresses`) joined to the units before
+    planning, whose household list ends in ``plan.report["households"]`` (every roster row,
+    joined or not) with the join report in ``plan.report["roster_report"]``.
     """
     from .pipeline import plan
 
@@ -321,8 +345,77 @@ def plan_from_uploads(
     if read_problems:
         raise ValidationError(read_problems)
     units = frames.pop("units")
-    return plan(
-        units,
+    if previous is not None:
+        # a reopened plan's units carry its codes; the plan file itself gives them back
+        units = units.drop(columns=[c for c in SAVED_PLAN_COLUMNS if c in units.columns])
+    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        previous_path = _materialise(previous, Path(tmp))[0] if previous is not None else None
+        if roster is not None:
+            return _plan_with_roster(
+                units,
+                frames,
+                roster=roster,
+                workdir=Path(tmp),
+                rules=rules,
+                columns=columns,
+                seed=seed,
+                locks=locks,
+                source_crs=source_crs,
+                fix_invalid=fix_invalid,
+                progress=progress,
+                previous=previous_path,
+            )
+        return plan(
+            units,
+            **frames,
+            rules=rules,
+            columns=None,  # applied as each upload was read
+            seed=seed,
+            locks=lock_map(locks) if locks else None,
+            source_crs=source_crs,  # type: ignore[arg-type]
+            fix_invalid=fix_invalid,
+            progress=progress,
+            previous=previous_path,
+            interface="app",  # fixes name the app's widgets, not Python keywords
+        )
+
+
+def _plan_with_roster(
+    units: gpd.GeoDataFrame,
+    frames: dict[str, gpd.GeoDataFrame],
+    *,
+    roster: Upload,
+    workdir: Path,
+    rules: PlanRules,
+    columns: Mapping[str, str] | None,
+    seed: int,
+    locks: Locks | None,
+    source_crs: str | None,
+    fix_invalid: bool,
+    progress: Callable[[int, int, str], None] | None,
+    previous: Path | None,
+) -> Plan:
+    """:func:`plan_from_uploads` with a household roster, as ``gridplan plan --roster`` does."""
+    from dataclasses import replace
+
+    from .addresses import (
+        household_equivalency,
+        join_roster,
+        read_roster,
+        report_addresses,
+        report_table,
+        split_unit_records,
+    )
+    from .diagnostics import frame
+    from .pipeline import plan
+
+    path = _materialise(roster, workdir)[0]
+    book = read_roster(path, interface="app")
+    joined, join = join_roster(
+        units, book, columns=dict(columns) if columns else None, interface="app"
+    )
+    result = plan(
+        joined,
         **frames,
         rules=rules,
         columns=None,  # applied as each upload was read
@@ -332,6 +425,60 @@ def plan_from_uploads(
         fix_invalid=fix_invalid,
         progress=progress,
         interface="app",  # fixes name the app's widgets, not Python keywords
+        previous=previous,
+    )
+    table = household_equivalency(result, book, join)
+    records = [*join.records, *split_unit_records(table, join, result)]
+    diagnostics = pd.concat(
+        [result.diagnostics, frame(records, interface="app")], ignore_index=True
+    )
+    result = report_addresses(replace(result, diagnostics=diagnostics))
+    report = {
+        **result.report,
+        "households": table,
+        "roster_report": report_table(records, interface="app"),
+    }
+    return replace(result, report=report)
+
+
+def households_zip(plan: Plan, *, lang: Lang = "zh") -> bytes:
+    """The roster plan's household list (CSV, UTF-8 with BOM, and XLSX with the roster check
+    sheet, :func:`gridplan.export.write_household_equivalency`) as one zip."""
+    from .export import write_household_equivalency
+
+    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        written = write_household_equivalency(
+            plan.report["households"],
+            Path(tmp) / "households.csv",
+            report=plan.report.get("roster_report"),
+            lang=lang,
+        )
+        return _zip_bytes({Path(f).name: Path(f).read_bytes() for f in written})
+
+
+#: columns a saved plan's units layer carries about the plan itself (not input data)
+SAVED_PLAN_COLUMNS = ("grid_code", "microgrid_code", "grid_codes", "n_parts")
+#: the layers of a saved plan that are the plan's inputs, in role order
+SAVED_PLAN_ROLES: tuple[str, ...] = ROLES
+
+
+def saved_plan_uploads(upload: Upload) -> tuple[Upload, ...]:
+    """The inputs held in a plan GeoPackage the app (or ``gridplan plan``) wrote: its
+    ``units`` and context layers, one :class:`Upload` per role. Planned again with
+    ``previous=upload`` (:func:`plan_from_uploads`), every saved grid still in band comes back
+    with its code and units."""
+    layers = upload_layers(upload.name, upload.data)
+    if "units" not in layers or "grids" not in layers:
+        raise _problem(
+            "plan",
+            "format",
+            f"{upload.name!r} is not a saved plan: it needs 'units' and 'grids' layers, it "
+            f"holds {', '.join(layers) or 'none'}",
+        )
+    return tuple(
+        Upload(role, upload.name, upload.data, layer=role)
+        for role in SAVED_PLAN_ROLES
+        if role in layers
     )
 
 
@@ -531,6 +678,69 @@ def movable_targets(plan: Plan, code: str) -> list[str]:
         return []
     graph = grid_adjacency(same, crs=plan.work_crs)
     return sorted(graph.neighbors(code)) if code in graph else []
+
+
+#: unit columns that name a unit for a planner, in order of preference
+UNIT_NAME_COLUMNS = ("name", "address", "addr", "地址", "名称")
+
+
+def unit_names(units: pd.DataFrame) -> pd.Series:
+    """How a planner knows each unit: its name or address, else block number and street
+    (``blk_no`` ``street``: 105 QUEENSWAY), else compound and building, else its id."""
+
+    def text(column: str) -> pd.Series:
+        if column not in units.columns:
+            return pd.Series("", index=units.index, dtype=object)
+        v = units[column]
+        return v.where(v.notna(), "").astype(str).str.strip().replace({"nan": "", "None": ""})
+
+    blk = (text("blk_no") + " " + text("street")).str.strip()
+    building = (text("compound_name") + text("building")).str.strip()
+    out = pd.Series("", index=units.index, dtype=object)
+    for candidate in [*(text(c) for c in UNIT_NAME_COLUMNS), blk, building]:
+        out = out.where(out != "", candidate)
+    out = out.where(out != "", pd.Series([str(i) for i in units.index], index=units.index))
+    return out
+
+
+def grid_units(plan: Plan, code: str) -> pd.DataFrame:
+    """Every unit with households in grid ``code``, one row each: ``unit_id``, ``name``
+    (:func:`unit_names`), ``households`` (this grid's share of the unit, from
+    ``plan.unit_parts``), ``unit_households`` (the whole unit), ``split`` (the unit has parts
+    in other grids), ``compound_id``. A unit cut across grids shows only its part here, never
+    the whole building's households."""
+    parts = getattr(plan, "unit_parts", None)
+    u = plan.units
+    if parts is None or len(parts) == 0:
+        ids = u.index[_ids(u["grid_code"]) == id_str(code)]
+        here = pd.Series(u.loc[ids, "households"].to_numpy(), index=[str(i) for i in ids])
+    else:
+        mine = parts[_ids(parts["grid_code"]) == id_str(code)]
+        here = mine.groupby(mine["unit_id"].astype(str), sort=False)["households"].sum()
+    index = pd.Index(normalize_ids(u.index))
+    rows = u.set_axis(index)
+    known = [i for i in here.index if i in rows.index]
+    sel = rows.loc[known]
+    names = unit_names(sel)
+    total = pd.to_numeric(sel["households"], errors="coerce").fillna(0).astype(int)
+    here_hh = here.loc[known].astype(int)
+    out = pd.DataFrame(
+        {
+            "unit_id": known,
+            "name": names.to_numpy(),
+            "households": here_hh.to_numpy(),
+            "unit_households": total.to_numpy(),
+            "split": (here_hh.to_numpy() < total.to_numpy()),
+            "compound_id": sel["compound_id"].to_numpy() if "compound_id" in sel else None,
+        }
+    )
+    return out.sort_values(["name", "unit_id"], kind="stable").reset_index(drop=True)
+
+
+def grid_option(row: Mapping[str, Any], lang: Lang = "zh") -> str:
+    """A grid as the grid list shows it: code, households, and whether it is dedicated."""
+    key = "grid_option_residential" if row["kind"] == "residential" else "grid_option_dedicated"
+    return t(key, lang, code=row["grid_code"], hh=f"{int(row['households']):,}")
 
 
 @dataclass(frozen=True)
@@ -748,7 +958,8 @@ def report_sheets(plan: Plan, *, lang: Lang = "zh") -> dict[str, pd.DataFrame]:
         for c in shown.columns:
             if c in RESIDENT_COLUMNS and pd.api.types.is_numeric_dtype(shown[c]):
                 shown[c] = shown[c].round().astype("Int64")
-        out[sheet_label(name, lang)] = label_columns(shown, lang)
+        key = {"microgrids": "report_microgrids"}.get(name, name)
+        out[sheet_label(key, lang)] = label_columns(shown, lang)
     return out
 
 
@@ -779,6 +990,282 @@ def streamlit_texts_css(lang: Lang = "zh", *, limit_mb: float = MAX_UPLOAD_MB) -
         "font-size:0.8rem;}"
         "</style>"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 19 item 10: column detection, template, shapefile/KML, per-community files, search
+# ---------------------------------------------------------------------------------------------
+
+#: common Chinese (and English) headers of the standard columns, for one-click mapping
+COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "households": ("户数", "住户数", "总户数", "户", "households", "hh", "dwelling_units"),
+    "population": ("人口", "常住人口", "人数", "population", "pop"),
+    "unit_id": ("楼栋编号", "楼号", "单元编号", "编号", "unit_id", "id"),
+    "compound_id": ("小区编号", "小区", "小区名称", "compound_id", "compound"),
+    "community_id": ("社区编号", "社区", "社区名称", "community_id", "community"),
+    "name": ("名称", "楼栋名称", "name"),
+    "address": ("地址", "门牌", "address"),
+    "category": ("类别", "类型", "category"),
+}
+
+
+def detect_columns(columns: Sequence[str]) -> dict[str, str]:
+    """``{source column: standard column}`` for headers that name a standard column in
+    other words (户数 -> households); columns already standard, or claimed twice, are left.
+
+    Examples
+    --------
+    >>> detect_columns(["楼号", "户数", "人口", "geometry"])
+    {'楼号': 'unit_id', '户数': 'households', '人口': 'population'}
+    >>> detect_columns(["households", "户数"])
+    {}
+    """
+    present = {str(c) for c in columns}
+    out: dict[str, str] = {}
+    for target, names in COLUMN_SYNONYMS.items():
+        if target in present:
+            continue
+        hit = [c for c in columns if str(c).strip().lower() in names and str(c) != target]
+        if hit:
+            out[str(hit[0])] = target
+    return out
+
+
+def columns_text(mapping: Mapping[str, str]) -> str:
+    """A mapping as the column-mapping box writes it, one ``source = target`` per line."""
+    return "\n".join(f"{k} = {v}" for k, v in mapping.items())
+
+
+def upload_columns(upload: Upload) -> list[str]:
+    """The column names of an uploaded layer (geometry left out)."""
+    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        gdf = read_upload(upload, workdir=Path(tmp))
+    return [str(c) for c in gdf.columns if c != gdf.geometry.name]
+
+
+def data_template(*, lang: Lang = "zh") -> bytes:
+    """An XLSX template for the units layer: one sheet with Chinese headers the column
+    detection maps (楼号, 小区编号, 户数, 人口, 经度, 纬度, 地址) and two example rows, and a
+    sheet saying what each column means."""
+    from .export import write_workbook
+
+    units = pd.DataFrame(
+        {
+            "楼号": ["A-1", "A-2"],
+            "名称": ["阳光小区1号楼", "阳光小区2号楼"],
+            "小区编号": ["Y01", "Y01"],
+            "社区编号": ["S01", "S01"],
+            "户数": [96, 120],
+            "人口": [270, 330],
+            "经度": [112.5501, 112.5512],
+            "纬度": [37.8601, 37.8598],
+            "地址": ["迎泽大街1号", "迎泽大街3号"],
+        }
+    )
+    notes = pd.DataFrame(
+        {
+            t("template_column", lang): list(units.columns),
+            t("template_meaning", lang): [
+                t(f"template_{k}", lang)
+                for k in (
+                    "unit_id",
+                    "name",
+                    "compound_id",
+                    "community_id",
+                    "households",
+                    "population",
+                    "lon",
+                    "lat",
+                    "address",
+                )
+            ],
+        }
+    )
+    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        path = write_workbook(
+            Path(tmp) / "template.xlsx",
+            {t("template_sheet_units", lang): units, t("template_sheet_notes", lang): notes},
+        )
+        return Path(path).read_bytes()
+
+
+def _zip_bytes(files: Mapping[str, bytes]) -> bytes:
+    """A zip of ``files`` with fixed dates, so the same files give the same bytes."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.flag_bits |= 0x800  # UTF-8 member names
+            zf.writestr(info, files[name])
+    return buf.getvalue()
+
+
+#: Shapefile fields are at most 10 characters: the plan's columns under short names
+_SHP_GRID_FIELDS = {
+    "grid_code": "grid_code",
+    "community_code": "comm_code",
+    "community_id": "comm_id",
+    "kind": "kind",
+    "name": "name",
+    "households": "households",
+    "residents": "residents",
+    "n_microgrids": "n_micro",
+}
+_SHP_MICRO_FIELDS = {
+    "microgrid_code": "mg_code",
+    "grid_code": "grid_code",
+    "households": "households",
+}
+
+
+def shapefile_zip(plan: Plan, *, lang: Lang = "zh") -> bytes:
+    """Grids and micro-grids as zipped Shapefiles in GBK (``.cpg`` says so), for older GIS
+    systems: ``grids.shp`` and ``microgrids.shp`` with their sidecars, in the plan's input
+    CRS; coded values in ``lang``; residents as whole people."""
+    files: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        for stem, frame, fields in (
+            ("grids", plan.grids, _SHP_GRID_FIELDS),
+            ("microgrids", plan.microgrids, _SHP_MICRO_FIELDS),
+        ):
+            cols = [c for c in fields if c in frame.columns]
+            out = label_values(pd.DataFrame(frame[cols]), lang).rename(columns=fields)
+            if "residents" in out.columns:
+                out["residents"] = pd.to_numeric(out["residents"], errors="coerce").round()
+            for c in out.columns:
+                if out[c].dtype == object:
+                    out[c] = out[c].map(lambda v: None if v is None else str(v))
+            gdf = gpd.GeoDataFrame(out, geometry=frame.geometry.to_numpy(), crs=frame.crs)
+            path = Path(tmp) / f"{stem}.shp"
+            gdf.to_file(path, driver="ESRI Shapefile", encoding="GBK", engine="pyogrio")
+            for f in sorted(Path(tmp).glob(f"{stem}.*")):
+                files[f.name] = f.read_bytes()
+    return _zip_bytes(files)
+
+
+def _kml_coords(ring: Any) -> str:
+    return " ".join(f"{x:.6f},{y:.6f}" for x, y in np.asarray(ring.coords)[:, :2])
+
+
+def _kml_polygon(poly: Any) -> str:
+    inner = "".join(
+        f"<innerBoundaryIs><LinearRing><coordinates>{_kml_coords(r)}</coordinates>"
+        "</LinearRing></innerBoundaryIs>"
+        for r in poly.interiors
+    )
+    return (
+        f"<Polygon><outerBoundaryIs><LinearRing><coordinates>{_kml_coords(poly.exterior)}"
+        f"</coordinates></LinearRing></outerBoundaryIs>{inner}</Polygon>"
+    )
+
+
+def kml_bytes(plan: Plan, *, lang: Lang = "zh") -> bytes:
+    """The grids as KML (WGS84 lon/lat) for mobile map apps: one placemark per grid named by
+    its code, its households and community in the description."""
+    from xml.sax.saxutils import escape
+
+    grids = plan.grids.to_crs(4326)
+    marks = []
+    for row in grids.itertuples():
+        geom = row.geometry
+        if geom is None or geom.is_empty:
+            continue
+        polys = "".join(
+            _kml_polygon(p) for p in shapely.get_parts(geom) if p.geom_type == "Polygon"
+        )
+        desc = t("kml_description", lang, hh=int(row.households), community=row.community_id)
+        marks.append(
+            f"<Placemark><name>{escape(str(row.grid_code))}</name>"
+            f"<description>{escape(desc)}</description>"
+            f"<MultiGeometry>{polys}</MultiGeometry></Placemark>"
+        )
+    doc = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+        f"<name>{escape(t('layer_grids', lang))}</name>{''.join(marks)}</Document></kml>\n"
+    )
+    return doc.encode("utf-8")
+
+
+def community_zip(plan: Plan, community: str, *, lang: Lang = "zh") -> bytes:
+    """One community's files in a zip: its grids and micro-grids (GeoJSON, WGS84), its
+    units' equivalency (CSV, UTF-8 with BOM) and its grids table (XLSX, in ``lang``)."""
+    from .export import unit_parts_frame, write_workbook
+
+    cid = id_str(community)
+    grids = plan.grids[_ids(plan.grids["community_id"]) == cid]
+    codes = set(grids["grid_code"].astype(str))
+    micro = plan.microgrids[plan.microgrids["grid_code"].astype(str).isin(codes)]
+    parts = unit_parts_frame(plan)
+    parts = parts[parts["grid_code"].astype(str).isin(codes)]
+    files = {
+        "grids.geojson": grids.to_crs(4326).to_json(drop_id=True).encode("utf-8"),
+        "microgrids.geojson": micro.to_crs(4326).to_json(drop_id=True).encode("utf-8"),
+        "equivalency.csv": parts.to_csv(index=False).encode("utf-8-sig"),
+    }
+    report = plan.report["grids"]
+    report = report[report["grid_code"].astype(str).isin(codes)]
+    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        path = write_workbook(
+            Path(tmp) / "grids.xlsx", {sheet_label("grids", lang): display_table(report, lang)}
+        )
+        files["grids.xlsx"] = Path(path).read_bytes()
+    return _zip_bytes(files)
+
+
+def print_zip(
+    plan: Plan, *, staffing: Any = None, lang: Lang = "zh", community: str | None = None
+) -> bytes:
+    """Wall maps and notice boards (:func:`gridplan.printing.print_plan`) printed into a
+    temporary folder and returned as one zip of the two PDFs."""
+    from .printing import print_plan
+
+    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        print_plan(
+            plan, out=Path(tmp), staffing=staffing, lang=lang, community=community, interface="app"
+        )
+        return _zip_bytes({f.name: f.read_bytes() for f in sorted(Path(tmp).glob("*.pdf"))})
+
+
+def communities_gpkg(communities: gpd.GeoDataFrame) -> bytes:
+    """Redivided communities (:func:`gridplan.reform.redivide`) as a GeoPackage layer
+    ``communities`` the next plan reads as its communities layer."""
+    from .io import write_layer
+
+    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        path = Path(tmp) / "communities.gpkg"
+        write_layer(communities, path, layer="communities")
+        return path.read_bytes()
+
+
+def search(plan: Plan, query: str, *, limit: int = 20) -> pd.DataFrame:
+    """Units whose name, address, block, street, compound or id contains ``query`` (case
+    ignored): ``unit_id``, ``name`` (:func:`unit_names`), ``grid_code``, ``community_id``."""
+    q = query.strip().lower()
+    u = plan.units
+    cols = ["unit_id", "name", "grid_code", "community_id"]
+    if not q:
+        return pd.DataFrame(columns=cols)
+    names = unit_names(u)
+    hay = (
+        names.astype(str).str.lower()
+        + " "
+        + pd.Series([str(i) for i in u.index], index=u.index).str.lower()
+    )
+    for c in ("compound_id", "compound_name", "street", "blk_no", "postal", "address", "name"):
+        if c in u.columns:
+            hay = hay + " " + u[c].astype(object).where(u[c].notna(), "").astype(str).str.lower()
+    hit = hay.fillna("").str.contains(q, regex=False).to_numpy(dtype=bool)
+    found = pd.DataFrame(
+        {
+            "unit_id": [str(i) for i in u.index[hit]],
+            "name": names[hit].to_numpy(),
+            "grid_code": u.loc[hit, "grid_code"].astype(str).to_numpy(),
+            "community_id": u.loc[hit, "community_id"].astype(str).to_numpy(),
+        }
+    )
+    return found.head(limit).reset_index(drop=True)
 
 
 def fingerprint(*parts: object) -> str:

@@ -43,7 +43,7 @@ import colorsys
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -63,17 +63,23 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BASEMAPS",
+    "LABEL_CSS",
     "PALETTE",
     "DisplayLayers",
+    "basemap_layer",
     "clicked_grid",
     "display_layers",
+    "focus_layers",
     "grid_adjacency",
     "grid_colours",
     "households_histogram",
     "intranet_assets",
+    "legend_html",
+    "overlay_layers",
     "plan_map",
     "reform_map",
     "selected_layer",
+    "view",
 ]
 
 Basemap = Literal["osm", "tianditu", "gaode", "none"]
@@ -431,7 +437,9 @@ def _geojson(gdf: gpd.GeoDataFrame) -> dict:
     return json.loads(gdf.to_json(drop_id=True))
 
 
-def _add_basemap(m: folium.Map, basemap: Basemap, tianditu_key: str | None, lang: Lang) -> None:
+def _add_basemap(
+    m: folium.Map | folium.FeatureGroup, basemap: Basemap, tianditu_key: str | None, lang: Lang
+) -> None:
     if basemap == "osm":
         folium.TileLayer("OpenStreetMap", name=t("basemap_osm", lang)).add_to(m)
     elif basemap == "tianditu":
@@ -699,6 +707,199 @@ def plan_map(
         selected_layer(display, selected, lang=lang).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     return m
+
+
+def focus_layers(display: DisplayLayers, codes: Iterable[str]) -> DisplayLayers:
+    """The display layers of grids ``codes`` only (their micro-grids, units and hatching), for
+    a small map of a grid and its neighbours; context layers are kept."""
+    keep = {str(c) for c in codes}
+
+    def sub(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        return frame[frame["grid_code"].astype(str).isin(keep)]
+
+    return replace(
+        display,
+        grids=sub(display.grids),
+        microgrids=sub(display.microgrids),
+        units=sub(display.units),
+        hatch=sub(display.hatch),
+    )
+
+
+def basemap_layer(
+    basemap: Basemap, *, tianditu_key: str | None = None, lang: Lang = "zh"
+) -> folium.FeatureGroup:
+    """The basemap's tiles as a feature group, for ``st_folium(feature_group_to_add=...)``:
+    changing the basemap then swaps the tiles without reloading the map, so the planner's
+    zoom and position stay. ``basemap="none"`` gives an empty group."""
+    fg = folium.FeatureGroup(name=t(f"basemap_{basemap}", lang), control=False)
+    _add_basemap(fg, basemap, tianditu_key, lang)
+    return fg
+
+
+def view(
+    display: DisplayLayers,
+    *,
+    community: str | None = None,
+    grid: str | None = None,
+    width_px: int = 800,
+    height_px: int = 620,
+) -> tuple[tuple[float, float], int]:
+    """``(centre, zoom)`` showing grid ``grid`` (with its neighbours around it), else
+    ``community``, else the whole plan, in a map of ``width_px`` × ``height_px``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> g = gpd.GeoDataFrame({"grid_code": ["a"], "community_id": ["c"]},
+    ...                      geometry=[shapely.box(116.0, 39.0, 116.01, 39.01)], crs=4326)
+    >>> d = DisplayLayers(g, g.iloc[:0], g.iloc[:0], None, None, g.iloc[:0], False)
+    >>> view(d, grid="a")
+    ((39.005, 116.005), 14)
+    """
+    g = display.grids
+    focus = g
+    if grid is not None and (g["grid_code"].astype(str) == str(grid)).any():
+        focus = g[g["grid_code"].astype(str) == str(grid)]
+    elif community is not None and (g["community_id"].astype(str) == str(community)).any():
+        focus = g[g["community_id"].astype(str) == str(community)]
+    b = _bounds(focus)
+    if b is None:
+        return (35.0, 105.0), 4
+    (south, west), (north, east) = b
+    centre = ((south + north) / 2, (west + east) / 2)
+    # Web Mercator: 256 px span 360 degrees of longitude at zoom 0; a grid gets room around it
+    pad = 3.0 if focus is not g and grid is not None else 1.2
+    lon_span = max((east - west) * pad, 1e-6)
+    lat_span = max((north - south) * pad, 1e-6) / max(np.cos(np.radians(centre[0])), 0.1)
+    zoom = min(
+        np.log2(width_px * 360 / (256 * lon_span)), np.log2(height_px * 360 / (256 * lat_span))
+    )
+    return (round(centre[0], 6), round(centre[1], 6)), int(np.clip(np.floor(zoom), 3, 18))
+
+
+def overlay_layers(
+    display: DisplayLayers,
+    *,
+    lang: Lang = "zh",
+    selected: str | None = None,
+    microgrids: Iterable[str] | None = None,
+    units: Iterable[str] | None = None,
+    labels: Iterable[str] | None = None,
+) -> list[folium.FeatureGroup]:
+    """Layers drawn on top of a base map without reloading it (``st_folium``'s
+    ``feature_group_to_add``): the selected grid's outline, the micro-grids and units of the
+    communities in ``microgrids`` / ``units``, and grid-code labels for the communities in
+    ``labels`` (``None`` draws none of that kind). Keeping them out of the base map lets a
+    toggle redraw only what it shows."""
+    out: list[folium.FeatureGroup] = []
+    if selected is not None:
+        out.append(selected_layer(display, selected, lang=lang))
+    if microgrids is not None:
+        keep = {str(c) for c in microgrids}
+        mg = display.microgrids[display.microgrids["community_id"].astype(str).isin(keep)]
+        fg = folium.FeatureGroup(name=t("layer_microgrids", lang))
+        if len(mg):
+            folium.GeoJson(
+                _geojson(mg[["microgrid_code", "grid_code", "households", "geometry"]]),
+                style_function=_micro_style,
+                tooltip=folium.GeoJsonTooltip(
+                    fields=["microgrid_code", "households"],
+                    aliases=[t("microgrid", lang), t("households", lang)],
+                    sticky=True,
+                ),
+            ).add_to(fg)
+        out.append(fg)
+    if units is not None:
+        keep = {str(c) for c in units}
+        u = display.units[display.units["community_id"].astype(str).isin(keep)]
+        fg = folium.FeatureGroup(name=t("layer_units", lang))
+        if len(u):
+            folium.GeoJson(
+                _geojson(u),
+                marker=folium.CircleMarker(
+                    radius=3, color="#111111", weight=1, fill=True, fill_opacity=0.9
+                ),
+                tooltip=folium.GeoJsonTooltip(
+                    fields=["unit_id", "households", "grid_code"],
+                    aliases=[t("unit", lang), t("households", lang), t("grid", lang)],
+                ),
+            ).add_to(fg)
+        out.append(fg)
+    if labels is not None:
+        keep = {str(c) for c in labels}
+        g = display.grids[display.grids["community_id"].astype(str).isin(keep)]
+        fg = folium.FeatureGroup(name=t("layer_labels", lang))
+        for code, geom in zip(g["grid_code"].astype(str), g.geometry, strict=True):
+            if geom is None or geom.is_empty:
+                continue
+            pt = geom.representative_point()
+            folium.Marker(
+                (pt.y, pt.x),
+                icon=folium.DivIcon(
+                    html=f'<div class="gp-label">{code[-3:]}</div>',
+                    icon_size=(30, 14),
+                    icon_anchor=(15, 7),
+                    class_name="gp-label-icon",
+                ),
+                interactive=False,
+            ).add_to(fg)
+        out.append(fg)
+    return out
+
+
+def legend_html(display: DisplayLayers, *, lang: Lang = "zh") -> str:
+    """A legend of every layer the map can show (grids, dedicated grids, micro-grids, units,
+    each barrier class present, community boundaries, the selected grid, grid-code labels) as
+    HTML swatches."""
+
+    def swatch(style: str, text: str) -> str:
+        return (
+            f'<span style="display:inline-flex;align-items:center;margin:0 14px 4px 0">'
+            f'<span style="display:inline-block;width:22px;height:14px;margin-right:5px;'
+            f'{style}"></span>{text}</span>'
+        )
+
+    stripes = "repeating-linear-gradient(45deg,#555 0 1px,#bbb 1px 5px)"
+    items = [
+        swatch(
+            f"background:linear-gradient(90deg,{PALETTE[0]},{PALETTE[1]},{PALETTE[2]});"
+            "opacity:.7;border:1px solid #333",
+            t("legend_grids", lang),
+        ),
+        swatch(f"background:{stripes};border:1px dashed #555", t("legend_dedicated", lang)),
+        swatch("border:1px solid #1b1b1b", t("legend_microgrids", lang)),
+        swatch("width:8px;height:8px;border-radius:50%;background:#111", t("legend_units", lang)),
+    ]
+    if display.barriers is not None and len(display.barriers):
+        classes = sorted({str(c or "") for c in display.barriers.get("barrier_class", [])})
+        seen: set[str] = set()
+        for cls in classes:
+            key = next((k for k, _ in BARRIER_COLOURS if cls.startswith(k)), "other")
+            if key in seen:
+                continue
+            seen.add(key)
+            colour = dict(BARRIER_COLOURS).get(key, DEFAULT_BARRIER_COLOUR)
+            items.append(
+                swatch(f"height:0;border-top:3px solid {colour}", t(f"legend_barrier_{key}", lang))
+            )
+    if display.communities is not None and len(display.communities):
+        items.append(swatch("height:0;border-top:3px dashed #000", t("legend_communities", lang)))
+    items.append(swatch("border:4px solid #000", t("legend_selected", lang)))
+    items.append(
+        swatch("border:1px solid #999;background:#fff;font-size:9px", t("legend_labels", lang))
+    )
+    return '<div style="font-size:0.85rem;line-height:1.6">' + "".join(items) + "</div>"
+
+
+#: CSS for the grid-code labels of :func:`overlay_layers` (add to the map's page)
+LABEL_CSS = (
+    ".gp-label{font:bold 11px sans-serif;color:#111;text-align:center;"
+    "text-shadow:0 0 2px #fff,0 0 2px #fff,0 0 3px #fff;white-space:nowrap;pointer-events:none}"
+    ".gp-label-icon{background:none;border:none}"
+    # metres only: the scale bar's second line is in feet
+    ".leaflet-control-scale-line:nth-child(2){display:none}"
+)
 
 
 def clicked_grid(tooltip: str | None, plan_or_layers: Plan | DisplayLayers) -> str | None:

@@ -7,6 +7,7 @@ pays for planning it; each rule change or edit below re-plans once.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
@@ -28,6 +29,17 @@ from gridplan.errors import Problem, ValidationError
 from gridplan.i18n import column_label, sheet_label, t, value_label
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "singapore_queenstown.gpkg"
+
+
+@functools.cache
+def _sample_plan() -> gridplan.Plan:
+    """The plan the app opens with (same data, rules and seed, so the same codes)."""
+    layers = {
+        r: gridplan.read_layer(SAMPLE, layer=r) for r in ("communities", "streets", "barriers")
+    }
+    return gridplan.plan(gridplan.read_layer(SAMPLE, layer="units"), **layers)
 
 
 def _start() -> AppTest:
@@ -68,7 +80,8 @@ def test_sample_plan_opens_ready() -> None:
     assert int(metrics[t("grid_count", "zh")]) > 50
     grids = at.selectbox(key="grid")
     assert len(grids.options) == int(metrics[t("grid_count", "zh")])
-    assert grids.value == grids.options[0]
+    assert grids.value == _sample_plan().grids["grid_code"].iat[0]
+    assert grids.options[0] == sup.grid_option(_sample_plan().grids.iloc[0], "zh")
     assert not at.error
     # grid details, report tables and downloads are there
     assert t("grid_details", "zh") in _texts(at)
@@ -140,7 +153,12 @@ def test_lock_move_undo() -> None:
     assert at.button(key="unlock")  # the grid now shows as locked
 
     moving = at.multiselect(key="move_units")
-    unit = moving.options[0].split(" ")[0]  # options read "<unit id> · <n> 户数"
+    # units are listed by address (105 QUEENSWAY · 96 户), not by id
+    in_grid = sup.grid_units(_sample_plan(), grid)
+    assert moving.options[0] == t(
+        "unit_option", "zh", name=in_grid["name"].iat[0], hh=in_grid["households"].iat[0]
+    )
+    unit = in_grid["unit_id"].iat[0]
     moving.set_value([unit]).run()
     _ok(at)
     target = at.selectbox(key="move_target").value
@@ -153,9 +171,13 @@ def test_lock_move_undo() -> None:
     at.button(key="apply_move").click().run()
     _ok(at)
     assert t("locked_grids", "zh", n=2) in _texts(at)
-    # the selection follows the unit into its new grid (codes are renumbered by each plan)
+    # the selection follows the unit into its new grid (codes are renumbered by each plan),
+    # and the move's choices are cleared: no preview offers to move it back
     assert at.button(key="unlock")
-    assert any(o.split(" ")[0] == unit for o in at.multiselect(key="move_units").options)
+    assert at.multiselect(key="move_units").value == []
+    assert not any(d for d in at.dataframe if "调整后" in d.value)
+    name = in_grid["name"].iat[0]
+    assert any(o.startswith(f"{name} · ") for o in at.multiselect(key="move_units").options)
 
     at.button(key="undo").click().run()
     _ok(at)
@@ -705,3 +727,243 @@ def test_extra_layers_wait_for_run_and_capacity_is_checked_up_front() -> None:
         what=value_label("check", "community_capacity", "zh"),
     )
     assert t("role_streets", "zh")[:2] in message or "社区边界" in message
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 19 items 3, 8, 9: dedicated grids, navigation, editing
+# ---------------------------------------------------------------------------------------------
+
+
+def test_community_filter_filters_the_grid_list() -> None:
+    at = _start()
+    plan = _sample_plan()
+    community = at.selectbox(key="community").options[2]
+    at.selectbox(key="community").set_value(community).run()
+    _ok(at)
+    grids = at.selectbox(key="grid")
+    mine = plan.grids[plan.grids["community_id"].astype(str) == community]
+    assert len(grids.options) == len(mine) < len(plan.grids)
+    assert grids.value in set(mine["grid_code"])
+    # picking a grid of another community (as a map click would) brings its community along
+    other = plan.grids[plan.grids["community_id"].astype(str) != community].iloc[0]
+    at.session_state["clicked_tooltip"] = f"网格 {other['grid_code']} 户数 {other['households']}"
+    at.run()
+    _ok(at)
+    assert at.selectbox(key="community").value == str(other["community_id"])
+    assert at.selectbox(key="grid").value == other["grid_code"]
+
+
+def test_grid_units_count_each_part_in_its_grid() -> None:
+    plan = _sample_plan()
+    split = plan.unit_parts.groupby("unit_id")["grid_code"].nunique()
+    split = split[split > 1]
+    for code, hh in zip(plan.grids["grid_code"], plan.grids["households"], strict=True):
+        units = sup.grid_units(plan, code)
+        assert int(units["households"].sum()) == int(hh), code  # nothing lost, nothing twice
+        assert (units["households"] <= units["unit_households"]).all()
+    if len(split):
+        uid = split.index[0]
+        code = plan.unit_parts.loc[plan.unit_parts["unit_id"] == uid, "grid_code"].iat[0]
+        row = sup.grid_units(plan, code).set_index("unit_id").loc[uid]
+        assert bool(row["split"]) and row["households"] < row["unit_households"]
+    # names, not ids: Queenstown blocks read "<block> <street>"
+    first = sup.grid_units(plan, plan.grids["grid_code"].iat[0])
+    assert first["name"].str.contains(" ").all()
+
+
+def test_unit_names_prefer_name_address_then_block() -> None:
+    units = pd.DataFrame(
+        {
+            "name": ["阳光小区3号楼", None, None, None],
+            "address": [None, "迎泽大街1号", None, None],
+            "blk_no": [None, None, "105", None],
+            "street": [None, None, "QUEENSWAY", None],
+        },
+        index=["w1", "w2", "w3", "w4"],
+    )
+    assert list(sup.unit_names(units)) == ["阳光小区3号楼", "迎泽大街1号", "105 QUEENSWAY", "w4"]
+
+
+def _dedicated_upload(at: AppTest) -> None:
+    units = make_lattice_units(6, 6, households=40)
+    school = gpd.GeoDataFrame(
+        {"category": ["institution_school"], "name": ["实验小学"]},
+        geometry=[units.geometry.iloc[[0, 1, 6, 7]].union_all().buffer(1)],
+        crs=units.crs,
+    )
+    at.radio(key="source").set_value("upload").run()
+    at.file_uploader(key="up_units").set_value(
+        ("units.geojson", units.to_crs(4326).to_json().encode(), "application/geo+json")
+    )
+    at.file_uploader(key="up_dedicated").set_value(
+        ("school.geojson", school.to_crs(4326).to_json().encode(), "application/geo+json")
+    )
+    at.run()
+    at.selectbox(key="r_homes").set_value("dedicated")
+    at.button(key="run").click().run()
+    _ok(at)
+
+
+def test_dedicated_grids_show_their_households_as_exempt() -> None:
+    at = _start()
+    _dedicated_upload(at)
+    assert not at.error, [e.value for e in at.error]
+    # the plan-wide warning: dedicated grids hold homes outside the band
+    warn = [w.value for w in at.warning if "专属网格" in w.value]
+    assert warn and "160" in warn[0], [w.value for w in at.warning]
+    grids = at.selectbox(key="grid")
+    dedicated = [o for o in grids.options if o.endswith("专属网格")]
+    assert len(dedicated) == 1
+    code = dedicated[0].split(" · ")[0]
+    grids.set_value(code).run()
+    _ok(at)
+    details = _texts(at)
+    assert value_label("band_status", "exempt", "zh") in details
+    assert value_label("band_status", "in_band", "zh") not in details.split(code)[-1][:60]
+    exempt = t(
+        "dedicated_exempt",
+        "zh",
+        hh="160",
+        category=value_label("category", "institution_school", "zh"),
+    )
+    assert any(w.value == exempt for w in at.warning)
+    # the category choice shows the category in Chinese
+    cats = at.multiselect(key="r_cats")
+    assert cats.options == [value_label("category", "institution_school", "zh")]
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 19 item 10: search, per-community files, exports, template, detected columns
+# ---------------------------------------------------------------------------------------------
+
+
+def test_search_finds_blocks_and_selects_their_grid() -> None:
+    plan = _sample_plan()
+    hits = sup.search(plan, "dover")
+    assert len(hits) and hits["name"].str.contains("DOVER").all()
+    assert set(hits["grid_code"]) <= set(plan.grids["grid_code"])
+    assert sup.search(plan, "   ").empty
+    at = _start()
+    at.text_input(key="search").set_value("dover").run()
+    _ok(at)
+    pick = at.selectbox(key="search_pick")
+    assert len(pick.options) == len(hits)
+    pick.set_value(1).run()
+    _ok(at)
+    assert at.selectbox(key="grid").value == hits["grid_code"].iat[1]
+    # the filter opens to every community so the found grid is in the list
+    assert at.selectbox(key="community").value is None
+
+
+def test_shapefile_kml_and_community_files(small_plan: gridplan.Plan, tmp_path: Path) -> None:
+    data = sup.shapefile_zip(small_plan)
+    assert data == sup.shapefile_zip(small_plan)  # same plan, same bytes
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert zf.read("grids.cpg") == b"GBK"
+        zf.extractall(tmp_path / "shp")
+    grids = gpd.read_file(tmp_path / "shp" / "grids.shp")
+    assert set(grids["grid_code"]) == set(small_plan.grids["grid_code"])
+    assert grids["households"].sum() == small_plan.grids["households"].sum()
+    assert set(grids["kind"]) == {value_label("kind", "residential", "zh")}
+    micro = gpd.read_file(tmp_path / "shp" / "microgrids.shp")
+    assert len(micro) == len(small_plan.microgrids)
+
+    kml = sup.kml_bytes(small_plan).decode("utf-8")
+    assert kml.count("<Placemark>") == len(small_plan.grids)
+    for code in small_plan.grids["grid_code"]:
+        assert f"<name>{code}</name>" in kml
+    lon, lat = map(float, re.search(r"<coordinates>([^ <]+)", kml).group(1).split(","))
+    ref = small_plan.grids.to_crs(4326).total_bounds
+    assert ref[0] - 1e-5 <= lon <= ref[2] + 1e-5 and ref[1] - 1e-5 <= lat <= ref[3] + 1e-5
+
+    community = str(small_plan.grids["community_id"].iat[0])
+    with zipfile.ZipFile(io.BytesIO(sup.community_zip(small_plan, community))) as zf:
+        names = set(zf.namelist())
+        assert names == {"grids.geojson", "microgrids.geojson", "equivalency.csv", "grids.xlsx"}
+        eq = pd.read_csv(io.BytesIO(zf.read("equivalency.csv")), encoding="utf-8-sig")
+        mine = small_plan.grids[small_plan.grids["community_id"].astype(str) == community]
+        assert eq["households"].sum() == mine["households"].sum()
+
+
+def test_column_detection_template_and_one_click_apply(tmp_path: Path) -> None:
+    assert sup.detect_columns(["楼号", "户数", "人口", "小区编号"]) == {
+        "楼号": "unit_id",
+        "户数": "households",
+        "人口": "population",
+        "小区编号": "compound_id",
+    }
+    # the template's headers are all recognised
+    path = tmp_path / "template.xlsx"
+    path.write_bytes(sup.data_template())
+    sheet = pd.read_excel(path, sheet_name=0)
+    detected = sup.detect_columns(list(sheet.columns))
+    assert {"households", "unit_id", "compound_id", "population"} <= set(detected.values())
+
+    at = _start()
+    at.radio(key="source").set_value("upload").run()
+    at.file_uploader(key="up_units").set_value(
+        ("units.geojson", _lattice_geojson(), "application/geo+json")
+    )
+    at.run()
+    _ok(at)
+    assert any(t("apply_detected", "zh") == b.label for b in at.button)
+    at.button(key="apply_detected").click().run()
+    _ok(at)
+    assert "户数 = households" in at.text_area(key="columns").value
+    at.button(key="run").click().run()
+    _ok(at)
+    assert not at.error
+    assert _metrics(at)[t("households_total", "zh")] == f"{36 * 40:,}"
+    # the downloads tab offers the new formats, per community and printing
+    labels = {b.label for b in at.get("download_button")}
+    assert {t("download_shapefile", "zh"), t("download_kml", "zh")} <= labels
+    assert any(b.label == t("print_make", "zh") for b in at.button)
+
+
+def test_saved_plan_reopens_with_its_codes(small_plan: gridplan.Plan) -> None:
+    saved = sup.export_bytes(small_plan, "gpkg")
+    ups = sup.saved_plan_uploads(sup.Upload("plan", "plan.gpkg", saved))
+    assert ups[0].role == "units"
+    at = _start()
+    at.radio(key="source").set_value("plan").run()
+    at.file_uploader(key="up_plan").set_value(("plan.gpkg", saved, "application/octet-stream"))
+    at.button(key="run").click().run()
+    _ok(at)
+    assert not at.error, [e.value for e in at.error]
+    assert _metrics(at)[t("households_total", "zh")] == f"{36 * 40:,}"
+    assert set(at.selectbox(key="grid").options) == {
+        sup.grid_option(r, "zh") for _, r in small_plan.grids.iterrows()
+    }
+    # not a plan file: one clear message in Chinese
+    with pytest.raises(ValidationError):
+        sup.saved_plan_uploads(sup.Upload("plan", "x.geojson", _lattice_geojson()))
+
+
+def test_roster_upload_lists_every_household() -> None:
+    root = Path(__file__).resolve().parents[1] / "data"
+    at = _start()
+    at.radio(key="source").set_value("upload").run()
+    data = SAMPLE.read_bytes()
+    at.file_uploader(key="up_units").set_value(("q.gpkg", data, "application/octet-stream"))
+    at.run()
+    at.file_uploader(key="up_roster").set_value(
+        ("roster.xlsx", (root / "queenstown_roster.xlsx").read_bytes(), XLSX_MIME)
+    )
+    at.button(key="run").click().run()
+    _ok(at)
+    assert not at.error, [e.value for e in at.error]
+    labels = {b.label for b in at.get("download_button")}
+    assert t("download_households", "zh") in labels
+    ups = [sup.Upload("units", "q.gpkg", data, layer="units")]
+    roster = sup.Upload("roster", "roster.xlsx", (root / "queenstown_roster.xlsx").read_bytes())
+    plan = sup.plan_from_uploads(ups, rules=gridplan.PlanRules(), roster=roster)
+    table = plan.report["households"]
+    assert len(table) == int(plan.grids["households"].sum())  # one row per household
+    with zipfile.ZipFile(io.BytesIO(sup.households_zip(plan))) as zf:
+        assert set(zf.namelist()) == {"households.csv", "households.xlsx"}
+
+
+def test_print_zip_holds_wall_maps_and_boards(small_plan: gridplan.Plan) -> None:
+    with zipfile.ZipFile(io.BytesIO(sup.print_zip(small_plan))) as zf:
+        assert set(zf.namelist()) == {"wallmaps.pdf", "boards.pdf"}
+        assert all(zf.read(n)[:5] == b"%PDF-" for n in zf.namelist())

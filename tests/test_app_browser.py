@@ -210,3 +210,97 @@ def test_upload_widgets_speak_chinese(app_url: str) -> None:
             page.screenshot(path=str(ARTIFACTS / "upload_zh.png"))
         finally:
             browser.close()
+
+
+_MAP_STATE = """
+() => {
+  const m = window.map;
+  const c = m.getCenter();
+  let micro = 0, labels = document.querySelectorAll('.gp-label').length;
+  m.eachLayer(l => { const p = l.feature && l.feature.properties;
+                     if (p && p.microgrid_code) micro += 1; });
+  return {zoom: m.getZoom(), lat: c.lat, lng: c.lng, micro: micro, labels: labels,
+          probe: window.__probe || null};
+}
+"""
+
+_GRID_HOLDS_CENTRE = """
+code => {
+  const m = window.map; let hit = false;
+  m.eachLayer(l => { const p = l.feature && l.feature.properties;
+    if (p && p.grid_code === code && !p.microgrid_code && l.getBounds
+        && l.getBounds().pad(0.5).contains(m.getCenter())) hit = true; });
+  return hit;
+}
+"""
+
+
+def _map_frame(page):  # type: ignore[no-untyped-def]
+    iframe = page.locator('iframe[title="streamlit_folium.st_folium"]').first
+    iframe.wait_for(timeout=60_000)
+    frame = iframe.element_handle().content_frame()
+    frame.wait_for_function(
+        "() => window.map && Object.keys(window.map._layers).length > 5", timeout=60_000
+    )
+    return frame
+
+
+def _pick(page, label: str, option: str) -> None:  # type: ignore[no-untyped-def]
+    box = page.get_by_role("combobox", name=label, exact=True).first
+    box.click()
+    box.fill(option)
+    page.get_by_role("option").filter(has_text=option).first.click()
+
+
+def test_map_pans_to_picked_grid_and_toggles_keep_the_view(app_url: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            page.goto(app_url, wait_until="domcontentloaded")
+            page.get_by_text("网格详情").first.wait_for(timeout=PLAN_MS)
+            frame = _map_frame(page)
+            start = frame.evaluate(f"({_MAP_STATE})()")
+            assert start["labels"] > 50  # grid-code labels on the whole (small) plan
+            # the legend names every layer, barriers by class
+            for text in (
+                "住宅网格（相邻异色）",
+                "专属网格（斜线",
+                "微网格边界",
+                "社区边界",
+                "障碍：",
+            ):
+                assert page.get_by_text(text).count() >= 1, text
+
+            # pick a far grid in the list: the map pans to it without reloading
+            # Streamlit's own placeholder is in Chinese too
+            assert page.get_by_placeholder("Choose an option").count() == 0
+            frame.evaluate("() => { window.__probe = 'kept'; }")
+            _pick(page, "网格", "000000001006001")
+            page.get_by_text("网格详情 · 000000001006001").first.wait_for(timeout=60_000)
+            code = page.get_by_text("网格详情 · ").first.inner_text().split("·")[-1].strip()
+            frame.wait_for_function(f"() => ({_GRID_HOLDS_CENTRE})('{code}')", timeout=30_000)
+            panned = frame.evaluate(f"({_MAP_STATE})()")
+            assert panned["probe"] == "kept"  # same map, moved
+            assert (panned["lat"], panned["lng"]) != (start["lat"], start["lng"])
+
+            # zoom out by hand, then toggle micro-grids and change the basemap: the view stays
+            frame.evaluate("() => { window.map.setZoom(window.map.getZoom() - 1); }")
+            page.wait_for_timeout(800)
+            before = frame.evaluate(f"({_MAP_STATE})()")
+            page.get_by_text("显示微网格").click()
+            frame.wait_for_function(f"() => ({_MAP_STATE})().micro > 0", timeout=30_000)
+            after = frame.evaluate(f"({_MAP_STATE})()")
+            assert after["probe"] == "kept" and after["zoom"] == before["zoom"]
+            assert abs(after["lat"] - before["lat"]) < 1e-9
+            _pick(page, "底图", "无底图")
+            page.wait_for_timeout(2500)
+            frame = _map_frame(page)
+            last = frame.evaluate(f"({_MAP_STATE})()")
+            assert last["probe"] == "kept" and last["zoom"] == before["zoom"]
+            page.screenshot(path=str(ARTIFACTS / "map_navigation.png"))
+        finally:
+            browser.close()

@@ -47,6 +47,8 @@ ALLOWED_LATIN = {
     "staffing",
     "export",
     "households",  # the example of a standard column name, which are English by design
+    "KML",  # file formats offered for download, named as the planner's software names them
+    "PDF",
 }
 
 
