@@ -1555,6 +1555,19 @@ def reform_command(
             raise ValidationError(
                 [Problem(out.name, "out", "--out must not be one of the input files")]
             )
+        book = xlsx or out.with_suffix(".xlsx")
+        if book.suffix.lower() not in (".xlsx", ".xlsm") or any(
+            book.resolve() == Path(p).resolve() for p in inputs
+        ):
+            raise ValidationError(
+                [
+                    Problem(
+                        book.name,
+                        "out",
+                        f"--xlsx must be an .xlsx workbook that is not an input, got {book.name!r}",
+                    )
+                ]
+            )
         frames: dict[str, gpd.GeoDataFrame] = {}
         for role, spec in {"units": units, **given}.items():
             if spec is not None:
@@ -1599,7 +1612,6 @@ def reform_command(
             )
         for name, frame in layers_out.items():
             write_layer(frame, out, layer=name)
-        book = xlsx or out.with_suffix(".xlsx")
         reform_workbook(result, book, lang=diagnostics_lang)
     except typer.Exit:
         raise
