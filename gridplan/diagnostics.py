@@ -240,7 +240,7 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "{limit} m service limit",
     ),
     "reform_village_alone": (
-        "村 {community_code}（{village_type_zh}）没有相邻社区可并入，仍单独成社区",
+        "村 {community_code}（{village_type}）没有相邻社区可并入，仍单独成社区",
         "village {community_code} ({village_type}) has no neighbouring community to join and "
         "stands alone",
     ),
@@ -422,6 +422,14 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
 _NOUNS: dict[str, tuple[str, str]] = {
     "households": ("户", "households"),
     "population": ("人", "residents"),
+}
+
+#: Village types (村改社区) named inside messages (``{village_type}``).
+_VILLAGE_TYPES: dict[str, tuple[str, str]] = {
+    "kept": ("保留", "kept"),
+    "merged": ("合并", "merged"),
+    "relocated": ("搬迁", "relocated"),
+    "cash": ("货币补偿", "cash-compensated"),
 }
 
 #: Reasons quoted inside messages (``{why}``), keyed by a param value.
@@ -868,6 +876,9 @@ def render(d: Diagnostic, *, lang: Lang = "zh", interface: Interface = "python")
     values["noun"] = _NOUNS[noun if isinstance(noun, str) and noun in _NOUNS else "households"][
         0 if lang == "zh" else 1
     ]
+    vt = d.params.get("village_type")
+    if isinstance(vt, str) and vt in _VILLAGE_TYPES:
+        values["village_type"] = _VILLAGE_TYPES[vt][0 if lang == "zh" else 1]
     why = d.params.get("why")
     if isinstance(why, str) and why in WHY:
         values["why"] = _format(WHY[why][lang], values)

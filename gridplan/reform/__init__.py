@@ -67,7 +67,6 @@ from ..codes import code_continuity
 from ..config import band_admits
 from ..diagnostics import Diagnostic
 from ..errors import Problem, ValidationError, describe_rows
-from ..i18n import value_label
 from ..layers import Layers, prepare_layers
 from ..validate import normalize_ids
 from .assemble import assemble
@@ -367,12 +366,7 @@ def plan_communities(
                     level="community",
                     code="reform_village_alone",
                     community_code=old_codes[o],
-                    params={
-                        "village_type": village_types.get(old_codes[o], "kept"),
-                        "village_type_zh": value_label(
-                            "village_type", village_types.get(old_codes[o], "kept"), "zh"
-                        ),
-                    },
+                    params={"village_type": village_types.get(old_codes[o], "kept")},
                     fix="reform_village_neighbours",
                 )
             )
