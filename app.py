@@ -16,6 +16,7 @@ session (``scope="session"``), so one planner's data never reaches another sessi
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from gridplan import appsupport as sup
 from gridplan import render
 from gridplan.config import rules_from_dict
 from gridplan.errors import ValidationError
-from gridplan.i18n import Lang, label_columns, label_values, t, value_label
+from gridplan.i18n import Lang, label_columns, t, value_label
 from gridplan.io import parse_columns
 
 SAMPLE = Path(__file__).resolve().parent / "data" / "singapore_queenstown.gpkg"
@@ -160,39 +161,100 @@ def _first_unit(plan: Any, code: str) -> str | None:
     return str(ids[0]) if len(ids) else None
 
 
-def _on_map_click() -> None:
-    value = st.session_state.get("map") or {}
+def _on_map_click(key: str) -> None:
+    value = st.session_state.get(key) or {}
     st.session_state["clicked_tooltip"] = value.get("last_object_clicked_tooltip")
 
 
 def _df(frame: Any, lang: Lang, columns: list[str] | None = None) -> Any:
-    """A table for display: chosen columns, labels in ``lang``, mixed-type columns as text
-    (Arrow cannot show a column holding both numbers and words)."""
-    out = frame[[c for c in columns if c in frame.columns]] if columns else frame
-    out = label_columns(out, lang)
-    mixed = [
-        c
-        for c in out.columns
-        if out[c].dtype == object and out[c].map(type).nunique(dropna=True) > 1
-    ]
-    return out.astype({c: str for c in mixed}) if mixed else out
+    """A table for display (:func:`gridplan.appsupport.display_table`)."""
+    return sup.display_table(frame, lang, columns=columns)
+
+
+def _table(frame: Any, lang: Lang, columns: list[str] | None = None, **kw: Any) -> None:
+    """Show a table, or "(none)" in ``lang`` where Streamlit would print its English "empty"."""
+    if len(frame) == 0:
+        st.caption(t("no_rows", lang))
+    else:
+        st.dataframe(_df(frame, lang, columns), hide_index=True, width="stretch", **kw)
 
 
 def _show_problems(exc: ValidationError, lang: Lang, key: str = "validation_failed") -> None:
     st.error(t(key, lang, n=len(exc.problems)))
-    st.dataframe(label_columns(sup.problems_table(exc), lang), hide_index=True, width="stretch")
+    st.dataframe(
+        label_columns(sup.problems_table(exc, lang), lang), hide_index=True, width="stretch"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # sidebar: language, data, rules, map settings
 # ---------------------------------------------------------------------------------------------
 
+#: every widget whose value outlives the widget: a language switch relabels widgets (a new
+#: widget identity) and the upload widgets disappear with the sample, so their values are
+#: written back into the session state on every run and are never reset.
+DEFAULTS: dict[str, Any] = {
+    "lang_en": False,
+    "source": "sample",
+    "columns": "",
+    "source_crs": "wgs84",
+    "r_gmin": 300,
+    "r_gmax": 500,
+    "r_mmin": 30,
+    "r_mmax": 50,
+    "r_hhsize": 2.8,
+    "r_ratio": 18.0,
+    "r_seed": 0,
+    "r_county": "000000",
+    "r_cats": [],
+    "r_homes": "residential",
+    "r_fix_invalid": False,
+    "basemap": render.BASEMAPS[0],
+    "tk": "",
+    "intranet": os.environ.get("GRIDPLAN_INTRANET", "1") != "0",
+    "show_micro": False,
+    "show_units": False,
+    "rf_lo": 1000,
+    "rf_hi": 3000,
+    "rf_target": 0,
+    "rf_run": False,
+}
+
+
+def _keep_state() -> None:
+    state = st.session_state
+    for key, value in DEFAULTS.items():
+        state[key] = state[key] if key in state else value
+    for key in [k for k in state if isinstance(k, str) and k.startswith("layer_")]:
+        state[key] = state[key]
+
+
+def _keep_upload(role: str) -> None:
+    """Keep an uploaded file in the session when the planner adds or removes it, so switching
+    to the sample and back (which unmounts the upload widgets) loses nothing."""
+    f = st.session_state.get(f"up_{role}")
+    kept = st.session_state.setdefault("kept_uploads", {})
+    if f is None:
+        kept.pop(role, None)
+    else:
+        kept[role] = (f.name, f.getvalue())
+
+
+def _drop_upload(role: str) -> None:
+    st.session_state.setdefault("kept_uploads", {}).pop(role, None)
+
+
+_keep_state()
 lang: Lang = "en" if st.sidebar.toggle("English", key="lang_en") else "zh"
 
 
 def T(key: str, **fmt: object) -> str:
     return t(key, lang, **fmt)
 
+
+if lang == "zh":
+    # Streamlit's own upload texts, which it offers no option for, in Chinese
+    st.html(sup.streamlit_texts_css(lang, limit_mb=sup.MAX_UPLOAD_MB))
 
 st.sidebar.header(T("data"))
 source = st.sidebar.radio(
@@ -210,26 +272,39 @@ if source == "sample":
     st.sidebar.caption(T("sample_note"))
 else:
     found: list[sup.Upload] = []
+    kept: dict[str, tuple[str, bytes]] = st.session_state.setdefault("kept_uploads", {})
     for role in sup.ROLES:
         f = st.sidebar.file_uploader(
-            T(f"role_{role}"), type=UPLOAD_TYPES, key=f"up_{role}", help=T("upload_help")
+            T(f"role_{role}"),
+            type=UPLOAD_TYPES,
+            key=f"up_{role}",
+            help=T("upload_help"),
+            on_change=_keep_upload,
+            args=(role,),
         )
-        if f is None:
+        if f is not None:
+            kept[role] = (f.name, f.getvalue())
+        elif role in kept:
+            k1, k2 = st.sidebar.columns([3, 1])
+            k1.caption(T("upload_kept", name=kept[role][0]))
+            k2.button(T("upload_remove"), key=f"drop_{role}", on_click=_drop_upload, args=(role,))
+        if role not in kept:
             continue
-        data = f.getvalue()
+        name, data = kept[role]
         try:
-            sup.check_upload_size(f.name, data)
-            layers = upload_layers(f.name, data)
+            sup.check_upload_size(name, data)
+            layers = upload_layers(name, data)
         except ValidationError as exc:
             upload_errors.append(exc)
             continue
         layer = None
         if len(layers) > 1:
-            default = layers.index(role) if role in layers else 0
+            if st.session_state.get(f"layer_{role}") not in layers:
+                st.session_state[f"layer_{role}"] = role if role in layers else layers[0]
             layer = st.sidebar.selectbox(
-                f"{T('layer_in_file')} ({f.name})", layers, index=default, key=f"layer_{role}"
+                f"{T('layer_in_file')} ({name})", layers, key=f"layer_{role}"
             )
-        found.append(sup.Upload(role, f.name, data, layer=layer))
+        found.append(sup.Upload(role, name, data, layer=layer))
     uploads = tuple(found)
     mapping_text = st.sidebar.text_area(
         T("columns"), key="columns", help=T("columns_help"), placeholder="户数 = households"
@@ -253,21 +328,24 @@ try:
 except ValidationError as exc:
     upload_errors.append(exc)
     categories = []
+st.session_state["r_cats"] = [c for c in st.session_state["r_cats"] if c in categories]
 
 with st.sidebar.form("rules"):
     st.subheader(T("rules"))
     c1, c2 = st.columns(2)
-    gmin = c1.number_input(T("grid_min"), 1, 100_000, 300, step=10, key="r_gmin")
-    gmax = c2.number_input(T("grid_max"), 2, 100_000, 500, step=10, key="r_gmax")
-    mmin = c1.number_input(T("micro_min"), 1, 10_000, 30, step=5, key="r_mmin")
-    mmax = c2.number_input(T("micro_max"), 2, 10_000, 50, step=5, key="r_mmax")
-    hh_size = c1.number_input(T("household_size"), 0.5, 10.0, 2.8, step=0.1, key="r_hhsize")
-    ratio = c2.number_input(T("staffing_ratio"), 1.0, 200.0, 18.0, step=1.0, key="r_ratio")
-    seed = c1.number_input(T("seed"), 0, 2**31 - 1, 0, key="r_seed")
-    county = c2.text_input(T("county_code"), "000000", max_chars=6, key="r_county")
+    gmin = c1.number_input(T("grid_min"), 1, 100_000, step=10, key="r_gmin")
+    gmax = c2.number_input(T("grid_max"), 2, 100_000, step=10, key="r_gmax")
+    mmin = c1.number_input(T("micro_min"), 1, 10_000, step=5, key="r_mmin")
+    mmax = c2.number_input(T("micro_max"), 2, 10_000, step=5, key="r_mmax")
+    hh_size = c1.number_input(T("household_size"), 0.5, 10.0, step=0.1, key="r_hhsize")
+    ratio = c2.number_input(T("staffing_ratio"), 1.0, 200.0, step=1.0, key="r_ratio")
+    seed = c1.number_input(T("seed"), 0, 2**31 - 1, key="r_seed")
+    county = c2.text_input(T("county_code"), max_chars=6, key="r_county")
     cats = st.multiselect(
         T("dedicated_categories"),
         categories,
+        format_func=lambda c: str(value_label("category", c, lang)),
+        placeholder=T("choose_options"),
         key="r_cats",
         help=T("dedicated_categories_help"),
         disabled=not categories,
@@ -280,7 +358,7 @@ with st.sidebar.form("rules"):
         help=T("dedicated_residents_help"),
     )
     fix_invalid = st.checkbox(T("fix_invalid"), key="r_fix_invalid", help=T("fix_invalid_help"))
-    st.form_submit_button(T("run_plan"), type="primary", key="run")
+    run_pressed = st.form_submit_button(T("run_plan"), type="primary", key="run")
 
 with st.sidebar.expander(T("map_settings"), expanded=True):
     basemap = st.selectbox(
@@ -293,7 +371,6 @@ with st.sidebar.expander(T("map_settings"), expanded=True):
     )
     intranet = st.toggle(
         T("intranet"),
-        value=os.environ.get("GRIDPLAN_INTRANET", "1") != "0",
         key="intranet",
         help=T("intranet_help"),
     )
@@ -306,7 +383,16 @@ with st.sidebar.expander(T("map_settings"), expanded=True):
 # ---------------------------------------------------------------------------------------------
 
 st.title(T("app_title"))
-st.caption(T("app_caption"))
+# the subtitle says the rules in force (the sidebar's, as last run), not the defaults
+st.caption(
+    T(
+        "app_caption_rules",
+        glo=int(st.session_state["r_gmin"]),
+        ghi=int(st.session_state["r_gmax"]),
+        mlo=int(st.session_state["r_mmin"]),
+        mhi=int(st.session_state["r_mmax"]),
+    )
+)
 
 for exc in upload_errors:
     _show_problems(exc, lang)
@@ -337,6 +423,16 @@ except ValidationError as exc:
     st.stop()
 
 dataset = sup.fingerprint(uploads, sorted(columns.items()), source_crs)
+# uploaded data are planned when the planner presses "run", not on every upload or mapping
+# change (each layer would re-plan the whole area); the sample opens planned
+ran: dict[str, str] = st.session_state.setdefault(
+    "ran", {"sample": sup.fingerprint(sample_uploads(), [], None)}
+)
+if run_pressed:
+    ran[source] = dataset
+if ran.get(source) != dataset:
+    st.info(T("press_run", run=T("run_plan")))
+    st.stop()
 edits = _edits(dataset)
 locks_key = tuple(sorted(edits["locks"].items()))
 run = plan_sample if source == "sample" else plan_uploaded
@@ -371,7 +467,7 @@ staff = staffing_plan(plan_key, staff_rules, plan) if staffing else None
 totals = plan.report["totals"].iloc[0]
 m1, m2, m3, m4 = st.columns(4)
 m1.metric(T("grid_count"), int(totals["grids"]))
-m2.metric(T("in_band_share"), f"{float(totals['in_band_share']):.0%}")
+m2.metric(T("in_band_share"), sup.share_text(totals["in_band_share"]))
 m3.metric(T("microgrid_count"), int(totals["microgrids"]))
 m4.metric(T("households_total"), f"{int(totals['households']):,}")
 
@@ -415,14 +511,15 @@ with tabs["map"]:
         )
         st_folium(
             fmap,
-            key="map",
+            # a key per language: the layer names and tooltips are redrawn in the new language
+            key=f"map_{lang}",
             height=MAP_HEIGHT,
             use_container_width=True,
             returned_objects=["last_object_clicked_tooltip"],
             feature_group_to_add=render.selected_layer(disp, selected, lang=lang)
             if selected
             else None,
-            on_change=_on_map_click,
+            on_change=functools.partial(_on_map_click, f"map_{lang}"),
         )
         st.caption(T("legend"))
     with right:
@@ -444,41 +541,30 @@ with tabs["map"]:
             homes_here = homes_here[homes_here["grid_code"] == selected]
             if len(homes_here):
                 st.markdown(f"**{T('dedicated_homes')}**")
-                st.dataframe(
-                    _df(
-                        label_values(homes_here, lang),
-                        lang,
-                        ["name", "households", "n_units", "planned_as", "grid_codes", "served_by"],
-                    ),
-                    hide_index=True,
-                    width="stretch",
+                _table(
+                    homes_here,
+                    lang,
+                    ["name", "households", "n_units", "planned_as", "grid_codes", "served_by"],
                 )
             mg = plan.report["microgrids"]
             st.markdown(f"**{T('microgrid_list')}**")
-            st.dataframe(
-                label_columns(
-                    mg.loc[
-                        mg["grid_code"] == selected, ["microgrid_code", "households", "in_band"]
-                    ],
-                    lang,
-                ),
-                hide_index=True,
-                width="stretch",
+            _table(
+                mg[mg["grid_code"] == selected],
+                lang,
+                ["microgrid_code", "households", "in_band"],
                 height=180,
             )
             if staff is not None:
                 posts = staff.grids[staff.grids["grid_code"].astype(str) == selected]
                 st.markdown(f"**{T('staffing_posts')}**")
-                st.dataframe(_df(posts, lang, [*POST_COLUMNS]), hide_index=True, width="stretch")
+                _table(posts, lang, [*POST_COLUMNS])
                 party = staff.party
                 if "grid_codes" in party.columns:
                     mine = party[
                         party["grid_codes"].astype(str).str.contains(selected, regex=False)
                     ]
                     st.markdown(f"**{T('party_branch')}**")
-                    st.dataframe(
-                        _df(mine, lang, [*PARTY_COLUMNS]), hide_index=True, width="stretch"
-                    )
+                    _table(mine, lang, [*PARTY_COLUMNS])
             # rendered in the app's language, fixes naming the sidebar's widgets
             diags = plan.diagnostics[plan.diagnostics["grid_code"].astype(str) == selected]
             st.markdown(f"**{T('diagnostics')}**")
@@ -499,33 +585,23 @@ with tabs["map"]:
 
 with tabs["report"]:
     st.subheader(T("summary"))
-    st.dataframe(label_columns(plan.report["totals"], lang), hide_index=True, width="stretch")
+    _table(plan.report["totals"], lang)
     st.subheader(T("histogram"))
     st.altair_chart(render.households_histogram(plan, lang=lang), width="stretch")
     st.caption(
         T("histogram_caption", lo=plan.rules.grid.min_households, hi=plan.rules.grid.max_households)
     )
     st.subheader(T("by_community"))
-    st.dataframe(label_columns(plan.report["communities"], lang), hide_index=True, width="stretch")
+    _table(plan.report["communities"], lang)
     st.subheader(T("by_street"))
-    st.dataframe(label_columns(plan.report["streets"], lang), hide_index=True, width="stretch")
+    _table(plan.report["streets"], lang)
     with st.expander(T("grid_table")):
-        st.dataframe(
-            label_columns(label_values(plan.report["grids"], lang), lang),
-            hide_index=True,
-            width="stretch",
-        )
+        _table(plan.report["grids"], lang)
     if len(plan.report["dedicated_residents"]):
         with st.expander(T("dedicated_residents")):
-            st.dataframe(
-                label_columns(label_values(plan.report["dedicated_residents"], lang), lang),
-                hide_index=True,
-                width="stretch",
-            )
+            _table(plan.report["dedicated_residents"], lang)
     with st.expander(T("microgrid_table")):
-        st.dataframe(
-            label_columns(plan.report["microgrids"], lang), hide_index=True, width="stretch"
-        )
+        _table(plan.report["microgrids"], lang)
     with st.expander(f"{T('diagnostics')} ({len(plan.diagnostics)})"):
         st.dataframe(
             sup.diagnostics_view(plan.diagnostics, lang),
@@ -547,7 +623,7 @@ with tabs["staffing"]:
             if frame.empty:
                 continue
             st.subheader(name)
-            st.dataframe(_df(frame, lang), hide_index=True, width="stretch")
+            _table(frame, lang)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -599,7 +675,7 @@ with tabs["edit"]:
             target = st.selectbox(T("target_grid"), targets, key="move_target")
             preview = sup.move_preview(plan, moving, target)
             st.markdown(f"**{T('preview')}**")
-            st.dataframe(label_columns(preview.table, lang), hide_index=True, width="stretch")
+            _table(preview.table, lang)
             if preview.ok:
                 st.success(T("move_ok"))
             for key, fmt in preview.warnings:
@@ -686,13 +762,12 @@ if reform is not None:
             st.info(T("role_communities"))
         else:
             r1, r2 = st.columns(2)
-            lo = r1.number_input(T("community_min"), 1, 1_000_000, 1000, step=100, key="rf_lo")
-            hi = r2.number_input(T("community_max"), 2, 1_000_000, 3000, step=100, key="rf_hi")
+            lo = r1.number_input(T("community_min"), 1, 1_000_000, step=100, key="rf_lo")
+            hi = r2.number_input(T("community_max"), 2, 1_000_000, step=100, key="rf_hi")
             target = r1.number_input(
                 T("community_target"),
                 0,
                 100_000,
-                0,
                 key="rf_target",
                 help=T("community_target_help"),
             )
@@ -714,7 +789,7 @@ if reform is not None:
                     )
                     st_folium(
                         rmap,
-                        key="reform_map",
+                        key=f"reform_map_{lang}",
                         height=MAP_HEIGHT,
                         use_container_width=True,
                         returned_objects=[],
@@ -722,7 +797,7 @@ if reform is not None:
                     counts = result.report.get("counts")
                     if counts is not None:
                         st.subheader(T("reform_counts"))
-                        st.dataframe(counts, hide_index=True, width="stretch")
+                        _table(counts, lang)
                     st.dataframe(
                         _df(
                             result.communities.drop(columns="geometry"),

@@ -1,7 +1,10 @@
 """Whole-plan benchmark (issue 4's target): Singapore whole island, grids + micro-grids +
 codes + report, timed end to end.
 
-    .venv/bin/python benchmarks/plan_bench.py [--out benchmarks/PLAN_RESULTS.md]
+    .venv/bin/python benchmarks/plan_bench.py [--out FILE]
+
+``benchmarks/PLAN_RESULTS.md`` is written by ``benchmarks/plan_results.py`` (issue 14's ratios,
+with the same plan figures); this script prints its table, and writes it only with ``--out``.
 
 Wall time depends on what else the machine runs, so CPU time (this process) is recorded too.
 """
@@ -48,7 +51,7 @@ def singapore_layers():
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", type=Path, default=HERE / "PLAN_RESULTS.md")
+    ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     units, comm, streets, bars = singapore_layers()
     load = os.getloadavg()
@@ -103,7 +106,8 @@ def main() -> None:
         *[f"| {k} | {v} |" for k, v in rows],
         "",
     ]
-    args.out.write_text("\n".join(text), encoding="utf-8")
+    if args.out is not None:
+        args.out.write_text("\n".join(text), encoding="utf-8")
     print("\n".join(text))
 
 

@@ -20,6 +20,7 @@ from .layers import Layers, prepare_layers
 from .partition import GridPartition, MicroPartition, partition_grids, partition_microgrids
 from .pipeline import Plan, plan
 from .reform import Reform, redivide
+from .replan import replan
 from .staffing import Staffing, StaffingRules, staffing_plan
 
 __version__ = "0.1.0"
@@ -52,6 +53,7 @@ __all__ = [
     "prepare_layers",
     "read_layer",
     "redivide",
+    "replan",
     "staffing_plan",
     "write_layer",
 ]

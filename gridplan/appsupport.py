@@ -42,8 +42,8 @@ import shapely
 
 from .diagnostics import flat, in_words, render_frame
 from .errors import Problem, ValidationError
-from .i18n import Lang, label_columns, label_values
-from .io import FORMATS, extract_zip, list_layers, parse_columns, read_layer
+from .i18n import VALUES, Lang, label_columns, label_values, sheet_label, t, value_label
+from .io import FORMATS, extract_zip, list_layers, parse_columns, read_layer, safe_zip_members
 from .render import grid_adjacency
 from .validate import id_str, normalize_ids
 
@@ -60,6 +60,7 @@ __all__ = [
     "Upload",
     "check_upload_size",
     "diagnostics_view",
+    "display_table",
     "export_bytes",
     "fingerprint",
     "grid_lock_label",
@@ -71,10 +72,14 @@ __all__ = [
     "optional_module",
     "parse_columns",
     "plan_from_uploads",
+    "problem_message",
     "problems_table",
     "read_upload",
+    "report_sheets",
     "safe_extract_zip",
+    "share_text",
     "staffing_xlsx",
+    "streamlit_texts_css",
     "unlock_grid",
     "upload_categories",
     "upload_layers",
@@ -138,12 +143,14 @@ def safe_extract_zip(
     *,
     max_bytes: int = MAX_UNZIPPED_MB * 1_000_000,
     max_members: int = MAX_ZIP_MEMBERS,
+    name: str = "zip",
 ) -> list[Path]:
     """Extract a zip archive held in ``data`` into ``dest``, safely.
 
     Refuses (with a :class:`ValidationError`, before writing anything) archives with absolute
     member paths, ``..`` components, more than ``max_members`` members or more than
-    ``max_bytes`` once extracted. Symbolic links are written as plain files.
+    ``max_bytes`` once extracted. Symbolic links are written as plain files. ``name`` is the
+    upload's name in messages.
 
     Returns
     -------
@@ -154,14 +161,14 @@ def safe_extract_zip(
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             n_files = sum(1 for i in zf.infolist() if not i.is_dir())
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise _problem("zip", "bad_zip", f"not a readable zip file ({exc})") from exc
+        raise _problem(name, "bad_zip", f"{name!r} is not a readable zip file ({exc})") from exc
     if n_files > max_members:
         raise _problem(
-            "zip", "too_many_members", f"the zip holds {n_files} files, above {max_members}"
+            name, "too_many_members", f"{name!r} holds {n_files} files, above {max_members}"
         )
     # the one safe extraction: names checked, decompressed bytes counted against the cap (a
     # zip whose declared sizes lie gives a ValidationError, not BadZipFile)
-    return extract_zip(data, dest, limit=max_bytes)
+    return extract_zip(data, dest, limit=max_bytes, name=name)
 
 
 def _safe_name(name: str, fallback: str) -> str:
@@ -178,7 +185,7 @@ def _readable_in(files: list[Path]) -> list[Path]:
         f
         for f in files
         if f.suffix.lower() in FORMATS
-        and f.suffix.lower() != ".zip"
+        and f.suffix.lower() not in (".zip", ".txt")  # a readme is not a layer
         and "__MACOSX" not in f.parts
         and not f.name.startswith("._")
     ]
@@ -200,12 +207,25 @@ def _materialise(upload: Upload, workdir: Path) -> list[Path]:
     folder = workdir / upload.role
     folder.mkdir(parents=True, exist_ok=True)
     if suffix == ".zip":
-        files = _readable_in(safe_extract_zip(upload.data, folder / "zip"))
+        if not upload.data:
+            raise _problem(
+                upload.name,
+                "empty_file",
+                f"the file {upload.name!r} is empty (0 bytes); export the layer again or pick "
+                "the right file",
+            )
+        path = folder / name
+        path.write_bytes(upload.data)
+        if any(m.lower().endswith(".shp") for m in safe_zip_members(path)):
+            # a zipped Shapefile is read as the CLI reads it (gridplan.io.read_layer): member
+            # names checked, sidecars required, decompressed bytes counted
+            return [path]
+        files = _readable_in(safe_extract_zip(upload.data, folder / "zip", name=upload.name))
         if not files:
             raise _problem(
                 upload.name,
                 "no_layer",
-                f"{upload.name!r} holds no readable layer (.shp, .gpkg, .geojson, .csv, .xlsx)",
+                f"{upload.name!r} holds no .shp, .gpkg, .geojson, .csv or .xlsx layer to read",
             )
         return files
     path = folder / name
@@ -218,14 +238,23 @@ def upload_layers(name: str, data: bytes) -> list[str]:
     readable files (Shapefiles first) of a zip."""
     with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
         files = _materialise(Upload("layers", name, data), Path(tmp))
+        if files[0].suffix.lower() == ".zip":  # a zipped Shapefile: its Shapefiles
+            return list_layers(files[0])
         if len(files) > 1 or Path(name).suffix.lower() == ".zip":
             return [f.stem if f.suffix.lower() == ".shp" else f.name for f in files]
         return list_layers(files[0])
 
 
-def read_upload(upload: Upload, *, workdir: Path) -> gpd.GeoDataFrame:
-    """Read one uploaded layer (see :func:`gridplan.io.read_layer`) via files in ``workdir``."""
+def read_upload(
+    upload: Upload, *, workdir: Path, columns: Mapping[str, str] | None = None
+) -> gpd.GeoDataFrame:
+    """Read one uploaded layer (see :func:`gridplan.io.read_layer`) via files in ``workdir``.
+
+    ``columns`` (the column mapping box) is applied as the file is read, so it can name a
+    CSV/XLSX's coordinate columns (东经 = lon, 北纬 = lat)."""
     files = _materialise(upload, workdir)
+    if files[0].suffix.lower() == ".zip":  # a zipped Shapefile
+        return read_layer(files[0], layer=upload.layer, columns=columns, interface="app")
     if len(files) > 1 or Path(upload.name).suffix.lower() == ".zip":
         chosen = files[0]
         if upload.layer is not None:
@@ -238,8 +267,8 @@ def read_upload(upload: Upload, *, workdir: Path) -> gpd.GeoDataFrame:
                     f"{', '.join(f.name for f in files)}",
                 )
             chosen = match[0]
-        return read_layer(chosen, interface="app")
-    return read_layer(files[0], layer=upload.layer, interface="app")
+        return read_layer(chosen, columns=columns, interface="app")
+    return read_layer(files[0], layer=upload.layer, columns=columns, interface="app")
 
 
 def upload_categories(upload: Upload, *, columns: Mapping[str, str] | None = None) -> list[str]:
@@ -286,7 +315,7 @@ def plan_from_uploads(
     with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
         for u in uploads:
             try:
-                frames[u.role] = read_upload(u, workdir=Path(tmp))
+                frames[u.role] = read_upload(u, workdir=Path(tmp), columns=columns)
             except ValidationError as exc:
                 read_problems.extend(exc.problems)
     if read_problems:
@@ -296,12 +325,13 @@ def plan_from_uploads(
         units,
         **frames,
         rules=rules,
-        columns=dict(columns) if columns else None,
+        columns=None,  # applied as each upload was read
         seed=seed,
         locks=lock_map(locks) if locks else None,
         source_crs=source_crs,  # type: ignore[arg-type]
         fix_invalid=fix_invalid,
         progress=progress,
+        interface="app",  # fixes name the app's widgets, not Python keywords
     )
 
 
@@ -310,22 +340,126 @@ def _ids(values: pd.Series) -> np.ndarray:
     return np.array(normalize_ids(values), dtype=object)
 
 
-def problems_table(exc: ValidationError) -> pd.DataFrame:
-    """A validation error's problems as a table: ``layer``, ``check``, ``message``, ``rows``;
-    advice is given in the app's words (the checkbox, not ``fix_invalid=True``)."""
+#: temporary folders the app reads uploads from: never shown to the planner
+_TEMP_PATH = re.compile(r"(?:/[^\s'\"]*)?/gridplan-[^/\s'\"]+/(?:[^\s'\"]*/)?([^/\s'\"]+)")
+#: library and driver details in parentheses (pyogrio, GDAL, errno): developer words
+_DRIVER_DETAIL = re.compile(r"\s*\((?:[^()]*(?:GDAL|pyogrio|OGR|Errno|DataSourceError)[^()]*)\)")
+
+
+def _plain(message: str) -> str:
+    """A message without the server's temporary paths and driver details."""
+    message = _TEMP_PATH.sub(lambda m: m.group(1), message)
+    message = _DRIVER_DETAIL.sub("", message)
+    return re.sub(r"\s*set the GDAL[^;.]*[;.]?", "", message)
+
+
+def _rules_bounds(message: str, lang: Lang) -> str | None:
+    """A band's min/max problem named by the sidebar's widgets (最少户数 < 最多户数)."""
+    for section, lo, hi in (
+        ("[grid]", "grid_min", "grid_max"),
+        ("[microgrid]", "micro_min", "micro_max"),
+    ):
+        if message.startswith(section):
+            got = re.findall(r"=(\d+(?:\.\d+)?)", message)
+            text = t("rules_bounds", lang, lo=t(lo, lang), hi=t(hi, lang))
+            return (
+                f"{text}（{' / '.join(got)}）"
+                if got and lang == "zh"
+                else (f"{text} ({' / '.join(got)})" if got else text)
+            )
+    return None
+
+
+def problem_message(problem: Problem, lang: Lang = "zh") -> str:
+    """One problem in the app's words and language: what is wrong, in which layer, and the fix
+    naming the app's widgets; no Python keywords, server paths or driver advice.
+
+    In Chinese the sentence comes from the check's label (``[values.check]``), so nothing of
+    the English message shows; a check without a label says which layer failed which check.
+    """
+    layer = str(value_label("layer", problem.layer, lang))
+    if problem.layer == "rules" and problem.check == "bounds":
+        named = _rules_bounds(problem.message, lang)
+        if named is not None:
+            return named
+    if lang == "en":
+        return _plain(in_words(problem.message, interface="app"))
+    checks = VALUES.get("check")
+    what = checks.get(problem.check) if checks is not None else None
+    if what is None:
+        return t("problem_unknown", lang, layer=layer, check=problem.check)
+    return t("problem_zh", lang, layer=layer, what=what[lang])
+
+
+def problems_table(exc: ValidationError, lang: Lang = "en") -> pd.DataFrame:
+    """A validation error's problems as a table: ``layer``, ``check``, ``message``, ``rows``,
+    in ``lang`` (:func:`problem_message`); advice is given in the app's words (the checkbox,
+    not ``fix_invalid=True``), never with the server's temporary paths."""
     return pd.DataFrame(
         [
             {
-                "layer": p.layer,
-                "check": p.check,
-                "message": in_words(p.message, interface="app"),
-                "rows": ", ".join(str(r) for r in p.rows[:20])
+                "layer": value_label("layer", p.layer, lang),
+                "check": value_label("check", p.check, lang) if lang == "zh" else p.check,
+                "message": problem_message(p, lang),
+                "rows": ", ".join(_plain(str(r)) for r in p.rows[:20])
                 + (f" (+{len(p.rows) - 20})" if len(p.rows) > 20 else ""),
             }
             for p in exc.problems
         ],
         columns=["layer", "check", "message", "rows"],
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# figures and tables as the app shows them
+# ---------------------------------------------------------------------------------------------
+
+#: shares shown as percentages (never rounded up to 100 %)
+SHARE_COLUMNS = ("in_band_share", "microgrids_in_band_share")
+#: estimated residents, shown as whole people
+RESIDENT_COLUMNS = ("residents", "population", "population_moved")
+
+
+def share_text(value: object) -> str:
+    """A share as a percentage, cut (not rounded) to one decimal so that 99.7 % never reads
+    as 100 %; whole percentages lose their decimal.
+
+    Examples
+    --------
+    >>> share_text(0.9977), share_text(1.0), share_text(0.5), share_text(None)
+    ('99.7%', '100%', '50%', '–')
+    """
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "–"
+    if not np.isfinite(x):
+        return "–"
+    tenths = int(np.floor(round(x * 1000, 6)))
+    return f"{tenths // 10}%" if tenths % 10 == 0 else f"{tenths / 10:.1f}%"
+
+
+def display_table(
+    frame: pd.DataFrame, lang: Lang = "zh", *, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """A table for display: the chosen ``columns``, coded values in words, residents as whole
+    people, shares as percentages (:func:`share_text`), mixed-type columns as text (Arrow
+    cannot show a column holding both numbers and words), headers in ``lang``."""
+    out = frame[[c for c in columns if c in frame.columns]] if columns else frame
+    out = label_values(pd.DataFrame(out).drop(columns="geometry", errors="ignore"), lang)
+    for c in out.columns:
+        if c in RESIDENT_COLUMNS and pd.api.types.is_numeric_dtype(out[c]):
+            out[c] = out[c].round().astype("Int64")
+        elif c in SHARE_COLUMNS:
+            out[c] = out[c].map(share_text)
+    mixed = [
+        c
+        for c in out.columns
+        if out[c].dtype == object and out[c].map(type).nunique(dropna=True) > 1
+    ]
+    if mixed:
+        out = out.astype({c: str for c in mixed})
+    return label_columns(out, lang)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -571,9 +705,10 @@ def export_bytes(plan: Plan, kind: ExportKind, *, lang: Lang = "zh") -> bytes:
 
     ``gpkg``: every layer; ``geojson`` / ``microgrids_geojson``: RFC 7946 grids / micro-grids;
     ``equivalency``: ``unit_id, grid_code, microgrid_code`` (UTF-8 with BOM for Excel);
-    ``report_xlsx``: the report tables. Diagnostics (GeoPackage layer, workbook sheet) are
-    written in ``lang``, their fixes naming the app's widgets; their columns keep the machine
-    names, so :func:`gridplan.diagnostics.records` reads them back.
+    ``report_xlsx``: the report tables (:func:`report_sheets`, in ``lang``). Diagnostics
+    (GeoPackage layer, workbook sheet) are written in ``lang``, their fixes naming the app's
+    widgets; the GeoPackage keeps the machine column names, so
+    :func:`gridplan.diagnostics.records` reads them back.
     """
     from . import export
 
@@ -588,10 +723,33 @@ def export_bytes(plan: Plan, kind: ExportKind, *, lang: Lang = "zh") -> bytes:
         elif kind == "equivalency":
             path = export.write_equivalency(plan, folder / "equivalency.csv", encoding="utf-8-sig")
         elif kind == "report_xlsx":
-            path = export.write_report_xlsx(plan, folder / "report.xlsx")
+            path = export.write_workbook(folder / "report.xlsx", report_sheets(plan, lang=lang))
         else:
             raise ValueError(f"unknown export kind {kind!r}")
         return Path(path).read_bytes()
+
+
+def report_sheets(plan: Plan, *, lang: Lang = "zh") -> dict[str, pd.DataFrame]:
+    """The report workbook's sheets in ``lang``: sheet names (:func:`gridplan.i18n.sheet_label`),
+    headers and coded values in words, the same tables as
+    :func:`gridplan.export.write_report_xlsx` (diagnostics already rendered in ``lang``)."""
+    from . import export
+
+    tables: dict[str, pd.DataFrame] = {
+        name: plan.report[name]
+        for name in ("totals", "streets", "communities", "grids", "microgrids")
+        if name in plan.report
+    }
+    tables.update(export.unit_part_tables(plan))
+    tables["diagnostics"] = flat(pd.DataFrame(plan.diagnostics))
+    out = {}
+    for name, table in tables.items():
+        shown = label_values(pd.DataFrame(table), lang)
+        for c in shown.columns:
+            if c in RESIDENT_COLUMNS and pd.api.types.is_numeric_dtype(shown[c]):
+                shown[c] = shown[c].round().astype("Int64")
+        out[sheet_label(name, lang)] = label_columns(shown, lang)
+    return out
 
 
 def staffing_xlsx(staff: Any, *, lang: str = "zh") -> bytes:
@@ -599,6 +757,28 @@ def staffing_xlsx(staff: Any, *, lang: str = "zh") -> bytes:
     with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
         path = staff.to_excel(Path(tmp) / "staffing.xlsx", language=lang)
         return Path(path).read_bytes()
+
+
+def streamlit_texts_css(lang: Lang = "zh", *, limit_mb: float = MAX_UPLOAD_MB) -> str:
+    """A ``<style>`` block that shows Streamlit's own upload texts (the "Upload" button and
+    the "200MB per file • GPKG, …" line), which Streamlit offers no option for, in ``lang``.
+
+    The English text is shrunk to nothing and the label drawn in its place, so the widget
+    keeps working (and keeps its accessible name) however the page is styled.
+    """
+    browse = t("uploader_browse", lang).replace('"', "")
+    limit = t("uploader_limit", lang, mb=f"{limit_mb:g}").replace('"', "")
+    zone = '[data-testid="stFileUploaderDropzone"]'
+    return (
+        "<style>"
+        f"{zone} button p, {zone} button span[data-testid=stIconMaterial] + div p"
+        "{font-size:0 !important;}"
+        f'{zone} button p::after{{content:"{browse}";font-size:0.875rem;}}'
+        f"[data-testid=stFileUploaderDropzoneInstructions] span{{font-size:0 !important;}}"
+        f'[data-testid=stFileUploaderDropzoneInstructions] span::after{{content:"{limit}";'
+        "font-size:0.8rem;}"
+        "</style>"
+    )
 
 
 def fingerprint(*parts: object) -> str:

@@ -220,8 +220,9 @@ def study_area(
     3. else, for polygon units that form a coverage of their own (census areas, plots: they
        touch each other into a few pieces), the union of the units;
     4. else the blocks of the ``roads`` and ``barriers`` network around the units: the blocks
-       that hold a unit, plus empty blocks enclosed by them; units outside every block add a
-       bounded hull around themselves;
+       that hold a unit, the parts of empty blocks the bounded hull round the units (as in 5)
+       reaches into (the land between nearby estates), and empty blocks enclosed by them;
+       units outside every block add a bounded hull around themselves;
     5. else (no lines either) a bounded hull around the units
        (:func:`gridplan.tessellation.region_hulls`, ``buffer_m``).
 
@@ -242,8 +243,8 @@ def study_area(
     >>> ring = [Point(x, y) for x in (50, 150, 250) for y in (50, 150, 250) if (x, y) != (150, 150)]
     >>> study_area(ring, roads=roads).area  # eight held blocks and the empty one they enclose
     90000.0
-    >>> study_area(ring[:1], roads=roads).area  # one held block
-    10000.0
+    >>> round(study_area(ring[:1], roads=roads).area)  # one held block, the hull's rim
+    10757
     """
     problems: list[Problem] = []
     for layer, polys in (("communities", communities), ("streets", streets)):
@@ -267,7 +268,17 @@ def study_area(
             u_idx, b_idx = STRtree(blk).query(rep, predicate="within")
             held = np.unique(b_idx)
             if held.size:
-                core = shapely.union_all(blk[held])
+                # the land amid the units (a park, a yard between two estates) belongs to the
+                # area too: without it the held blocks fall apart into islands whose units have
+                # no neighbour across the empty block, and the grid stage is left with pieces
+                # below the band. Empty blocks join as far as the bounded hull round the units
+                # (as without lines) reaches into them; the cells give each such piece whole
+                # to one neighbour. (Joining only pieces that touch two held blocks was
+                # measured worse: Taiyuan 46.9 -> 33.4 % of boundaries on lines.)
+                hull = region_hulls(geoms, np.zeros(len(geoms)), buffer_m=buffer_m)[0]
+                empty = np.setdiff1d(np.arange(len(blk)), held)
+                near = empty[shapely.intersects(blk[empty], hull)]
+                core = shapely.union_all([*blk[held], *shapely.intersection(blk[near], hull)])
                 # fill the holes: empty blocks enclosed by held ones belong to the area
                 shells = [shapely.Polygon(p.exterior) for p in shapely.get_parts(core)]
                 parts = [shapely.union_all(shells)]

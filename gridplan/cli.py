@@ -26,7 +26,7 @@ from .crs import unshift_to_wgs84
 from .diagnostics import flat, in_words, render_frame
 from .errors import GridplanError, Problem, ValidationError
 from .io import FORMATS, check_output_path, list_layers, parse_columns, read_layer, write_gpkg
-from .pipeline import Plan
+from .pipeline import Plan, check_workers
 from .validate import (
     ROLES,
     barrier_class_table,
@@ -142,6 +142,40 @@ def guess_role(*names: str) -> str | None:
     return None
 
 
+def _parse_seed(text: str) -> int:
+    """``--seed`` as a whole number, naming what was given otherwise."""
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        raise typer.BadParameter(f"must be a whole number, e.g. --seed 0; got {text!r}") from None
+
+
+def _parse_crs(text: str | None) -> str | None:
+    """``--coords-crs`` checked before anything is read: an EPSG code or other CRS text."""
+    if text is None:
+        return None
+    import pyproj
+
+    try:
+        pyproj.CRS.from_user_input(text)
+    except Exception:  # pyproj.exceptions.CRSError
+        raise typer.BadParameter(
+            f"{text!r} is not a coordinate reference system; give an EPSG code such as "
+            "EPSG:4326 (WGS84 lon/lat, the default), EPSG:4490 (CGCS2000 lon/lat) or EPSG:4547 "
+            "(CGCS2000 / Gauss-Kruger CM 114E, metres)",
+            param_hint="--coords-crs",
+        ) from None
+    return text
+
+
+_SeedOpt = typer.Option(parser=_parse_seed, help="Same input and seed give the same plan.")
+_CoordsCRSOpt = typer.Option(
+    "--coords-crs",
+    help="CRS of CSV/XLSX coordinate columns (default EPSG:4326 WGS84 lon/lat), e.g. "
+    "EPSG:4490 (CGCS2000) or a projected EPSG such as EPSG:4547.",
+)
+
+
 def _parse_columns(text: str | None) -> dict[str, str]:
     try:
         return parse_columns(text)
@@ -234,7 +268,7 @@ def _roster_or_none(path: Path, *, explicit: bool) -> _FileReport | None:
             read_layer(path, interface="cli")
             return None
         except ValidationError as exc:
-            if not any("coordinate" in p.message for p in exc.problems):
+            if not any(p.check == "no_coordinates" for p in exc.problems):
                 return None
     report = _FileReport(path)
     try:
@@ -255,6 +289,8 @@ def _check_file(
     columns: dict[str, str],
     layer: str | None,
     source_crs: str | None,
+    coords_crs: str | None = None,
+    fix_invalid: bool = False,
 ) -> _FileReport:
     report = _FileReport(path)
     if role in (None, "roster") and path.suffix.lower() in (".xlsx", ".xlsm", ".csv"):
@@ -268,7 +304,7 @@ def _check_file(
         return report
     for name in names:
         try:
-            gdf = read_layer(path, layer=name, columns=columns, interface="cli")
+            gdf = read_layer(path, layer=name, columns=columns, crs=coords_crs, interface="cli")
         except ValidationError as exc:
             report.problems.extend(exc.problems)
             continue
@@ -279,6 +315,16 @@ def _check_file(
                 report.problems.append(Problem(name, "source_crs", str(exc)))
                 continue
         layer_role = role or guess_role(name, path.stem)
+        if fix_invalid and layer_role is not None:
+            # the repair `plan --fix-invalid` makes, so validate reports what plan would see
+            from .layers import repair_geometry, split_distant_parts
+
+            gdf = repair_geometry(gdf, role=layer_role)
+            if layer_role == "units" and gdf.crs is not None:
+                try:
+                    gdf = split_distant_parts(gdf)
+                except Exception:  # unprojectable coordinates: reported by validation
+                    pass
         report.layers.append(_Layer(name, layer_role, gdf))
         if layer_role is None:
             report.problems.append(
@@ -388,12 +434,20 @@ def validate(
         SourceCRSChoice | None,
         typer.Option("--source-crs", help="Coordinates come from Gaode (gcj02) or Baidu (bd09)."),
     ] = None,
+    coords_crs: Annotated[str | None, _CoordsCRSOpt] = None,
+    fix_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--fix-invalid", help="Repair invalid geometries first, as plan --fix-invalid does."
+        ),
+    ] = False,
 ) -> None:
     """Check input layers and report every problem, naming the rows and the fix.
 
     Exits 0 when everything is valid, 1 when problems were found, 2 on an unexpected error.
     """
     mapping = _parse_columns(columns)
+    coords = _parse_crs(coords_crs)
     paths, reports = _expand(files)
     for path in paths:
         try:
@@ -404,6 +458,8 @@ def validate(
                     columns=mapping,
                     layer=layer,
                     source_crs=source_crs.value if source_crs else None,
+                    coords_crs=coords,
+                    fix_invalid=fix_invalid,
                 )
             )
         except GridplanError as exc:
@@ -461,9 +517,19 @@ def _split_layer(spec: str) -> tuple[Path, str | None]:
     return path, None
 
 
-def _read_input(spec: str, *, role: str) -> gpd.GeoDataFrame:
+def _read_input(
+    spec: str,
+    *,
+    role: str,
+    columns: dict[str, str] | None = None,
+    coords_crs: str | None = None,
+) -> gpd.GeoDataFrame:
     """Read one input layer; in a multi-layer GeoPackage without ``:layer`` pick the layer named
-    for the role (``units``, ``barriers``...) or, failing that, the first one."""
+    for the role (``units``, ``barriers``...) or, failing that, the first one.
+
+    ``columns`` (``--columns``) is applied as the file is read, so it can name a table's
+    coordinate columns (东经=lon,北纬=lat); ``coords_crs`` (``--coords-crs``) is the CRS of a
+    table's coordinates."""
     path, layer = _split_layer(spec)
     if layer is None and path.suffix.lower() == ".gpkg" and path.is_file():
         names = list_layers(path)
@@ -472,7 +538,7 @@ def _read_input(spec: str, *, role: str) -> gpd.GeoDataFrame:
             guessed = [n for n in names if guess_role(n) == role]
             layer = (exact or guessed or names)[0]
             _plan_log.info("%s: using layer %r as %s", path.name, layer, role)
-    return read_layer(path, layer=layer, interface="cli")
+    return read_layer(path, layer=layer, columns=columns, crs=coords_crs, interface="cli")
 
 
 def _unused_layers_hint(units_spec: str, given: dict[str, str | None]) -> str | None:
@@ -497,10 +563,45 @@ def _unused_layers_hint(units_spec: str, given: dict[str, str | None]) -> str | 
     )
 
 
-def _load_rules(config: Path | None, county_code: str | None) -> PlanRules:
+def _read_config(config: Path | None) -> Any:
+    """:func:`gridplan.config.read_rules` on ``--config``, its problems naming the flag."""
     from .config import read_rules
 
-    rules = read_rules(config).plan
+    if config is not None and not config.is_file():
+        where = "is a folder; name the rules .toml file in it" if config.is_dir() else "not found"
+        raise ValidationError(
+            [Problem(config.name, "missing_file", f"--config {str(config)!r}: {where}")]
+        )
+    try:
+        return read_rules(config)
+    except ValidationError as exc:
+        assert config is not None  # the defaults are valid
+        raise ValidationError(
+            [
+                replace(p, message=f"{p.message} (fix it in the --config file {config.name!r})")
+                for p in exc.problems
+            ]
+        ) from None
+
+
+def _load_rules(config: Path | None, county_code: str | None) -> PlanRules:
+    """The plan rules of ``--config`` with ``--county-code`` on top; both checked at once."""
+    problems: list[Problem] = []
+    if county_code is not None and not (len(county_code) == 6 and county_code.isdigit()):
+        problems.append(
+            Problem(
+                "--county-code",
+                "county_code",
+                f"--county-code must be 6 digits (the GB/T 2260 county_code of the district), "
+                f"got {county_code!r}; e.g. --county-code 140105 (小店区)",
+            )
+        )
+    try:
+        rules = _read_config(config).plan
+    except ValidationError as exc:
+        problems[:0] = exc.problems
+    if problems:
+        raise ValidationError(problems)
     if county_code is not None:
         rules = replace(rules, codes=replace(rules.codes, county_code=county_code))
     return rules
@@ -627,20 +728,30 @@ def _write_outputs(
     return written
 
 
-def _read_inputs(units: str, given: dict[str, str | None]) -> dict:
+def _read_inputs(
+    units: str,
+    given: dict[str, str | None],
+    *,
+    columns: dict[str, str] | None = None,
+    coords_crs: str | None = None,
+) -> dict:
     """Read the units and every context layer given; all reading problems raised at once."""
-    return {"units": _read_input(units, role="units"), **_read_context(given)}
+    return _read_context({"units": units, **given}, columns=columns, coords_crs=coords_crs)
 
 
-def _read_context(given: dict[str, str | None]) -> dict:
-    """Read every context layer given (role -> FILE or FILE.gpkg:LAYER); problems raised at
-    once."""
+def _read_context(
+    given: dict[str, str | None],
+    *,
+    columns: dict[str, str] | None = None,
+    coords_crs: str | None = None,
+) -> dict:
+    """Read every layer given (role -> FILE or FILE.gpkg:LAYER); problems raised at once."""
     frames = {}
     problems: list[Problem] = []
     for role, spec in given.items():
         if spec is not None:
             try:
-                frames[role] = _read_input(spec, role=role)
+                frames[role] = _read_input(spec, role=role, columns=columns, coords_crs=coords_crs)
             except ValidationError as exc:
                 problems.extend(exc.problems)
     if problems:
@@ -679,11 +790,12 @@ def _plan_input_options(
         SourceCRSChoice | None,
         typer.Option("--source-crs", help="Coordinates come from Gaode (gcj02) or Baidu (bd09)."),
     ] = None,
+    coords_crs: Annotated[str | None, _CoordsCRSOpt] = None,
     config: Annotated[Path | None, typer.Option(help="Rules as TOML ([grid], [codes]...).")] = None,
     county_code: Annotated[
         str | None, typer.Option("--county-code", help="6-digit GB/T 2260 code for grid codes.")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Same input and seed give the same plan.")] = 0,
+    seed: Annotated[int, _SeedOpt] = 0,
     fix_invalid: Annotated[
         bool, typer.Option("--fix-invalid", help="Repair invalid geometries.")
     ] = False,
@@ -710,6 +822,7 @@ class _PlanInputs:
     roads: str | None
     columns: str | None
     source_crs: SourceCRSChoice | None
+    coords_crs: str | None
     config: Path | None
     county_code: str | None
     seed: int
@@ -782,16 +895,19 @@ def _plan_inputs(
         interface="cli",
     )
     mapping = _parse_columns(inputs.columns)
+    coords_crs = _parse_crs(inputs.coords_crs)
     rules = _load_rules(inputs.config, inputs.county_code)
-    frames = _read_inputs(inputs.units, inputs.context)
+    # --columns is applied as each file is read (before a table's coordinate columns are
+    # looked for), so it is not applied again by the plan
+    frames = _read_inputs(inputs.units, inputs.context, columns=mapping, coords_crs=coords_crs)
     if units_hook is not None:
-        frames["units"] = units_hook(frames["units"], mapping)
+        frames["units"] = units_hook(frames["units"], {})
     result = _plan_frames(
         frames,
         label=label,
         rules=rules,
         seed=inputs.seed,
-        columns=mapping or None,
+        columns=None,
         source_crs=inputs.source_crs.value if inputs.source_crs else None,
         fix_invalid=inputs.fix_invalid,
         interface="cli",
@@ -845,6 +961,13 @@ def plan_command(
             help="Dask scheduler, e.g. tcp://host:8786 (a local 2-worker cluster if omitted)."
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Processes planning streets side by side on this machine (default 1, as in "
+            "gridplan.plan); the plan is byte for byte the same for every N."
+        ),
+    ] = 1,
 ) -> None:
     """Plan grids, micro-grids and dedicated grids with codes, and write them out.
 
@@ -856,6 +979,14 @@ def plan_command(
             typer.echo(hint, err=True)
         if scheduler is not None and engine is not EngineChoice.dask:
             raise typer.BadParameter("--scheduler needs --engine dask", param_hint="--scheduler")
+        _check_workers(workers, engine=engine)
+        sources = [inputs.units, *inputs.context.values(), roster]
+        _check_side_outputs(
+            {"--equivalency": (equivalency, (".csv",)), "--report": (report, (".xlsx",))},
+            inputs=sources,
+            force=inputs.force,
+        )
+        _check_geojson_folder(geojson, inputs=sources)
         rostered = _RosterRun.start(inputs, roster, roster_columns, households)
         result, _ = _plan_inputs(
             inputs,
@@ -863,6 +994,7 @@ def plan_command(
             units_hook=rostered.join if rostered else None,
             engine=engine.value,
             scheduler=scheduler,
+            workers=workers,
         )
         if rostered is not None:
             result = rostered.finish(result, lang=inputs.lang)
@@ -885,6 +1017,73 @@ def plan_command(
         rostered.echo()
         written.extend(rostered.written)
     typer.echo(f"wrote {', '.join(str(p) for p in written)}")
+
+
+def _check_side_outputs(
+    outputs: dict[str, tuple[Path | None, tuple[str, ...]]],
+    *,
+    inputs: list[str | Path | None],
+    force: bool,
+) -> None:
+    """Refuse, before any work, every output file a flag names (flag -> (path, suffixes))
+    that is an input, exists without --force, or has the wrong extension; all at once."""
+    problems: list[Problem] = []
+    for flag, (path, suffixes) in outputs.items():
+        if path is None:
+            continue
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)  # as --out's folder is made
+        try:
+            check_output_path(
+                path, inputs=inputs, force=force, interface="cli", suffixes=suffixes, flag=flag
+            )
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ValidationError(problems)
+
+
+def _check_geojson_folder(folder: Path | None, *, inputs: list[str | Path | None]) -> None:
+    """Refuse ``--geojson DIR`` before any work when it is a file, or when a file it would
+    write (grids/microgrids/units.geojson) is an input."""
+    if folder is None:
+        return
+    problems: list[Problem] = []
+    if folder.exists() and not folder.is_dir():
+        problems.append(
+            Problem(
+                folder.name,
+                "not_a_folder",
+                f"--geojson {str(folder)!r} is a file; name a folder for grids.geojson, "
+                "microgrids.geojson and units.geojson",
+            )
+        )
+    else:
+        targets = [folder / f"{n}.geojson" for n in ("grids", "microgrids", "units")]
+        for target in targets:
+            try:
+                check_output_path(target, inputs=inputs, force=True, flag="--geojson")
+            except ValidationError as exc:
+                problems.extend(p for p in exc.problems if p.check == "output_is_input")
+    if problems:
+        raise ValidationError(problems)
+
+
+def _check_workers(workers: int, *, engine: EngineChoice) -> None:
+    """``--workers`` refused before anything is read: a count below 1, or with the Dask
+    engine (whose cluster has its own workers)."""
+    check_workers(workers, interface="cli")
+    if workers > 1 and engine is EngineChoice.dask:
+        raise ValidationError(
+            [
+                Problem(
+                    "arguments",
+                    "workers",
+                    f"--workers {workers} plans in processes of this machine, but --engine dask "
+                    "plans on the Dask cluster's workers; drop --workers or use --engine single",
+                )
+            ]
+        )
 
 
 @dataclass
@@ -1023,7 +1222,7 @@ def grids_command(inputs: _PlanInputs) -> None:
         diags = flat(
             render_frame(result.diagnostics, lang=_diagnostics_lang(inputs.lang), interface="cli")
         )
-        write_gpkg(out, {"grids": grids_out, "units": units_out, "diagnostics": diags})
+        write_gpkg(out, {"grids": grids_out, "units": units_out, "diagnostics": diags}, keep=False)
     except typer.Exit:
         raise
     except typer.BadParameter:
@@ -1052,7 +1251,7 @@ def demo_command(
     data: Annotated[
         Path | None, typer.Option(help="Folder holding the bundled samples (default: data/).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Same input and seed give the same plan.")] = 0,
+    seed: Annotated[int, _SeedOpt] = 0,
 ) -> None:
     """Plan the bundled samples (Singapore Queenstown, Taiyuan) and write every output.
 
@@ -1190,6 +1389,9 @@ def staff_command(
     show_phones: Annotated[
         bool, typer.Option("--show-phones", help="Write phone numbers unmasked.")
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite OUT if it exists (never an input file).")
+    ] = False,
 ) -> None:
     """Posts, party branches and roster assignments for a plan, as an Excel workbook.
 
@@ -1198,10 +1400,16 @@ def staff_command(
     input (every problem is listed), 2 on an unexpected error.
     """
     try:
-        from .config import read_rules
         from .staffing import read_plan_layers, staffing_plan
 
-        rules = read_rules(config).staffing
+        # the workbook is refused before anything is read: never an input, never an existing
+        # file without --force, always .xlsx
+        _check_side_outputs(
+            {"--out": (out, (".xlsx", ".xlsm"))},
+            inputs=[plan_file, roster, compounds, communities, streets, config],
+            force=force,
+        )
+        rules = _read_config(config).staffing
         if max_distance is not None:
             rules = replace(rules, roster_max_distance_m=max_distance)
         parts: dict[str, Any] = dict(read_plan_layers(plan_file))
@@ -1454,8 +1662,12 @@ def reform_command(
     columns: Annotated[
         str | None, typer.Option(help="Column renaming, e.g. 户数=households,村编码=community_id")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Same input and seed give the same plan.")] = 0,
+    coords_crs: Annotated[str | None, _CoordsCRSOpt] = None,
+    seed: Annotated[int, _SeedOpt] = 0,
     lang: _Lang = "zh",
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite OUT if it exists (never an input file).")
+    ] = False,
 ) -> None:
     """Redivide communities (村改社区): size-bounded, contiguous, minimal disruption.
 
@@ -1466,15 +1678,25 @@ def reform_command(
     try:
         import warnings
 
-        from .config import read_rules
-        from .io import write_layer
+        from .io import index_as_column
         from .reform import redivide
         from .reform.report import reform_workbook
 
-        if out.suffix.lower() != ".gpkg":
-            raise ValidationError(
-                [Problem(out.name, "out", f"--out must be a .gpkg file, got {out.name!r}")]
-            )
+        given = {
+            "communities": communities,
+            "streets": streets,
+            "barriers": barriers,
+            "dedicated": dedicated,
+            "roads": roads,
+        }
+        # the output is refused before any reading: never an input, never an existing file
+        # without --force, always a GeoPackage
+        book = xlsx or out.with_suffix(".xlsx")
+        _check_side_outputs(
+            {"--out": (out, (".gpkg",)), "--xlsx": (book, (".xlsx",))},
+            inputs=[units, *given.values(), config],
+            force=force,
+        )
         if (communities is None) == (community_column is None):
             raise ValidationError(
                 [
@@ -1487,6 +1709,7 @@ def reform_command(
                 ]
             )
         mapping = _parse_columns(columns)
+        coords = _parse_crs(coords_crs)
         diagnostics_lang = _diagnostics_lang(lang)
         problems: list[Problem] = []
         # the file's [reform] table (the one rules loader), then the flags given on top
@@ -1537,44 +1760,16 @@ def reform_command(
             flags["max_service_distance_m"] = None
         try:
             rules = replace(
-                read_rules(config).reform, **{k: v for k, v in flags.items() if v is not None}
+                _read_config(config).reform, **{k: v for k, v in flags.items() if v is not None}
             )
         except ValidationError as exc:
             problems.extend(exc.problems)
-        given = {
-            "communities": communities,
-            "streets": streets,
-            "barriers": barriers,
-            "dedicated": dedicated,
-            "roads": roads,
-        }
-        inputs = [_split_layer(units)[0]] + [
-            _split_layer(s)[0] for s in given.values() if s is not None
-        ]
-        if any(out.resolve() == p.resolve() for p in inputs):
-            raise ValidationError(
-                [Problem(out.name, "out", "--out must not be one of the input files")]
-            )
-        book = xlsx or out.with_suffix(".xlsx")
-        if book.suffix.lower() not in (".xlsx", ".xlsm") or any(
-            book.resolve() == Path(p).resolve() for p in inputs
-        ):
-            raise ValidationError(
-                [
-                    Problem(
-                        book.name,
-                        "out",
-                        f"--xlsx must be an .xlsx workbook that is not an input, got {book.name!r}",
-                    )
-                ]
-            )
         frames: dict[str, gpd.GeoDataFrame] = {}
-        for role, spec in {"units": units, **given}.items():
-            if spec is not None:
-                try:
-                    frames[role] = _read_input(spec, role=role)
-                except ValidationError as exc:
-                    problems.extend(exc.problems)
+        try:
+            # --columns applied as each file is read, so a table's coordinates can be named
+            frames = _read_inputs(units, given, columns=mapping, coords_crs=coords)
+        except ValidationError as exc:
+            problems.extend(exc.problems)
         if problems:
             raise ValidationError(problems)
         with warnings.catch_warnings():
@@ -1583,18 +1778,19 @@ def reform_command(
                 warnings.filterwarnings("ignore", message="units have no `households` column")
             result = redivide(
                 frames["units"],
-                communities=frames.get("communities", community_column),
+                communities=frames.get(
+                    "communities",
+                    mapping.get(community_column, community_column) if community_column else None,
+                ),
                 streets=frames.get("streets"),
                 barriers=frames.get("barriers"),
                 dedicated=frames.get("dedicated"),
                 roads=frames.get("roads"),
                 rules=rules,
                 seed=seed,
-                columns=mapping or None,
+                columns=None,  # applied as each file was read
                 village_types=village_types,
             )
-        if out.exists():
-            out.unlink()  # a fresh file: no stale layers from an earlier run
         layers_out: dict[str, pd.DataFrame] = {
             "communities": result.communities,
             "changes": result.changes,
@@ -1610,8 +1806,9 @@ def reform_command(
             layers_out["diagnostics"] = flat(
                 render_frame(result.diagnostics, lang=diagnostics_lang, interface="cli")
             )
-        for name, frame in layers_out.items():
-            write_layer(frame, out, layer=name)
+        # one fresh file, written whole and renamed into place: no stale layers from an
+        # earlier run, never half a GeoPackage
+        write_gpkg(out, {n: index_as_column(f) for n, f in layers_out.items()}, keep=False)
         reform_workbook(result, book, lang=diagnostics_lang)
     except typer.Exit:
         raise

@@ -441,6 +441,20 @@ class PlanRules:
                         )
                     ]
                 )
+        elif self.grid.balance == "households" and mlo > lo:
+            # a grid at the floor could not hold even one micro-grid
+            raise ValidationError(
+                [
+                    Problem(
+                        "rules",
+                        "nesting",
+                        f"the [microgrid] band {mlo}-{mhi} households lies above the grid band "
+                        f"{lo}-{hi}: grids of {lo}..{min(hi, mlo - 1)} households cannot hold "
+                        f"one micro-grid; the micro-grid `min_households` must not exceed the "
+                        f"grid's ({lo}), e.g. 30-50",
+                    )
+                ]
+            )
 
 
 def unnestable_sizes(lo: int, hi: int, mlo: int, mhi: int) -> tuple[int, int] | None:
@@ -1181,11 +1195,17 @@ def check_plan_arguments(
     engine: object = "single",
     expected: type = PlanRules,
     argument: str = "rules",
+    columns: object = None,
+    source_crs: object = None,
+    locks: object = None,
+    progress: object = None,
 ) -> None:
     """Refuse the arguments of a plan before any work starts.
 
     ``rules`` must be an instance of ``expected`` (or None for the defaults), ``seed`` a whole
-    number >= 0 (not True/False) and ``engine`` one of :data:`ENGINES`. Every problem is raised
+    number >= 0 (not True/False) and ``engine`` one of :data:`ENGINES`; ``columns`` a mapping
+    of text to text, ``source_crs`` one of ``"wgs84"``, ``"gcj02"``, ``"bd09"``, ``locks`` a
+    mapping or Series and ``progress`` a callable (each or None). Every problem is raised
     at once, naming the argument, the value given and what is expected, so ``rules="abc"`` or
     ``seed="x"`` never reach the stages as a raw ``AttributeError`` or ``TypeError``.
 
@@ -1241,5 +1261,64 @@ def check_plan_arguments(
                 f"`engine` must be one of {', '.join(repr(e) for e in ENGINES)}, got {engine!r}",
             )
         )
+    problems.extend(argument_problems(columns=columns, source_crs=source_crs))
+    if locks is not None and not hasattr(locks, "items"):  # a Mapping or a pandas Series
+        problems.append(
+            Problem(
+                "arguments",
+                "locks",
+                "`locks` must map unit ids to grid labels, e.g. {'u1': 'A', 'u2': 'A'}, got "
+                f"{_short_repr(locks)} ({type(locks).__name__})",
+            )
+        )
+    if progress is not None and not callable(progress):
+        problems.append(
+            Problem(
+                "arguments",
+                "progress",
+                "`progress` must be a function progress(done, total, message), got "
+                f"{_short_repr(progress)} ({type(progress).__name__})",
+            )
+        )
     if problems:
         raise ValidationError(problems)
+
+
+#: the ``source_crs`` values: where lon/lat coordinates were digitised
+SOURCE_CRS = ("wgs84", "gcj02", "bd09")
+
+
+def argument_problems(*, columns: object = None, source_crs: object = None) -> list[Problem]:
+    """Problems of the ``columns`` and ``source_crs`` arguments every layer reader takes.
+
+    Examples
+    --------
+    >>> argument_problems(columns={"户数": "households"}, source_crs="gcj02")
+    []
+    >>> [p.message for p in argument_problems(columns="户数=households")]  # doctest: +ELLIPSIS
+    ["`columns` must map old column names to new ones, e.g. {'户数': 'households'}, got ..."]
+    """
+    problems: list[Problem] = []
+    if columns is not None:
+        bad = not isinstance(columns, Mapping) or not all(
+            isinstance(v, str) for v in columns.values()
+        )
+        if bad:
+            problems.append(
+                Problem(
+                    "arguments",
+                    "columns",
+                    "`columns` must map old column names to new ones, e.g. {'户数': "
+                    f"'households'}}, got {_short_repr(columns)} ({type(columns).__name__})",
+                )
+            )
+    if source_crs is not None and source_crs not in SOURCE_CRS:
+        problems.append(
+            Problem(
+                "arguments",
+                "source_crs",
+                f"`source_crs` must be one of {', '.join(repr(c) for c in SOURCE_CRS)} or None, "
+                f"got {_short_repr(source_crs)}",
+            )
+        )
+    return problems

@@ -92,6 +92,50 @@ def is_planning_crs(crs: object) -> bool:
     return any(m in method for m in PLANNING_METHODS)
 
 
+def check_planning_crs(crs: object, *, argument: str = "work_crs") -> pyproj.CRS:
+    """``crs`` as a :class:`pyproj.CRS` when it can be planned in (:func:`is_planning_crs`);
+    otherwise a :class:`~gridplan.errors.ValidationError` saying why and what to pass.
+
+    Examples
+    --------
+    >>> check_planning_crs(32649).to_epsg()
+    32649
+    >>> check_planning_crs(3857)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gridplan.errors.ValidationError: 1 problem found in the input:
+      - [arguments] `work_crs` EPSG:3857 (WGS 84 / Pseudo-Mercator) cannot be planned in: ...
+    """
+    from .errors import Problem, ValidationError
+
+    try:
+        c = pyproj.CRS.from_user_input(crs)
+    except Exception as exc:  # pyproj.exceptions.CRSError, TypeError
+        raise ValidationError(
+            [Problem("arguments", argument, f"`{argument}` {crs!r} is not a CRS ({exc})")]
+        ) from exc
+    if is_planning_crs(c):
+        return c
+    name = f"EPSG:{c.to_epsg()} ({c.name})" if c.to_epsg() else repr(c.name)
+    why = (
+        "its coordinates are degrees, not metres"
+        if c.is_geographic
+        else "Mercator metres are 1/cos(latitude) too long (1.27x at Taiyuan) and other "
+        "projections distort shapes"
+    )
+    raise ValidationError(
+        [
+            Problem(
+                "arguments",
+                argument,
+                f"`{argument}` {name} cannot be planned in: {why}; leave `{argument}` out "
+                "(gridplan picks the data's UTM or CGCS2000 Gauss-Kruger zone) or pass a "
+                "conformal metric CRS such as EPSG:4547 or EPSG:32649",
+            )
+        ]
+    )
+
+
 def _is_cgcs2000_geographic(crs: pyproj.CRS) -> bool:
     if not crs.is_geographic:
         return False

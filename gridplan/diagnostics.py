@@ -43,7 +43,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .i18n import LABELS
+from .i18n import LABELS, value_label
 
 __all__ = [
     "COLUMNS",
@@ -145,6 +145,17 @@ class Diagnostic:
 # ---------------------------------------------------------------------------------------------
 
 _TEMPLATES: dict[str, tuple[str, str]] = {
+    # --- codes ---
+    "codes_unset": (
+        "网格编码以 000000 开头：未给出区县代码（国家行政区划代码），编码的区县部分全为 0",
+        "grid codes start with 000000: no county code (GB/T 2260) was given, so the county part "
+        "of every code is zeros",
+    ),
+    "codes_no_communities": (
+        "网格编码的社区部分均为 000：没有社区边界，单元也没有社区编号",
+        "the community part of every grid code is 000: there are no community boundaries and "
+        "no community_id on the units",
+    ),
     # --- grids (partition) ---
     "infeasible_piece_small": (
         "社区 {community_id} 的片区共 {total} {noun}，低于网格下限 {lo} {noun}",
@@ -453,6 +464,15 @@ _WHY: dict[str, tuple[str, str]] = {
 }
 
 _FIXES: dict[str, tuple[str, str]] = {
+    "set_county_code": (
+        "用{opt[county_code]}给出 6 位区县代码，例如 140105（小店区）",
+        "give the 6-digit county code with {opt[county_code]}, e.g. 140105",
+    ),
+    "give_communities": (
+        "用{opt[communities]}给出社区边界，或在单元中加入社区编号（community_id）列",
+        "give the community boundaries with {opt[communities]}, or a community_id column on "
+        "the units",
+    ),
     "redivide_small": (
         "与相邻社区合并（社区调整），或降低{opt[min_households]}",
         "join it with a neighbouring community (redivision), or lower {opt[min_households]}",
@@ -770,6 +790,19 @@ _OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
             "choose '{dedicated_residents_dedicated}' for the sidebar's '{dedicated_residents}'",
         ),
     },
+    "county_code": {
+        "python": (" PlanRules(codes=CodeRules(county_code=…)) ", "CodeRules(county_code=...)"),
+        "cli": (
+            " --county-code（或 --config 文件中的 [codes] county_code）",
+            "--county-code (or [codes] county_code in the --config file)",
+        ),
+        "app": ("侧栏的「{county_code}」", "the sidebar's '{county_code}'"),
+    },
+    "communities": {
+        "python": (" communities= ", "communities="),
+        "cli": (" --communities FILE ", "--communities FILE"),
+        "app": ("「{role_communities}」上传框", "the '{role_communities}' upload"),
+    },
     "fix_invalid": {
         "python": (" fix_invalid=True ", "fix_invalid=True"),
         "cli": (" --fix-invalid ", "--fix-invalid"),
@@ -871,6 +904,10 @@ def render(d: Diagnostic, *, lang: Lang = "zh", interface: Interface = "python")
         **d.params,
         "opt": _Options(lang, interface),
     }
+    if lang == "zh":
+        # coded values (a village type, a dedicated category) read in words in Chinese
+        for key, value in d.params.items():
+            values[key] = value_label(key, value, "zh")
     # what a band counts: households unless the record says residents (``balance``)
     noun = d.params.get("noun")
     values["noun"] = _NOUNS[noun if isinstance(noun, str) and noun in _NOUNS else "households"][

@@ -90,12 +90,15 @@ from .tessellation import units_tile
 from .validate import id_str, normalize_ids
 
 __all__ = [
+    "MergedParts",
     "PartResult",
     "PlanPart",
+    "merge_parts",
     "plan_distributed",
     "plan_part",
     "plan_processes",
     "split_layers",
+    "to_work_crs",
 ]
 
 log = logging.getLogger(__name__)
@@ -159,7 +162,9 @@ def _community_keys(units: gpd.GeoDataFrame) -> np.ndarray:
     return np.array([str(v) for v in c.to_numpy()], dtype=object)
 
 
-def _to_work(layers: Layers, crs: pyproj.CRS) -> Layers:
+def to_work_crs(layers: Layers, crs: pyproj.CRS) -> Layers:
+    """Every layer of ``layers`` in ``crs`` (layers already in it are passed through)."""
+
     def move(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
         if gdf is None or gdf.crs is None or pyproj.CRS.from_user_input(gdf.crs) == crs:
             return gdf
@@ -266,7 +271,7 @@ def split_layers(
     """
     rules = rules or PlanRules()
     crs = crs or working_crs(layers.units)
-    lw = _to_work(layers, crs)
+    lw = to_work_crs(layers, crs)
     u = lw.units
     if split_by == "street":
         key_col = "street_id"
@@ -630,20 +635,23 @@ _NO_PARTS = ("unit_id", "part", "households", "population", "grid_id", "communit
 
 
 @dataclass(frozen=True)
-class _Merged:
+class MergedParts:
+    """:func:`merge_parts`'s result: one grid partition, one micro-grid partition (None when
+    no part has micro-grids), and stand-in grids of failed parts (None when none failed)."""
+
     grids: GridPartition
     microgrids: MicroPartition | None
     stand_ins: gpd.GeoDataFrame | None
 
 
-def _merge(
+def merge_parts(
     layers: Layers,
     parts: Sequence[PlanPart],
     outcomes: Sequence[PartResult | _PartFailure],
     home: Mapping[str, int],
     *,
     crs: pyproj.CRS,
-) -> _Merged:
+) -> MergedParts:
     """The parts' stage results as one grid and one micro-grid partition, with grid and
     micro-grid ids numbered over the whole, as one process numbers them. Codes, figures and
     tables are left to the same stages one process runs."""
@@ -755,7 +763,7 @@ def _merge(
         if stand_ins
         else None
     )
-    return _Merged(grids=merged, microgrids=micro, stand_ins=placeholders)
+    return MergedParts(grids=merged, microgrids=micro, stand_ins=placeholders)
 
 
 def _renamed(d: Diagnostic, part: int, gid: Callable[[int, object], object]) -> Diagnostic:
@@ -973,13 +981,13 @@ def _plan_in_parts(
 ) -> Plan:
     """Split, plan every part with ``run``, merge, then the one-process tail."""
     crs = working_crs(layers.units)
-    lw = _to_work(layers, crs)
+    lw = to_work_crs(layers, crs)
     parts, home = split_layers(
         lw, rules=rules, locks=locks, split_by=split_by, county_col=county_col, crs=crs
     )
     outcomes = run(parts)
     # the tail of the plan is the one-process tail: the same stages over the merged parts
-    merged = _merge(layers, parts, outcomes, home, crs=crs)
+    merged = merge_parts(layers, parts, outcomes, home, crs=crs)
     codes = assign_codes(
         merged.grids,
         merged.microgrids,

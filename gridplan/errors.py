@@ -79,6 +79,12 @@ INPUT_OPTIONS: dict[str, dict[str, str]] = {
         "cli": "rename it with --columns {old}={new}",
         "app": "rename it in the column mapping box ({old} = {new})",
     },
+    "columns_drop": {
+        "python": "drop the old column, or leave {old!r} out of the `columns` mapping",
+        "cli": "drop the old column from the file, or leave {old}={new} out of --columns",
+        "app": "drop the old column from the file, or leave {old} = {new} out of the column "
+        "mapping box",
+    },
     "coordinates": {
         "python": "name them with columns={{{x!r}: 'lon', {y!r}: 'lat'}} (or x={x!r}, y={y!r})",
         "cli": "name them with --columns {x}=lon,{y}=lat",
@@ -86,8 +92,8 @@ INPUT_OPTIONS: dict[str, dict[str, str]] = {
     },
     "crs": {
         "python": "pass the CRS they are in, e.g. crs='EPSG:4490' (CGCS2000) or crs='EPSG:4547'",
-        "cli": "save the table as a GeoPackage in the CRS it is in (CSV/XLSX coordinates are "
-        "read as WGS84 longitude/latitude)",
+        "cli": "pass the CRS they are in, e.g. --coords-crs EPSG:4547 (CGCS2000 / Gauss-Kruger "
+        "CM 114E, metres; --coords-crs EPSG:4490 for CGCS2000 lon/lat)",
         "app": "upload the layer as a GeoPackage in the CRS it is in (CSV/XLSX coordinates are "
         "read as WGS84 longitude/latitude)",
     },
@@ -95,6 +101,11 @@ INPUT_OPTIONS: dict[str, dict[str, str]] = {
         "python": "pass encoding='gbk' (or the file's encoding)",
         "cli": "put a .cpg file naming the encoding (e.g. GBK) next to the .shp",
         "app": "re-save the file as UTF-8",
+    },
+    "source_crs": {
+        "python": "drop source_crs, or pass the layer in longitude/latitude",
+        "cli": "drop --source-crs, or pass the layer in longitude/latitude",
+        "app": "set 'Coordinates taken from' to WGS84, or upload the layer in longitude/latitude",
     },
     "force": {
         "python": "pass force=True to overwrite it",
@@ -104,7 +115,7 @@ INPUT_OPTIONS: dict[str, dict[str, str]] = {
     "balance": {
         "python": "plan by population with GridRules(balance='population')",
         "cli": 'plan by population with balance = "population" in the [grid] table of the '
-        "--rules file",
+        "--config file",
         "app": "plan by population in the sidebar",
     },
 }

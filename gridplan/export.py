@@ -47,7 +47,7 @@ from shapely.geometry import mapping
 
 from .diagnostics import Interface, Lang, flat, render_frame
 from .errors import Problem, ValidationError
-from .io import normalize_xlsx, write_gpkg
+from .io import atomic_path, normalize_xlsx, write_gpkg
 from .stages import UNIT_PART_COLUMNS
 from .validate import normalize_ids
 
@@ -260,7 +260,7 @@ def _write_feature_collection(
     lonlat = _to_lonlat(gdf)
     features = list(_features(lonlat, ndigits, min_hole_m2))
     collection = {"type": "FeatureCollection", "features": features}
-    with path.open("w", encoding="utf-8") as fh:
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as fh:
         json.dump(collection, fh, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     log.info("wrote %d features to %s", len(lonlat), path)
     return path
@@ -314,8 +314,6 @@ def write_geopackage(plan: Plan, path: str | Path) -> Path:
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    if p.exists():
-        p.unlink()  # a stale layer from an earlier plan must not survive in the file
     layers: dict[str, pd.DataFrame] = {
         "units": _flat_values(_units_frame(plan)),
         "grids": _flat_values(plan.grids),
@@ -326,7 +324,9 @@ def write_geopackage(plan: Plan, path: str | Path) -> Path:
         **unit_part_tables(plan),
         **context_frames(plan),
     }
-    write_gpkg(p, layers)
+    # a fresh file renamed over the old one: no stale layer of an earlier plan survives, and an
+    # interrupted run leaves the old file whole
+    write_gpkg(p, layers, keep=False)
     log.info("wrote %s (%s)", p, ", ".join(layers))
     return p
 
@@ -421,7 +421,8 @@ def write_equivalency(plan: Plan, path: str | Path, *, encoding: str = "utf-8") 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     table = unit_parts_frame(plan)
-    table.to_csv(p, index=False, encoding=encoding)
+    with atomic_path(p) as tmp:
+        table.to_csv(tmp, index=False, encoding=encoding)
     log.info("wrote %d unit parts to %s", len(table), p)
     return p
 
@@ -475,15 +476,17 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame]) -> Path
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    with pd.ExcelWriter(p, engine="openpyxl") as writer:
-        for name, frame in sheets.items():
-            frame.to_excel(writer, sheet_name=name, index=False)
-            ws = writer.sheets[name]
-            ws.freeze_panes = "A2"
-            for cells in ws.columns:
-                width = max((text_width(c.value) for c in cells[:201]), default=8)
-                ws.column_dimensions[cells[0].column_letter].width = min(max(width + 2, 8), 60)
-    return normalize_xlsx(p)
+    with atomic_path(p) as tmp:  # an interrupted run never leaves half a workbook
+        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+            for name, frame in sheets.items():
+                frame.to_excel(writer, sheet_name=name, index=False)
+                ws = writer.sheets[name]
+                ws.freeze_panes = "A2"
+                for cells in ws.columns:
+                    width = max((text_width(c.value) for c in cells[:201]), default=8)
+                    ws.column_dimensions[cells[0].column_letter].width = min(max(width + 2, 8), 60)
+        normalize_xlsx(tmp)
+    return p
 
 
 def write_report_xlsx(plan: Plan, path: str | Path) -> Path:
@@ -559,7 +562,8 @@ def write_household_equivalency(
     csv = shown.copy()
     for col in text_cols:
         csv[col] = csv[col].map(_excel_text)
-    label_columns(csv, lang).to_csv(p, index=False, encoding="utf-8-sig")
+    with atomic_path(p) as tmp:
+        label_columns(csv, lang).to_csv(tmp, index=False, encoding="utf-8-sig")
     book = p.with_suffix(".xlsx")
     sheets = {sheet_label("households", lang): label_columns(shown, lang)}
     if report is not None:

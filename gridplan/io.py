@@ -33,7 +33,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -47,6 +47,7 @@ from .errors import Interface, Problem, ValidationError, describe_rows, option
 from .validate import coordinate_problems, degree_problems
 
 logger = logging.getLogger(__name__)
+_Frame = TypeVar("_Frame", bound=pd.DataFrame)
 
 #: file suffixes :func:`read_layer` understands, by format
 FORMATS: dict[str, str] = {
@@ -116,10 +117,26 @@ def _check_not_empty(path: Path) -> None:
         )
 
 
-def _rename(gdf: Any, columns: Mapping[str, str] | None) -> Any:
+def _rename(
+    gdf: Any, columns: Mapping[str, str] | None, path: Path, interface: Interface = "python"
+) -> Any:
+    """``gdf`` with ``columns`` renamed (keys it lacks are skipped); a renaming that would give
+    two columns one name is refused, naming them."""
     if not columns:
         return gdf
-    return gdf.rename(columns={k: v for k, v in columns.items() if k in gdf.columns})
+    mapping = {k: v for k, v in columns.items() if k in gdf.columns and k != v}
+    if not mapping:
+        return gdf
+    out = gdf.rename(columns=mapping)
+    dup = sorted({str(c) for c in out.columns[out.columns.duplicated()]})
+    if dup:
+        raise _fail(
+            path,
+            "duplicate_column",
+            f"renaming {mapping} gives {path.name!r} two columns named {', '.join(dup)}; "
+            + option("columns_drop", interface, old=next(iter(mapping)), new=dup[0]),
+        )
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,6 +181,12 @@ def _zip_members(path: Path) -> list[str]:
             "Shapefile's files again from their own folder.",
         )
     return names
+
+
+def safe_zip_members(path: str | Path) -> list[str]:
+    """Member names of the zip ``path``; a damaged zip, or one with a member that would be
+    written outside its folder, is refused with a :class:`~gridplan.errors.ValidationError`."""
+    return _zip_members(Path(path))
 
 
 def _junk_member(name: str) -> bool:
@@ -707,10 +730,35 @@ def _table_to_gdf(
         )
         if found:
             raise ValidationError(found)
-    geoms = np.full(len(df), None, dtype=object)
-    geoms[ok] = shapely.points(xs[ok], ys[ok])
     if (~ok).any():
-        logger.warning("%s: %d rows have no usable coordinates", path.name, int((~ok).sum()))
+        # a row without a place would be lost: name it and what its cells hold
+        id_col = find_column(columns, ("unit_id",))
+        ids = df[id_col].tolist() if id_col else [i + 2 for i in range(len(df))]
+        bad = np.flatnonzero(~ok)
+
+        def cell(value: object) -> str:
+            if value is None or (isinstance(value, float) and not np.isfinite(value)):
+                return "empty" if value is None or value != value else str(value)
+            return repr(value) if isinstance(value, str) else str(value)
+
+        shown = ", ".join(
+            f"{ids[i]}: {xcol}={cell(df[xcol].iloc[i])}, {ycol}={cell(df[ycol].iloc[i])}"
+            for i in bad[:5]
+        )
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise ValidationError(
+            [
+                Problem(
+                    path.name,
+                    "missing_coordinates",
+                    f"{len(bad)} row(s) of {path.name!r} have no usable coordinates in "
+                    f"{xcol!r}/{ycol!r} ({'ids' if id_col else 'rows'} {shown}{more}); write "
+                    "both as numbers (decimal degrees for longitude/latitude) or drop those rows",
+                    tuple(ids[i] for i in bad),
+                )
+            ]
+        )
+    geoms = shapely.points(xs, ys)
     return gpd.GeoDataFrame(df, geometry=geoms, crs=target_crs)
 
 
@@ -783,14 +831,14 @@ def read_layer(
     else:  # csv or excel
         table = read_table(p, sheet=layer if fmt == "excel" else None, encoding=encoding)
         # rename first, so a mapping can name the coordinate columns (东经=lon, 北纬=lat)
-        table = _rename(table, columns)
+        table = _rename(table, columns, p, interface)
         return _table_to_gdf(table, p, x=x, y=y, crs=crs, interface=interface)
     if crs is not None and gdf.crs is None:
         try:
             gdf = gdf.set_crs(crs)
         except Exception as exc:
             raise _fail(p, "bad_crs", f"crs={crs!r} is not a CRS ({exc})") from exc
-    return _rename(gdf, columns)
+    return _rename(gdf, columns, p, interface)
 
 
 #: output formats by file suffix; a name ending in anything else is refused
@@ -871,15 +919,20 @@ def check_output_path(
     inputs: Iterable[str | Path | None] = (),
     force: bool = False,
     interface: Interface = "python",
+    suffixes: Iterable[str] | None = None,
+    flag: str | None = None,
 ) -> Path:
     """Refuse an output path before any work starts; return it as a :class:`~pathlib.Path`.
 
     * the output is one of the ``inputs`` (``path`` or ``path:layer``; the same file reached
       through another name or a link counts): always refused, even with ``force``, because
       writing would destroy the data being planned;
-    * the extension does not choose a format (:func:`output_format`);
+    * the extension does not choose a format (:func:`output_format`), or is not one of
+      ``suffixes`` when given (e.g. ``(".xlsx",)`` for a workbook);
     * the output is a folder, or its folder does not exist;
     * the output exists and ``force`` is not set.
+
+    ``flag`` names the option that gave the path (``--report``) in the messages.
 
     Raises
     ------
@@ -901,6 +954,7 @@ def check_output_path(
       - [units.gpkg] the output 'units.gpkg' is also an input; ...
     """
     p = Path(out)
+    what = f"the output {p.name!r}" if flag is None else f"the output {p.name!r} ({flag})"
     problems: list[Problem] = []
     for source in inputs:
         if source is None:
@@ -910,15 +964,27 @@ def check_output_path(
                 Problem(
                     p.name,
                     "output_is_input",
-                    f"the output {p.name!r} is also an input; writing it would destroy the "
-                    "input's layers. Write the result to another file",
+                    f"{what} is also an input; writing it would destroy the input's data. "
+                    "Write the result to another file",
                 )
             )
             break
-    try:
-        output_format(p)
-    except ValidationError as exc:
-        problems.extend(exc.problems)
+    if suffixes is not None:
+        allowed = tuple(s.lower() for s in suffixes)
+        if p.suffix.lower() not in allowed:
+            problems.append(
+                Problem(
+                    p.name,
+                    "unknown_format",
+                    f"cannot write {p.name!r}{f' ({flag})' if flag else ''}: expected a file "
+                    f"ending in {' or '.join(allowed)}, got {p.suffix or '(no extension)'!r}",
+                )
+            )
+    else:
+        try:
+            output_format(p)
+        except ValidationError as exc:
+            problems.extend(exc.problems)
     if p.is_dir():
         problems.append(
             Problem(p.name, "not_a_file", f"the output {str(p)!r} is a folder; name a file in it")
@@ -936,8 +1002,7 @@ def check_output_path(
             Problem(
                 p.name,
                 "output_exists",
-                f"the output {p.name!r} already exists; {option('force', interface)}, or "
-                "write to another file",
+                f"{what} already exists; {option('force', interface)}, or write to another file",
             )
         )
     if problems:
@@ -951,10 +1016,26 @@ def _partial(path: Path) -> Path:
 
 
 @contextmanager
-def _atomic(path: Path, *, keep: bool = False) -> Iterator[Path]:
+def atomic_path(path: str | Path, *, keep: bool = False) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it replaces ``path`` in one rename,
     so an interrupted run never leaves a half-written file. ``keep`` starts the temporary
-    file as a copy of an existing ``path`` (a GeoPackage whose other layers are kept)."""
+    file as a copy of an existing ``path`` (a GeoPackage whose other layers are kept).
+
+    Every writer of a gridplan output goes through it: GeoPackages, GeoJSON, zipped
+    Shapefiles, CSV and Excel files.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp()) / "a.csv"
+    >>> with atomic_path(out) as tmp:
+    ...     _ = tmp.write_text("x")
+    ...     out.exists()
+    False
+    >>> out.read_text()
+    'x'
+    """
+    path = Path(path)
     tmp = _partial(path)
     if tmp.exists():
         tmp.unlink()
@@ -980,7 +1061,7 @@ def _write_shapefile_zip(gdf: gpd.GeoDataFrame, path: Path, *, layer: str) -> No
                 zf.writestr(entry, f.read_bytes())
 
 
-def _flat(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def index_as_column(gdf: _Frame) -> _Frame:
     """Move a named index (``unit_id``, ``grid_id``...) into a column so it is written out."""
     if gdf.index.name is not None and gdf.index.name not in gdf.columns:
         return gdf.reset_index()
@@ -1001,20 +1082,20 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = 
     """
     p = Path(path)
     fmt = output_format(p)
-    out = _flat(gdf)
+    out = index_as_column(gdf)
     if fmt == "gpkg":
         write_gpkg(p, {layer or p.stem: out})
     elif fmt == "geojson":
         if out.crs is not None:
             out = out.to_crs(output_crs(out.crs, fmt="geojson"))
-        with _atomic(p) as tmp:  # GeoJSON has no layers; the file is replaced
+        with atomic_path(p) as tmp:  # GeoJSON has no layers; the file is replaced
             pyogrio.write_dataframe(out, tmp, driver="GeoJSON", layer_options={"RFC7946": "YES"})
     elif fmt == "shapefile_zip":
         name = layer or p.name.split(".")[0] or "layer"
-        with _atomic(p) as tmp:
+        with atomic_path(p) as tmp:
             _write_shapefile_zip(out, tmp, layer=name)
     elif fmt == "parquet":
-        with _atomic(p) as tmp:
+        with atomic_path(p) as tmp:
             out.to_parquet(tmp)
     else:  # csv
         if out.crs is not None:
@@ -1027,7 +1108,7 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = 
             table["lat"] = geoms.y.to_numpy()
         else:
             table["geometry"] = shapely.to_wkt(geoms.to_numpy(), rounding_precision=-1)
-        with _atomic(p) as tmp:
+        with atomic_path(p) as tmp:
             table.to_csv(tmp, index=False, encoding="utf-8-sig")
     logger.info("wrote %d rows to %s", len(out), p)
     return p
@@ -1062,17 +1143,18 @@ def pin_gpkg_timestamps(path: str | Path) -> Path:
     return p
 
 
-def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame]) -> Path:
+def write_gpkg(path: str | Path, layers: Mapping[str, pd.DataFrame], *, keep: bool = True) -> Path:
     """Write ``layers`` (name -> GeoDataFrame or attribute table) into one GeoPackage, in
     order, with its timestamps pinned (:func:`pin_gpkg_timestamps`). Other layers already in
-    the file are kept.
+    the file are kept, unless ``keep=False``: then the file holds only ``layers``, so no stale
+    layer of an earlier run survives.
 
     The GeoPackage is written to a temporary file next to ``path`` (a copy of it when it
     exists) and renamed over it once complete, so an interrupted run never leaves a
     half-written GeoPackage. Callers refuse an output that is also an input first, with
     :func:`check_output_path`."""
     p = Path(path)
-    with _atomic(p, keep=True) as tmp:
+    with atomic_path(p, keep=keep) as tmp:
         for name, frame in layers.items():
             pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG")
         pin_gpkg_timestamps(tmp)
@@ -1101,8 +1183,7 @@ def normalize_xlsx(path: str | Path) -> Path:
     with zipfile.ZipFile(p) as z:
         items = [(info, z.read(info.filename)) for info in z.infolist()]
     stamp = FIXED_TIMESTAMP.encode()
-    tmp = p.with_name(p.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+    with atomic_path(p) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
         for info, content in items:
             if info.filename == "docProps/core.xml":
                 content = re.sub(
@@ -1112,5 +1193,4 @@ def normalize_xlsx(path: str | Path) -> Path:
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = info.external_attr
             z.writestr(entry, content)
-    tmp.replace(p)
     return p

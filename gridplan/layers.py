@@ -41,8 +41,9 @@ import pandas as pd
 import pyproj
 import shapely
 
+from .config import argument_problems
 from .crs import unshift_to_wgs84
-from .errors import Interface, Problem, describe_rows
+from .errors import Interface, Problem, ValidationError, describe_rows, option
 from .validate import (
     ALLOWED_TYPES,
     DEDICATED_SHARE_MAX,
@@ -136,7 +137,9 @@ class Layers:
 # ---------------------------------------------------------------------------------------------
 
 
-def _rename(gdf: Any, role: str, columns: Mapping[str, str] | None) -> tuple[Any, list[Problem]]:
+def _rename(
+    gdf: Any, role: str, columns: Mapping[str, str] | None, interface: Interface = "python"
+) -> tuple[Any, list[Problem]]:
     if not isinstance(gdf, gpd.GeoDataFrame):
         return gdf, []
     out = gdf.copy()
@@ -153,19 +156,24 @@ def _rename(gdf: Any, role: str, columns: Mapping[str, str] | None) -> tuple[Any
                 role,
                 "duplicate_column",
                 f"renaming {mapping} gives the {role} layer two columns named "
-                f"{', '.join(dup)}; drop the old column or leave it out of `columns`.",
+                f"{', '.join(dup)}; "
+                + option("columns_drop", interface, old=next(iter(mapping)), new=dup[0])
+                + ".",
             )
         ]
     return out, []
 
 
-def _unshift(gdf: Any, role: str, source_crs: SourceCRS | None) -> tuple[Any, list[Problem]]:
+def _unshift(
+    gdf: Any, role: str, source_crs: SourceCRS | None, interface: Interface = "python"
+) -> tuple[Any, list[Problem]]:
     if source_crs in (None, "wgs84") or not isinstance(gdf, gpd.GeoDataFrame):
         return gdf, []
     try:
         return unshift_to_wgs84(gdf, source=source_crs), []
     except ValueError as exc:
-        return gdf, [Problem(role, "source_crs", f"{exc}; drop source_crs or pass lon/lat data.")]
+        message = str(exc).replace(f"source_crs={source_crs!r}", f"converting from {source_crs}")
+        return gdf, [Problem(role, "source_crs", f"{message}; {option('source_crs', interface)}.")]
 
 
 def _keep_dimension(geom: Any, dim: int) -> Any:
@@ -537,15 +545,17 @@ def prepare_layers(
         "streets": streets,
         "roads": roads,
     }
-    problems: list[Problem] = []
+    problems: list[Problem] = argument_problems(columns=columns, source_crs=source_crs)
+    if problems:
+        raise ValidationError(problems)
     work: dict[str, Any] = {}
     for role, gdf in raw.items():
         if gdf is None:
             work[role] = None
             continue
-        gdf, found = _rename(gdf, role, columns)
+        gdf, found = _rename(gdf, role, columns, interface)
         problems.extend(found)
-        gdf, found = _unshift(gdf, role, source_crs)
+        gdf, found = _unshift(gdf, role, source_crs, interface)
         problems.extend(found)
         if fix_invalid and isinstance(gdf, gpd.GeoDataFrame):
             gdf = repair_geometry(gdf, role=role)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Literal
 
 import geopandas as gpd
@@ -153,7 +154,15 @@ def plan(
     >>> int(p.microgrids["households"].sum()) == int(p.units["households"].sum())
     True
     """
-    check_plan_arguments(rules=rules, seed=seed, engine=engine)
+    check_plan_arguments(
+        rules=rules,
+        seed=seed,
+        engine=engine,
+        columns=columns,
+        source_crs=source_crs,
+        locks=locks,
+        progress=progress,
+    )
     check_workers(workers, interface=interface)
     rules = rules or PlanRules()
     layers = prepare(
@@ -173,13 +182,15 @@ def plan(
     if engine == "dask":
         if not microgrids:
             raise ValueError("microgrids=False is planned in one process: pass engine='single'")
-        return plan_distributed(
+        done = plan_distributed(
             layers, rules=rules, locks=locks, seed=seed, progress=progress, scheduler=scheduler
         )
+        return replace(done, seed=seed)
     if workers > 1 and microgrids and _n_streets(layers) > 1:
-        return plan_processes(
+        done = plan_processes(
             layers, rules=rules, locks=locks, seed=seed, progress=progress, workers=workers
         )
+        return replace(done, seed=seed)
     # one progress scale over both stages: pieces of the grid stage, then grids
     stage1 = [0]
 
@@ -220,7 +231,7 @@ def plan(
         previous=old,
     )
     figures = apportion(grids, rules=rules)
-    return assemble(layers, grids, micro, codes, figures, rules=rules)
+    return replace(assemble(layers, grids, micro, codes, figures, rules=rules), seed=seed)
 
 
 def _n_streets(layers: Layers) -> int:

@@ -1418,7 +1418,8 @@ def _board_page(
     kind_text = str(value_label("kind", str(grid.get("kind", "residential")), lang))
     category = value("category")
     if category and str(category) not in ("residential", str(grid.get("kind"))):
-        kind_text += f"（{category}）" if lang == "zh" else f" ({category})"
+        words = value_label("category", str(category), lang)
+        kind_text += f"（{words}）" if lang == "zh" else f" ({words})"
     name = value("name")
     if name:
         kind_text += f" · {name}"

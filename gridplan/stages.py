@@ -35,7 +35,7 @@ from shapely import STRtree
 from . import diagnostics as dg
 from .codes import grid_codes, microgrid_codes
 from .config import PlanRules
-from .crs import working_crs
+from .crs import check_planning_crs, working_crs
 from .diagnostics import Diagnostic
 from .errors import Interface
 from .layers import Layers, check_plan_size, prepare_layers
@@ -157,6 +157,9 @@ class Plan:
         grids or micro-grids has one per piece. The households of the rows of a grid are the
         grid's households, and those of a micro-grid the micro-grid's. None for a plan made
         by hand without it (:func:`unit_parts` then derives one row per unit).
+    seed
+        The seed the plan was made with (None when not known); :func:`gridplan.replan`
+        re-plans with it unless told otherwise.
     """
 
     units: gpd.GeoDataFrame
@@ -168,6 +171,7 @@ class Plan:
     layers: Layers
     work_crs: object
     unit_parts: pd.DataFrame | None = None
+    seed: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,6 +310,8 @@ def dedicated_homes(
     DedicatedHomes
     """
     rules = rules or PlanRules()
+    if work_crs is not None:
+        work_crs = check_planning_crs(work_crs)
     n = len(layers.units)
     if layers.dedicated is None or len(layers.dedicated) == 0 or n == 0:
         return DedicatedHomes(areas=None, area_of=np.full(n, -1, dtype=np.int64))
@@ -402,6 +408,8 @@ def build_cells(
     UnitCells
     """
     rules = rules or PlanRules()
+    if work_crs is not None:  # Web Mercator or degrees would give wrong distances and areas
+        work_crs = check_planning_crs(work_crs)
     homes = None
     if rules.dedicated_residents == "residential" and layers.dedicated is not None:
         crs = work_crs if work_crs is not None else working_crs(layers.units)
@@ -980,6 +988,26 @@ def order_records(items: Iterable[Diagnostic]) -> list[Diagnostic]:
     return sorted(items, key=key)
 
 
+def _code_notes(codes: PlanCodes, rules: PlanRules) -> list[Diagnostic]:
+    """Notes on codes made of zeros: no county code given, no communities to number."""
+    notes = []
+    if rules.codes.county_code == "000000":
+        notes.append(
+            Diagnostic(level="plan", code="codes_unset", severity="info", fix="set_county_code")
+        )
+    community = [str(c) for c in codes.community.values() if c]
+    if community and all(c.endswith("000") for c in community):
+        notes.append(
+            Diagnostic(
+                level="plan",
+                code="codes_no_communities",
+                severity="info",
+                fix="give_communities",
+            )
+        )
+    return notes
+
+
 def assemble(
     layers: Layers,
     partition: GridPartition,
@@ -1066,7 +1094,7 @@ def assemble(
     code_of: dict[object, str] = {g: c for g, c in codes.grid.items()}
     homes_rows, homes_records = _dedicated_residents(layers, partition, pieces, codes, rules)
     items = dg.resolve_grids([*partition.records, *micro.records, *records], code_of)
-    table = dg.frame(order_records([*items, *homes_records]))
+    table = dg.frame(order_records([*items, *homes_records, *_code_notes(codes, rules)]))
 
     in_crs = layers.crs
     grids_out = grids[[c for c in GRID_COLUMNS if c in grids.columns] + ["geometry"]].to_crs(in_crs)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -467,6 +468,8 @@ def dissolve(cells: np.ndarray, *, grid_size: float = 0.01, min_hole_m2: float =
         return shapely.Polygon()
     if len(cells) > 1:
         geom = shapely.union_all(cells, grid_size=grid_size)
+        if shapely.get_num_geometries(geom) > 1:
+            geom = _fewest_parts(cells, geom, grid_size=grid_size)
     else:
         geom = shapely.set_precision(cells[0], grid_size)
     parts = []
@@ -478,6 +481,23 @@ def dissolve(cells: np.ndarray, *, grid_size: float = 0.01, min_hole_m2: float =
     if not parts:
         return shapely.Polygon()
     return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
+
+
+def _fewest_parts(cells: np.ndarray, geom: Any, *, grid_size: float) -> Any:
+    """A cascaded union snapped to ``grid_size`` can leave two cells that share metres of
+    edge as two polygons touching at a point (their edge vertices, computed by different
+    cuts, round to different grid nodes), although a pairwise union joins them. Union at a
+    finer grid first and snap the result, or union exactly and snap; keep whichever valid
+    result has the fewest parts. Cells that really are apart stay apart."""
+    best, best_n = geom, shapely.get_num_geometries(geom)
+    for finer in (grid_size / 10, None):
+        cand = shapely.set_precision(shapely.union_all(cells, grid_size=finer), grid_size)
+        n = shapely.get_num_geometries(cand)
+        if n < best_n and shapely.is_valid(cand) and shapely.get_type_id(cand) in (3, 6):
+            best, best_n = cand, n
+        if best_n == 1:
+            break
+    return best
 
 
 def units_tile(geoms: np.ndarray, region_of: np.ndarray, regions: dict) -> bool:

@@ -387,7 +387,15 @@ def _households_problems(
         )
         return problems
     raw = units["households"]
-    is_bool = np.array([isinstance(v, bool | np.bool_) for v in raw.to_numpy()], dtype=bool)
+    # True/False, or the text a file stores them as ("True", "false"): a yes/no column
+    is_bool = np.array(
+        [
+            isinstance(v, bool | np.bool_)
+            or (isinstance(v, str) and v.strip().lower() in ("true", "false"))
+            for v in raw.to_numpy()
+        ],
+        dtype=bool,
+    )
     if is_bool.any():
         # True is an int in Python: a yes/no column renamed to households would plan 1s and 0s
         problems.append(

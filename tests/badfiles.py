@@ -372,7 +372,8 @@ CASES: dict[str, Callable[[Path], BadInput]] = {
     ),
     "csv projected metres read as degrees": _file_case(
         lambda t: csv(t, "metres.csv", points_table(lon=[448000.0] * 3, lat=[4417000.0] * 3)),
-        ("beyond ±180", "GeoPackage"),
+        ("beyond ±180", "p0, p1, p2", "448000"),
+        "--coords-crs",
     ),
     "csv coordinates under unmapped names": _file_case(
         lambda t: csv(t, "cn.csv", points_table().rename(columns={"lon": "东经", "lat": "北纬"})),
@@ -667,6 +668,199 @@ CASES: dict[str, Callable[[Path], BadInput]] = {
         ["staff", str(units_gpkg(tmp)), "--out", str(tmp / "staff.csv")], ("staff.csv", ".xlsx")
     ),
 }
+
+
+def _validate_case(
+    make: Callable[[Path], Path], needles: tuple[str, ...], *extra: str, flag: str | None = None
+) -> Callable[[Path], BadInput]:
+    """``gridplan validate FILE`` on the file ``make`` writes."""
+
+    def build(tmp: Path) -> BadInput:
+        path = make(tmp)
+        return BadInput(["validate", str(path), *extra], needles, flag, untouched=(path,))
+
+    return build
+
+
+def _blank_coordinate(tmp: Path) -> Path:
+    t = points_table(4)
+    t["lon"] = t["lon"].astype(object)
+    t.loc[2, "lon"] = None
+    return csv(tmp, "blank.csv", t)
+
+
+def _text_coordinate(tmp: Path) -> Path:
+    t = points_table(4)
+    t["lat"] = t["lat"].astype(object)
+    t.loc[1, "lat"] = "北纬37度"
+    return csv(tmp, "text.csv", t)
+
+
+def _geojson_input_folder(tmp: Path) -> BadInput:
+    folder = tmp / "geo"
+    folder.mkdir()
+    units = folder / "units.geojson"
+    lattice().to_crs(4326).to_file(units, driver="GeoJSON")
+    return BadInput(
+        ["plan", str(units), "--out", str(tmp / "plan.gpkg"), "--geojson", str(folder)],
+        ("also an input", "units.geojson", "--geojson"),
+        untouched=(units,),
+    )
+
+
+def _reform_case(extra: list[str], needles: tuple[str, ...], flag: str | None = None):
+    def build(tmp: Path) -> BadInput:
+        units = gpkg(tmp, "units.gpkg", {"units": lattice(), "communities": _one_community()})
+        args = [a.format(tmp=tmp) for a in extra]
+        return BadInput(
+            [
+                "reform",
+                str(units),
+                "--communities",
+                f"{units}:communities",
+                "--out",
+                str(tmp / "r.gpkg"),
+                *args,
+            ],
+            needles,
+            flag,
+            untouched=(units,),
+        )
+
+    return build
+
+
+def _staff_config_case(tmp: Path) -> BadInput:
+    plan = units_gpkg(tmp)
+    rules = tmp / "staff.toml"
+    rules.write_text("[staffing]\ncommunity_workers_per_10 = 25\n", encoding="utf-8")
+    return BadInput(
+        ["staff", str(plan), "--config", str(rules), "--out", str(tmp / "staff.xlsx")],
+        ("community_workers_per_10",),
+        "--config",
+        untouched=(plan, rules),
+    )
+
+
+CASES.update(
+    {
+        # --- found by trying issue 15's list again --------------------------------------------
+        "validate csv longitude 512": _validate_case(
+            lambda t: csv(t, "far.csv", points_table(lon=[512.0, LON0, LON0])),
+            ("beyond ±180", "p0", "512"),
+        ),
+        "validate csv swapped lon/lat": _validate_case(
+            _swapped, ("look swapped", "p0"), flag="--columns lat=lon,lon=lat"
+        ),
+        "validate bad --coords-crs": _validate_case(
+            _swapped, ("--coords-crs", "'EPSG:99999999'"), "--coords-crs", "EPSG:99999999"
+        ),
+        "validate malformed --columns": _validate_case(
+            _swapped, ("--columns", "户数"), "--columns", "户数"
+        ),
+        "csv empty coordinate cell": _file_case(
+            _blank_coordinate, ("no usable coordinates", "p2", "lon=empty")
+        ),
+        "csv text coordinate cell": _file_case(
+            _text_coordinate, ("no usable coordinates", "p1", "北纬37度")
+        ),
+        "zip with drive-letter member": _file_case(
+            lambda t: zip_with(t, "drive.zip", {"C:/units.shp": b"x"}),
+            ("outside the archive", "C:/units.shp"),
+        ),
+        "bad --coords-crs": _args_case(["--coords-crs", "mars"], ("--coords-crs", "'mars'")),
+        "degrees with a projected --coords-crs": lambda tmp: BadInput(
+            [
+                "plan",
+                str(csv(tmp, "deg.csv", points_table())),
+                "--coords-crs",
+                "EPSG:4547",
+                "--out",
+                str(tmp / "p.gpkg"),
+            ],
+            ("look like longitude/latitude degrees",),
+        ),
+        "--source-crs on projected units": _args_case(
+            ["--source-crs", "gcj02"], ("gcj02", "projected"), "--source-crs"
+        ),
+        "config is a folder": _args_case(["--config", "{tmp}"], ("is a folder",), "--config"),
+        "config missing and county code bad": _args_case(
+            ["--config", "{tmp}/nowhere.toml", "--county-code", "1401055"],
+            ("nowhere.toml", "'1401055'"),
+            "--county-code",
+        ),
+        "demo seed not a number": lambda tmp: BadInput(
+            ["demo", "--seed", "y", "--out", str(tmp / "o")], ("--seed", "'y'")
+        ),
+        "households without --roster": _args_case(
+            ["--households", "{tmp}/h.csv"], ("--households", "--roster")
+        ),
+        "roster file missing": _args_case(
+            ["--roster", "{tmp}/nowhere.xlsx"], ("nowhere.xlsx", "not found")
+        ),
+        "plan --geojson is a file": _output_case(
+            "plan", lambda t, u: t / "plan.gpkg", ("--geojson", "is a file"), "--geojson", "{units}"
+        ),
+        "plan --geojson folder holds the input": _geojson_input_folder,
+        "plan equivalency not csv": _output_case(
+            "plan",
+            lambda t, u: t / "plan.gpkg",
+            ("eq.txt", ".csv", "--equivalency"),
+            "--equivalency",
+            "{tmp}/eq.txt",
+        ),
+        "plan report not a workbook": _output_case(
+            "plan",
+            lambda t, u: t / "plan.gpkg",
+            ("report.csv", ".xlsx", "--report"),
+            "--report",
+            "{tmp}/report.csv",
+        ),
+        "plan report exists without --force": lambda tmp: _output_case(
+            "plan",
+            lambda t, u: t / "plan.gpkg",
+            ("report.xlsx", "already exists", "--force"),
+            "--report",
+            str(_existing("report.xlsx")(tmp, tmp)),
+        )(tmp),
+        "grids out exists without --force": _output_case(
+            "grids", _existing("old.gpkg"), ("already exists", "--force")
+        ),
+        "grids out is a context layer's file": _output_case(
+            "grids",
+            _existing("streets.gpkg"),
+            ("also an input", "streets.gpkg"),
+            "--streets",
+            "{tmp}/streets.gpkg:streets",
+        ),
+        "reform seed not a number": _reform_case(["--seed", "z"], ("--seed", "'z'")),
+        "reform band reversed": _reform_case(
+            ["--min-households", "3000", "--max-households", "1000"], ("3000", "1000")
+        ),
+        "reform config unknown key": lambda tmp: _reform_case(
+            ["--config", str(_write(tmp / "r.toml", "[reform]\nmin_househods = 3\n"))],
+            ("min_househods",),
+            "--config",
+        )(tmp),
+        "reform community column missing": lambda tmp: BadInput(
+            [
+                "reform",
+                str(units_gpkg(tmp)),
+                "--community-column",
+                "村编码",
+                "--out",
+                str(tmp / "r.gpkg"),
+            ],
+            ("村编码",),
+        ),
+        "staff config unknown key": _staff_config_case,
+    }
+)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def build(case: str, tmp: Path) -> BadInput:

@@ -25,7 +25,7 @@ import gridplan
 from gridplan import appsupport as sup
 from gridplan import diagnostics
 from gridplan.errors import Problem, ValidationError
-from gridplan.i18n import column_label, t, value_label
+from gridplan.i18n import column_label, sheet_label, t, value_label
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 
@@ -42,7 +42,8 @@ def _ok(at: AppTest) -> None:
 
 
 def _metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    """The plan's four headline figures (grid details below reuse some labels in English)."""
+    return {m.label: m.value for m in at.metric[:4]}
 
 
 def _texts(at: AppTest) -> str:
@@ -93,7 +94,11 @@ def test_invalid_rules_are_reported() -> None:
     at.button(key="run").click().run()
     _ok(at)
     assert at.error and t("rules_invalid", "zh") in at.error[0].value
-    assert "max_households" in at.dataframe[0].value.to_string()
+    # named by the sidebar's widgets, in Chinese, with the figures given
+    message = at.dataframe[0].value[column_label("message", "zh")].iat[0]
+    assert t("grid_min", "zh") in message and t("grid_max", "zh") in message
+    assert "600" in message and "500" in message
+    assert not re.search(r"[A-Za-z]", message), message
 
 
 def test_language_switch() -> None:
@@ -167,9 +172,15 @@ def test_reform_tab_compares_old_and_new_communities() -> None:
     at.toggle(key="rf_run").set_value(True).run()
     _ok(at)
     assert not at.error
-    counts = next(d.value for d in at.dataframe if "metric" in d.value.columns)
-    row = counts.set_index("metric")
-    assert row.loc["households", "before"] == row.loc["households", "after"] == 34_819
+    metric, before, after = (column_label(c, "zh") for c in ("metric", "before", "after"))
+    counts = next(d.value for d in at.dataframe if metric in d.value.columns)
+    row = counts.set_index(metric)
+    households = value_label("metric", "households", "zh")
+    assert row.loc[households, before] == row.loc[households, after] == 34_819
+    # metrics, headers and the communities table in Chinese
+    assert not any(re.search(r"[A-Za-z]", str(m)) for m in counts[metric])
+    table = next(d.value for d in at.dataframe if column_label("previous_code", "zh") in d.value)
+    assert column_label("in_bounds", "zh") in table.columns
 
 
 def test_upload_flow_with_column_mapping() -> None:
@@ -183,12 +194,20 @@ def test_upload_flow_with_column_mapping() -> None:
     )
     at.run()
     _ok(at)
-    # without the mapping, 户数 is not households: the validation report says so
+    # an upload alone plans nothing: the planner presses "run"
+    assert not at.metric and t("press_run", "zh", run=t("run_plan", "zh")) in at.info[0].value
+    at.button(key="run").click().run()
+    _ok(at)
+    # without the mapping, 户数 is not households: the validation report says so, naming the
+    # mapping box in Chinese
     assert at.error and t("validation_failed", "zh", n=1)[:6] in at.error[0].value
     report = at.dataframe[0].value
-    assert "households" in report.to_string()
+    assert value_label("check", "missing_households", "zh") in report.to_string()
 
     at.text_area(key="columns").set_value("户数 = households").run()
+    _ok(at)
+    assert not at.metric  # a changed mapping waits for "run" too
+    at.button(key="run").click().run()
     _ok(at)
     assert not at.error
     metrics = _metrics(at)
@@ -408,7 +427,9 @@ def test_chinese_app_shows_diagnostics_in_chinese() -> None:
     # back to machine names to read the row's ids
     names = {column_label(c, "zh"): c for c in diagnostics.COLUMNS}
     rows = full.rename(columns=names).to_dict("records")
-    assert {r["level"] for r in rows} <= {value_label("level", v, "zh") for v in ("grid", "unit")}
+    # "plan": the note that codes start with 000000 (the sample has no county code)
+    levels = {value_label("level", v, "zh") for v in ("grid", "unit", "plan")}
+    assert {r["level"] for r in rows} <= levels
     for row in rows:
         for col in ("message", "fix"):
             assert not _latin_left(row, str(row[col])), (row["code"], row[col])
@@ -465,16 +486,66 @@ def test_downloads_write_diagnostics_in_the_app_language(tight_plan, tmp_path) -
     assert len(diagnostics.records(layer)) == len(tight_plan.diagnostics)
     xlsx = tmp_path / "report.xlsx"
     xlsx.write_bytes(sup.export_bytes(tight_plan, "report_xlsx", lang="en"))
-    sheet = pd.read_excel(xlsx, sheet_name="diagnostics")
-    assert not sheet["message"].str.contains(r"[\u4e00-\u9fff]").any()
-    assert sheet["fix"].str.contains(t("grid_min", "en")).any()
+    sheet = pd.read_excel(xlsx, sheet_name=sheet_label("diagnostics", "en"))
+    assert not sheet[column_label("message", "en")].str.contains(r"[\u4e00-\u9fff]").any()
+    assert sheet[column_label("fix", "en")].str.contains(t("grid_min", "en")).any()
+
+
+def test_chinese_workbook_has_chinese_sheets_and_headers(tight_plan, tmp_path) -> None:
+    xlsx = tmp_path / "report.xlsx"
+    xlsx.write_bytes(sup.export_bytes(tight_plan, "report_xlsx", lang="zh"))
+    sheets = pd.read_excel(xlsx, sheet_name=None)
+    assert sheet_label("grids", "zh") in sheets and sheet_label("totals", "zh") in sheets
+    for name, sheet in sheets.items():
+        assert not re.search(r"[A-Za-z]", name), name
+        for header in sheet.columns:
+            assert re.search(r"[\u4e00-\u9fff]", str(header)), (name, header)
+    grids = sheets[sheet_label("grids", "zh")]
+    kinds = set(grids[column_label("kind", "zh")])
+    assert kinds <= {value_label("kind", k, "zh") for k in ("residential", "dedicated")}
+    # residents are whole people in the workbook
+    residents = grids[column_label("residents", "zh")]
+    assert (residents == residents.round()).all()
+    # every grid's households are there
+    assert grids[column_label("households", "zh")].sum() == 1440
+
+
+def test_share_text_never_rounds_up_to_full() -> None:
+    assert sup.share_text(0.997) == "99.7%"
+    assert sup.share_text(0.9999) == "99.9%"
+    assert sup.share_text(1.0) == "100%"
+    assert sup.share_text(0.976744) == "97.6%"
+    assert sup.share_text(float("nan")) == "–"
+
+
+def test_problems_in_chinese_name_no_server_paths() -> None:
+    exc = ValidationError(
+        [
+            Problem(
+                "units",
+                "not_a_file",
+                "cannot read '/tmp/gridplan-abc123/units/楼栋.gpkg' (pyogrio DataSourceError: x)",
+            ),
+            Problem("units", "invalid_geometry", "ids 4 are invalid; pass fix_invalid=True"),
+            Problem("dedicated", "some_new_check", "something in English"),
+        ]
+    )
+    zh = sup.problems_table(exc, "zh")
+    for message in zh["message"]:
+        assert "/tmp" not in message and "fix_invalid" not in message
+    assert t("fix_invalid", "zh") in zh["message"].iat[1]
+    assert zh["layer"].iat[0] == value_label("layer", "units", "zh")
+    assert not re.search(r"[A-Za-z]", zh["message"].iat[1])
+    en = sup.problems_table(exc, "en")
+    assert "/tmp" not in en["message"].iat[0] and "楼栋.gpkg" in en["message"].iat[0]
+    assert "pyogrio" not in en["message"].iat[0]
 
 
 def test_diagnostics_view_labels_headers_and_values(tight_plan) -> None:
     view = sup.diagnostics_view(tight_plan.diagnostics, "zh", columns=["level", "message"])
     assert list(view.columns) == [column_label("level", "zh"), column_label("message", "zh")]
     assert set(view[column_label("level", "zh")]) <= {
-        value_label("level", v, "zh") for v in ("grid", "unit", "microgrid")
+        value_label("level", v, "zh") for v in ("grid", "unit", "microgrid", "plan")
     }
 
 
@@ -488,3 +559,149 @@ def test_validation_advice_names_the_checkbox() -> None:
     )
     message = sup.problems_table(exc)["message"].iat[0]
     assert t("fix_invalid", "en") in message and "fix_invalid=True" not in message
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 19 items 1, 4, 5: state that survives, Chinese throughout, true figures
+# ---------------------------------------------------------------------------------------------
+
+
+def _upload_units(at: AppTest) -> None:
+    at.radio(key="source").set_value("upload").run()
+    at.file_uploader(key="up_units").set_value(
+        ("units.geojson", _lattice_geojson(), "application/geo+json")
+    )
+    at.text_area(key="columns").set_value("户数 = households")
+    at.button(key="run").click().run()
+    _ok(at)
+
+
+def test_uploads_and_mapping_survive_source_and_language_switch() -> None:
+    at = _start()
+    _upload_units(at)
+    uploaded = _metrics(at)
+    assert uploaded[t("households_total", "zh")] == f"{36 * 40:,}"
+
+    at.radio(key="source").set_value("sample").run()
+    _ok(at)
+    assert _metrics(at)[t("households_total", "zh")] == "34,819"
+    at.radio(key="source").set_value("upload").run()
+    _ok(at)
+    # the file and the mapping are still there: the same plan, no need to upload again
+    assert at.text_area(key="columns").value == "户数 = households"
+    assert any(t("upload_kept", "zh", name="units.geojson") == c.value for c in at.caption)
+    assert _metrics(at) == uploaded
+
+    # a language switch keeps the data source, the upload and the plan
+    at.toggle(key="lang_en").set_value(True).run()
+    _ok(at)
+    assert at.radio(key="source").value == "upload"
+    assert _metrics(at)[t("households_total", "en")] == f"{36 * 40:,}"
+    at.toggle(key="lang_en").set_value(False).run()
+    _ok(at)
+    assert _metrics(at) == uploaded
+
+    # removing the kept file leaves nothing to plan
+    at.button(key="drop_units").click().run()
+    _ok(at)
+    assert at.info and t("need_units", "zh") in at.info[0].value
+
+
+def test_language_switch_keeps_basemap_rules_and_source() -> None:
+    at = _start()
+    at.selectbox(key="basemap").set_value("none").run()
+    at.number_input(key="r_gmax").set_value(450)
+    at.button(key="run").click().run()
+    _ok(at)
+    grids = _metrics(at)[t("grid_count", "zh")]
+    for english in (True, False, True, False):
+        at.toggle(key="lang_en").set_value(english).run()
+        _ok(at)
+        assert at.selectbox(key="basemap").value == "none"
+        assert at.number_input(key="r_gmax").value == 450
+        assert at.radio(key="source").value == "sample"
+        lang = "en" if english else "zh"
+        assert _metrics(at)[t("grid_count", lang)] == grids
+    # the subtitle gives the rules in force
+    assert t("app_caption_rules", "zh", glo=300, ghi=450, mlo=30, mhi=50) in _texts(at)
+
+
+#: words that may appear in the Chinese UI: formats, coordinate systems, data sources, names
+_ALLOWED_LATIN = re.compile(
+    r"GeoPackage|GeoJSON|RFC|CSV|XLSX|Excel|Shapefile|zip|OpenStreetMap|WGS|GCJ|BD|GPS|CDN|"
+    r"English|HDB|URA|SLA|tk|MB|PDF|KML|GBK|CGCS|OSM|Leaflet|[0-9A-Z]{1,3}\b"
+)
+
+
+def _latin_words(text: str) -> list[str]:
+    text = re.sub(r"\b[A-Za-z_]*\d[\w-]*", "", text)  # ids and codes from the data (QTSZ01)
+    return [w for w in re.findall(r"[A-Za-z][A-Za-z_]+", _ALLOWED_LATIN.sub("", text))]
+
+
+def test_chinese_ui_shows_no_english() -> None:
+    at = _start()
+    at.toggle(key="rf_run").set_value(True).run()
+    _ok(at)
+    shown = [
+        *(e.value for e in [*at.markdown, *at.caption, *at.subheader, *at.title, *at.info]),
+        *(m.label for m in at.metric),
+        *(str(m.value) for m in at.metric),
+        *(tab.label for tab in at.tabs),
+        *(w.label for w in [*at.selectbox, *at.number_input, *at.text_input, *at.toggle]),
+        *(str(o) for w in at.selectbox if w.key != "grid" for o in w.options),
+        *(b.label for b in at.button),
+        *(e.label for e in at.expander),
+    ]
+    leaks = {s: _latin_words(s) for s in shown if _latin_words(str(s))}
+    assert not leaks, leaks
+    for frame in at.dataframe:
+        for header in frame.value.columns:
+            assert re.search(r"[\u4e00-\u9fff]", str(header)), header
+    # shares are cut, not rounded up; residents are whole people
+    summary = next(
+        d.value for d in at.dataframe if column_label("in_band_share", "zh") in d.value.columns
+    )
+    share = summary[column_label("in_band_share", "zh")].iat[0]
+    assert share == sup.share_text(0.976744) == "97.6%"
+    assert _metrics(at)[t("in_band_share", "zh")] == "97.6%"
+    residents = summary[column_label("residents", "zh")].iat[0]
+    assert float(residents) == round(float(residents))
+
+
+def test_extra_layers_wait_for_run_and_capacity_is_checked_up_front() -> None:
+    at = _start()
+    _upload_units(at)
+    planned = _metrics(at)
+    assert planned[t("households_total", "zh")] == f"{36 * 40:,}"
+    # a second layer does not re-plan by itself
+    barrier = gpd.GeoDataFrame(
+        {"name": ["河"]},
+        geometry=gpd.GeoSeries.from_wkt(["LINESTRING (0 -10, 0 1000)"], crs=3857),
+    ).to_crs(4326)
+    at.file_uploader(key="up_barriers").set_value(
+        ("river.geojson", barrier.to_json().encode(), "application/geo+json")
+    )
+    at.run()
+    _ok(at)
+    assert not at.metric and t("press_run", "zh", run=t("run_plan", "zh")) in at.info[0].value
+    at.button(key="run").click().run()
+    _ok(at)
+    assert _metrics(at)[t("households_total", "zh")] == f"{36 * 40:,}"
+
+    # an island's worth of households in one community: refused at once, in Chinese, saying
+    # what to upload
+    big = make_lattice_units(6, 6, households=20_000).to_crs(4326).to_json().encode()
+    at.file_uploader(key="up_units").set_value(("island.geojson", big, "application/geo+json"))
+    at.text_area(key="columns").set_value("")
+    at.button(key="run").click().run()
+    _ok(at)
+    assert at.error
+    table = at.dataframe[0].value
+    message = table[column_label("message", "zh")].iat[0]
+    assert message == t(
+        "problem_zh",
+        "zh",
+        layer=value_label("layer", "communities", "zh"),
+        what=value_label("check", "community_capacity", "zh"),
+    )
+    assert t("role_streets", "zh")[:2] in message or "社区边界" in message

@@ -178,3 +178,35 @@ def test_sample_plan_in_chromium(app_url: str) -> None:
             assert 103.6 < lon < 104.1 and 1.2 < lat < 1.5  # Queenstown, WGS84 lon/lat
         finally:
             browser.close()
+
+
+def _browser(pw):  # type: ignore[no-untyped-def]
+    return pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+def test_upload_widgets_speak_chinese(app_url: str) -> None:
+    """Streamlit's own "Upload" button and "200MB per file" line are drawn in Chinese."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            page.goto(app_url, wait_until="domcontentloaded")
+            page.get_by_text("网格详情").first.wait_for(timeout=PLAN_MS)
+            page.get_by_text("上传我的数据").click()
+            zone = page.locator('[data-testid="stFileUploaderDropzone"]').first
+            zone.wait_for(timeout=30_000)
+            shown = zone.evaluate(
+                """z => [...z.querySelectorAll(
+                      'button p, [data-testid=stFileUploaderDropzoneInstructions] span')]
+                   .map(e => ({size: getComputedStyle(e).fontSize,
+                               after: getComputedStyle(e, '::after').content}))"""
+            )
+            assert len(shown) == 2, shown
+            assert all(s["size"] == "0px" for s in shown), shown  # English text hidden
+            assert "选择文件" in shown[0]["after"] and "200 MB" in shown[1]["after"], shown
+            page.screenshot(path=str(ARTIFACTS / "upload_zh.png"))
+        finally:
+            browser.close()

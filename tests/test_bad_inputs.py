@@ -239,6 +239,38 @@ FILE_CASES: list[tuple[str, Callable[[Path], Path], dict[str, Any], tuple[str, .
         ("is not WKT", "geometry"),
     ),
     ("xlsx title row above header", _xlsx_title_row, {}, ("header row seems to be row 2",)),
+    (
+        "csv empty coordinate cell",
+        lambda t: _csv(t, "e.csv", pd.DataFrame({"lon": [112.5, None], "lat": [37.8, 37.9]})),
+        {},
+        ("no usable coordinates", "rows 3", "lon=empty"),
+    ),
+    (
+        "csv text coordinate cell",
+        lambda t: _csv(
+            t,
+            "x.csv",
+            pd.DataFrame({"unit_id": ["a", "b"], "lon": [112.5, "东经"], "lat": [37.8] * 2}),
+        ),
+        {},
+        ("no usable coordinates", "ids b", "'东经'"),
+    ),
+    (
+        "renaming onto an existing column as read",
+        lambda t: _csv(
+            t,
+            "r.csv",
+            pd.DataFrame({"lon": [112.5], "lat": [37.8], "户数": [3], "households": [3]}),
+        ),
+        {"columns": {"户数": "households"}},
+        ("two columns named households", "`columns`"),
+    ),
+    (
+        "csv coordinates mapped onto each other",
+        lambda t: _csv(t, "m.csv", pd.DataFrame({"东经": [112.5], "北纬": [37.8]})),
+        {"columns": {"东经": "lon", "北纬": "lon"}},
+        ("two columns named lon",),
+    ),
     ("xlsx merged header cells", _xlsx_merged_header, {}, ("unmerge",)),
 ]
 
@@ -514,6 +546,11 @@ LAYER_CASES: list[tuple[str, Callable[[], dict[str, Any]], tuple[str, ...]]] = [
         ("population", "u0"),
     ),
     (
+        "source_crs on a projected layer",
+        lambda: {"units": units(), "source_crs": "gcj02"},
+        ("converting from gcj02", "projected", "drop source_crs"),
+    ),
+    (
         "population plan without population",
         lambda: {"units": units(), "balance": "population"},
         ("`population` column",),
@@ -671,6 +708,64 @@ RULE_CASES: list[tuple[str, Callable[[], Any], tuple[str, ...]]] = [
     ("seed True", lambda: check_plan_arguments(seed=True), ("`seed`", "True")),
     ("seed negative", lambda: check_plan_arguments(seed=-1), ("`seed`", "-1")),
     ("engine unknown", lambda: check_plan_arguments(engine="gpu"), ("`engine`", "'gpu'", "'dask'")),
+    (
+        "columns not a mapping",
+        lambda: check_plan_arguments(columns="户数=households"),
+        ("`columns`", "'户数=households'", "{'户数': 'households'}"),
+    ),
+    (
+        "columns to a number",
+        lambda: check_plan_arguments(columns={"户数": 3}),
+        ("`columns`", "{'户数': 3}"),
+    ),
+    (
+        "source_crs unknown",
+        lambda: check_plan_arguments(source_crs="baidu"),
+        ("`source_crs`", "'baidu'", "'bd09'"),
+    ),
+    ("locks not a mapping", lambda: check_plan_arguments(locks="A"), ("`locks`", "'A'")),
+    ("progress not callable", lambda: check_plan_arguments(progress=5), ("`progress`", "5")),
+    (
+        "micro band above the grid band",
+        lambda: PlanRules(microgrid=MicroGridRules(min_households=400, max_households=600)),
+        ("[microgrid] band 400-600", "300..399"),
+    ),
+    (
+        "plan with columns not a mapping",
+        lambda: gridplan.plan(units(), columns="户数=households"),
+        ("`columns`",),
+    ),
+    (
+        "prepare_layers with an unknown source_crs",
+        lambda: gridplan.prepare_layers(units(), source_crs="gaode"),
+        ("`source_crs`", "'gaode'"),
+    ),
+    (
+        "redivide rules abc",
+        lambda: gridplan.redivide(
+            units(),
+            communities=gpd.GeoDataFrame(
+                {"community_id": ["c"]}, geometry=[box(X0, Y0, X0 + 400, Y0 + 100)], crs=32649
+            ),
+            rules="abc",
+        ),
+        ("`rules`", "'abc'", "ReformRules"),
+    ),
+    (
+        "cells in Web Mercator",
+        lambda: gridplan.stages.build_cells(gridplan.prepare_layers(units()), work_crs=3857),
+        ("`work_crs`", "EPSG:3857", "1/cos(latitude)"),
+    ),
+    (
+        "cells in degrees",
+        lambda: gridplan.stages.dedicated_homes(gridplan.prepare_layers(units()), work_crs=4326),
+        ("`work_crs`", "EPSG:4326", "degrees"),
+    ),
+    (
+        "plan with locks not a mapping",
+        lambda: gridplan.plan(units(), locks="A"),
+        ("`locks`",),
+    ),
     (
         "plan rules for grid rules",
         lambda: check_plan_arguments(rules=PlanRules(), expected=GridRules),
@@ -928,3 +1023,42 @@ def test_overlapping_communities_or_streets_name_both_ids_and_the_area(role):
         "a and b (10,000 m²)",
         f"Clip the {role}",
     )
+
+
+@pytest.fixture(scope="module")
+def small_plan() -> gridplan.Plan:
+    return gridplan.plan(units(8, households=60))
+
+
+@pytest.mark.parametrize(
+    ("name", "write"),
+    [
+        ("equivalency.csv", lambda plan, p: gridplan.export.write_equivalency(plan, p)),
+        ("report.xlsx", lambda plan, p: gridplan.export.write_report_xlsx(plan, p)),
+        ("plan.gpkg", lambda plan, p: gridplan.export.write_geopackage(plan, p)),
+        ("grids.geojson", lambda plan, p: gridplan.export.write_geojson(plan, p.parent)),
+        ("grids.csv", lambda plan, p: write_layer(plan.grids, p)),
+        ("grids.zip", lambda plan, p: write_layer(plan.grids, p)),
+    ],
+)
+def test_every_writer_leaves_the_old_file_when_interrupted(
+    small_plan, tmp_path, monkeypatch, name, write
+):
+    """Each output is written to a temporary file and renamed: a run stopped before the
+    rename leaves the earlier file byte for byte, and no temporary file behind."""
+    import gridplan.io as gio
+
+    path = tmp_path / name
+    path.write_bytes(b"an earlier result")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gio.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write(small_plan, path)
+    assert path.read_bytes() == b"an earlier result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    monkeypatch.undo()
+    write(small_plan, path)  # and without the interruption the file is replaced
+    assert path.read_bytes() != b"an earlier result"

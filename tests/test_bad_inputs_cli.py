@@ -38,27 +38,7 @@ def _digest(path: Path) -> str:
 
 #: cases the CLI does not handle yet (issue 15): expected to fail until fixed, strictly, so a
 #: fix shows up as an unexpected pass and the case must then leave this list
-NOT_YET = {
-    "config not toml",
-    "config unknown key",
-    "county code five digits",
-    "county code letters",
-    "config households as text",
-    "config micro band above grid band",
-    "config min above max",
-    "config min nan",
-    "plan equivalency is the input",
-    "reform out is the units file",
-    "plan report is the input",
-    "renaming onto an existing column",
-    "seed not a number",
-    "staff out exists without --force",
-    "staff out is the plan",
-    "staff out is the roster",
-    "staff out not a workbook",
-    "true/false households",
-    "reform out exists without --force",
-}
+NOT_YET: set[str] = set()
 
 
 @pytest.mark.parametrize(
@@ -95,7 +75,6 @@ def test_the_corpus_is_large():
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15: not built yet")
 def test_columns_name_the_coordinate_columns_of_a_table(tmp_path, capsys):
     table = points_table(20).rename(columns={"lon": "东经", "lat": "北纬", "households": "户数"})
     table.to_csv(tmp_path / "cn.csv", index=False)
@@ -116,7 +95,6 @@ def test_columns_name_the_coordinate_columns_of_a_table(tmp_path, capsys):
     assert len(units) == 20 and int(units["households"].sum()) == 20 * 40
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15: not built yet")
 def test_swapped_coordinates_fixed_by_the_named_mapping(tmp_path, capsys):
     t = points_table(20)
     t.assign(lon=t["lat"], lat=t["lon"]).to_csv(tmp_path / "s.csv", index=False)
@@ -136,7 +114,6 @@ def test_swapped_coordinates_fixed_by_the_named_mapping(tmp_path, capsys):
     assert units.geometry.x.between(112, 113).all() and units.geometry.y.between(37, 38).all()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15: not built yet")
 def test_validate_fix_invalid_repairs_what_plan_would(tmp_path, capsys):
     path = units_gpkg(tmp_path, invalid_bowtie())
     code, output = run(["validate", str(path), "--as", "units"], capsys)
@@ -155,7 +132,6 @@ def test_force_overwrites_an_output_that_is_not_an_input(tmp_path, capsys):
     assert {"units", "grids"} <= {n for n, _ in pyogrio.list_layers(out)}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15: not built yet")
 def test_codes_of_zeros_are_explained(tmp_path, capsys):
     units = units_gpkg(tmp_path, lattice(8, households=60))
     out = tmp_path / "plan.gpkg"

@@ -343,9 +343,60 @@ def test_grids_command_writes_diagnostics_in_the_language_asked_for(tmp_path):
     result = runner.invoke(app, [*args, "--lang", "en", "--out", str(out)])
     assert result.exit_code == 0, result.output
     diags = pyogrio.read_dataframe(out, layer="diagnostics")
+    # Queenstown has no GB/T 2260 county code: its codes start with 000000, which a note says
+    assert diags.loc[diags["code"] == "codes_unset", "fix"].str.contains("--county-code").all()
+    diags = diags[diags["code"] != "codes_unset"]
     assert len(diags) >= 1 and diags["code"].str.startswith("out_of_band").all()
     assert diags["message"].str.contains("households").all()
     assert diags["fix"].str.contains("--config").all()
     assert not diags["message"].str.contains(r"\bG\d{5}\b").any()
     bad = runner.invoke(app, [*args, "--lang", "fr", "--out", str(tmp_path / "x.gpkg")])
     assert bad.exit_code != 0 and "--lang" in bad.output
+
+
+@pytest.fixture(scope="module")
+def two_streets(tmp_path_factory) -> Path:
+    """Queenstown with its subzones in two streets, as one GeoPackage."""
+    src = tmp_path_factory.mktemp("streets") / "qt_two_streets.gpkg"
+    comm = gpd.read_file(QT, layer="communities")
+    ids = sorted(comm["community_id"])
+    street = {c: f"QT-{i % 2}" for i, c in enumerate(ids)}
+    units = gpd.read_file(QT, layer="units")
+    units["street_id"] = units["community_id"].map(street)
+    comm["street_id"] = comm["community_id"].map(street)
+    units.to_file(src, layer="units")
+    comm.to_file(src, layer="communities")
+    gpd.read_file(QT, layer="barriers").to_file(src, layer="barriers")
+    return src
+
+
+def test_plan_workers_gives_the_same_files(two_streets, tmp_path):
+    outs = {}
+    for n in (1, 2):
+        out = tmp_path / f"w{n}.gpkg"
+        args = ["plan", str(two_streets), "--communities", f"{two_streets}:communities"]
+        args += ["--barriers", f"{two_streets}:barriers", "--out", str(out), "--workers", str(n)]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        outs[n] = out
+    for layer in ("grids", "microgrids", "units"):
+        one = gpd.read_file(outs[1], layer=layer)
+        two = gpd.read_file(outs[2], layer=layer)
+        assert len(one) > 2
+        assert one.equals(two), layer
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--workers", "0"], "--workers must be a whole number >= 1, got 0"),
+        (["--workers", "2", "--engine", "dask"], "drop --workers or use --engine single"),
+    ],
+)
+def test_a_bad_worker_count_is_refused_before_reading(extra, words, tmp_path):
+    # refused before anything is read or written
+    out = tmp_path / "x.gpkg"
+    result = runner.invoke(app, ["plan", str(QT), "--out", str(out), *extra])
+    assert result.exit_code == 1, result.output
+    assert words in result.output
+    assert "Traceback" not in result.output and not out.exists()

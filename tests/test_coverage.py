@@ -263,3 +263,35 @@ def test_units_outside_every_block_are_covered_too():
     area = study_area(units.geometry.to_numpy(), roads=roads.geometry.to_numpy())
     assert shapely.contains(area, box(X0 + 1, Y0 + 1, X0 + size - 1, Y0 + size - 1))
     _assert_tiles(res.grids, area)
+
+
+def test_queenstown_grids_and_microgrids_are_single_polygons():
+    src = DATA / "singapore_queenstown.gpkg"
+    layers = {k: gpd.read_file(src, layer=k) for k in ("units", "communities", "streets")}
+    plan = gridplan.plan(
+        layers["units"],
+        communities=layers["communities"],
+        streets=layers["streets"],
+        barriers=gpd.read_file(src, layer="barriers"),
+    )
+    for frame in (plan.grids, plan.microgrids):
+        kinds = frame.geom_type.value_counts().to_dict()
+        assert kinds == {"Polygon": len(frame)}, kinds
+
+
+def test_estates_either_side_of_an_empty_block_make_one_grid():
+    # two estates of 150 households in the blocks either side of an empty one (a park):
+    # neither reaches the band alone, together they are one grid of 300
+    roads, _ = street_lattice(np.random.default_rng(0), n=3, step=100, missing=0.0)
+    xs = [80, 85, 90, 95, 90, 205, 210, 215, 220, 210]
+    ys = [40, 50, 60, 50, 30, 40, 50, 60, 50, 30]
+    units = gpd.GeoDataFrame(
+        {"unit_id": [f"u{i}" for i in range(10)], "households": [30] * 10},
+        geometry=[Point(X0 + x, Y0 + y) for x, y in zip(xs, ys, strict=True)],
+        crs=CRS,
+    )
+    area = study_area(units.geometry.to_numpy(), roads=roads.geometry.to_numpy())
+    assert area.covers(Point(X0 + 150, Y0 + 50))  # the park between them
+    res = _grids(units, roads=roads)
+    assert res.grids["households"].tolist() == [300]
+    assert res.units["grid_id"].nunique() == 1

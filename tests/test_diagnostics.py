@@ -28,6 +28,8 @@ REFORM = {"lo": 1000, "hi": 3000, "noun": "households"}
 #: one record per case, with the fields and params its emitter passes (partition/grids.py,
 #: microgrids.py, reform/, staffing/, distributed.py), grid ids already resolved to codes
 SAMPLES: list[Diagnostic] = [
+    Diagnostic(level="plan", code="codes_unset", severity="info", fix="set_county_code"),
+    Diagnostic(level="plan", code="codes_no_communities", severity="info", fix="give_communities"),
     Diagnostic(
         level="grid",
         code="infeasible_piece_small",

@@ -190,11 +190,12 @@ def test_xlsx_explicit_x_y(tmp_path):
     assert (gdf.geometry.x.iloc[0], gdf.geometry.y.iloc[0]) == (112.5, 37.8)
 
 
-def test_rows_without_coordinates_get_no_geometry(tmp_path):
+def test_rows_without_coordinates_are_named(tmp_path):
+    """A row without a place would be lost: it is refused, naming its line and cells."""
     path = tmp_path / "t.csv"
     pd.DataFrame({"lon": [112.5, np.nan], "lat": [37.8, 37.9]}).to_csv(path, index=False)
-    gdf = read_layer(path)
-    assert gdf.geometry.isna().tolist() == [False, True]
+    with pytest.raises(ValidationError, match=r"rows 3: lon=empty, lat=37.9"):
+        read_layer(path)
 
 
 @pytest.mark.parametrize(

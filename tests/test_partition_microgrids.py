@@ -159,3 +159,47 @@ def test_dissolve_groups_matches_dissolving_each_micro_grid():
     got = mg._dissolve_groups(cells, micro_of, n_m)
     expected = [dissolve(cells[micro_of == m]) for m in range(n_m)]
     assert [shapely.to_wkb(g) for g in got] == [shapely.to_wkb(g) for g in expected]
+
+
+def test_grids_sliced_finer_together_get_the_micro_grids_they_get_alone(monkeypatch):
+    """The finer slicing of grids whose coarse slices admit no in-band split is done for all
+    such grids at once; each grid's micro-grids must still be its own, as when it is the
+    only grid planned."""
+    from pathlib import Path
+
+    import gridplan
+    from gridplan.stages import build_cells, plan_grids, prepare
+
+    src = Path(__file__).resolve().parents[1] / "data" / "singapore_queenstown.gpkg"
+    rules = gridplan.PlanRules()
+    layers = prepare(
+        gpd.read_file(src, layer="units"),
+        communities=gpd.read_file(src, layer="communities"),
+        rules=rules,
+    )
+    gp = plan_grids(build_cells(layers, rules=rules), rules=rules, seed=2)
+    calls: list[list[str]] = []
+    real = mg._slice_parts
+
+    def spy(p, *args, **kwargs):
+        if kwargs.get("per_slice") is not None:
+            calls.append(sorted(set(p["grid_id"])))
+        return real(p, *args, **kwargs)
+
+    monkeypatch.setattr(mg, "_slice_parts", spy)
+    whole = mg.partition_microgrids(gp.parts, gp.grids, gp.units, rules=rules.microgrid, seed=2)
+    assert calls and len(calls[0]) > 1  # several grids sliced finer in one call
+    others = sorted(set(whole.microgrids["grid_id"]) - set(calls[0]))
+    for gid in [*calls[0][:3], others[0]]:
+        alone = mg.partition_microgrids(
+            gp.parts[gp.parts["grid_id"] == gid],
+            gp.grids[gp.grids["grid_id"] == gid],
+            gp.units,
+            rules=rules.microgrid,
+            seed=2,
+        )
+        mine = whole.microgrids[whole.microgrids["grid_id"] == gid]
+        assert sorted(alone.microgrids["households"]) == sorted(mine["households"])
+        a = sorted(shapely.to_wkb(alone.microgrids.geometry.to_numpy()))
+        b = sorted(shapely.to_wkb(mine.geometry.to_numpy()))
+        assert a == b

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pypdfium2 as pdfium
 import pytest
 
@@ -77,3 +78,30 @@ def test_cli_print_refuses_to_overwrite(plan_file, tmp_path):
     assert result.exit_code == 1
     assert "--force" in result.output and "Traceback" not in result.output
     assert (tmp_path / "boards.pdf").read_bytes() == b"keep"
+
+
+@pytest.mark.slow
+def test_dedicated_categories_print_in_words_on_chinese_boards(tmp_path):
+    from gridplan.export import write_geopackage
+    from gridplan.i18n import value_label
+    from gridplan.pipeline import plan
+
+    src = REPO / "data" / "taiyuan.gpkg"
+    layers = {n: gpd.read_file(src, layer=n) for n in ("units", "dedicated", "barriers")}
+    ded = layers["dedicated"]
+    # two parks and a market, so the community prints few boards
+    layers["dedicated"] = pd.concat(
+        [ded[ded["category"] == "park"].head(2), ded[ded["category"] == "market"].head(1)]
+    )
+    result = plan(layers.pop("units"), **layers)
+    path = write_geopackage(result, tmp_path / "plan.gpkg")
+    ded = result.grids[result.grids["kind"] == "dedicated"]
+    park = ded[ded["category"] == "park"]
+    assert len(park), "the sample has park grids"
+    community = str(park["community_code"].iloc[0])
+    r = print_plan(path, out=tmp_path / "zh", community=community, paper="A4")
+    text = _text(r.boards)
+    assert value_label("category", "park", "zh") in text  # 公园
+    assert "park" not in text and "business" not in text and "market" not in text
+    en = print_plan(path, out=tmp_path / "en", community=community, lang="en", paper="A4")
+    assert "park" in _text(en.boards)

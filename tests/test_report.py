@@ -181,3 +181,54 @@ def test_a_plan_without_microgrids():
     report = plan_report(grids.drop(columns="n_microgrids"), micro.iloc[:0], rules=RULES)
     assert report["grids"]["n_microgrids"].eq(0).all()
     assert np.isnan(report["totals"].loc[0, "microgrids_in_band_share"])
+
+
+def test_rollups_equal_each_group_summed_on_its_own():
+    """The grouped rollup gives, to the last digit, what each community's grids and
+    micro-grids give on their own (including a community of only a dedicated grid and a grid
+    without micro-grids)."""
+    from gridplan.report import _grid_table, _microgrid_table, _rollup
+
+    rng = np.random.default_rng(4)
+    n = 300
+    kind = np.where(rng.random(n) < 0.1, "dedicated", "residential")
+    comm = rng.integers(0, 40, n).astype(str)
+    comm[:1], kind[:1] = "only-dedicated", "dedicated"
+    grids = gpd.GeoDataFrame(
+        {
+            "grid_code": [f"G{i:04d}" for i in range(n)],
+            "community_code": comm,
+            "community_id": comm,
+            "street_id": [f"S{len(c) % 3}{c[:1]}" for c in comm],
+            "kind": kind,
+            "households": rng.integers(200, 600, n),
+            "population": np.where(rng.random(n) < 0.5, np.nan, rng.random(n) * 1500),
+            "population_estimated": rng.random(n) < 0.5,
+            "in_band": rng.random(n) < 0.8,
+            "compactness": np.where(rng.random(n) < 0.05, np.nan, rng.random(n)),
+        },
+        geometry=[box(0, 0, 1, 1)] * n,
+        crs="EPSG:32649",
+    )
+    m = 3000
+    micro = pd.DataFrame(
+        {
+            "microgrid_code": [f"M{i:05d}" for i in range(m)],
+            "grid_code": [f"G{i:04d}" for i in rng.integers(1, n - 1, m)],
+            "households": rng.integers(20, 60, m),
+        }
+    )
+    micro["in_band"] = micro["households"].between(30, 50)
+    t = plan_report(grids, micro, rules=RULES)["communities"].set_index("community")
+    gt = _grid_table(pd.DataFrame(grids), micro, RULES)
+    mt = _microgrid_table(micro, RULES, gt)
+    for c, group in gt.groupby("community"):
+        want = _rollup(group, mt[mt["grid_code"].isin(set(group["grid_code"]))])
+        got = t.loc[c]
+        for col, value in want.items():
+            if pd.isna(value):
+                assert pd.isna(got[col]), (c, col)
+            else:
+                assert got[col] == value, (c, col, got[col], value)
+    assert t.loc["only-dedicated", "microgrids"] == 0
+    assert pd.isna(t.loc["only-dedicated", "in_band_share"])

@@ -272,7 +272,11 @@ def test_cli_staff(tmp_path):
     assert "网格编码" in sheet(out, "网格")[0]
     params = pd.read_excel(out, sheet_name="参数").set_index("参数")
     assert params.loc["community_workers_per_10k", "取值"] == 25
+    # the workbook exists now: kept without --force, replaced with it
     res = runner.invoke(app, ["staff", str(path), "--lang", "en", "--out", str(out)])
+    assert res.exit_code == 1 and "--force" in res.output, res.output
+    assert "网格" in openpyxl.load_workbook(out).sheetnames
+    res = runner.invoke(app, ["staff", str(path), "--lang", "en", "--out", str(out), "--force"])
     assert res.exit_code == 0 and "Grids" in openpyxl.load_workbook(out).sheetnames
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from shapely import affinity
 from shapely.geometry import LineString, Point, Polygon, box
 
-from gridplan.tessellation import region_hulls, slice_polygon, tessellate
+from gridplan.tessellation import dissolve, region_hulls, slice_polygon, tessellate
 
 PROPERTY = settings(max_examples=25, deadline=None)
 REL = 1e-6
@@ -365,3 +365,64 @@ def test_slice_square_block_into_near_square_slices(n, rows):
     pp_strips = 4 * np.pi * shapely.area(strips) / shapely.length(strips) ** 2
     assert pp_strips.min() < 0.6
     assert len(shapely.get_coordinates(shapely.centroid(arr))) == n
+
+
+# slices of two Queenstown micro-grids (EPSG:3414) whose edges were cut by different slicing
+# steps: a cascaded union snapped to 1 cm leaves each as two polygons touching at a point
+_TOUCHING_SLICES = (
+    (
+        (
+            "010300000001000000050000005ED2D982986616418227A0F8A778014186EADB15A5661641B06CE05D22"
+            "770141803A2C3B74661641E4DCAB441C7701419204CB5B676616410E8EB7C0B87801415ED2D982986616"
+            "418227A0F8A7780141"
+        ),
+        (
+            "01030000000100000007000000236D06B4C0661641593792F1A17A0141B08EF905AE6616418787EDADD0"
+            "7801415ED2D982986616418227A0F8A7780141E0282F575F6616415F1D847DBB78014108E2E453776616"
+            "4143749CF1107B014111009B12A6661641F10149341E7B0141236D06B4C0661641593792F1A17A0141"
+        ),
+        (
+            "01030000000100000004000000052B4141026716411B39CB1270790141B08EF905AE6616418787EDADD0"
+            "780141236D06B4C0661641593792F1A17A0141052B4141026716411B39CB1270790141"
+        ),
+    ),
+    (
+        (
+            "01030000000100000005000000E07D59A8B4661641828B2B9FE8750141FBDF9A980F6616416D8BA77654"
+            "7401416ADF6DA1C0651641D5440D7AA1740141307301EDAD6616414EEC7A9EF3750141E07D59A8B46616"
+            "41828B2B9FE8750141"
+        ),
+        (
+            "010300000001000000050000002E5A4DE3F66616413294036D7C7501418CE0C78F5E66164105D2417307"
+            "740141FBDF9A980F6616416D8BA77654740141E07D59A8B4661641828B2B9FE87501412E5A4DE3F66616"
+            "413294036D7C750141"
+        ),
+        (
+            "010300000001000000050000006ADF6DA1C0651641D5440D7AA1740141CFD8FFE0B56516413AE9B56DA2"
+            "740141DFE1F657AC6516410087DDAF02750141EB3F24F0266616418A567143337501416ADF6DA1C06516"
+            "41D5440D7AA1740141"
+        ),
+    ),
+)
+
+
+@pytest.mark.parametrize("hexes", _TOUCHING_SLICES)
+def test_dissolve_joins_cells_that_share_an_edge_into_one_polygon(hexes):
+    cells = np.array([shapely.from_wkb(h) for h in hexes], dtype=object)
+    # the cells do share metres of edge (at 1 mm snapping), so they are one micro-grid
+    shared = [
+        shapely.length(shapely.intersection(cells[i], cells[j], grid_size=1e-3))
+        for i in range(3)
+        for j in range(i + 1, 3)
+    ]
+    assert sorted(shared)[-2] > 10.0
+    assert shapely.get_num_geometries(shapely.union_all(cells, grid_size=0.01)) == 2
+    out = dissolve(cells)
+    assert out.geom_type == "Polygon" and out.is_valid
+    assert abs(out.area - shapely.area(cells).sum()) < 0.01 * out.length
+
+
+def test_dissolve_keeps_cells_that_are_apart_as_parts():
+    cells = np.array([box(0, 0, 10, 10), box(10, 10, 20, 20), box(40, 0, 50, 10)], dtype=object)
+    out = dissolve(cells)
+    assert out.geom_type == "MultiPolygon" and len(out.geoms) == 3

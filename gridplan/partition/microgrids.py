@@ -150,6 +150,10 @@ def partition_microgrids(
         )
     }
     n_todo = len(residential)
+    hh_all = sl["households"].to_numpy()
+    # 1. every grid on its coarse slices
+    coarse_of: dict[str, tuple] = {}
+    state: dict[str, list] = {}  # gid -> [labels, ok, proven]
     for done, gid in enumerate(sorted(residential), start=1):
         if progress is not None and (done % 50 == 0 or done == n_todo):
             progress(done, n_todo, f"grid {gid}")
@@ -159,70 +163,104 @@ def partition_microgrids(
             continue
         ea, eb = np.searchsorted(e_sorted, gid), np.searchsorted(e_sorted, gid, side="right")
         ei, ej = e_i[e_order[ea:eb]], e_j[e_order[ea:eb]]
-        hh_m = sl["households"].to_numpy()[members]
-
-        coarse = (hh_m, xy[members], np.maximum(area[members], 1.0), members, ei, ej)
-        coarse_seed = (seed, "micro", grid_key[gid])
+        coarse = (hh_all[members], xy[members], np.maximum(area[members], 1.0), members, ei, ej)
+        coarse_of[gid] = coarse
         # the polished least-violating plan is only wanted if no finer slicing succeeds
         labels, ok, proven = _solve_grid(
             *coarse,
             lo=lo,
             hi=hi,
             rules=rules,
-            seed=stable_seed(*coarse_seed),
+            seed=stable_seed(seed, "micro", grid_key[gid]),
             least_violating=not rules.split_buildings,
         )
-        if not ok and rules.split_buildings:
-            # retry with finer slices (about lo / d households each) so slices can recombine
-            f_rows = p.index[p["grid_id"].to_numpy() == gid]
-            # slices of ~15 (d = 2) only combine in runs of 3 (42-45 households, never 56);
-            # ~10 (d = 3) combine in runs of 3, 4 and 5
-            for div in rules.search.fine_divisors:
-                f_sl, f_geom_list = _slice_parts(
-                    p.loc[f_rows],
-                    stair[f_rows],
-                    n_parts_of_unit[f_rows],
-                    lo=lo,
-                    hi=hi,
-                    rules=rules,
-                    per_slice=lo / div,
-                    addr=addr.take(f_rows) if addr is not None else None,
-                )
-                f_geoms = np.asarray(f_geom_list, dtype=object)
-                f_xy = _xy(f_geoms)
-                f_e = build_graph(
-                    f_geoms, f_xy, weight=f_sl["households"].to_numpy(), min_shared_m=0.05
-                ).edges()
-                f_area = np.maximum(shapely.area(f_geoms), 1.0)
-                f_lab, f_ok, f_proven = _solve_grid(
-                    f_sl["households"].to_numpy(),
-                    f_xy,
-                    f_area,
-                    np.arange(len(f_sl)),
-                    f_e.i,
-                    f_e.j,
-                    lo=lo,
-                    hi=hi,
-                    rules=rules,
-                    seed=stable_seed(
-                        seed, "micro-fine" if div == 2 else f"micro-fine{div}", grid_key[gid]
-                    ),
-                )
-                if f_ok:
-                    fine_grids[gid] = (f_sl, f_geoms, f_lab)
-                    break
-                proven = proven and f_proven
-            if gid in fine_grids:
-                continue
-            labels, ok, proven_coarse = _solve_grid(
-                *coarse,
+        state[gid] = [labels, ok, proven]
+    # 2. grids whose slices admit no in-band split: finer slices (about lo / d households
+    # each) so slices can recombine; slices of ~15 (d = 2) only combine in runs of 3 (42-45
+    # households, never 56), ~10 (d = 3) in runs of 3, 4 and 5. Every grid of a rung is
+    # sliced and linked in one call (slices and edges are each a grid's own, as one by one).
+    pending = (
+        sorted(g for g, (_, ok, _) in state.items() if not ok) if rules.split_buildings else []
+    )
+    p_grid = p["grid_id"].to_numpy()
+    for div in rules.search.fine_divisors:
+        if not pending:
+            break
+        f_rows = np.flatnonzero(np.isin(p_grid, pending))
+        f_all, f_geom_list = _slice_parts(
+            p.iloc[f_rows],
+            stair[f_rows],
+            n_parts_of_unit[f_rows],
+            lo=lo,
+            hi=hi,
+            rules=rules,
+            per_slice=lo / div,
+            addr=addr.take(f_rows) if addr is not None else None,
+        )
+        f_geoms_all = np.asarray(f_geom_list, dtype=object)
+        f_xy_all = _xy(f_geoms_all)
+        f_grid = f_all["grid_id"].to_numpy()
+        _, f_grid_no = np.unique(f_grid, return_inverse=True)
+        f_e = build_graph(
+            f_geoms_all,
+            f_xy_all,
+            weight=f_all["households"].to_numpy(),
+            region=f_grid_no,
+            min_shared_m=0.05,
+        ).edges()
+        f_order = np.argsort(f_grid, kind="stable")
+        f_sorted = f_grid[f_order]
+        fe_grid = f_grid[f_e.i]
+        fe_order = np.argsort(fe_grid, kind="stable")
+        fe_sorted = fe_grid[fe_order]
+        loc = np.zeros(len(f_all), dtype=np.int64)
+        still = []
+        for gid in pending:
+            a, b = np.searchsorted(f_sorted, gid), np.searchsorted(f_sorted, gid, side="right")
+            mine = np.sort(f_order[a:b])
+            loc[mine] = np.arange(mine.size)
+            ea, eb = np.searchsorted(fe_sorted, gid), np.searchsorted(fe_sorted, gid, side="right")
+            sel = np.sort(fe_order[ea:eb])  # the grid's edges in CSR order
+            f_sl = f_all.iloc[mine].reset_index(drop=True)
+            f_geoms = f_geoms_all[mine]
+            f_lab, f_ok, f_proven = _solve_grid(
+                f_sl["households"].to_numpy(),
+                f_xy_all[mine],
+                np.maximum(shapely.area(f_geoms), 1.0),
+                np.arange(mine.size),
+                loc[f_e.i[sel]],
+                loc[f_e.j[sel]],
                 lo=lo,
                 hi=hi,
                 rules=rules,
-                seed=stable_seed(*coarse_seed),
-                least_violating=True,
+                seed=stable_seed(
+                    seed, "micro-fine" if div == 2 else f"micro-fine{div}", grid_key[gid]
+                ),
             )
-            proven = proven and proven_coarse
+            if f_ok:
+                fine_grids[gid] = (f_sl, f_geoms, f_lab)
+            else:
+                state[gid][2] = state[gid][2] and f_proven
+                still.append(gid)
+        pending = still
+    # 3. grids no slicing splits in band: the polished least-violating plan
+    for gid in pending:
+        labels, ok, proven_coarse = _solve_grid(
+            *coarse_of[gid],
+            lo=lo,
+            hi=hi,
+            rules=rules,
+            seed=stable_seed(seed, "micro", grid_key[gid]),
+            least_violating=True,
+        )
+        state[gid] = [labels, ok, state[gid][2] and proven_coarse]
+    # 4. micro-grids numbered grid by grid (those of fine slices after the rest)
+    for gid in sorted(state):
+        if gid in fine_grids:
+            continue
+        labels, ok, proven = state[gid]
+        members = coarse_of[gid][3]
+        hh_m = coarse_of[gid][0]
         base = len(micro_grid)
         micro_of[members] = base + labels
         k = int(labels.max()) + 1

@@ -64,7 +64,7 @@ import numpy as np
 import shapely
 
 from ..codes import code_continuity
-from ..config import band_admits
+from ..config import band_admits, check_plan_arguments
 from ..diagnostics import Diagnostic
 from ..errors import Problem, ValidationError, describe_rows
 from ..layers import Layers, prepare_layers
@@ -149,6 +149,12 @@ def redivide(
     ValidationError
         Bad inputs (every problem listed with row ids and the fix).
     """
+    check_plan_arguments(
+        rules=rules,
+        seed=seed,
+        expected=ReformRules,
+        columns=columns if isinstance(units, gpd.GeoDataFrame) else None,
+    )
     rules = rules or ReformRules()
     if isinstance(units, Layers):
         layers = units
@@ -366,7 +372,9 @@ def plan_communities(
                     level="community",
                     code="reform_village_alone",
                     community_code=old_codes[o],
-                    params={"village_type": village_types.get(old_codes[o], "kept")},
+                    params={
+                        "village_type": village_types.get(old_codes[o], "kept"),
+                    },
                     fix="reform_village_neighbours",
                 )
             )

@@ -260,7 +260,9 @@ class Staffing:
                 column_label("person_name" if c == "name" else str(c), language)
                 for c in frame.columns
             ]
-            out[sheet_label(name, language)] = frame
+            # the plan report has its own micro-grids sheet; this one lists their workers
+            sheet = "microgrid_workers" if name == "microgrids" else name
+            out[sheet_label(sheet, language)] = frame
         return out
 
     def to_excel(
