@@ -445,6 +445,14 @@ _NOUNS: dict[str, tuple[str, str]] = {
     "population": ("人", "residents"),
 }
 
+#: Village types (村改社区) named inside messages (``{village_type}``).
+_VILLAGE_TYPES: dict[str, tuple[str, str]] = {
+    "kept": ("保留", "kept"),
+    "merged": ("合并", "merged"),
+    "relocated": ("搬迁", "relocated"),
+    "cash": ("货币补偿", "cash-compensated"),
+}
+
 #: Reasons quoted inside messages (``{why}``), keyed by a param value.
 _WHY: dict[str, tuple[str, str]] = {
     "no_count": (
@@ -932,6 +940,9 @@ def render(d: Diagnostic, *, lang: Lang = "zh", interface: Interface = "python")
     values["noun"] = _NOUNS[noun if isinstance(noun, str) and noun in _NOUNS else "households"][
         0 if lang == "zh" else 1
     ]
+    vt = d.params.get("village_type")
+    if isinstance(vt, str) and vt in _VILLAGE_TYPES:
+        values["village_type"] = _VILLAGE_TYPES[vt][0 if lang == "zh" else 1]
     why = d.params.get("why")
     if isinstance(why, str) and why in WHY:
         values["why"] = _format(WHY[why][lang], values)

@@ -188,7 +188,7 @@ SAMPLES: list[Diagnostic] = [
         level="community",
         code="reform_village_alone",
         community_code=COMMUNITY,
-        params={"village_type": "relocated", "village_type_zh": "搬迁"},
+        params={"village_type": "relocated"},
         fix="reform_village_neighbours",
     ),
     Diagnostic(

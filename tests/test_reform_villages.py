@@ -136,6 +136,7 @@ def _reform(src, out, *extra):
             "6000",
             "--out",
             str(out),
+            "--force",  # the enterprise cases write one file in turn
             *extra,
         ],
     )
@@ -217,3 +218,12 @@ def test_cli_reform_mode_breaks_valid_communities(village_files, tmp_path):
     assert bad.exit_code == 1 and "--max-service-distance must be" in bad.output
     assert "Traceback" not in bad.output + both.output
     assert np.isfinite(b["service_reach_m"]).all()
+
+
+def test_cli_xlsx_must_be_a_workbook_and_not_an_input(village_files, tmp_path):
+    res = _reform(village_files, tmp_path / "r.gpkg", "--xlsx", str(tmp_path / "r.csv"))
+    assert res.exit_code == 1 and "(--xlsx): expected a file ending in .xlsx" in res.output
+    assert not (tmp_path / "r.gpkg").exists()
+    named = tmp_path / "report.xlsx"
+    res = _reform(village_files, tmp_path / "r.gpkg", "--xlsx", str(named))
+    assert res.exit_code == 0 and named.exists() and not (tmp_path / "r.xlsx").exists()

@@ -210,7 +210,10 @@ def test_cli_current_staff_and_report_sheets(tmp_path):
     assert summary["社区工作者缺口"].tolist()[:2] == [3, 0]
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"community_id": ["C7"], "current_workers": [1]}).to_csv(bad, index=False)
-    res = CliRunner().invoke(app, ["staff", str(plan), "--current-staff", str(bad), "-o", str(out)])
+    again = tmp_path / "s2.xlsx"
+    res = CliRunner().invoke(
+        app, ["staff", str(plan), "--current-staff", str(bad), "-o", str(again)]
+    )
     assert res.exit_code == 1 and "--current-staff" in res.output and "Traceback" not in res.output
 
 
