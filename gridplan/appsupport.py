@@ -1028,7 +1028,9 @@ def detect_columns(columns: Sequence[str]) -> dict[str, str]:
         hit = [c for c in columns if str(c).strip().lower() in names and str(c) != target]
         if hit:
             out[str(hit[0])] = target
-    return out
+    # in the order of the file's columns, as the mapping box shows them
+    order = {str(c): i for i, c in enumerate(columns)}
+    return dict(sorted(out.items(), key=lambda kv: order[kv[0]]))
 
 
 def columns_text(mapping: Mapping[str, str]) -> str:
