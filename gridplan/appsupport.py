@@ -350,34 +350,22 @@ def plan_from_uploads(
         units = units.drop(columns=[c for c in SAVED_PLAN_COLUMNS if c in units.columns])
     with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
         previous_path = _materialise(previous, Path(tmp))[0] if previous is not None else None
+        options: dict[str, Any] = {
+            "rules": rules,
+            "columns": None,  # applied as each upload was read
+            "seed": seed,
+            "locks": lock_map(locks) if locks else None,
+            "source_crs": source_crs,
+            "fix_invalid": fix_invalid,
+            "progress": progress,
+            "previous": previous_path,
+            "interface": "app",  # fixes name the app's widgets, not Python keywords
+        }
         if roster is not None:
             return _plan_with_roster(
-                units,
-                frames,
-                roster=roster,
-                workdir=Path(tmp),
-                rules=rules,
-                columns=columns,
-                seed=seed,
-                locks=locks,
-                source_crs=source_crs,
-                fix_invalid=fix_invalid,
-                progress=progress,
-                previous=previous_path,
+                units, frames, roster=roster, workdir=Path(tmp), columns=columns, options=options
             )
-        return plan(
-            units,
-            **frames,
-            rules=rules,
-            columns=None,  # applied as each upload was read
-            seed=seed,
-            locks=lock_map(locks) if locks else None,
-            source_crs=source_crs,  # type: ignore[arg-type]
-            fix_invalid=fix_invalid,
-            progress=progress,
-            previous=previous_path,
-            interface="app",  # fixes name the app's widgets, not Python keywords
-        )
+        return plan(units, **frames, **options)
 
 
 def _plan_with_roster(
@@ -386,14 +374,8 @@ def _plan_with_roster(
     *,
     roster: Upload,
     workdir: Path,
-    rules: PlanRules,
     columns: Mapping[str, str] | None,
-    seed: int,
-    locks: Locks | None,
-    source_crs: str | None,
-    fix_invalid: bool,
-    progress: Callable[[int, int, str], None] | None,
-    previous: Path | None,
+    options: dict[str, Any],
 ) -> Plan:
     """:func:`plan_from_uploads` with a household roster, as ``gridplan plan --roster`` does."""
     from dataclasses import replace
@@ -414,19 +396,7 @@ def _plan_with_roster(
     joined, join = join_roster(
         units, book, columns=dict(columns) if columns else None, interface="app"
     )
-    result = plan(
-        joined,
-        **frames,
-        rules=rules,
-        columns=None,  # applied as each upload was read
-        seed=seed,
-        locks=lock_map(locks) if locks else None,
-        source_crs=source_crs,  # type: ignore[arg-type]
-        fix_invalid=fix_invalid,
-        progress=progress,
-        interface="app",  # fixes name the app's widgets, not Python keywords
-        previous=previous,
-    )
+    result = plan(joined, **frames, **options)
     table = household_equivalency(result, book, join)
     records = [*join.records, *split_unit_records(table, join, result)]
     diagnostics = pd.concat(
