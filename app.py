@@ -329,10 +329,12 @@ extra: tuple[tuple[str, sup.Upload], ...] = ()
 kept: dict[str, tuple[str, bytes]] = st.session_state.setdefault("kept_uploads", {})
 
 
-def _kept_uploader(role: str, label: str, types: list[str]) -> sup.Upload | None:
+def _kept_uploader(
+    role: str, label: str, types: list[str], *, help: str | None = None
+) -> sup.Upload | None:
     """An upload widget whose file outlives it (see :func:`_keep_upload`)."""
     f = st.sidebar.file_uploader(
-        label, type=types, key=f"up_{role}", on_change=_keep_upload, args=(role,)
+        label, type=types, key=f"up_{role}", help=help, on_change=_keep_upload, args=(role,)
     )
     if f is not None:
         kept[role] = (f.name, f.getvalue())
@@ -359,23 +361,10 @@ elif source == "sample":
 else:
     found: list[sup.Upload] = []
     for role in sup.ROLES:
-        f = st.sidebar.file_uploader(
-            T(f"role_{role}"),
-            type=UPLOAD_TYPES,
-            key=f"up_{role}",
-            help=T("upload_help"),
-            on_change=_keep_upload,
-            args=(role,),
-        )
-        if f is not None:
-            kept[role] = (f.name, f.getvalue())
-        elif role in kept:
-            k1, k2 = st.sidebar.columns([3, 1])
-            k1.caption(T("upload_kept", name=kept[role][0]))
-            k2.button(T("upload_remove"), key=f"drop_{role}", on_click=_drop_upload, args=(role,))
-        if role not in kept:
+        up = _kept_uploader(role, T(f"role_{role}"), UPLOAD_TYPES, help=T("upload_help"))
+        if up is None:
             continue
-        name, data = kept[role]
+        name, data = up.name, up.data
         try:
             sup.check_upload_size(name, data)
             layers = upload_layers(name, data)
