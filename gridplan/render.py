@@ -433,6 +433,22 @@ def intranet_assets() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
 # ---------------------------------------------------------------------------------------------
 
 
+def _units_layer(units: Any, *, lang: Lang, name: str | None = None) -> Any:
+    """Units as small dark dots with their id, households and grid in the tooltip."""
+
+    return folium.GeoJson(
+        _geojson(units),
+        name=name,
+        marker=folium.CircleMarker(
+            radius=3, color="#111111", weight=1, fill=True, fill_opacity=0.9
+        ),
+        tooltip=folium.GeoJsonTooltip(
+            fields=["unit_id", "households", "grid_code"],
+            aliases=[t("unit", lang), t("households", lang), t("grid", lang)],
+        ),
+    )
+
+
 def _geojson(gdf: gpd.GeoDataFrame) -> dict:
     return json.loads(gdf.to_json(drop_id=True))
 
@@ -691,17 +707,7 @@ def plan_map(
         if community is not None:
             units = units[units["community_id"].astype(str) == str(community)]
         if len(units):
-            folium.GeoJson(
-                _geojson(units),
-                name=t("layer_units", lang),
-                marker=folium.CircleMarker(
-                    radius=3, color="#111111", weight=1, fill=True, fill_opacity=0.9
-                ),
-                tooltip=folium.GeoJsonTooltip(
-                    fields=["unit_id", "households", "grid_code"],
-                    aliases=[t("unit", lang), t("households", lang), t("grid", lang)],
-                ),
-            ).add_to(m)
+            _units_layer(units, lang=lang, name=t("layer_units", lang)).add_to(m)
 
     if selected is not None:
         selected_layer(display, selected, lang=lang).add_to(m)
@@ -815,16 +821,7 @@ def overlay_layers(
         u = display.units[display.units["community_id"].astype(str).isin(keep)]
         fg = folium.FeatureGroup(name=t("layer_units", lang))
         if len(u):
-            folium.GeoJson(
-                _geojson(u),
-                marker=folium.CircleMarker(
-                    radius=3, color="#111111", weight=1, fill=True, fill_opacity=0.9
-                ),
-                tooltip=folium.GeoJsonTooltip(
-                    fields=["unit_id", "households", "grid_code"],
-                    aliases=[t("unit", lang), t("households", lang), t("grid", lang)],
-                ),
-            ).add_to(fg)
+            _units_layer(u, lang=lang).add_to(fg)
         out.append(fg)
     if labels is not None:
         keep = {str(c) for c in labels}
