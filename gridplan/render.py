@@ -435,7 +435,6 @@ def intranet_assets() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
 
 def _units_layer(units: Any, *, lang: Lang, name: str | None = None) -> Any:
     """Units as small dark dots with their id, households and grid in the tooltip."""
-
     return folium.GeoJson(
         _geojson(units),
         name=name,
