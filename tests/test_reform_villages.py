@@ -59,6 +59,38 @@ def test_village_types_from_a_column_in_chinese_and_merged_follows_the_longest_b
     assert set(res.report["mapping"]["village_type"]) == {"kept", "merged", "cash"}
 
 
+def test_village_types_hold_in_the_reform_mode_too():
+    """--mode reform plans every street afresh; a relocated, merged or cash-compensated
+    village still joins a neighbour whole and never anchors a community of its own."""
+    units, comms = four_villages()
+    fresh = ReformRules(min_households=1000, max_households=6000, keep_valid=False)
+    plain = redivide(units, communities=comms, rules=fresh)
+    assert "C4" in set(plain.communities["previous_code"])  # C4 stands alone when kept
+    res = redivide(units, communities=comms, rules=fresh, village_types={"C4": "relocated"})
+    new_of = res.units.groupby("previous_code")["community_id"].agg(set)
+    assert len(new_of["C4"]) == 1  # the whole village went to one community
+    (host,) = new_of["C4"]
+    row = res.communities.set_index("community_id").loc[host]
+    # its nearest neighbour (C2's centre is 400 m away, C3's 600 m) took it in
+    assert row["previous_code"] == "C2" and "C2:2400" in row["previous_codes"]
+    assert "C4" not in set(res.communities["previous_code"])
+    assert "C4" not in set(res.communities["community_code"])
+    counts = res.report["counts"].set_index("metric")
+    assert counts.loc["villages_relocated", "after"] == 0
+    assert int(res.communities["households"].sum()) == 9600
+    assert res.communities["in_bounds"].all()
+
+    comms["类型"] = comms["community_id"].map({"C2": "合并", "C3": "货币补偿"}).fillna("保留")
+    both = redivide(units, communities=comms, rules=fresh, village_types="类型")
+    new_of = both.units.groupby("previous_code")["community_id"].agg(set)
+    assert len(new_of["C2"]) == len(new_of["C3"]) == 1
+    assert new_of["C2"] == new_of["C4"]  # C2 merged along its longest border (600 m, C4)
+    assert new_of["C3"] <= new_of["C1"] | new_of["C4"]
+    # the community C2 joined keeps C4's code: a merged village takes no code and no lead
+    assert set(both.communities["previous_code"]) == {"C1", "C4"}
+    assert set(both.communities["community_code"]) == {"C1", "C4"}
+
+
 def test_unknown_village_types_are_one_error_naming_them():
     units, comms = four_villages()
     comms["类型"] = ["保留", "拆迁?", "合并", "unknown"]
@@ -218,6 +250,15 @@ def test_cli_reform_mode_breaks_valid_communities(village_files, tmp_path):
     assert bad.exit_code == 1 and "--max-service-distance must be" in bad.output
     assert "Traceback" not in bad.output + both.output
     assert np.isfinite(b["service_reach_m"]).all()
+    # the village types hold in the reform mode: the relocated C4 leads no community
+    typed = _reform(
+        village_files, tmp_path / "f.gpkg", "--mode", "reform", "--village-types", "type"
+    )
+    assert typed.exit_code == 0, typed.output
+    f = gpd.read_file(tmp_path / "f.gpkg", layer="communities")
+    assert "C4" not in set(f["previous_code"]) and "C4" not in set(f["community_code"])
+    fu = gpd.read_file(tmp_path / "f.gpkg", layer="units")
+    assert fu.loc[fu["previous_code"] == "C4", "community_id"].nunique() == 1
 
 
 def test_cli_xlsx_must_be_a_workbook_and_not_an_input(village_files, tmp_path):

@@ -84,11 +84,10 @@ def assemble(
     )
 
     # codes: continuity by the code rule, then 601.. per street for the rest
-    cont = code_continuity(prev[res_mask], gi[res_mask], weight[res_mask])
-    kept_code = np.array(
-        [None if cont.get(k) in village_types else cont.get(k) for k in range(n_new)],
-        dtype=object,
+    cont = code_continuity(
+        prev[res_mask], gi[res_mask], weight[res_mask], exclude=set(village_types)
     )
+    kept_code = np.array([cont.get(k) for k in range(n_new)], dtype=object)
     contrib = (
         pd.DataFrame({"new": gi[res_mask], "old": prev[res_mask], "w": weight[res_mask]})
         .groupby(["new", "old"])["w"]
@@ -97,6 +96,8 @@ def assemble(
         .sort_values(["new", "w", "old"], ascending=[True, False, True], kind="stable")
     )
     prev_main = contrib.drop_duplicates("new").set_index("new")["old"].reindex(range(n_new))
+    # a community continues the code it keeps, whatever a merged village brought it
+    prev_main = prev_main.where(pd.isna(kept_code), pd.Series(kept_code, index=prev_main.index))
     contrib["text"] = contrib["old"].astype(str) + ":" + contrib["w"].astype(np.int64).astype(str)
     prev_all = contrib.groupby("new")["text"].agg(";".join)
     cen = shapely.get_coordinates(
