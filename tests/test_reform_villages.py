@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from gridplan.cli import app
 from gridplan.errors import ValidationError
 from gridplan.reform import ReformRules, redivide
+from gridplan.reform.report import reform_tables
 
 runner = CliRunner()
 WIDE = ReformRules(min_households=1000, max_households=6000)
@@ -45,6 +46,10 @@ def test_relocated_village_joins_the_nearest_community():
     assert counts.loc["villages_relocated", "before"] == 1
     assert counts.loc["villages_relocated", "after"] == 0
     assert int(res.communities["households"].sum()) == 9600
+    # merging C4 into C2 sets up no 社区大党委: nothing is stationed there
+    assert (res.communities["stationed_units"] == 0).all()
+    sheet = reform_tables(res, language="en")["New communities"]
+    assert "big committee" not in set(sheet["Community party organisation"].dropna())
 
 
 def test_village_types_from_a_column_in_chinese_and_merged_follows_the_longest_border():
@@ -176,7 +181,16 @@ def _reform(src, out, *extra):
 
 def test_cli_village_types_service_limit_and_workbook(village_files, tmp_path):
     out = tmp_path / "r.gpkg"
-    res = _reform(village_files, out, "--village-types", "type", "--max-service-distance", "1000")
+    res = _reform(
+        village_files,
+        out,
+        "--village-types",
+        "type",
+        "--max-service-distance",
+        "1000",
+        "--dedicated",
+        f"{village_files}:works",
+    )
     assert res.exit_code == 0, res.output
     assert "communities: 4 -> 3" in res.output
     assert "service reach: up to" in res.output
@@ -187,9 +201,16 @@ def test_cli_village_types_service_limit_and_workbook(village_files, tmp_path):
     assert not mapping.apply(lambda col: col.str.contains("dedicated:", na=False)).any().any()
     comms = pd.read_excel(tmp_path / "r.xlsx", sheet_name="新社区", dtype=str)
     assert "最远住户距服务中心（米）" in comms.columns and "社区党组织" in comms.columns
-    # C2 took in the relocated C4 and keeps its code and name; the party level says so
-    row = comms.set_index("社区编号").loc["C2"]
+    # C2 took in the relocated C4 and keeps its code and name; the works (an enterprise,
+    # handed over) are stationed in it, so it sets up a big party committee; merging alone
+    # gives none (PRACTICE.md: 大党委 take in the units stationed in the community)
+    by_code = comms.set_index("社区编号")
+    row = by_code.loc["C2"]
     assert row["名称"] == "西村" and row["社区党组织"] == "社区大党委"
+    assert row["驻区单位数"] == "1"
+    others = by_code.drop(index="C2")
+    assert (others["驻区单位数"] == "0").all()
+    assert not (others["社区党组织"] == "社区大党委").any()
     summary = pd.read_excel(tmp_path / "r.xlsx", sheet_name="汇总", dtype=str)
     assert {"规模过小", "规模过大", "搬迁村数"} <= set(summary["指标"])
     en = tmp_path / "en.gpkg"
