@@ -258,6 +258,10 @@ DEFAULTS: dict[str, Any] = {
     "source": "sample",
     "columns": "",
     "source_crs": "wgs84",
+    "coords_crs": "wgs84",
+    "coords_epsg": "",
+    "coords_x": None,
+    "coords_y": None,
     "r_gmin": 300,
     "r_gmax": 500,
     "r_mmin": 30,
@@ -348,7 +352,9 @@ uploads: tuple[sup.Upload, ...]
 columns: dict[str, str] = {}
 source_crs: str | None = None
 upload_errors: list[ValidationError] = []
-extra: tuple[tuple[str, sup.Upload], ...] = ()
+#: a coordinate choice that cannot be read stops before planning (never WGS84 instead)
+coords_bad = False
+extra: tuple[tuple[str, Any], ...] = ()
 kept: dict[str, tuple[str, bytes]] = st.session_state.setdefault("kept_uploads", {})
 
 
@@ -450,6 +456,59 @@ else:
         key="source_crs",
         placeholder=T("choose_one"),
     )
+    if any(sup.is_table(u) for u in found):
+        # CSV/XLSX coordinates: their system (WGS84, CGCS2000, a projection) and the units
+        # table's coordinate columns (after the column mapping), passed as each file is read
+        crs_choice = st.sidebar.selectbox(
+            T("coords_crs"),
+            ["wgs84", "cgcs2000", "projected"],
+            format_func=lambda c: T(f"coords_crs_{c}"),
+            key="coords_crs",
+            help=T("coords_crs_help"),
+            placeholder=T("choose_one"),
+        )
+        epsg = None
+        if crs_choice == "projected":
+            epsg = st.sidebar.text_input(
+                T("coords_epsg"),
+                key="coords_epsg",
+                placeholder="EPSG:4547",
+                help=T("coords_epsg_help"),
+            )
+        table_units = [u for u in found if u.role == "units" and sup.is_table(u)]
+        x_col = y_col = None
+        if table_units:
+            try:
+                names = [columns.get(c, c) for c in upload_columns(table_units[0])]
+            except ValidationError:
+                names = []
+            for key in ("coords_x", "coords_y"):
+                if st.session_state.get(key) not in [None, *names]:
+                    st.session_state[key] = None
+            x_col = st.sidebar.selectbox(
+                T("coords_x"),
+                [None, *names],
+                format_func=lambda c: T("coords_auto") if c is None else c,
+                key="coords_x",
+            )
+            y_col = st.sidebar.selectbox(
+                T("coords_y"),
+                [None, *names],
+                format_func=lambda c: T("coords_auto") if c is None else c,
+                key="coords_y",
+            )
+        coords = sup.Coordinates(
+            crs={"wgs84": None, "cgcs2000": "EPSG:4490"}.get(crs_choice, (epsg or "").strip()),
+            x=x_col,
+            y=y_col,
+        )
+        try:
+            sup.check_coordinates(coords, lang)
+            if coords != sup.Coordinates():
+                extra = (*extra, ("coords", coords))
+        except ValidationError as exc:
+            upload_errors.append(exc)
+            coords_bad = True
 
 if st.session_state.get("cmp_previous_on") and "compare" in kept and source != "plan":
     # re-planned from the previous plan uploaded on the compare tab (plan(previous=...))
@@ -537,6 +596,8 @@ st.caption(
 
 for exc in upload_errors:
     _show_problems(exc, lang)
+if coords_bad:
+    st.stop()
 if not any(u.role == "units" for u in uploads):
     st.info(T("need_units"))
     st.stop()
