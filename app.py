@@ -136,8 +136,18 @@ def display_layers(plan_key: str, gcj02: bool, _plan: Any) -> render.DisplayLaye
 
 
 @st.cache_data(show_spinner=False, max_entries=8, scope="session")
-def staffing_plan(plan_key: str, rules: Any, _plan: Any) -> Any:
-    return staffing.staffing_plan(_plan, rules=rules) if staffing else None
+def staffing_plan(plan_key: str, rules: Any, current: sup.Upload | None, _plan: Any) -> Any:
+    """Posts and party organisation of the plan; with a roster plan, the heads its household
+    list names (``household_list``); with an uploaded table of the community workers each
+    community has now, the gap to the ratio (``current_staff``)."""
+    if not staffing:
+        return None
+    return staffing.staffing_plan(
+        _plan,
+        rules=rules,
+        household_list=_plan.report.get("households"),
+        current_staff=sup.read_upload_table(current) if current is not None else None,
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=16, scope="session")
@@ -686,7 +696,17 @@ listed = [c for c in codes if community_now is None or grid_community[c] == comm
 if st.session_state.get("grid") not in listed:
     st.session_state["grid"] = listed[0] if listed else None
 selected: str | None = st.session_state.get("grid")
-staff = staffing_plan(plan_key, staff_rules, plan) if staffing else None
+staff = staff_error = None
+if staffing:
+    current_up = (
+        sup.Upload("current_staff", *kept["current_staff"]) if "current_staff" in kept else None
+    )
+    try:
+        staff = staffing_plan(plan_key, staff_rules, current_up, plan)
+    except ValidationError as exc:
+        # the uploaded staff table is refused; the posts are shown without it
+        staff_error = exc
+        staff = staffing_plan(plan_key, staff_rules, None, plan)
 grid_rows = plan.grids.set_index(plan.grids["grid_code"].astype(str))
 
 totals = plan.report["totals"].iloc[0]
@@ -918,6 +938,29 @@ with tabs["staffing"]:
     if staff is None:
         st.info(T("staffing_missing"))
     else:
+        _kept_uploader(
+            "current_staff",
+            T("current_staff_upload"),
+            ["csv", "txt", "xlsx", "xlsm"],
+            help=T("current_staff_help"),
+            box=st,
+        )
+        if staff_error is not None:
+            st.error(T("current_staff_failed", widget=T("current_staff_upload")))
+            st.dataframe(
+                label_columns(sup.problems_table(staff_error, lang), lang),
+                hide_index=True,
+                width="stretch",
+            )
+        if "households" in plan.report:
+            st.caption(T("staffing_heads_note"))
+        _download(
+            T("download_staffing"),
+            lambda: sup.staffing_xlsx(staff, lang=lang),
+            file_name="staffing.xlsx",
+            mime=XLSX,
+            key="dl_staffing_tab",
+        )
         for name, frame in staff.tables(language=lang).items():
             if frame.empty:
                 continue
@@ -1282,6 +1325,13 @@ if reform is not None:
                         height=MAP_HEIGHT,
                         use_container_width=True,
                         returned_objects=[],
+                    )
+                    _download(
+                        T("download_reform_xlsx"),
+                        lambda: sup.reform_xlsx(result, lang=lang),
+                        file_name="reform.xlsx",
+                        mime=XLSX,
+                        key="dl_reform_xlsx",
                     )
                     _download(
                         T("download_redivided"),

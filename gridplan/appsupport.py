@@ -97,6 +97,8 @@ __all__ = [
     "problem_message",
     "problems_table",
     "read_upload",
+    "read_upload_table",
+    "reform_xlsx",
     "report_sheets",
     "safe_extract_zip",
     "saved_plan_uploads",
@@ -1069,6 +1071,19 @@ def staffing_xlsx(staff: Any, *, lang: str = "zh") -> bytes:
     with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
         path = staff.to_excel(Path(tmp) / "staffing.xlsx", language=lang)
         return Path(path).read_bytes()
+
+
+def reform_xlsx(reform: Any, *, lang: Lang = "zh") -> bytes:
+    """A :class:`gridplan.reform.Reform`'s before/after workbook (``Reform.to_excel``) as
+    bytes."""
+    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        return Path(reform.to_excel(Path(tmp) / "reform.xlsx", language=lang)).read_bytes()
+
+
+def read_upload_table(upload: Upload) -> pd.DataFrame:
+    """An uploaded CSV/XLSX as a plain table (:func:`gridplan.io.read_table`)."""
+    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        return read_table(_materialise(upload, Path(tmp))[0], sheet=upload.layer)
 
 
 def streamlit_texts_css(lang: Lang = "zh", *, limit_mb: float = MAX_UPLOAD_MB) -> str:

@@ -1243,3 +1243,56 @@ def test_coordinates_for_tables_only(tmp_path: Path) -> None:
             sup.check_coordinates(bad, "zh")
         assert err.value.problems[0].check == key
     sup.check_coordinates(sup.Coordinates(crs="EPSG:4490"), "zh")
+
+
+# ---------------------------------------------------------------------------------------------
+# staffing and reform outputs
+# ---------------------------------------------------------------------------------------------
+
+
+def test_staffing_tab_takes_current_workers_and_offers_workbooks() -> None:
+    at = _start()
+    p = _sample_plan()
+    communities = sorted(p.grids["community_id"].dropna().unique())
+    now = pd.DataFrame({"社区编号": communities[:2], "在岗社区工作者": [3, 200]})
+    at.file_uploader(key="up_current_staff").set_value(
+        ("now.csv", now.to_csv(index=False).encode("utf-8"), "text/csv")
+    )
+    at.run()
+    _ok(at)
+    assert not at.error, [e.value for e in at.error]
+    gap = column_label("workers_gap", "zh")
+    table = next(d.value for d in at.dataframe if gap in d.value.columns)
+    first = table[table[column_label("community_id", "zh")].astype(str) == communities[0]]
+    assert float(first[column_label("current_workers", "zh")].iat[0]) == 3
+    assert float(first[gap].iat[0]) > 0  # 3 workers are short of the ratio
+    assert at.download_button(key="dl_staffing_tab")
+
+    # a table naming no community of the plan: refused, naming the upload widget
+    bad = pd.DataFrame({"社区编号": ["不存在的社区"], "在岗社区工作者": [1]})
+    at.file_uploader(key="up_current_staff").set_value(
+        ("bad.csv", bad.to_csv(index=False).encode("utf-8"), "text/csv")
+    )
+    at.run()
+    _ok(at)
+    assert at.error and t("current_staff_upload", "zh") in at.error[0].value
+    assert not any(gap in d.value.columns and d.value[gap].notna().any() for d in at.dataframe)
+
+
+def test_reform_workbook_download(small_plan: gridplan.Plan) -> None:
+    at = _start()
+    at.toggle(key="rf_run").set_value(True).run()
+    _ok(at)
+    assert at.download_button(key="dl_reform_xlsx")
+    reform = sup.optional_module("reform")
+    p = _sample_plan()
+    result = reform.redivide(
+        p.layers,
+        communities=None,
+        rules=reform.ReformRules(min_households=1000, max_households=3000),
+        seed=0,
+    )
+    data = sup.reform_xlsx(result, lang="zh")
+    sheets = pd.read_excel(io.BytesIO(data), sheet_name=None)
+    assert len(sheets) >= 2
+    assert all(re.search(r"[\u4e00-\u9fff]", name) for name in sheets)
