@@ -142,12 +142,17 @@ def staffing_plan(plan_key: str, rules: Any, current: sup.Upload | None, _plan: 
     community has now, the gap to the ratio (``current_staff``)."""
     if not staffing:
         return None
-    return staffing.staffing_plan(
-        _plan,
-        rules=rules,
-        household_list=_plan.report.get("households"),
-        current_staff=sup.read_upload_table(current) if current is not None else None,
-    )
+    current_staff = sup.read_upload_table(current) if current is not None else None
+    households = _plan.report.get("households")
+    try:
+        return staffing.staffing_plan(
+            _plan, rules=rules, household_list=households, current_staff=current_staff
+        )
+    except ValidationError as exc:
+        if households is None or any(p.layer != "households" for p in exc.problems):
+            raise
+    # a roster without a role column names no heads: the posts are planned without them
+    return staffing.staffing_plan(_plan, rules=rules, current_staff=current_staff)
 
 
 @st.cache_data(show_spinner=False, max_entries=16, scope="session")
@@ -350,6 +355,8 @@ def T(key: str, **fmt: object) -> str:
 if lang == "zh":
     # Streamlit's own upload texts, which it offers no option for, in Chinese
     st.html(sup.streamlit_texts_css(lang, limit_mb=sup.MAX_UPLOAD_MB))
+    # and the table toolbar's tooltips (download, search, fullscreen), which no style reaches
+    st.html(sup.streamlit_texts_js(lang), unsafe_allow_javascript=True)
 
 st.sidebar.header(T("data"))
 source = st.sidebar.radio(

@@ -64,6 +64,7 @@ __all__ = [
     "ROLES",
     "SAVED_PLAN_COLUMNS",
     "SAVED_PLAN_ROLES",
+    "STREAMLIT_TEXTS",
     "TABLE_SUFFIXES",
     "Coordinates",
     "Edit",
@@ -108,6 +109,7 @@ __all__ = [
     "share_text",
     "staffing_xlsx",
     "streamlit_texts_css",
+    "streamlit_texts_js",
     "unit_names",
     "upload_categories",
     "upload_columns",
@@ -1105,6 +1107,49 @@ def streamlit_texts_css(lang: Lang = "zh", *, limit_mb: float = MAX_UPLOAD_MB) -
         f'[data-testid=stFileUploaderDropzoneInstructions] span::after{{content:"{limit}";'
         "font-size:0.8rem;}"
         "</style>"
+    )
+
+
+#: Streamlit's own English toolbar texts (table and chart toolbars) and their label keys
+STREAMLIT_TEXTS = {
+    "Download as CSV": "st_download_csv",
+    "Search": "st_search",
+    "Fullscreen": "st_fullscreen",
+    "Close fullscreen": "st_close_fullscreen",
+    "Show/hide columns": "st_show_hide_columns",
+    "Add row": "st_add_row",
+    "Delete row": "st_delete_row",
+}
+
+
+def streamlit_texts_js(lang: Lang = "zh") -> str:
+    """A ``<script>`` that shows Streamlit's table toolbar tooltips (download, search,
+    fullscreen, ...) in ``lang``: Streamlit hard-codes them in English and draws them in a
+    popover outside the table, which no style can reach, so a watcher on the page replaces
+    those exact texts (and the buttons' accessible names) as they appear."""
+    import json
+
+    words = {en: t(key, lang) for en, key in STREAMLIT_TEXTS.items()}
+    return (
+        "<script>(() => {"
+        f"const W = {json.dumps(words, ensure_ascii=False)};"
+        "const doc = window.parent && window.parent.document ? window.parent.document : document;"
+        "if (doc.__gridplanTexts) return; doc.__gridplanTexts = true;"
+        "const fix = root => {"
+        " const tw = doc.createTreeWalker(root, NodeFilter.SHOW_TEXT);"
+        " for (let n = tw.nextNode(); n; n = tw.nextNode()) {"
+        "  const k = n.nodeValue.trim(); if (W[k]) n.nodeValue = W[k]; }"
+        " root.querySelectorAll && root.querySelectorAll('[aria-label]').forEach(e => {"
+        "  const a = e.getAttribute('aria-label'); const i = a.indexOf(':');"
+        "  const k = i < 0 ? a : a.slice(0, i);"
+        "  if (W[k]) e.setAttribute('aria-label', W[k] + (i < 0 ? '' : a.slice(i))); });"
+        "};"
+        "new MutationObserver(ms => ms.forEach(m => m.addedNodes.forEach(n => {"
+        " if (n.nodeType === 1) fix(n);"
+        " else if (n.nodeType === 3 && W[n.nodeValue.trim()]) n.nodeValue = W[n.nodeValue.trim()];"
+        "}))).observe(doc.body, {childList: true, subtree: true});"
+        "fix(doc.body);"
+        "})();</script>"
     )
 
 
