@@ -50,6 +50,7 @@ ALLOWED_LATIN = {
     "households",  # the example of a standard column name, which are English by design
     "KML",  # file formats offered for download, named as the planner's software names them
     "PDF",
+    "A",  # paper sizes A3 / A4
 }
 
 
