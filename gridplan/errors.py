@@ -88,8 +88,15 @@ class Problem:
                 return text + (t("problem_rows_zh", "zh", rows=rows) if rows and not named else "")
         checks = _check_labels()
         if self.check not in checks:
-            return t("problem_unknown", "zh", layer=layer, check=self.check)
-        what = checks[self.check]
+            from .i18n import RULES
+
+            if self.check in RULES:  # a rule checked by its own name: say what it means
+                what = f"「{RULES[self.check]['zh']}」取值有误"
+            else:  # a setting checked by its name: the key the caller set
+                shown = t("problem_rows_zh", "zh", rows=rows) if rows else ""
+                return t("problem_setting", "zh", layer=layer, check=self.check, rows=shown)
+        else:
+            what = checks[self.check]
         return t("problem_zh", "zh", layer=layer, what=what) + (
             t("problem_rows_zh", "zh", rows=rows) if rows else ""
         )

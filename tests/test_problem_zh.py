@@ -31,7 +31,7 @@ NAMES = {
 #: the words of each interface a fix may use
 INTERFACE_WORDS = {
     "cli": re.compile(r"--[a-z][a-z-]*(?:\s\S+)?|\[[a-z_]+\]|balance = \"population\""),
-    "python": re.compile(r"\w+=\S+|\w+\([^)]*\)|\b(?:source_crs|layer|columns)\b"),
+    "python": re.compile(r"\[[a-z_.]+\]|\w+=\S+|\w+\([^)]*\)|\b(?:source_crs|layer|columns)\b"),
     "app": re.compile(r"(?!)"),
 }
 #: the app's widgets, which a command-line or Python user does not have
@@ -52,9 +52,31 @@ def _codes() -> set[str]:
     return codes | {f"overlapping_{r}" for r in ("compounds", "communities", "streets")}
 
 
+def _settings() -> set[str]:
+    """The names a Python or CLI user sets: rule fields and the keywords of plan()."""
+    import inspect
+    from dataclasses import fields
+
+    from gridplan import config
+
+    classes = [config.GridRules, config.MicroGridRules, config.PlanRules, config.CodeRules]
+    classes.append(config.StaffingRules)
+    names = {f.name for c in classes for f in fields(c)}
+    calls = (gridplan.plan, gridplan.prepare_layers, config.check_plan_arguments)
+    names |= {n for c in calls for n in inspect.signature(c).parameters}
+    return names | {"work_crs"}  # the working-CRS keyword of the map and metric functions
+
+
+SETTINGS = _settings()
+
+
 def _english(text: str, problem: Problem, interface: str) -> set[str]:
     """The Latin words of ``text`` that are neither given by the user nor allowed."""
     shown = INTERFACE_WORDS[interface].sub(" ", text)
+    if interface != "app":  # a setting's key is the Python keyword / the --config key
+        shown = re.sub(
+            r"\b[a-z]+(?:_[a-z0-9]+)+\b", lambda m: " " if m[0] in SETTINGS else m[0], shown
+        )
     given = [problem.layer, *map(str, problem.rows), *map(str, problem.params.values())]
     for value in sorted(given, key=len, reverse=True):
         shown = shown.replace(value, " ")
@@ -138,3 +160,45 @@ def test_fixes_are_given_in_each_interfaces_words():
     bare = Problem("pts.csv", "swapped_coordinates", "English", ("p0",))
     assert bare.text("zh", "cli") == "pts.csv：经纬度疑似颠倒，请核对坐标字段（涉及 p0）"
     assert errors.ValidationError([p, bare]).text("zh", "cli").startswith("输入数据有 2 处问题")
+
+
+def _python_cases():
+    import test_bad_inputs as py
+
+    for name, build_path, kwargs, _ in py.FILE_CASES:
+        yield pytest.param("file", build_path, kwargs, id=f"file: {name}")
+    for name, build_layers, _ in py.LAYER_CASES:
+        yield pytest.param("layers", build_layers, None, id=f"layers: {name}")
+    for name, call, _ in py.RULE_CASES:
+        yield pytest.param("rules", call, None, id=f"rules: {name}")
+
+
+@pytest.mark.parametrize(("kind", "build", "kwargs"), list(_python_cases()))
+def test_every_python_corpus_case_reads_in_chinese_in_pythons_words(kind, build, kwargs, tmp_path):
+    from gridplan.io import read_layer
+
+    if kind == "file":
+        path = build(tmp_path)
+        call = lambda: read_layer(path, **kwargs)  # noqa: E731
+    elif kind == "layers":
+        given = build()
+        layer = given.pop("units")
+        call = lambda: gridplan.prepare_layers(layer, **given)  # noqa: E731
+    else:
+        call = build
+    with pytest.raises(ValidationError) as info:
+        call()
+    for p in info.value.problems:
+        text = p.text("zh", "python")
+        assert not _english(text, p, "python"), text
+        assert not FOREIGN["python"].search(text), text
+        assert re.search(r"[\u4e00-\u9fff]", text), text
+
+
+def test_rules_problems_name_the_key_and_what_was_given():
+    with pytest.raises(ValidationError) as info:
+        gridplan.config.rules_from_dict({"grid": {"min_househods": 3, "max_households": "x"}})
+    text = info.value.text("zh", "cli")
+    assert "min_househods" in text and "无法识别" in text
+    assert "max_households" in text and '"x"（文字）' in text
+    assert "(text)" not in text and "allowed" not in text
