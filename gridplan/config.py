@@ -615,11 +615,13 @@ class StaffingRules:
         The community's own party organisation by its members (《中国共产党支部工作条例》):
         a branch (党支部) up to ``general_branch_over`` members, a general branch (党总支)
         above, a committee (党委) from ``party_committee_from``.
-    big_committee_for_reform
-        A community a redivision formed from more than one current community (its
-        communities layer says so in ``previous_codes``) sets up a community "big party
-        committee" (社区大党委) taking in the units stationed there, as Lüliang did (275 when
-        its communities were redrawn).
+    big_committee_from_stationed
+        A community with at least this many units stationed in it (驻区单位: its dedicated
+        grids, the business districts, industrial parks, schools and offices of
+        商圈园区划分专属网格; in a redivision, the dedicated areas within the new community)
+        sets up a community "big party committee" (社区大党委) that takes them in, whatever
+        its own members; the others get 党支部/党总支/党委 by their members. Lüliang set up
+        275 of them when its communities were redrawn. 0 = never.
     fulltime_are_community_workers
         Full-time grid workers are drawn from the community workers (Xinzhou: 1,489 community
         workers serve as full-time grid workers), as grid heads always are: the paid staff a
@@ -647,7 +649,7 @@ class StaffingRules:
     fulltime_are_community_workers: bool = True
     general_branch_over: int = 50
     party_committee_from: int = 100
-    big_committee_for_reform: bool = True
+    big_committee_from_stationed: int = 1
 
     def __post_init__(self) -> None:
         # canonical values only: the checks below name every field of the wrong type
@@ -693,6 +695,7 @@ class StaffingRules:
             whole(name, 1)
         whole("joint_branch_max_units", 2)
         whole("general_branch_over", 1)
+        whole("big_committee_from_stationed", 0)
         whole("party_committee_from", 2)
         whole("branch_split_over", 1)
         number("community_workers_per_10k", positive=True)
@@ -712,7 +715,6 @@ class StaffingRules:
         flag("staff_dedicated_grids")
         flag("attach_small_groups")
         flag("fulltime_are_community_workers")
-        flag("big_committee_for_reform")
         gb, pc = self.general_branch_over, self.party_committee_from
         if not problems and isinstance(gb, int) and isinstance(pc, int) and pc <= gb:
             problems.append(
