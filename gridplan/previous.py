@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import Interface, Problem, ValidationError, describe_rows
-from .i18n import column_label, t
+from .i18n import LANGS, column_label, t
 from .io import split_layer
 from .validate import id_str
 
@@ -119,7 +119,8 @@ def _fail(check: str, lang: Lang, interface: Interface, **fmt: object) -> Valida
 
 def _find(frame: pd.DataFrame, name: str) -> str | None:
     """The column ``name`` or its zh/en display label (a table exported from the report)."""
-    for cand in (name, column_label(name, "zh"), column_label(name, "en")):
+    labels = [column_label(name, lang, key=key) for key in (None, "grid_code") for lang in LANGS]
+    for cand in (name, *labels):
         if cand in frame.columns:
             return cand
     return None

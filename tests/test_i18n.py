@@ -18,6 +18,7 @@ TABLES = {
     "sheets": i18n.SHEETS,
     "rules": i18n.RULES,
     **{f"values[{k}]": v for k, v in i18n.VALUES.items()},
+    **{f"columns_by_key[{k}]": v for k, v in i18n.COLUMNS_BY_KEY.items()},
 }
 
 #: the only Latin words a Chinese label may hold: names of formats, systems, units and
