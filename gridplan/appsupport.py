@@ -8,17 +8,15 @@ app stays a thin layer of widgets and the logic is tested without a browser.
   which refuses absolute paths, ``..`` and zip bombs. Files live in a temporary folder that is
   removed once read, so nothing one session uploads is left where another could see it.
 * :func:`plan_from_uploads` reads every role and calls :func:`gridplan.plan`.
-* Locks are ``{label: (unit_id, ...)}``: :func:`lock_grid`, :func:`unlock_grid`,
-  :func:`move_units` return new lock sets (never changing their argument), and
-  :func:`move_preview` shows what a move does to both grids' households and contiguity before
-  it is applied.
+* Edits (:data:`Edit`: lock, unlock, move units, re-plan a community) are applied to a plan
+  by :func:`apply_edits`: locks change no grid, moves and re-plans re-plan one community
+  (:func:`gridplan.replan`), so every other grid keeps its code; :func:`move_preview` shows
+  what a move does to both grids' households and contiguity before it is applied.
 
 Examples
 --------
 >>> parse_columns("户数 = households\\n楼号: unit_id")
 {'户数': 'households', '楼号': 'unit_id'}
->>> lock_map({"A": ("u1", "u2"), "B": ("u3",)})
-{'u1': 'A', 'u2': 'A', 'u3': 'B'}
 """
 
 from __future__ import annotations
@@ -58,9 +56,11 @@ __all__ = [
     "ROLES",
     "SAVED_PLAN_COLUMNS",
     "SAVED_PLAN_ROLES",
-    "Locks",
+    "Edit",
     "MovePreview",
     "Upload",
+    "apply_edit",
+    "apply_edits",
     "check_upload_size",
     "columns_text",
     "communities_gpkg",
@@ -69,18 +69,15 @@ __all__ = [
     "detect_columns",
     "diagnostics_view",
     "display_table",
+    "edit_label",
     "export_bytes",
     "fingerprint",
-    "grid_lock_label",
     "grid_option",
     "grid_units",
     "households_zip",
     "kml_bytes",
-    "lock_grid",
-    "lock_map",
     "movable_targets",
     "move_preview",
-    "move_units",
     "optional_module",
     "parse_columns",
     "plan_from_uploads",
@@ -92,12 +89,12 @@ __all__ = [
     "safe_extract_zip",
     "saved_plan_uploads",
     "search",
+    "set_locked",
     "shapefile_zip",
     "share_text",
     "staffing_xlsx",
     "streamlit_texts_css",
     "unit_names",
-    "unlock_grid",
     "upload_categories",
     "upload_columns",
     "upload_layers",
@@ -304,7 +301,6 @@ def plan_from_uploads(
     rules: PlanRules,
     columns: Mapping[str, str] | None = None,
     seed: int = 0,
-    locks: Locks | None = None,
     source_crs: str | None = None,
     fix_invalid: bool = False,
     progress: Callable[[int, int, str], None] | None = None,
@@ -354,7 +350,6 @@ def plan_from_uploads(
             "rules": rules,
             "columns": None,  # applied as each upload was read
             "seed": seed,
-            "locks": lock_map(locks) if locks else None,
             "source_crs": source_crs,
             "fix_invalid": fix_invalid,
             "progress": progress,
@@ -584,56 +579,136 @@ def display_table(
 # ---------------------------------------------------------------------------------------------
 
 
-def lock_map(locks: Locks) -> dict[str, str]:
-    """``{unit_id: label}`` for :func:`gridplan.plan`'s ``locks`` argument."""
-    return {str(uid): str(label) for label, ids in locks.items() for uid in ids}
+#: An edit of a plan, as the edit tab records it (applied in order by :func:`apply_edits`):
+#: ``("lock", code)``, ``("unlock", code)``, ``("unlock_all",)``, ``("move", unit ids,
+#: target code)`` or ``("replan", community id)``.
+Edit = tuple[Any, ...]
+
+
+def set_locked(plan: Plan, codes: Sequence[str], *, locked: bool = True) -> Plan:
+    """``plan`` with grids ``codes`` locked (or unlocked): nothing is re-planned, so the grids
+    keep their codes, units and geometry; :func:`gridplan.replan` then keeps locked grids as
+    they are. Only residential grids are locked (a dedicated grid follows its area)."""
+    from dataclasses import replace
+
+    grids = plan.grids.copy()
+    hit = grids["grid_code"].astype(str).isin([str(c) for c in codes]).to_numpy() & (
+        grids["kind"] == "residential"
+    ).to_numpy()
+    grids["locked"] = np.where(hit, locked, grids["locked"].to_numpy(dtype=bool))
+    return replace(plan, grids=grids)
+
+
+def _community_of(plan: Plan, code: str) -> str | None:
+    row = plan.grids[plan.grids["grid_code"].astype(str) == str(code)]
+    if row.empty:
+        raise _problem("edit", "unknown_grid_code", f"grid {code} is not in the plan")
+    return id_str(row["community_id"].iloc[0])
+
+
+def _replan(
+    plan: Plan,
+    community: str | None,
+    *,
+    locks: Sequence[str] = (),
+    moves: Mapping[str, str] | None = None,
+) -> Plan:
+    """Re-plan one community of ``plan`` (:func:`gridplan.replan`): every other community keeps
+    its grids, micro-grids and codes. Units outside any community (no communities layer) are
+    one area: it is planned again with the locked grids as locks and the plan as ``previous``,
+    so kept grids keep their codes and re-planned ones inherit the code of the old grid they
+    hold most of."""
+    from .pipeline import plan as plan_fn
+    from .replan import replan
+
+    if community is not None:
+        return replan(plan, communities=[community], locks=list(locks), moves=moves)
+    g = plan.grids
+    held = set(g.loc[g["locked"].to_numpy(dtype=bool), "grid_code"].astype(str)) | set(locks)
+    held |= set((moves or {}).values())
+    u = plan.units
+    unit_codes = pd.Series(normalize_ids(u["grid_code"]), index=normalize_ids(u.index))
+    lock_units: dict[str, str] = {str(i): str(c) for i, c in unit_codes.items() if c in held}
+    lock_units.update({str(k): str(v) for k, v in (moves or {}).items()})
+    previous = pd.DataFrame({"unit_id": unit_codes.index, "grid_code": unit_codes.to_numpy()})
+    return plan_fn(
+        plan.layers,
+        rules=plan.rules,
+        seed=plan.seed if plan.seed is not None else 0,
+        locks=lock_units or None,
+        previous=previous.dropna(subset=["grid_code"]),
+        interface="app",
+    )
+
+
+def apply_edit(plan: Plan, edit: Edit) -> Plan:
+    """``plan`` after one :data:`Edit`. Locks change no grid; a move re-plans the community of
+    the two grids with the source grid (less the moved units) and the target grid (with them)
+    locked; ``replan`` re-plans a community around its locked grids. Codes of every grid that
+    is not re-planned stay as they are.
+
+    Raises
+    ------
+    ValidationError
+        The edit names grids or units the plan does not have (an edit made on another plan).
+    """
+    kind = edit[0]
+    if kind == "lock":
+        _community_of(plan, edit[1])
+        return set_locked(plan, [edit[1]], locked=True)
+    if kind == "unlock":
+        _community_of(plan, edit[1])
+        return set_locked(plan, [edit[1]], locked=False)
+    if kind == "unlock_all":
+        return set_locked(plan, plan.grids["grid_code"].astype(str).tolist(), locked=False)
+    if kind == "replan":
+        community = id_str(edit[1])
+        known = set(normalize_ids(plan.grids["community_id"]))
+        if community not in known:
+            raise _problem("edit", "unknown_community", f"community {edit[1]} is not in the plan")
+        return _replan(plan, community)
+    if kind == "move":
+        ids, target = [str(i) for i in edit[1]], str(edit[2])
+        community = _community_of(plan, target)
+        known = set(normalize_ids(plan.units.index))
+        missing = [i for i in ids if i not in known]
+        if missing or not ids:
+            raise _problem("edit", "unknown_unit", f"unknown unit id(s) {missing or '(none)'}")
+        units = plan.units.set_axis(normalize_ids(plan.units.index))
+        sources = sorted({c for c in normalize_ids(units.loc[ids, "grid_code"]) if c})
+        rest = set(_grid_unit_ids(plan, sources[0])) - set(ids) if len(sources) == 1 else set()
+        locks = [s for s in sources if s != target and rest]
+        return _replan(plan, community, locks=locks, moves=dict.fromkeys(ids, target))
+    raise _problem("edit", "unknown_edit", f"unknown edit {kind!r}")
+
+
+def apply_edits(plan: Plan, edits: Sequence[Edit]) -> tuple[Plan, list[Edit]]:
+    """``plan`` after ``edits`` in order, and the edits that no longer apply (they name grids
+    or units this plan does not have, e.g. after the rules changed), which are skipped."""
+    skipped: list[Edit] = []
+    for edit in edits:
+        try:
+            plan = apply_edit(plan, edit)
+        except ValidationError:
+            skipped.append(edit)
+    return plan, skipped
 
 
 def _grid_unit_ids(plan: Plan, code: str) -> tuple[str, ...]:
-    """Whole units of grid ``code`` (units split across grids are left to the planner)."""
+    """Units of grid ``code`` (by each unit's main grid)."""
     u = plan.units
-    whole = u["n_parts"].fillna(1).astype(int) <= 1 if "n_parts" in u.columns else True
-    sel = u[(_ids(u["grid_code"]) == id_str(code)) & whole]
-    return tuple(sorted(str(i) for i in sel.index))
+    sel = u[_ids(u["grid_code"]) == id_str(code)]
+    return tuple(sorted(str(i) for i in normalize_ids(sel.index)))
 
 
-def grid_lock_label(plan: Plan, locks: Locks, code: str) -> str | None:
-    """The lock label of grid ``code`` in ``plan`` (``None`` when it is not locked)."""
-    by_unit = lock_map(locks)
-    labels = {by_unit[i] for i in _grid_unit_ids(plan, code) if i in by_unit}
-    return min(labels) if labels else None
-
-
-def _new_label(locks: Locks, code: str) -> str:
-    label, k = str(code), 2
-    while label in locks:
-        label = f"{code}-{k}"
-        k += 1
-    return label
-
-
-def _without_units(locks: Locks, ids: set[str]) -> dict[str, tuple[str, ...]]:
-    out: dict[str, tuple[str, ...]] = {}
-    for label, members in locks.items():
-        kept = tuple(m for m in members if m not in ids)
-        if kept:
-            out[label] = kept
-    return out
-
-
-def lock_grid(locks: Locks, plan: Plan, code: str) -> dict[str, tuple[str, ...]]:
-    """A new lock set with grid ``code`` locked as it is in ``plan``."""
-    ids = _grid_unit_ids(plan, code)
-    out = _without_units(locks, set(ids))
-    if ids:
-        out[_new_label(out, code)] = ids
-    return out
-
-
-def unlock_grid(locks: Locks, plan: Plan, code: str) -> dict[str, tuple[str, ...]]:
-    """A new lock set without the lock holding grid ``code``."""
-    label = grid_lock_label(plan, locks, code)
-    return {k: v for k, v in locks.items() if k != label}
+def edit_label(edit: Edit, lang: Lang = "zh") -> str:
+    """An edit in words, for the list of edits the app shows."""
+    kind = edit[0]
+    if kind == "move":
+        return t("edit_move", lang, n=len(edit[1]), code=edit[2])
+    if kind == "unlock_all":
+        return t("edit_unlock_all", lang)
+    return t(f"edit_{kind}", lang, code=edit[1])
 
 
 def movable_targets(plan: Plan, code: str) -> list[str]:
@@ -825,30 +900,6 @@ def move_preview(plan: Plan, unit_ids: Sequence[str], target: str) -> MovePrevie
         table=pd.DataFrame(rows, columns=["grid", "before", "after", "in_band", "contiguous"]),
         warnings=tuple(warnings),
     )
-
-
-def move_units(
-    locks: Locks, plan: Plan, unit_ids: Sequence[str], target: str
-) -> dict[str, tuple[str, ...]]:
-    """A new lock set in which ``unit_ids`` join grid ``target``; the source and target grids
-    are both locked (as they are in ``plan`` apart from the move), everything else stays as
-    it was, and re-planning with the result re-plans every grid that is not locked."""
-    ids = {str(i) for i in unit_ids}
-    source = str(plan.units.loc[list(ids), "grid_code"].iloc[0])
-    src_label = grid_lock_label(plan, locks, source)
-    tgt_label = grid_lock_label(plan, locks, target)
-    src_ids = tuple(sorted(set(_grid_unit_ids(plan, source)) - ids))
-    tgt_ids = tuple(sorted(set(_grid_unit_ids(plan, target)) | ids))
-    out = _without_units(locks, ids | set(src_ids) | set(tgt_ids))
-    out = {k: v for k, v in out.items() if k not in (src_label, tgt_label)}
-    taken: dict[str, tuple[str, ...]] = {**out, **{k: () for k in (src_label, tgt_label) if k}}
-    src_label = src_label or _new_label(taken, source)
-    taken[src_label] = ()
-    tgt_label = tgt_label or _new_label(taken, target)
-    if src_ids:
-        out[src_label] = src_ids
-    out[tgt_label] = tgt_ids
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
