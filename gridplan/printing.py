@@ -652,9 +652,6 @@ def _place_grid_labels(
 ) -> None:
     """Each grid's number and households: inside when they fit (shrunk down to ``min_pt``),
     else beside the grid with a leader line, never over another label."""
-    import matplotlib.patheffects as pe
-
-    halo = [pe.withStroke(linewidth=2.0, foreground="white")]
     pending: list[tuple[int, float, float]] = []
     for i, geom in enumerate(grids.geometry):
         number, households = labels[i]
@@ -671,7 +668,7 @@ def _place_grid_labels(
         while size >= min_pt - 1e-9:
             rect = _text_box(px, py, em_w * size + 2, em_h * size)
             if shape.contains(rect) and placer.free(rect):
-                _draw_label(ax, point.x, point.y, number, households, size, halo)
+                _draw_label(ax, point.x, point.y, number, households, size)
                 placer.add(rect)
                 placed = True
                 break
@@ -732,21 +729,39 @@ def _place_grid_labels(
         ax.plot([x], [y], marker="o", ms=1.2, color="#333333", zorder=9)
 
 
-def _draw_label(
-    ax: Axes, x: float, y: float, number: str, households: str, size: float, halo: list
-) -> None:
+def _halo_text(ax: Axes, x: float, y: float, text: str, *, halo_pt: float, **style: Any) -> None:
+    """Text with a white halo. The halo is a white outline drawn as a path under the text,
+    and the text itself is plain text, so labels stay searchable and copyable in the PDF (a
+    path effect on the text would turn the label itself into outlines)."""
+    import matplotlib.patheffects as pe
+
+    z = style.pop("zorder", 8)
+    under = {**style, "color": "white"}
     ax.text(
+        x,
+        y,
+        text,
+        zorder=z - 0.01,
+        path_effects=[pe.Stroke(linewidth=halo_pt, foreground="white")],
+        **under,
+    )
+    ax.text(x, y, text, zorder=z, **style)
+
+
+def _draw_label(ax: Axes, x: float, y: float, number: str, households: str, size: float) -> None:
+    _halo_text(
+        ax,
         x,
         y + size * 0.05,
         number,
+        halo_pt=2.0,
         ha="center",
         va="bottom",
         fontsize=size * 1.25,
         fontweight="bold",
         zorder=8,
-        path_effects=halo,
     )
-    ax.text(x, y, households, ha="center", va="top", fontsize=size, zorder=8, path_effects=halo)
+    _halo_text(ax, x, y, households, halo_pt=2.0, ha="center", va="top", fontsize=size, zorder=8)
 
 
 def _line_names(
@@ -760,7 +775,6 @@ def _line_names(
     limit: int = 40,
 ) -> None:
     """Names along the longest stretch of each named line that has room for them."""
-    import matplotlib.patheffects as pe
     from shapely import affinity, line_merge
 
     if "name" not in lines.columns:
@@ -781,7 +795,6 @@ def _line_names(
             parts.append((longest.length, str(name), longest))
     parts.sort(key=lambda p: (-p[0], p[1]))
     shown = 0
-    halo = [pe.withStroke(linewidth=1.8, foreground="white")]
     for length, name, line in parts:
         if shown >= limit:
             break
@@ -801,10 +814,12 @@ def _line_names(
             rect = _text_box(px, py, _em_width(name) * size + 4, size * 1.3, angle)
             if placer.free(rect):
                 placer.add(rect)
-                ax.text(
+                _halo_text(
+                    ax,
                     mid.x,
                     mid.y,
                     name,
+                    halo_pt=1.8,
                     rotation=angle,
                     rotation_mode="anchor",
                     ha="center",
@@ -812,7 +827,6 @@ def _line_names(
                     fontsize=size,
                     color=colour,
                     zorder=7,
-                    path_effects=halo,
                 )
                 shown += 1
                 break

@@ -5,6 +5,7 @@ the embedded CJK font and on the page."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -262,3 +263,60 @@ def test_a_long_code_table_continues_on_further_wall_map_pages(tmp_path):
     for code in grids["grid_code"]:
         assert text.count(code) == 1, code
     _check_glyphs_and_margins(r.wallmaps, r.font)
+
+
+def _overlapping(boxes: np.ndarray, *, share: float = 0.2) -> list[tuple[int, int]]:
+    """Pairs of character boxes (left, bottom, right, top) that cover more than ``share`` of
+    the smaller one."""
+    out = []
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    for i in range(len(boxes)):
+        left, bottom, right, top = boxes[i]
+        ix = np.clip(np.minimum(right, boxes[:, 2]) - np.maximum(left, boxes[:, 0]), 0, None)
+        iy = np.clip(np.minimum(top, boxes[:, 3]) - np.maximum(bottom, boxes[:, 1]), 0, None)
+        least = np.maximum(np.minimum(area[i], area), 1e-9)
+        hit = np.flatnonzero((ix * iy / least > share) & (np.arange(len(boxes)) > i))
+        out.extend((i, int(j)) for j in hit)
+    return out
+
+
+@pytest.mark.parametrize("paper", ["A4", "A3"])
+def test_wall_map_labels_never_overlap_and_small_grids_get_leader_lines(tmp_path, paper):
+    """23 grids of 200 m and a cluster of 16 grids of 12 m, too small for their labels."""
+    geoms = [
+        box(X0 + 200 * c, Y0 + 200 * r, X0 + 200 * (c + 1), Y0 + 200 * (r + 1))
+        for r in range(4)
+        for c in range(6)
+        if (r, c) != (0, 0)
+    ]
+    geoms += [
+        box(X0 + 12 * c, Y0 + 12 * r, X0 + 12 * (c + 1), Y0 + 12 * (r + 1))
+        for r in range(4)
+        for c in range(4)
+    ]
+    n = len(geoms)
+    grids = gpd.GeoDataFrame(
+        {
+            "grid_code": [f"140106001001{k + 1:03d}" for k in range(n)],
+            "community_code": ["140106001001"] * n,
+            "households": [400] * n,
+            "n_microgrids": [8] * n,
+        },
+        geometry=geoms,
+        crs=CRS,
+    )
+    path = tmp_path / "small.gpkg"
+    grids.to_file(path, layer="grids")
+    r = print_plan(path, out=tmp_path / "out", paper=paper)
+    chars = [(ch, b) for page, ch, _, b, _ in _chars(r.wallmaps) if page == 0]
+    clash = _overlapping(np.array([b for _, b in chars]))
+    assert not clash, [(chars[i][0], chars[j][0]) for i, j in clash[:10]]
+    # every grid's number is on the map as text (searchable, not outlines), once, beside its
+    # row in the code table; so the overlap check above saw every label
+    text = _pages(r.wallmaps)[0]
+    for k in range(n):
+        assert len(re.findall(rf"(?<!\d){k + 1:03d}(?!\d)", text)) == 2, k
+    _check_glyphs_and_margins(r.wallmaps, r.font)
+    # the small grids' labels sit beside them (leader lines), not on the 50 m cluster
+    png = pdfium.PdfDocument(str(r.wallmaps))[0].render(scale=0.8).to_pil()
+    png.save(tmp_path / f"labels_{paper}.png")  # kept to look at
