@@ -320,3 +320,56 @@ def test_wall_map_labels_never_overlap_and_small_grids_get_leader_lines(tmp_path
     # the small grids' labels sit beside them (leader lines), not on the 50 m cluster
     png = pdfium.PdfDocument(str(r.wallmaps))[0].render(scale=0.8).to_pil()
     png.save(tmp_path / f"labels_{paper}.png")  # kept to look at
+
+
+def test_cli_staff_then_print_names_the_posts_in_english(staffed, tmp_path):
+    """The street office's chain: gridplan staff --roster writes the workbook, gridplan print
+    --staffing prints the boards from it."""
+    from typer.testing import CliRunner
+
+    from gridplan.cli import app
+
+    a = staffed.staffing.assignments
+    roster = tmp_path / "roster.csv"
+    rows = a
+    # the same people as the fixture's roster, written as a street office's CSV
+    u = staffed.plan.units.reset_index()
+    first_in = u.groupby("grid_code")["unit_id"].first()
+    first_in_micro = u.groupby("microgrid_code")["unit_id"].first()
+    home = [
+        first_in_micro[m] if isinstance(m, str) else first_in[g]
+        for g, m in zip(rows["grid_code"], rows["microgrid_code"], strict=True)
+    ]
+    pd.DataFrame(
+        {"name": a["name"], "role": a["role"], "phone": a["phone"], "unit_id": home}
+    ).to_csv(roster, index=False)
+    runner = CliRunner()
+    book = tmp_path / "staff.xlsx"
+    res = runner.invoke(
+        app,
+        ["staff", str(staffed.path), "--roster", str(roster), "--out", str(book), "--lang", "en"],
+    )
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "prints"
+    res = runner.invoke(
+        app,
+        [
+            "print",
+            str(staffed.path),
+            "--out",
+            str(out),
+            "--staffing",
+            str(book),
+            "--paper",
+            "A4",
+            "--lang",
+            "en",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert f"({len(staffed.plan.grids)} pages)" in res.output
+    text = "\n".join(_pages(out / "boards.pdf"))
+    for name, phone in zip(a["name"], a["phone"], strict=True):
+        assert name in text and f"{phone[:3]}****{phone[-4:]}" in text, name
+        assert phone not in text
+    assert "Grid head" in text and "网格" not in text  # English boards, no Chinese words
