@@ -676,3 +676,25 @@ def test_plan_if_proven_false_keeps_the_verdict(case):
     assert quick.proven_infeasible == full.proven_infeasible
     if full.in_band:
         assert quick.labels.tolist() == full.labels.tolist()
+
+
+@pytest.mark.parametrize("case", range(60))
+def test_sub_adjacency_is_scipys_indexing(case):
+    """The bisection's piece adjacency has scipy's arrays in scipy's entry order (the
+    spanning-tree jitter is drawn per entry, so the order decides the trees)."""
+    from gridplan.partition.core import _Bisector
+
+    rng = np.random.default_rng(case)
+    n = int(rng.integers(2, 60))
+    e = rng.integers(0, n, size=(n * 3, 2))
+    e = e[e[:, 0] != e[:, 1]]
+    g = from_edges(n, e[:, 0], e[:, 1], weight=np.ones(n, dtype=int), xy=rng.random((n, 2)))
+    nodes = np.flatnonzero(rng.random(n) < 0.6)
+    if case % 5 == 0:  # unsorted node sets take scipy's own path
+        nodes = rng.permutation(nodes)
+    ref = g.adjacency[nodes][:, nodes]
+    got = _Bisector(g, lo=1, hi=2, rng=rng, tries=1)._sub_adjacency(nodes)
+    assert got.indptr.tolist() == ref.indptr.tolist()
+    assert got.indices.tolist() == ref.indices.tolist()
+    assert got.data.tolist() == ref.data.tolist()
+    assert got.indices.dtype == ref.indices.dtype
