@@ -453,3 +453,52 @@ def test_camden_sample_output_areas_are_their_own_cells():
     t = street_tessellate(g, np.zeros(len(g)), {0: area})
     assert_tile(t.cells, area)
     assert all(shapely.equals(c, u) for c, u in zip(t.cells, g, strict=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# strips of road space (a median between two carriageways, a verge)
+# ---------------------------------------------------------------------------------------------
+
+
+def _dual_carriageway():
+    """A 600 m x 300 m area: a dual carriageway (two lines 20 m apart) along y = 150-170, two
+    cross streets at x = 200 and 400 through both halves, one unit per block either side."""
+    area = box(0, 0, 600, 320)
+    roads = [LineString([(-5, 150), (605, 150)]), LineString([(-5, 170), (605, 170)])]
+    roads += [LineString([(x, -5), (x, 150)]) for x in (200, 400)]
+    roads += [LineString([(x, 170), (x, 325)]) for x in (200, 400)]
+    units = shapely.points([(x, y) for y in (70, 250) for x in (100, 300, 500)])
+    return area, roads, units
+
+
+def test_a_median_strip_is_cut_across_between_the_blocks_along_it():
+    from gridplan.metrics import ribbons
+
+    area, roads, units = _dual_carriageway()
+    t = street_tessellate(units, np.zeros(len(units)), {0: area}, roads=roads)
+    assert_tile(t.cells, area)
+    median = box(0, 150, 600, 170)  # 12,000 m², 20 m wide: a ribbon if one cell took it
+    got = shapely.area(shapely.intersection(t.cells, median))
+    # shared out stretch by stretch: no cell holds more than the 200 m along its own block
+    assert got.max() <= 200 * 20 + 1e-6, got
+    assert got.sum() == pytest.approx(median.area)
+    assert len(ribbons(t.cells)) == 0
+    # each piece lies along its block: a cell reaches the median only in front of itself
+    for k, c in enumerate(t.cells):
+        x = shapely.get_coordinates(units[k])[0, 0]
+        piece = shapely.intersection(c, median)
+        if piece.area > 0:
+            x0, _, x1, _ = piece.bounds
+            assert x0 >= x - 100 - 1e-6 and x1 <= x + 100 + 1e-6
+
+
+def test_the_cuts_across_a_median_run_on_the_cross_streets():
+    area, roads, units = _dual_carriageway()
+    t = street_tessellate(units, np.zeros(len(units)), {0: area}, roads=roads)
+    median = box(0, 150, 600, 170)
+    pieces = shapely.intersection(t.cells, median)
+    pieces = pieces[shapely.area(pieces) > 0]
+    # the cut between two stretches of the median is the cross street's line (x = 200, 400)
+    assert len(pieces) >= 3
+    xs = sorted({round(v) for p in pieces for v in (p.bounds[0], p.bounds[2])})
+    assert set(xs) <= {0, 200, 400, 600}, xs
