@@ -9,7 +9,9 @@ and the result is rendered. Planning is :func:`gridplan.plan`; uploads, locks an
 Intranet mode (Leaflet from ``gridplan/assets/`` instead of CDNs) is on unless the environment
 sets ``GRIDPLAN_INTRANET=0``; it can be switched in the map settings.
 
-State is per session (``st.session_state``): the chosen grid, the locks and the undo stack.
+State is per session (``st.session_state``): the chosen grid and the planner's edits (locks,
+moves, community re-plans; undo drops the last), applied to the plan one at a time by
+:func:`gridplan.appsupport.apply_edits` so each re-plans one community at most.
 The bundled sample's plan is cached for everyone; plans of uploaded data are cached per
 session (``scope="session"``), so one planner's data never reaches another session.
 """
@@ -25,9 +27,10 @@ import folium
 import streamlit as st
 from streamlit_folium import st_folium
 
+from gridplan import app_compare, render
 from gridplan import appsupport as sup
-from gridplan import render
 from gridplan.config import rules_from_dict
+from gridplan.diff import STATUS_COLOURS, diff_plans
 from gridplan.errors import ValidationError
 from gridplan.i18n import Lang, label_columns, t, value_label
 from gridplan.io import parse_columns
@@ -63,7 +66,7 @@ def sample_uploads() -> tuple[sup.Upload, ...]:
     return tuple(sup.Upload(role, SAMPLE.name, data, layer=role) for role in SAMPLE_LAYERS)
 
 
-def _plan(uploads, rules, columns, seed, locks, source_crs, fix_invalid, text, extra=()):  # type: ignore[no-untyped-def]
+def _plan(uploads, rules, columns, seed, source_crs, fix_invalid, text, extra=()):  # type: ignore[no-untyped-def]
     """Plan with a progress bar. The bar is created and cleared inside the cached function, so
     a cache hit replays nothing visible; updates are limited to 5 % steps to keep that replay
     short."""
@@ -82,7 +85,6 @@ def _plan(uploads, rules, columns, seed, locks, source_crs, fix_invalid, text, e
             rules=rules,
             columns=dict(columns),
             seed=seed,
-            locks=dict(locks),
             source_crs=source_crs,
             fix_invalid=fix_invalid,
             progress=progress,
@@ -93,18 +95,39 @@ def _plan(uploads, rules, columns, seed, locks, source_crs, fix_invalid, text, e
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def plan_sample(uploads, rules, columns, seed, locks, source_crs, fix_invalid, _text=""):  # type: ignore[no-untyped-def]
+def plan_sample(uploads, rules, columns, seed, source_crs, fix_invalid, _text=""):  # type: ignore[no-untyped-def]
     """Plans of the bundled sample: the same for every session, so shared."""
-    return _plan(uploads, rules, columns, seed, locks, source_crs, fix_invalid, _text)
+    return _plan(uploads, rules, columns, seed, source_crs, fix_invalid, _text)
 
 
 @st.cache_data(show_spinner=False, max_entries=8, scope="session")
-def plan_uploaded(
-    uploads, rules, columns, seed, locks, source_crs, fix_invalid, _text="", extra=()
-):  # type: ignore[no-untyped-def]
+def plan_uploaded(uploads, rules, columns, seed, source_crs, fix_invalid, _text="", extra=()):  # type: ignore[no-untyped-def]
     """Plans of uploaded data (with a saved plan's codes or a roster in ``extra``): cached for
     this session only."""
-    return _plan(uploads, rules, columns, seed, locks, source_crs, fix_invalid, _text, extra)
+    return _plan(uploads, rules, columns, seed, source_crs, fix_invalid, _text, extra)
+
+
+@st.cache_data(show_spinner=False, max_entries=16, scope="session")
+def edited_plan(base_key: str, edits: tuple[sup.Edit, ...], _base: Any) -> tuple[Any, tuple]:
+    """The plan after the planner's edits, one :func:`gridplan.appsupport.apply_edit` at a
+    time on the plan after the edits before it (cached), so each edit re-plans at most one
+    community and an undo is a cache hit. Returns the plan and the edits that no longer
+    apply (after a rule change)."""
+    if not edits:
+        return _base, ()
+    before, skipped = edited_plan(base_key, edits[:-1], _base)
+    after, bad = sup.apply_edits(before, edits[-1:])
+    return after, (*skipped, *bad)
+
+
+@st.cache_data(show_spinner=False, max_entries=4, scope="session")
+def compare_edits(plan_key: str, _old: Any, _new: Any) -> Any:
+    return diff_plans(_old, _new)
+
+
+@st.cache_data(show_spinner=False, max_entries=4, scope="session")
+def compare_upload(plan_key: str, upload: sup.Upload, lang: Lang, _plan: Any) -> Any:
+    return app_compare.diff_upload(upload, _plan, lang=lang)
 
 
 @st.cache_data(show_spinner=False, max_entries=8, scope="session")
@@ -113,8 +136,18 @@ def display_layers(plan_key: str, gcj02: bool, _plan: Any) -> render.DisplayLaye
 
 
 @st.cache_data(show_spinner=False, max_entries=8, scope="session")
-def staffing_plan(plan_key: str, rules: Any, _plan: Any) -> Any:
-    return staffing.staffing_plan(_plan, rules=rules) if staffing else None
+def staffing_plan(plan_key: str, rules: Any, current: sup.Upload | None, _plan: Any) -> Any:
+    """Posts and party organisation of the plan; with a roster plan, the heads its household
+    list names (``household_list``); with an uploaded table of the community workers each
+    community has now, the gap to the ratio (``current_staff``)."""
+    if not staffing:
+        return None
+    return staffing.staffing_plan(
+        _plan,
+        rules=rules,
+        household_list=_plan.report.get("households"),
+        current_staff=sup.read_upload_table(current) if current is not None else None,
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=16, scope="session")
@@ -148,27 +181,26 @@ def redivide(plan_key: str, lo: int, hi: int, target: int | None, seed: int, _pl
 
 
 def _edits(dataset: str) -> dict[str, Any]:
-    """Locks and undo stack of this session, reset when the data set changes."""
+    """The edits of this session (:data:`gridplan.appsupport.Edit`, in order; undo drops the
+    last), reset when the data set changes."""
     edits = st.session_state.get("edits")
     if edits is None or edits["dataset"] != dataset:
-        edits = {"dataset": dataset, "locks": {}, "history": []}
+        edits = {"dataset": dataset, "ops": []}
         st.session_state["edits"] = edits
     return edits
 
 
-def _set_locks(new: dict[str, tuple[str, ...]], follow: str | None = None) -> None:
-    """Replace the locks (keeping the old ones for undo); ``follow`` is a unit whose grid is
-    selected after re-planning, since grid codes are renumbered by every plan."""
-    edits = st.session_state["edits"]
-    edits["history"].append(edits["locks"])
-    edits["locks"] = new
-    st.session_state["follow_unit"] = follow
+def _add_edit(edit: sup.Edit, follow: str | None = None) -> None:
+    """Record an edit; ``follow`` is a grid code selected once it is applied."""
+    st.session_state["edits"]["ops"].append(edit)
+    if follow is not None:
+        st.session_state["grid"] = follow
 
 
-def _apply_move(new: dict[str, tuple[str, ...]], follow: str) -> None:
-    """Apply a move and clear the move's choices: the moved unit is in its new grid, and the
-    editor must not offer to move it back."""
-    _set_locks(new, follow)
+def _apply_move(edit: sup.Edit, follow: str) -> None:
+    """Apply a move and clear the move's choices: the moved units are in their new grid
+    (selected), and the editor must not offer to move them back."""
+    _add_edit(edit, follow)
     st.session_state["move_units"] = []
     for key in ("move_compound", "move_target"):
         st.session_state.pop(key, None)
@@ -188,14 +220,9 @@ def _community_changed() -> None:
 
 
 def _undo() -> None:
-    edits = st.session_state["edits"]
-    if edits["history"]:
-        edits["locks"] = edits["history"].pop()
-
-
-def _first_unit(plan: Any, code: str) -> str | None:
-    ids = plan.units.index[plan.units["grid_code"].astype(str) == code]
-    return str(ids[0]) if len(ids) else None
+    ops = st.session_state["edits"]["ops"]
+    if ops:
+        ops.pop()
 
 
 def _on_map_click(key: str) -> None:
@@ -241,6 +268,10 @@ DEFAULTS: dict[str, Any] = {
     "source": "sample",
     "columns": "",
     "source_crs": "wgs84",
+    "coords_crs": "wgs84",
+    "coords_epsg": "",
+    "coords_x": None,
+    "coords_y": None,
     "r_gmin": 300,
     "r_gmax": 500,
     "r_mmin": 30,
@@ -298,6 +329,12 @@ def _apply_columns(mapping: dict[str, str]) -> None:
     st.session_state["columns"] = f"{current}\n{extra}".strip() if current else extra
 
 
+def _previous_on(on: bool) -> None:
+    """Plan from (or stop planning from) the compare tab's previous plan, at once."""
+    st.session_state["cmp_previous_on"] = on
+    st.session_state["run_now"] = True
+
+
 def _drop_upload(role: str) -> None:
     st.session_state.setdefault("kept_uploads", {}).pop(role, None)
 
@@ -325,21 +362,24 @@ uploads: tuple[sup.Upload, ...]
 columns: dict[str, str] = {}
 source_crs: str | None = None
 upload_errors: list[ValidationError] = []
-extra: tuple[tuple[str, sup.Upload], ...] = ()
+#: a coordinate choice that cannot be read stops before planning (never WGS84 instead)
+coords_bad = False
+extra: tuple[tuple[str, Any], ...] = ()
 kept: dict[str, tuple[str, bytes]] = st.session_state.setdefault("kept_uploads", {})
 
 
 def _kept_uploader(
-    role: str, label: str, types: list[str], *, help: str | None = None
+    role: str, label: str, types: list[str], *, help: str | None = None, box: Any = st.sidebar
 ) -> sup.Upload | None:
-    """An upload widget whose file outlives it (see :func:`_keep_upload`)."""
-    f = st.sidebar.file_uploader(
+    """An upload widget (in the sidebar, or ``box``) whose file outlives it (see
+    :func:`_keep_upload`)."""
+    f = box.file_uploader(
         label, type=types, key=f"up_{role}", help=help, on_change=_keep_upload, args=(role,)
     )
     if f is not None:
         kept[role] = (f.name, f.getvalue())
     elif role in kept:
-        k1, k2 = st.sidebar.columns([3, 1])
+        k1, k2 = box.columns([3, 1])
         k1.caption(T("upload_kept", name=kept[role][0]))
         k2.button(T("upload_remove"), key=f"drop_{role}", on_click=_drop_upload, args=(role,))
     return sup.Upload(role, *kept[role]) if role in kept else None
@@ -426,6 +466,63 @@ else:
         key="source_crs",
         placeholder=T("choose_one"),
     )
+    if any(sup.is_table(u) for u in found):
+        # CSV/XLSX coordinates: their system (WGS84, CGCS2000, a projection) and the units
+        # table's coordinate columns (after the column mapping), passed as each file is read
+        crs_choice = st.sidebar.selectbox(
+            T("coords_crs"),
+            ["wgs84", "cgcs2000", "projected"],
+            format_func=lambda c: T(f"coords_crs_{c}"),
+            key="coords_crs",
+            help=T("coords_crs_help"),
+            placeholder=T("choose_one"),
+        )
+        epsg = None
+        if crs_choice == "projected":
+            epsg = st.sidebar.text_input(
+                T("coords_epsg"),
+                key="coords_epsg",
+                placeholder="EPSG:4547",
+                help=T("coords_epsg_help"),
+            )
+        table_units = [u for u in found if u.role == "units" and sup.is_table(u)]
+        x_col = y_col = None
+        if table_units:
+            try:
+                names = [columns.get(c, c) for c in upload_columns(table_units[0])]
+            except ValidationError:
+                names = []
+            for key in ("coords_x", "coords_y"):
+                if st.session_state.get(key) not in [None, *names]:
+                    st.session_state[key] = None
+            x_col = st.sidebar.selectbox(
+                T("coords_x"),
+                [None, *names],
+                format_func=lambda c: T("coords_auto") if c is None else c,
+                key="coords_x",
+            )
+            y_col = st.sidebar.selectbox(
+                T("coords_y"),
+                [None, *names],
+                format_func=lambda c: T("coords_auto") if c is None else c,
+                key="coords_y",
+            )
+        coords = sup.Coordinates(
+            crs={"wgs84": None, "cgcs2000": "EPSG:4490"}.get(crs_choice, (epsg or "").strip()),
+            x=x_col,
+            y=y_col,
+        )
+        try:
+            sup.check_coordinates(coords, lang)
+            if coords != sup.Coordinates():
+                extra = (*extra, ("coords", coords))
+        except ValidationError as exc:
+            upload_errors.append(exc)
+            coords_bad = True
+
+if st.session_state.get("cmp_previous_on") and "compare" in kept and source != "plan":
+    # re-planned from the previous plan uploaded on the compare tab (plan(previous=...))
+    extra = (*extra, ("previous", sup.Upload("previous", *kept["compare"])))
 
 dedicated = [u for u in uploads if u.role == "dedicated"]
 try:
@@ -509,6 +606,8 @@ st.caption(
 
 for exc in upload_errors:
     _show_problems(exc, lang)
+if coords_bad:
+    st.stop()
 if not any(u.role == "units" for u in uploads):
     st.info(T("need_units"))
     st.stop()
@@ -541,21 +640,19 @@ dataset = sup.fingerprint(uploads, sorted(columns.items()), source_crs, *(u for 
 ran: dict[str, str] = st.session_state.setdefault(
     "ran", {"sample": sup.fingerprint(sample_uploads(), [], None)}
 )
-if run_pressed:
+if run_pressed or st.session_state.pop("run_now", False):
     ran[source] = dataset
 if ran.get(source) != dataset:
     st.info(T("press_run", run=T("run_plan")))
     st.stop()
 edits = _edits(dataset)
-locks_key = tuple(sorted(edits["locks"].items()))
-run = plan_sample if source == "sample" else plan_uploaded
+run = plan_sample if source == "sample" and not extra else plan_uploaded
 try:
     plan = run(
         uploads,
         rules,
         tuple(sorted(columns.items())),
         int(seed),
-        locks_key,
         source_crs,
         bool(fix_invalid),
         _text=T("planning"),
@@ -564,14 +661,26 @@ try:
 except ValidationError as exc:
     _show_problems(exc, lang)
     st.stop()
-plan_key = sup.fingerprint(dataset, rules, int(seed), locks_key, bool(fix_invalid))
+base_key = sup.fingerprint(dataset, rules, int(seed), bool(fix_invalid))
+ops = tuple(edits["ops"])
+# the planner's edits on the plan: each re-plans one community at most (gridplan.replan), so
+# every other grid keeps its code and shape, and a locked grid is never re-planned
+base_plan = plan
+with st.spinner(T("replanning")):
+    plan, skipped_edits = edited_plan(base_key, ops, plan)
+plan_key = sup.fingerprint(base_key, ops)
+if skipped_edits:
+    st.warning(
+        T(
+            "edits_skipped",
+            n=len(skipped_edits),
+            edits="；".join(sup.edit_label(e, lang) for e in skipped_edits),
+        )
+    )
 
 codes = plan.grids["grid_code"].astype(str).tolist()
 grid_community = dict(zip(codes, plan.grids["community_id"].astype(str), strict=True))
 comm_ids = sorted({str(c) for c in plan.grids["community_id"].dropna()})
-follow = st.session_state.pop("follow_unit", None)
-if follow is not None and follow in plan.units.index:
-    st.session_state["grid"] = str(plan.units.loc[follow, "grid_code"])
 clicked = render.clicked_grid(st.session_state.pop("clicked_tooltip", None), plan)
 if clicked is not None:
     st.session_state["grid"] = clicked
@@ -587,7 +696,17 @@ listed = [c for c in codes if community_now is None or grid_community[c] == comm
 if st.session_state.get("grid") not in listed:
     st.session_state["grid"] = listed[0] if listed else None
 selected: str | None = st.session_state.get("grid")
-staff = staffing_plan(plan_key, staff_rules, plan) if staffing else None
+staff = staff_error = None
+if staffing:
+    current_up = (
+        sup.Upload("current_staff", *kept["current_staff"]) if "current_staff" in kept else None
+    )
+    try:
+        staff = staffing_plan(plan_key, staff_rules, current_up, plan)
+    except ValidationError as exc:
+        # the uploaded staff table is refused; the posts are shown without it
+        staff_error = exc
+        staff = staffing_plan(plan_key, staff_rules, None, plan)
 grid_rows = plan.grids.set_index(plan.grids["grid_code"].astype(str))
 
 totals = plan.report["totals"].iloc[0]
@@ -597,7 +716,8 @@ m2.metric(T("in_band_share"), sup.share_text(totals["in_band_share"]))
 m3.metric(T("microgrid_count"), int(totals["microgrids"]))
 m4.metric(T("households_total"), f"{int(totals['households']):,}")
 
-tab_names = ["map", "report", "staffing", "edit", "downloads"] + (["reform"] if reform else [])
+tab_names = ["map", "report", "staffing", "edit", "compare", "downloads"]
+tab_names += ["reform"] if reform else []
 tabs = dict(zip(tab_names, st.tabs([T(n) for n in tab_names]), strict=True))
 
 
@@ -818,6 +938,29 @@ with tabs["staffing"]:
     if staff is None:
         st.info(T("staffing_missing"))
     else:
+        _kept_uploader(
+            "current_staff",
+            T("current_staff_upload"),
+            ["csv", "txt", "xlsx", "xlsm"],
+            help=T("current_staff_help"),
+            box=st,
+        )
+        if staff_error is not None:
+            st.error(T("current_staff_failed", widget=T("current_staff_upload")))
+            st.dataframe(
+                label_columns(sup.problems_table(staff_error, lang), lang),
+                hide_index=True,
+                width="stretch",
+            )
+        if "households" in plan.report:
+            st.caption(T("staffing_heads_note"))
+        _download(
+            T("download_staffing"),
+            lambda: sup.staffing_xlsx(staff, lang=lang),
+            file_name="staffing.xlsx",
+            mime=XLSX,
+            key="dl_staffing_tab",
+        )
         for name, frame in staff.tables(language=lang).items():
             if frame.empty:
                 continue
@@ -831,24 +974,26 @@ with tabs["staffing"]:
 
 with tabs["edit"]:
     st.caption(T("edit_intro"))
-    locks = edits["locks"]
+    locked_rows = plan.grids[plan.grids["locked"].astype(bool)]
     if selected is not None:
-        is_locked = sup.grid_lock_label(plan, locks, selected) is not None
+        is_locked = bool(grid_rows.loc[selected, "locked"])
         st.subheader(f"{T('grid')} {selected}" + (" 🔒" if is_locked else ""))
         st.caption(T("edit_pick_hint"))
-        if not is_locked:
-            st.button(
-                T("lock_grid"),
-                key="lock",
-                on_click=_set_locks,
-                args=(sup.lock_grid(locks, plan, selected), _first_unit(plan, selected)),
+        e1, e2 = st.columns(2)
+        # a dedicated grid follows its area: it is not locked
+        if grid_rows.loc[selected, "kind"] == "residential":
+            action = "unlock" if is_locked else "lock"
+            e1.button(
+                T(f"{action}_grid"), key=action, on_click=_add_edit, args=((action, selected),)
             )
-        else:
-            st.button(
-                T("unlock_grid"),
-                key="unlock",
-                on_click=_set_locks,
-                args=(sup.unlock_grid(locks, plan, selected), _first_unit(plan, selected)),
+        here = grid_community[selected]
+        if here not in ("", "None"):
+            e2.button(
+                T("replan_community", community=here),
+                key="replan_community",
+                help=T("replan_community_help"),
+                on_click=_add_edit,
+                args=(("replan", here), selected),
             )
         targets = sup.movable_targets(plan, selected)
         # the grid and its neighbours on a map of their own, with their units
@@ -937,11 +1082,10 @@ with tabs["edit"]:
                 key="apply_move",
                 type="primary",
                 on_click=_apply_move,
-                args=(sup.move_units(locks, plan, moving, target), moving[0]),
+                args=(("move", tuple(moving), target), target),
             )
     st.divider()
-    st.markdown(f"**{T('locked_grids', n=len(locks))}**")
-    locked_rows = plan.grids[plan.grids["locked"].astype(bool)]
+    st.markdown(f"**{T('locked_grids', n=len(locked_rows))}**")
     if len(locked_rows):
         _table(locked_rows, lang, ["grid_code", "community_id", "households", "in_band"])
     b1, b2 = st.columns(2)
@@ -949,12 +1093,99 @@ with tabs["edit"]:
         T("undo"),
         key="undo",
         on_click=_undo,
-        disabled=not edits["history"],
-        help=None if edits["history"] else T("nothing_to_undo"),
+        disabled=not ops,
+        help=None if ops else T("nothing_to_undo"),
     )
     b2.button(
-        T("unlock_all"), key="unlock_all", on_click=_set_locks, args=({},), disabled=not locks
+        T("unlock_all"),
+        key="unlock_all",
+        on_click=_add_edit,
+        args=(("unlock_all",),),
+        disabled=not len(locked_rows),
     )
+    if ops:
+        with st.expander(T("edit_list", n=len(ops))):
+            for i, op in enumerate(ops, 1):
+                st.markdown(f"{i}. {sup.edit_label(op, lang)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# compare with a previous plan, or with the plan before the edits
+# ---------------------------------------------------------------------------------------------
+
+with tabs["compare"]:
+    st.caption(T("compare_intro"))
+    against = st.radio(
+        T("compare_source"),
+        ["upload", "edits"],
+        format_func=lambda c: T(f"compare_source_{c}"),
+        key="cmp_source",
+        horizontal=True,
+    )
+    diff = None
+    if against == "edits":
+        if ops:
+            diff = compare_edits(plan_key, base_plan, plan)
+        else:
+            st.info(T("compare_no_edits"))
+    else:
+        previous_up = _kept_uploader(
+            "compare", T("compare_upload"), ["gpkg"], help=T("compare_upload_help"), box=st
+        )
+        if previous_up is None:
+            st.info(T("compare_need_upload", widget=T("compare_upload")))
+        else:
+            try:
+                diff = compare_upload(plan_key, previous_up, lang, plan)
+            except ValidationError as exc:
+                for problem in exc.problems:
+                    st.error(problem.message)
+            if source != "plan":
+                on = bool(st.session_state.get("cmp_previous_on"))
+                if on:
+                    st.caption(T("compare_using", name=previous_up.name))
+                st.button(
+                    T("compare_replan_off" if on else "compare_replan"),
+                    key="cmp_replan",
+                    help=T("compare_replan_help"),
+                    on_click=_previous_on,
+                    args=(not on,),
+                    type="secondary" if on else "primary",
+                )
+    if diff is not None:
+        shown = app_compare.diff_tables(diff, lang)
+        st.subheader(T("compare_summary"))
+        _table(diff.summary, lang)
+        st.subheader(T("compare_map"))
+        st_folium(
+            render.diff_map(
+                diff,
+                colours=STATUS_COLOURS,
+                basemap=effective_basemap,
+                tianditu_key=tianditu_key,
+                intranet=intranet,
+                lang=lang,
+            ),
+            key=f"compare_map_{lang}",
+            height=MAP_HEIGHT,
+            use_container_width=True,
+            returned_objects=[],
+        )
+        st.html(app_compare.legend_html(lang))
+        st.subheader(T("compare_grids"))
+        changed = diff.grids[diff.grids["change"] != "kept"].drop(columns=["in_old", "in_new"])
+        _table(changed, lang)
+        st.subheader(T("compare_moves"))
+        _table(diff.moves[diff.moves["old_code"] != diff.moves["new_code"]], lang)
+        with st.expander(T("compare_matrix")):
+            st.dataframe(shown["matrix"], hide_index=True, width="stretch", key="cmp_matrix")
+        _download(
+            T("compare_download"),
+            lambda: app_compare.diff_xlsx(diff, lang=lang),
+            file_name="gridplan_diff.xlsx",
+            mime=XLSX,
+            key="dl_compare",
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1094,6 +1325,13 @@ if reform is not None:
                         height=MAP_HEIGHT,
                         use_container_width=True,
                         returned_objects=[],
+                    )
+                    _download(
+                        T("download_reform_xlsx"),
+                        lambda: sup.reform_xlsx(result, lang=lang),
+                        file_name="reform.xlsx",
+                        mime=XLSX,
+                        key="dl_reform_xlsx",
                     )
                     _download(
                         T("download_redivided"),

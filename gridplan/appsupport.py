@@ -8,17 +8,15 @@ app stays a thin layer of widgets and the logic is tested without a browser.
   which refuses absolute paths, ``..`` and zip bombs. Files live in a temporary folder that is
   removed once read, so nothing one session uploads is left where another could see it.
 * :func:`plan_from_uploads` reads every role and calls :func:`gridplan.plan`.
-* Locks are ``{label: (unit_id, ...)}``: :func:`lock_grid`, :func:`unlock_grid`,
-  :func:`move_units` return new lock sets (never changing their argument), and
-  :func:`move_preview` shows what a move does to both grids' households and contiguity before
-  it is applied.
+* Edits (:data:`Edit`: lock, unlock, move units, re-plan a community) are applied to a plan
+  by :func:`apply_edits`: locks change no grid, moves and re-plans re-plan one community
+  (:func:`gridplan.replan`), so every other grid keeps its code; :func:`move_preview` shows
+  what a move does to both grids' households and contiguity before it is applied.
 
 Examples
 --------
 >>> parse_columns("户数 = households\\n楼号: unit_id")
 {'户数': 'households', '楼号': 'unit_id'}
->>> lock_map({"A": ("u1", "u2"), "B": ("u3",)})
-{'u1': 'A', 'u2': 'A', 'u3': 'B'}
 """
 
 from __future__ import annotations
@@ -43,7 +41,15 @@ import shapely
 from .diagnostics import flat, in_words, render_frame
 from .errors import Problem, ValidationError
 from .i18n import VALUES, Lang, label_columns, label_values, sheet_label, t, value_label
-from .io import FORMATS, extract_zip, list_layers, parse_columns, read_layer, safe_zip_members
+from .io import (
+    FORMATS,
+    extract_zip,
+    list_layers,
+    parse_columns,
+    read_layer,
+    read_table,
+    safe_zip_members,
+)
 from .render import grid_adjacency
 from .validate import id_str, normalize_ids
 
@@ -58,9 +64,14 @@ __all__ = [
     "ROLES",
     "SAVED_PLAN_COLUMNS",
     "SAVED_PLAN_ROLES",
-    "Locks",
+    "TABLE_SUFFIXES",
+    "Coordinates",
+    "Edit",
     "MovePreview",
     "Upload",
+    "apply_edit",
+    "apply_edits",
+    "check_coordinates",
     "check_upload_size",
     "columns_text",
     "communities_gpkg",
@@ -69,18 +80,16 @@ __all__ = [
     "detect_columns",
     "diagnostics_view",
     "display_table",
+    "edit_label",
     "export_bytes",
     "fingerprint",
-    "grid_lock_label",
     "grid_option",
     "grid_units",
     "households_zip",
+    "is_table",
     "kml_bytes",
-    "lock_grid",
-    "lock_map",
     "movable_targets",
     "move_preview",
-    "move_units",
     "optional_module",
     "parse_columns",
     "plan_from_uploads",
@@ -88,16 +97,18 @@ __all__ = [
     "problem_message",
     "problems_table",
     "read_upload",
+    "read_upload_table",
+    "reform_xlsx",
     "report_sheets",
     "safe_extract_zip",
     "saved_plan_uploads",
     "search",
+    "set_locked",
     "shapefile_zip",
     "share_text",
     "staffing_xlsx",
     "streamlit_texts_css",
     "unit_names",
-    "unlock_grid",
     "upload_categories",
     "upload_columns",
     "upload_layers",
@@ -263,16 +274,81 @@ def upload_layers(name: str, data: bytes) -> list[str]:
         return list_layers(files[0])
 
 
+#: uploads whose coordinates are columns (the coordinate widgets apply to these only)
+TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")
+
+
+@dataclass(frozen=True)
+class Coordinates:
+    """How the coordinate columns of CSV/XLSX uploads are read: ``crs`` (None: WGS84
+    lon/lat; e.g. ``"EPSG:4490"`` CGCS2000 lon/lat, ``"EPSG:4547"`` CGCS2000 Gauss-Krüger
+    metres) and, for the units layer, the ``x`` / ``y`` columns (None: found by name)."""
+
+    crs: str | None = None
+    x: str | None = None
+    y: str | None = None
+
+
+def is_table(upload: Upload) -> bool:
+    """Whether ``upload`` is a CSV/XLSX file (coordinates in columns)."""
+    return Path(upload.name).suffix.lower() in TABLE_SUFFIXES
+
+
+def check_coordinates(coords: Coordinates, lang: Lang = "zh") -> None:
+    """Refuse a coordinate system that is not one, or a projected choice without a code,
+    naming the widget in ``lang``, before anything is read."""
+    import pyproj
+
+    if coords.x is not None and coords.x == coords.y:
+        raise _problem(
+            "columns",
+            "coords_same_column",
+            t("coords_same_column", lang, x=t("coords_x", lang), y=t("coords_y", lang)),
+        )
+    if coords.crs is None:
+        return
+    widget = t("coords_epsg", lang)
+    if not coords.crs.strip():
+        raise _problem(
+            "columns", "coords_crs_missing", t("coords_crs_missing", lang, widget=widget)
+        )
+    try:
+        pyproj.CRS.from_user_input(coords.crs)
+    except Exception as exc:  # pyproj.exceptions.CRSError
+        raise _problem(
+            "columns", "coords_crs_bad", t("coords_crs_bad", lang, widget=widget, given=coords.crs)
+        ) from exc
+
+
 def read_upload(
-    upload: Upload, *, workdir: Path, columns: Mapping[str, str] | None = None
+    upload: Upload,
+    *,
+    workdir: Path,
+    columns: Mapping[str, str] | None = None,
+    coords: Coordinates | None = None,
 ) -> gpd.GeoDataFrame:
     """Read one uploaded layer (see :func:`gridplan.io.read_layer`) via files in ``workdir``.
 
     ``columns`` (the column mapping box) is applied as the file is read, so it can name a
-    CSV/XLSX's coordinate columns (东经 = lon, 北纬 = lat)."""
+    CSV/XLSX's coordinate columns (东经 = lon, 北纬 = lat); ``coords`` gives a CSV/XLSX's
+    coordinate system and (units only) its coordinate columns."""
     files = _materialise(upload, workdir)
+    c = coords or Coordinates()
+
+    def read(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+        table = path.suffix.lower() in TABLE_SUFFIXES
+        xy = {"x": c.x, "y": c.y} if table and upload.role == "units" else {}
+        return read_layer(
+            path,
+            layer=layer,
+            columns=columns,
+            crs=c.crs if table else None,
+            interface="app",
+            **xy,
+        )
+
     if files[0].suffix.lower() == ".zip":  # a zipped Shapefile
-        return read_layer(files[0], layer=upload.layer, columns=columns, interface="app")
+        return read(files[0], upload.layer)
     if len(files) > 1 or Path(upload.name).suffix.lower() == ".zip":
         chosen = files[0]
         if upload.layer is not None:
@@ -285,8 +361,8 @@ def read_upload(
                     f"{', '.join(f.name for f in files)}",
                 )
             chosen = match[0]
-        return read_layer(chosen, columns=columns, interface="app")
-    return read_layer(files[0], layer=upload.layer, columns=columns, interface="app")
+        return read(chosen, None)
+    return read(files[0], upload.layer)
 
 
 def upload_categories(upload: Upload, *, columns: Mapping[str, str] | None = None) -> list[str]:
@@ -304,18 +380,19 @@ def plan_from_uploads(
     rules: PlanRules,
     columns: Mapping[str, str] | None = None,
     seed: int = 0,
-    locks: Locks | None = None,
     source_crs: str | None = None,
     fix_invalid: bool = False,
     progress: Callable[[int, int, str], None] | None = None,
     previous: Upload | None = None,
     roster: Upload | None = None,
+    coords: Coordinates | None = None,
 ) -> Plan:
     """Read the uploads (one per role; ``units`` required) and plan them.
 
     The files are written to a temporary folder that is deleted once they are read;
     ``fix_invalid`` is the app's 'Repair invalid geometry' checkbox; ``previous`` is a saved
     plan file whose grids are kept with their codes (:func:`gridplan.plan`'s ``previous``);
+    ``coords`` the coordinate system and columns of CSV/XLSX uploads (:class:`Coordinates`);
     ``roster`` a household roster (:mod:`gridplan.addresses`) joined to the units before
     planning, whose household list ends in ``plan.report["households"]`` (every roster row,
     joined or not) with the join report in ``plan.report["roster_report"]``.
@@ -339,7 +416,7 @@ def plan_from_uploads(
     with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
         for u in uploads:
             try:
-                frames[u.role] = read_upload(u, workdir=Path(tmp), columns=columns)
+                frames[u.role] = read_upload(u, workdir=Path(tmp), columns=columns, coords=coords)
             except ValidationError as exc:
                 read_problems.extend(exc.problems)
     if read_problems:
@@ -354,7 +431,6 @@ def plan_from_uploads(
             "rules": rules,
             "columns": None,  # applied as each upload was read
             "seed": seed,
-            "locks": lock_map(locks) if locks else None,
             "source_crs": source_crs,
             "fix_invalid": fix_invalid,
             "progress": progress,
@@ -584,56 +660,137 @@ def display_table(
 # ---------------------------------------------------------------------------------------------
 
 
-def lock_map(locks: Locks) -> dict[str, str]:
-    """``{unit_id: label}`` for :func:`gridplan.plan`'s ``locks`` argument."""
-    return {str(uid): str(label) for label, ids in locks.items() for uid in ids}
+#: An edit of a plan, as the edit tab records it (applied in order by :func:`apply_edits`):
+#: ``("lock", code)``, ``("unlock", code)``, ``("unlock_all",)``, ``("move", unit ids,
+#: target code)`` or ``("replan", community id)``.
+Edit = tuple[Any, ...]
+
+
+def set_locked(plan: Plan, codes: Sequence[str], *, locked: bool = True) -> Plan:
+    """``plan`` with grids ``codes`` locked (or unlocked): nothing is re-planned, so the grids
+    keep their codes, units and geometry; :func:`gridplan.replan` then keeps locked grids as
+    they are. Only residential grids are locked (a dedicated grid follows its area)."""
+    from dataclasses import replace
+
+    grids = plan.grids.copy()
+    hit = (
+        grids["grid_code"].astype(str).isin([str(c) for c in codes]).to_numpy()
+        & (grids["kind"] == "residential").to_numpy()
+    )
+    grids["locked"] = np.where(hit, locked, grids["locked"].to_numpy(dtype=bool))
+    return replace(plan, grids=grids)
+
+
+def _community_of(plan: Plan, code: str) -> str | None:
+    row = plan.grids[plan.grids["grid_code"].astype(str) == str(code)]
+    if row.empty:
+        raise _problem("edit", "unknown_grid_code", f"grid {code} is not in the plan")
+    return id_str(row["community_id"].iloc[0])
+
+
+def _replan(
+    plan: Plan,
+    community: str | None,
+    *,
+    locks: Sequence[str] = (),
+    moves: Mapping[str, str] | None = None,
+) -> Plan:
+    """Re-plan one community of ``plan`` (:func:`gridplan.replan`): every other community keeps
+    its grids, micro-grids and codes. Units outside any community (no communities layer) are
+    one area: it is planned again with the locked grids as locks and the plan as ``previous``,
+    so kept grids keep their codes and re-planned ones inherit the code of the old grid they
+    hold most of."""
+    from .pipeline import plan as plan_fn
+    from .replan import replan
+
+    if community is not None:
+        return replan(plan, communities=[community], locks=list(locks), moves=moves)
+    g = plan.grids
+    held = set(g.loc[g["locked"].to_numpy(dtype=bool), "grid_code"].astype(str)) | set(locks)
+    held |= set((moves or {}).values())
+    u = plan.units
+    unit_codes = pd.Series(normalize_ids(u["grid_code"]), index=normalize_ids(u.index))
+    lock_units: dict[str, str] = {str(i): str(c) for i, c in unit_codes.items() if c in held}
+    lock_units.update({str(k): str(v) for k, v in (moves or {}).items()})
+    previous = pd.DataFrame({"unit_id": unit_codes.index, "grid_code": unit_codes.to_numpy()})
+    return plan_fn(
+        plan.layers,
+        rules=plan.rules,
+        seed=plan.seed if plan.seed is not None else 0,
+        locks=lock_units or None,
+        previous=previous.dropna(subset=["grid_code"]),
+        interface="app",
+    )
+
+
+def apply_edit(plan: Plan, edit: Edit) -> Plan:
+    """``plan`` after one :data:`Edit`. Locks change no grid; a move re-plans the community of
+    the two grids with the source grid (less the moved units) and the target grid (with them)
+    locked; ``replan`` re-plans a community around its locked grids. Codes of every grid that
+    is not re-planned stay as they are.
+
+    Raises
+    ------
+    ValidationError
+        The edit names grids or units the plan does not have (an edit made on another plan).
+    """
+    kind = edit[0]
+    if kind == "lock":
+        _community_of(plan, edit[1])
+        return set_locked(plan, [edit[1]], locked=True)
+    if kind == "unlock":
+        _community_of(plan, edit[1])
+        return set_locked(plan, [edit[1]], locked=False)
+    if kind == "unlock_all":
+        return set_locked(plan, plan.grids["grid_code"].astype(str).tolist(), locked=False)
+    if kind == "replan":
+        community = id_str(edit[1])
+        known = set(normalize_ids(plan.grids["community_id"]))
+        if community not in known:
+            raise _problem("edit", "unknown_community", f"community {edit[1]} is not in the plan")
+        return _replan(plan, community)
+    if kind == "move":
+        ids, target = [str(i) for i in edit[1]], str(edit[2])
+        community = _community_of(plan, target)
+        known = set(normalize_ids(plan.units.index))
+        missing = [i for i in ids if i not in known]
+        if missing or not ids:
+            raise _problem("edit", "unknown_unit", f"unknown unit id(s) {missing or '(none)'}")
+        units = plan.units.set_axis(normalize_ids(plan.units.index))
+        sources = sorted({c for c in normalize_ids(units.loc[ids, "grid_code"]) if c})
+        rest = set(_grid_unit_ids(plan, sources[0])) - set(ids) if len(sources) == 1 else set()
+        locks = [s for s in sources if s != target and rest]
+        return _replan(plan, community, locks=locks, moves=dict.fromkeys(ids, target))
+    raise _problem("edit", "unknown_edit", f"unknown edit {kind!r}")
+
+
+def apply_edits(plan: Plan, edits: Sequence[Edit]) -> tuple[Plan, list[Edit]]:
+    """``plan`` after ``edits`` in order, and the edits that no longer apply (they name grids
+    or units this plan does not have, e.g. after the rules changed), which are skipped."""
+    skipped: list[Edit] = []
+    for edit in edits:
+        try:
+            plan = apply_edit(plan, edit)
+        except ValidationError:
+            skipped.append(edit)
+    return plan, skipped
 
 
 def _grid_unit_ids(plan: Plan, code: str) -> tuple[str, ...]:
-    """Whole units of grid ``code`` (units split across grids are left to the planner)."""
+    """Units of grid ``code`` (by each unit's main grid)."""
     u = plan.units
-    whole = u["n_parts"].fillna(1).astype(int) <= 1 if "n_parts" in u.columns else True
-    sel = u[(_ids(u["grid_code"]) == id_str(code)) & whole]
-    return tuple(sorted(str(i) for i in sel.index))
+    sel = u[_ids(u["grid_code"]) == id_str(code)]
+    return tuple(sorted(str(i) for i in normalize_ids(sel.index)))
 
 
-def grid_lock_label(plan: Plan, locks: Locks, code: str) -> str | None:
-    """The lock label of grid ``code`` in ``plan`` (``None`` when it is not locked)."""
-    by_unit = lock_map(locks)
-    labels = {by_unit[i] for i in _grid_unit_ids(plan, code) if i in by_unit}
-    return min(labels) if labels else None
-
-
-def _new_label(locks: Locks, code: str) -> str:
-    label, k = str(code), 2
-    while label in locks:
-        label = f"{code}-{k}"
-        k += 1
-    return label
-
-
-def _without_units(locks: Locks, ids: set[str]) -> dict[str, tuple[str, ...]]:
-    out: dict[str, tuple[str, ...]] = {}
-    for label, members in locks.items():
-        kept = tuple(m for m in members if m not in ids)
-        if kept:
-            out[label] = kept
-    return out
-
-
-def lock_grid(locks: Locks, plan: Plan, code: str) -> dict[str, tuple[str, ...]]:
-    """A new lock set with grid ``code`` locked as it is in ``plan``."""
-    ids = _grid_unit_ids(plan, code)
-    out = _without_units(locks, set(ids))
-    if ids:
-        out[_new_label(out, code)] = ids
-    return out
-
-
-def unlock_grid(locks: Locks, plan: Plan, code: str) -> dict[str, tuple[str, ...]]:
-    """A new lock set without the lock holding grid ``code``."""
-    label = grid_lock_label(plan, locks, code)
-    return {k: v for k, v in locks.items() if k != label}
+def edit_label(edit: Edit, lang: Lang = "zh") -> str:
+    """An edit in words, for the list of edits the app shows."""
+    kind = edit[0]
+    if kind == "move":
+        return t("edit_move", lang, n=len(edit[1]), code=edit[2])
+    if kind == "unlock_all":
+        return t("edit_unlock_all", lang)
+    return t(f"edit_{kind}", lang, code=edit[1])
 
 
 def movable_targets(plan: Plan, code: str) -> list[str]:
@@ -827,30 +984,6 @@ def move_preview(plan: Plan, unit_ids: Sequence[str], target: str) -> MovePrevie
     )
 
 
-def move_units(
-    locks: Locks, plan: Plan, unit_ids: Sequence[str], target: str
-) -> dict[str, tuple[str, ...]]:
-    """A new lock set in which ``unit_ids`` join grid ``target``; the source and target grids
-    are both locked (as they are in ``plan`` apart from the move), everything else stays as
-    it was, and re-planning with the result re-plans every grid that is not locked."""
-    ids = {str(i) for i in unit_ids}
-    source = str(plan.units.loc[list(ids), "grid_code"].iloc[0])
-    src_label = grid_lock_label(plan, locks, source)
-    tgt_label = grid_lock_label(plan, locks, target)
-    src_ids = tuple(sorted(set(_grid_unit_ids(plan, source)) - ids))
-    tgt_ids = tuple(sorted(set(_grid_unit_ids(plan, target)) | ids))
-    out = _without_units(locks, ids | set(src_ids) | set(tgt_ids))
-    out = {k: v for k, v in out.items() if k not in (src_label, tgt_label)}
-    taken: dict[str, tuple[str, ...]] = {**out, **{k: () for k in (src_label, tgt_label) if k}}
-    src_label = src_label or _new_label(taken, source)
-    taken[src_label] = ()
-    tgt_label = tgt_label or _new_label(taken, target)
-    if src_ids:
-        out[src_label] = src_ids
-    out[tgt_label] = tgt_ids
-    return out
-
-
 # ---------------------------------------------------------------------------------------------
 # downloads and optional modules
 # ---------------------------------------------------------------------------------------------
@@ -940,6 +1073,19 @@ def staffing_xlsx(staff: Any, *, lang: str = "zh") -> bytes:
         return Path(path).read_bytes()
 
 
+def reform_xlsx(reform: Any, *, lang: Lang = "zh") -> bytes:
+    """A :class:`gridplan.reform.Reform`'s before/after workbook (``Reform.to_excel``) as
+    bytes."""
+    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        return Path(reform.to_excel(Path(tmp) / "reform.xlsx", language=lang)).read_bytes()
+
+
+def read_upload_table(upload: Upload) -> pd.DataFrame:
+    """An uploaded CSV/XLSX as a plain table (:func:`gridplan.io.read_table`)."""
+    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        return read_table(_materialise(upload, Path(tmp))[0], sheet=upload.layer)
+
+
 def streamlit_texts_css(lang: Lang = "zh", *, limit_mb: float = MAX_UPLOAD_MB) -> str:
     """A ``<style>`` block that shows Streamlit's own upload texts (the "Upload" button and
     the "200MB per file • GPKG, …" line), which Streamlit offers no option for, in ``lang``.
@@ -1011,6 +1157,9 @@ def columns_text(mapping: Mapping[str, str]) -> str:
 def upload_columns(upload: Upload) -> list[str]:
     """The column names of an uploaded layer (geometry left out)."""
     with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        if is_table(upload):  # the header as it is: its coordinate columns may not be found yet
+            files = _materialise(upload, Path(tmp))
+            return [str(c) for c in read_table(files[0], sheet=upload.layer).columns]
         gdf = read_upload(upload, workdir=Path(tmp))
     return [str(c) for c in gdf.columns if c != gdf.geometry.name]
 

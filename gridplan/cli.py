@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, Literal, NoReturn, cast
 
 import geopandas as gpd
 import pandas as pd
@@ -885,19 +885,9 @@ def _with_plan_inputs(command: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
-def _plan_inputs(
-    inputs: _PlanInputs,
-    *,
-    label: str,
-    units_hook: Callable[[gpd.GeoDataFrame, dict[str, str]], gpd.GeoDataFrame] | None = None,
-    **options: Any,
-) -> tuple[Plan, PlanRules]:
-    """Read the inputs, load the rules and run the plan chain (``options`` go to
-    :func:`gridplan.plan`); every reading problem is raised at once. ``units_hook(units,
-    columns)`` changes the units layer read before it is planned (``--roster``)."""
-    # the output is refused before any reading or planning: never an input, never an
-    # existing file without --force, always a format its extension names
-    _diagnostics_lang(inputs.lang)  # a usage mistake is named before anything is read
+def _check_out(inputs: _PlanInputs) -> None:
+    """Refuse ``--out`` before any reading: not a GeoPackage name, an input, or an existing
+    file without --force."""
     if inputs.out.suffix.lower() != ".gpkg":
         raise ValidationError(
             [
@@ -916,6 +906,38 @@ def _plan_inputs(
         force=inputs.force,
         interface="cli",
     )
+
+
+def _refusing_all(*checks: Callable[[], object]) -> list[object]:
+    """Run every check and raise one error listing all their problems (so a run that refuses
+    several outputs names them all, not one per attempt); else each check's result."""
+    problems: list[Problem] = []
+    results: list[object] = []
+    for check in checks:
+        try:
+            results.append(check())
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+            results.append(None)
+    if problems:
+        raise ValidationError(problems)
+    return results
+
+
+def _plan_inputs(
+    inputs: _PlanInputs,
+    *,
+    label: str,
+    units_hook: Callable[[gpd.GeoDataFrame, dict[str, str]], gpd.GeoDataFrame] | None = None,
+    **options: Any,
+) -> tuple[Plan, PlanRules]:
+    """Read the inputs, load the rules and run the plan chain (``options`` go to
+    :func:`gridplan.plan`); every reading problem is raised at once. ``units_hook(units,
+    columns)`` changes the units layer read before it is planned (``--roster``)."""
+    # the output is refused before any reading or planning: never an input, never an
+    # existing file without --force, always a format its extension names
+    _diagnostics_lang(inputs.lang)  # a usage mistake is named before anything is read
+    _check_out(inputs)
     mapping = _parse_columns(inputs.columns)
     coords_crs = _parse_crs(inputs.coords_crs)
     rules = _load_rules(inputs.config, inputs.county_code)
@@ -1024,13 +1046,26 @@ def plan_command(
             raise typer.BadParameter("--scheduler needs --engine dask", param_hint="--scheduler")
         _check_workers(workers, engine=engine)
         sources = [inputs.units, *inputs.context.values(), roster]
-        _check_side_outputs(
-            {"--equivalency": (equivalency, (".csv",)), "--report": (report, (".xlsx",))},
-            inputs=sources,
-            force=inputs.force,
+        # every output is refused before any work, all in one error
+        *_, started = _refusing_all(
+            lambda: _check_out(inputs),
+            lambda: _check_side_outputs(
+                {"--equivalency": (equivalency, (".csv",)), "--report": (report, (".xlsx",))},
+                inputs=sources,
+                force=inputs.force,
+            ),
+            lambda: _check_geojson_folder(geojson, inputs=sources),
+            lambda: _check_distinct_outputs(
+                {
+                    "--out": inputs.out,
+                    "--equivalency": equivalency,
+                    "--report": report,
+                    **_RosterRun.outputs(inputs, roster, households),
+                }
+            ),
+            lambda: _RosterRun.start(inputs, roster, roster_columns, households),
         )
-        _check_geojson_folder(geojson, inputs=sources)
-        rostered = _RosterRun.start(inputs, roster, roster_columns, households)
+        rostered = cast("_RosterRun | None", started)
         result, _ = _plan_inputs(
             inputs,
             label="planning",
@@ -1082,6 +1117,29 @@ def _check_side_outputs(
             )
         except ValidationError as exc:
             problems.extend(exc.problems)
+    if problems:
+        raise ValidationError(problems)
+
+
+def _check_distinct_outputs(outputs: dict[str, Path | None]) -> None:
+    """Refuse two output flags naming one file (flag -> path): the second would overwrite
+    the first without a word (e.g. --report h.xlsx beside --households h.csv, whose
+    workbook is h.xlsx)."""
+    by_file: dict[Path, list[str]] = {}
+    for flag, path in outputs.items():
+        if path is not None:
+            by_file.setdefault(path.resolve(), []).append(flag)
+    problems = [
+        Problem(
+            path.name,
+            "output_twice",
+            f"{' and '.join(flags)} both write {str(path)!r}; the second would overwrite the "
+            "first: give each of them its own file name",
+            params={"flags": "、".join(flags)},
+        )
+        for path, flags in by_file.items()
+        if len(flags) > 1
+    ]
     if problems:
         raise ValidationError(problems)
 
@@ -1142,6 +1200,15 @@ class _RosterRun:
     table: Any = None
     written: list[Path] = field(default_factory=list)
 
+    @staticmethod
+    def outputs(inputs: _PlanInputs, path: Path | None, households: Path | None) -> dict[str, Path]:
+        """The files ``--roster`` writes, by the flag naming them: the household list and its
+        workbook (none without ``--roster``)."""
+        if path is None:
+            return {}
+        out = households or inputs.out.with_name(f"{inputs.out.stem}_households.csv")
+        return {"--households": out, "--households (its .xlsx)": out.with_suffix(".xlsx")}
+
     @classmethod
     def start(
         cls, inputs: _PlanInputs, path: Path | None, columns: str | None, households: Path | None
@@ -1162,7 +1229,7 @@ class _RosterRun:
                     ]
                 )
             return None
-        out = households or inputs.out.with_name(f"{inputs.out.stem}_households.csv")
+        out = cls.outputs(inputs, path, households)["--households"]
         if out.suffix.lower() != ".csv":
             raise ValidationError(
                 [

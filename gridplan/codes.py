@@ -38,7 +38,7 @@ Examples
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Collection, Hashable, Iterable, Mapping
 from typing import Any
 
 import geopandas as gpd
@@ -499,7 +499,9 @@ def microgrid_codes(
 # ---------------------------------------------------------------------------------------------
 
 
-def code_continuity(previous: Any, new: Any, weights: Any) -> pd.Series:
+def code_continuity(
+    previous: Any, new: Any, weights: Any, *, exclude: Collection[str] = ()
+) -> pd.Series:
     """The current community each new community continues, by the code rule.
 
     A new community keeps the code of current community ``O`` when at least half of its
@@ -513,6 +515,10 @@ def code_continuity(previous: Any, new: Any, weights: Any) -> pd.Series:
         ignored).
     weights
         Households (or residents) per unit.
+    exclude
+        Current labels that no new community continues (villages merged into another): their
+        weight still counts towards the new community's total, so the community they joined
+        keeps its own code when that code holds half of it.
 
     Returns
     -------
@@ -550,6 +556,7 @@ def code_continuity(previous: Any, new: Any, weights: Any) -> pd.Series:
     n_tot = np.where(use_w, nt[:, 0], nt[:, 1])
     o_tot = np.where(use_w, ot[:, 0], ot[:, 1])
     ok = (h >= 0.5 * n_tot - _CODE_EPS) & (h > 0.5 * o_tot + _CODE_EPS)
+    ok &= ~pair.index.get_level_values(1).isin(list(exclude))
     cand = pd.DataFrame(
         {"new": pair.index.get_level_values(0), "old": pair.index.get_level_values(1), "h": h}
     )[ok]

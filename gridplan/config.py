@@ -56,6 +56,7 @@ def _field_type_problems(obj: Any) -> list[Problem]:
                     "rules",
                     "type",
                     f"`{f.name}` of {cls.__name__} must be {expected}, got {_given(value)}",
+                    params={"name": f.name, "given": _given_zh(value)},
                 )
             )
             continue
@@ -615,11 +616,13 @@ class StaffingRules:
         The community's own party organisation by its members (《中国共产党支部工作条例》):
         a branch (党支部) up to ``general_branch_over`` members, a general branch (党总支)
         above, a committee (党委) from ``party_committee_from``.
-    big_committee_for_reform
-        A community a redivision formed from more than one current community (its
-        communities layer says so in ``previous_codes``) sets up a community "big party
-        committee" (社区大党委) taking in the units stationed there, as Lüliang did (275 when
-        its communities were redrawn).
+    big_committee_from_stationed
+        A community with at least this many units stationed in it (驻区单位: its dedicated
+        grids, the business districts, industrial parks, schools and offices of
+        商圈园区划分专属网格; in a redivision, the dedicated areas within the new community)
+        sets up a community "big party committee" (社区大党委) that takes them in, whatever
+        its own members; the others get 党支部/党总支/党委 by their members. Lüliang set up
+        275 of them when its communities were redrawn. 0 = never.
     fulltime_are_community_workers
         Full-time grid workers are drawn from the community workers (Xinzhou: 1,489 community
         workers serve as full-time grid workers), as grid heads always are: the paid staff a
@@ -647,7 +650,7 @@ class StaffingRules:
     fulltime_are_community_workers: bool = True
     general_branch_over: int = 50
     party_committee_from: int = 100
-    big_committee_for_reform: bool = True
+    big_committee_from_stationed: int = 1
 
     def __post_init__(self) -> None:
         # canonical values only: the checks below name every field of the wrong type
@@ -693,6 +696,7 @@ class StaffingRules:
             whole(name, 1)
         whole("joint_branch_max_units", 2)
         whole("general_branch_over", 1)
+        whole("big_committee_from_stationed", 0)
         whole("party_committee_from", 2)
         whole("branch_split_over", 1)
         number("community_workers_per_10k", positive=True)
@@ -712,7 +716,6 @@ class StaffingRules:
         flag("staff_dedicated_grids")
         flag("attach_small_groups")
         flag("fulltime_are_community_workers")
-        flag("big_committee_for_reform")
         gb, pc = self.general_branch_over, self.party_committee_from
         if not problems and isinstance(gb, int) and isinstance(pc, int) and pc <= gb:
             problems.append(
@@ -977,6 +980,23 @@ def _given(value: Any) -> str:
     return f"{value!r} ({type(value).__name__})"
 
 
+def _given_zh(value: Any) -> str:
+    """:func:`_given` in Chinese: ``"300"（文字）``."""
+    if isinstance(value, bool):
+        return f"{str(value).lower()}（是/否）"
+    if isinstance(value, str):
+        return f'"{value}"（文字）'
+    if isinstance(value, int):
+        return f"{value}（整数）"
+    if isinstance(value, float):
+        return f"{value}（小数）"
+    if isinstance(value, Mapping):
+        return "一个表"
+    if isinstance(value, list | tuple):
+        return f"{list(value)!r}（列表）"
+    return repr(value)
+
+
 def _coerce(value: Any, hint: Any) -> Any:
     """``value`` as the annotation ``hint`` wants it, or :class:`_Bad` naming what it wanted.
 
@@ -1094,6 +1114,7 @@ def _build(cls: type, data: Mapping[str, Any], section: str, problems: list[Prob
                 "rules",
                 "unknown_key",
                 f"unknown key(s) {unknown} in {where}; allowed: {sorted(names)}",
+                params={"unknown": "、".join(unknown)},
             )
         )
     kwargs: dict[str, Any] = {}
@@ -1111,6 +1132,7 @@ def _build(cls: type, data: Mapping[str, Any], section: str, problems: list[Prob
                     "rules",
                     "type",
                     f"`{name}` must be {exc.expected}, got {_given(value)}",
+                    params={"name": name, "given": _given_zh(value)},
                 )
             )
             ok = False

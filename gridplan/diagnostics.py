@@ -43,7 +43,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .i18n import LABELS, value_label
+from .i18n import LABELS, RULES, value_label
 
 __all__ = [
     "COLUMNS",
@@ -540,10 +540,10 @@ _FIXES: dict[str, tuple[str, str]] = {
     ),
     "plan_dedicated_residents": (
         "如这些住户应由网格员服务，{opt[residents_residential]}，把它们划入住宅网格和微网格；"
-        "或为该专属网格配备网格长和专职网格员（staff_dedicated_grids）",
+        "或为该专属网格配备网格长和专职网格员（{opt[staff_dedicated_grids]}）",
         "if grid workers should serve these homes, {opt[residents_residential]} to plan them "
         "into residential grids and micro-grids, or staff the dedicated grid "
-        "(staff_dedicated_grids)",
+        "({opt[staff_dedicated_grids]})",
     ),
     "keep_dedicated_residents": (
         "如需把这些住户留在专属网格，{opt[residents_dedicated]}",
@@ -562,8 +562,8 @@ _FIXES: dict[str, tuple[str, str]] = {
         "give `population` per unit for counted residents, or set {opt[household_size]}",
     ),
     "staffing_staff_dedicated": (
-        "将 staff_dedicated_grids 设为 true，或把这些住户规划为住宅网格",
-        "set staff_dedicated_grids = true, or plan those homes as a residential grid",
+        "开启{opt[staff_dedicated_grids]}，或把这些住户规划为住宅网格",
+        "turn on {opt[staff_dedicated_grids]}, or plan those homes as a residential grid",
     ),
     "staffing_other_grid_heads": (
         "其余网格长岗位由居住在网格内的党员、退休干部、物业人员或楼栋长担任",
@@ -571,8 +571,8 @@ _FIXES: dict[str, tuple[str, str]] = {
         "staff or building heads",
     ),
     "staffing_ratio_or_grids": (
-        "提高每万人社区工作者配比（community_workers_per_10k），或合并过小的网格",
-        "raise community_workers_per_10k, or merge grids that are too small",
+        "提高{opt[community_workers_per_10k]}，或合并过小的网格",
+        "raise {opt[community_workers_per_10k]}, or merge grids that are too small",
     ),
     "staffing_heads_join": (
         "核对这些住户的地址，使其在规划时匹配到单元（见住户名册的匹配情况）",
@@ -602,16 +602,18 @@ _FIXES: dict[str, tuple[str, str]] = {
         "fill `party_members` for their units (0 where there are none)",
     ),
     "staffing_join_branch": (
-        "手工并入附近的党支部，或调大 adjacency_m 或 joint_branch_max_units",
-        "join it by hand to a nearby branch, or raise adjacency_m or joint_branch_max_units",
+        "手工并入附近的党支部，或调大{opt[adjacency_m]}或{opt[joint_branch_max_units]}",
+        "join it by hand to a nearby branch, or raise {opt[adjacency_m]} or "
+        "{opt[joint_branch_max_units]}",
     ),
     "staffing_split_branch": (
         "按楼栋或微网格拆分为若干党支部",
         "split it into branches by building or micro-grid",
     ),
     "staffing_central_span": (
-        "让每个党员中心户联系更多住户（central_household_span）",
-        "let each central household keep in touch with more households (central_household_span)",
+        "让每个党员中心户联系更多住户（{opt[central_household_span]}）",
+        "let each central household keep in touch with more households "
+        "({opt[central_household_span]})",
     ),
     "staffing_add_people": (
         "见空缺岗位表：补充人员，或提高其可兼岗位数",
@@ -702,6 +704,44 @@ _FIXES: dict[str, tuple[str, str]] = {
     ),
 }
 
+#: Staffing rules the app has no widget for: the rule's meaning (``{rule_<name>}``, from
+#: :data:`gridplan.i18n.RULES`) and where to set it; ``community_workers_per_10k`` is the
+#: sidebar's ratio box.
+_STAFFING_APP = {
+    "community_workers_per_10k": ("侧栏的「{staffing_ratio}」", "the sidebar's '{staffing_ratio}'"),
+}
+
+
+def _staffing_option(name: str) -> dict[str, tuple[str, str]]:
+    app = _STAFFING_APP.get(
+        name,
+        (
+            f"配备规则「{{rule_{name}}}」（本应用使用默认值，可在命令行的配置文件中修改）",
+            f"the staffing rule '{{rule_{name}}}' (the app uses its default; set it in the "
+            "command line's --config file)",
+        ),
+    )
+    return {
+        "python": (f" StaffingRules({name}=…) ", f"StaffingRules({name}=...)"),
+        "cli": (
+            f" --config 文件中的 [staffing] {name} ",
+            f"[staffing] {name} in the --config file",
+        ),
+        "app": app,
+    }
+
+
+_STAFFING_OPTIONS = {
+    name: _staffing_option(name)
+    for name in (
+        "adjacency_m",
+        "joint_branch_max_units",
+        "central_household_span",
+        "staff_dedicated_grids",
+        "community_workers_per_10k",
+    )
+}
+
 #: Option names by interface: what a planner changes, in the words of the tool they use. In the
 #: app's words, ``{label}`` is the widget's label in :mod:`gridplan.i18n`, so a fix names the
 #: widget as the planner sees it.
@@ -784,6 +824,7 @@ _OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
             "'{community_target}' on the {reform} tab",
         ),
     },
+    **_STAFFING_OPTIONS,
     "household_size": {
         "python": (" StaffingRules.household_size ", "StaffingRules.household_size"),
         "cli": (" --config 文件中的 household_size ", "household_size in the --config file"),
@@ -871,7 +912,9 @@ class _Options(Mapping[str, str]):
     def __getitem__(self, key: str) -> str:
         text = OPTIONS[key][self.interface][self.lang]
         if self.interface == "app":
-            text = text.format_map({k: v[self.lang] for k, v in LABELS.items()})
+            words = {k: v[self.lang] for k, v in LABELS.items()}
+            words.update({f"rule_{k}": v[self.lang] for k, v in RULES.items()})
+            text = text.format_map(words)
         return text.strip() if self.lang == "en" else text
 
     def __iter__(self):

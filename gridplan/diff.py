@@ -32,7 +32,7 @@ import pandas as pd
 from .errors import Problem, ValidationError
 from .i18n import label_columns, label_values, sheet_label, t
 
-__all__ = ["STATUSES", "SUBSTANTIAL", "PlanDiff", "diff_plans", "write_diff"]
+__all__ = ["STATUSES", "STATUS_COLOURS", "SUBSTANTIAL", "PlanDiff", "diff_plans", "write_diff"]
 
 Lang = Literal["zh", "en"]
 
@@ -40,7 +40,7 @@ Lang = Literal["zh", "en"]
 SUBSTANTIAL = 0.1
 #: Statuses in the order tables list them.
 STATUSES = ("kept", "changed", "split", "merged", "new", "retired")
-_COLOURS = {
+STATUS_COLOURS = {
     "kept": "#cfd8dc",
     "changed": "#4fc3f7",
     "split": "#ffb74d",
@@ -392,12 +392,12 @@ def _write_map(diff: PlanDiff, path: Path, *, lang: Lang) -> Path:
     crs = diff.new.crs or diff.old.crs
     for ax, (key, frame) in zip(axes, frames.items(), strict=True):
         f = frame.to_crs(crs) if crs is not None and frame.crs is not None else frame
-        colours = [_COLOURS.get(s, "#ffffff") for s in f["change"]]
+        colours = [STATUS_COLOURS.get(s, "#ffffff") for s in f["change"]]
         f.plot(ax=ax, color=colours, edgecolor="#37474f", linewidth=0.5)
         ax.set_title(t(key, lang), fontproperties=font)
         ax.set_axis_off()
     handles = [
-        Patch(facecolor=_COLOURS[s], edgecolor="#37474f", label=t(f"diff_{s}", lang))
+        Patch(facecolor=STATUS_COLOURS[s], edgecolor="#37474f", label=t(f"diff_{s}", lang))
         for s in STATUSES
     ]
     fig.legend(handles=handles, loc="lower center", ncol=len(STATUSES), prop=font)

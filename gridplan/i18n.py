@@ -39,8 +39,11 @@ import pandas as pd
 __all__ = [
     "CATALOGUE",
     "COLUMNS",
+    "COLUMNS_BY_KEY",
+    "KEY_COLUMNS",
     "LABELS",
     "LANGS",
+    "PROBLEMS",
     "RULES",
     "SHEETS",
     "VALUES",
@@ -48,6 +51,7 @@ __all__ = [
     "column_label",
     "label_columns",
     "label_values",
+    "row_key",
     "rule_label",
     "sheet_label",
     "t",
@@ -90,6 +94,24 @@ RULES = _frozen(_CATALOGUE["rules"], "rules")
 VALUES = MappingProxyType(
     {col: _frozen(table, f"values.{col}") for col, table in _CATALOGUE["values"].items()}
 )
+#: column labels that depend on what a row is: key column -> column -> text (a grid's
+#: ``previous_code`` is the old grid code, a redivided community's the old community code)
+COLUMNS_BY_KEY = MappingProxyType(
+    {
+        key: _frozen(table, f"columns_by_key.{key}")
+        for key, table in _CATALOGUE.get("columns_by_key", {}).items()
+    }
+)
+#: Chinese sentences of the input checks (:class:`gridplan.errors.Problem`): check -> zh
+#: template, filled from the problem's params; the English is written where the check is made
+PROBLEMS = MappingProxyType(
+    {
+        check: MappingProxyType({"zh": str(entry["zh"])})
+        for check, entry in _CATALOGUE.get("problems", {}).items()
+    }
+)
+#: the key columns that say what a row is, most specific first (see :func:`row_key`)
+KEY_COLUMNS = ("microgrid_code", "grid_code", "community_code")
 del _CATALOGUE
 
 
@@ -100,15 +122,58 @@ def t(key: str, lang: Lang = "zh", /, **fmt: object) -> str:
     return text.format(**fmt) if fmt else text
 
 
-def column_label(column: str, lang: Lang = "zh") -> str:
-    """The display name of a table column (the column itself when there is none)."""
-    entry = COLUMNS.get(column)
+def row_key(columns: object) -> str | None:
+    """What a table's rows are, by its most specific key column (:data:`KEY_COLUMNS`):
+    ``microgrid_code``, ``grid_code``, ``community_code`` or None.
+
+    Examples
+    --------
+    >>> row_key(["grid_code", "community_code", "previous_code"])
+    'grid_code'
+    >>> row_key(["community_code", "previous_code"])
+    'community_code'
+    """
+    names = {str(c) for c in columns}  # type: ignore[attr-defined]
+    return next((k for k in KEY_COLUMNS if k in names), None)
+
+
+def column_label(column: str, lang: Lang = "zh", *, key: str | None = None) -> str:
+    """The display name of a table column (the column itself when there is none).
+
+    ``key`` is the table's key column (:func:`row_key`): a column whose meaning depends on
+    what a row is reads by it, e.g. ``previous_code`` is 原网格编码 in a grids table and
+    原社区（村）编码 in a redivision's communities table.
+
+    Examples
+    --------
+    >>> column_label("previous_code", "zh", key="grid_code")
+    '原网格编码'
+    >>> column_label("previous_code", "zh", key="community_code")
+    '原社区（村）编码'
+    """
+    by_key = COLUMNS_BY_KEY.get(key) if key is not None else None
+    entry = by_key.get(column) if by_key is not None else None
+    if entry is None:
+        entry = COLUMNS.get(column)
     return entry.get(lang, column) if entry is not None else column
 
 
-def label_columns(frame: pd.DataFrame, lang: Lang = "zh") -> pd.DataFrame:
-    """A copy of ``frame`` with its columns renamed for display in ``lang``."""
-    return frame.rename(columns={c: column_label(str(c), lang) for c in frame.columns})
+def label_columns(
+    frame: pd.DataFrame, lang: Lang = "zh", *, key: str | None = None
+) -> pd.DataFrame:
+    """A copy of ``frame`` with its columns renamed for display in ``lang``.
+
+    ``key`` (default: :func:`row_key` of the frame's columns) says what a row is, for the
+    columns whose label depends on it (:data:`COLUMNS_BY_KEY`).
+
+    Examples
+    --------
+    >>> grids = pd.DataFrame({"grid_code": [], "previous_code": []})
+    >>> list(label_columns(grids, "zh").columns)
+    ['网格编码', '原网格编码']
+    """
+    key = key if key is not None else row_key(frame.columns)
+    return frame.rename(columns={c: column_label(str(c), lang, key=key) for c in frame.columns})
 
 
 def value_label(column: str, value: object, lang: Lang = "zh") -> object:

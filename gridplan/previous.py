@@ -16,7 +16,8 @@ keyword (``previous=``) or widget that fixes them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import geopandas as gpd
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import Interface, Problem, ValidationError, describe_rows
-from .i18n import column_label, t
+from .i18n import LANGS, column_label, t
 from .io import split_layer
 from .validate import id_str
 
@@ -95,6 +96,35 @@ class PreviousPlan:
     grid_households: dict[str, float] = field(default_factory=dict)
     release: frozenset[str] = frozenset()
 
+    def for_units(self, unit_ids: Iterable[str]) -> PreviousPlan:
+        """What the grid stage of some units needs of this plan: their old grids, part
+        grids and boundary splits (codes, versions and release as they are), for a part of
+        the units planned on its own (:func:`gridplan.distributed.split_layers`)."""
+        ids = {str(u) for u in unit_ids}
+        split = (
+            self.split[self.split["unit_id"].astype(str).isin(ids)]
+            if len(self.split)
+            else self.split
+        )
+        return replace(
+            self,
+            grid={u: c for u, c in self.grid.items() if u in ids},
+            parts={u: c for u, c in self.parts.items() if u in ids},
+            split=split.reset_index(drop=True),
+            micro={},
+            micro_parts=pd.DataFrame(),
+        )
+
+    def units_by_code(self) -> dict[str, set[str]]:
+        """``old grid code -> unit ids`` with a household or a part in it."""
+        out: dict[str, set[str]] = {}
+        for u, c in self.grid.items():
+            out.setdefault(c, set()).add(u)
+        for u, codes in self.parts.items():
+            for c in codes:
+                out.setdefault(c, set()).add(u)
+        return out
+
 
 @dataclass(frozen=True)
 class PreviousFile:
@@ -119,7 +149,8 @@ def _fail(check: str, lang: Lang, interface: Interface, **fmt: object) -> Valida
 
 def _find(frame: pd.DataFrame, name: str) -> str | None:
     """The column ``name`` or its zh/en display label (a table exported from the report)."""
-    for cand in (name, column_label(name, "zh"), column_label(name, "en")):
+    labels = [column_label(name, lang, key=key) for key in (None, "grid_code") for lang in LANGS]
+    for cand in (name, *labels):
         if cand in frame.columns:
             return cand
     return None

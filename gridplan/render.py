@@ -42,7 +42,7 @@ import base64
 import colorsys
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
@@ -56,7 +56,7 @@ import pyproj
 import shapely
 
 from .crs import wgs84_to_gcj02, working_crs
-from .i18n import Lang, t
+from .i18n import Lang, column_label, t
 
 if TYPE_CHECKING:
     from .pipeline import Plan
@@ -68,7 +68,9 @@ __all__ = [
     "DisplayLayers",
     "basemap_layer",
     "clicked_grid",
+    "diff_map",
     "display_layers",
+    "fitted_map",
     "focus_layers",
     "grid_adjacency",
     "grid_colours",
@@ -956,6 +958,29 @@ def households_histogram(plan: Plan, *, lang: Lang = "zh", step: int = 25) -> An
     return alt.layer(band, bars)
 
 
+def fitted_map(
+    bounds: list[list[float]] | None,
+    *,
+    basemap: Basemap = "osm",
+    tianditu_key: str | None = None,
+    intranet: bool = False,
+    lang: Lang = "zh",
+) -> folium.Map:
+    """An empty map (canvas renderer, scale bar, the basemap, Leaflet from ``gridplan/assets``
+    when ``intranet``) fitted to ``bounds`` (``[[south, west], [north, east]]``)."""
+    b = bounds
+    centre = [(b[0][0] + b[1][0]) / 2, (b[0][1] + b[1][1]) / 2] if b else [35.0, 105.0]
+    m = folium.Map(
+        location=centre, zoom_start=13, tiles=None, prefer_canvas=True, control_scale=True
+    )
+    if intranet:
+        m.default_js, m.default_css = intranet_assets()
+    _add_basemap(m, basemap, tianditu_key, lang)
+    if b is not None:
+        m.fit_bounds(b)
+    return m
+
+
 def reform_map(
     old: gpd.GeoDataFrame,
     new: gpd.GeoDataFrame,
@@ -985,16 +1010,13 @@ def reform_map(
         new.assign(colour=grid_colours(new, code_col="community_code")), [*new_cols, "colour"], **kw
     )
     o = _frame(old.reset_index(), ["community_id"], **kw)
-    b = _bounds(n) or _bounds(o)
-    centre = [(b[0][0] + b[1][0]) / 2, (b[0][1] + b[1][1]) / 2] if b else [35.0, 105.0]
-    m = folium.Map(
-        location=centre, zoom_start=13, tiles=None, prefer_canvas=True, control_scale=True
+    m = fitted_map(
+        _bounds(n) or _bounds(o),
+        basemap=basemap,
+        tianditu_key=tianditu_key,
+        intranet=intranet,
+        lang=lang,
     )
-    if intranet:
-        m.default_js, m.default_css = intranet_assets()
-    _add_basemap(m, basemap, tianditu_key, lang)
-    if b is not None:
-        m.fit_bounds(b)
     aliases = {
         "community_code": t("community", lang),
         "households": t("households", lang),
@@ -1015,5 +1037,76 @@ def reform_map(
         style_function=_community_style,
         interactive=False,
     ).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    return m
+
+
+def diff_map(
+    diff: Any,
+    *,
+    colours: Mapping[str, str],
+    basemap: Basemap = "none",
+    tianditu_key: str | None = None,
+    intranet: bool = True,
+    lang: Lang = "zh",
+) -> folium.Map:
+    """The new plan's grids coloured by status (kept, changed, split, merged, new), the old
+    plan's grids as dashed outlines, retired grids in red; tooltips give the code, the status
+    and the households in each plan. ``diff`` is :func:`gridplan.diff_plans`' result,
+    ``colours`` a colour per status (:data:`gridplan.diff.STATUS_COLOURS`)."""
+    figures = diff.grids.set_index("grid_code")
+    kw: dict[str, Any] = {"work_crs": None, "tolerance_m": 0.0, "gcj02": basemap == "gaode"}
+
+    def layer(frame: Any) -> Any:
+        f = frame.assign(
+            status=[str(t(f"diff_{s}", lang)) for s in frame["change"]],
+            colour=[colours.get(s, "#ffffff") for s in frame["change"]],
+            households_old=frame["grid_code"].map(figures["households_old"]).round(0),
+            households_new=frame["grid_code"].map(figures["households_new"]).round(0),
+        )
+        return _frame(
+            f, ["grid_code", "status", "colour", "households_old", "households_new"], **kw
+        )
+
+    new, old = layer(diff.new), layer(diff.old)
+    retired = old[diff.old["change"].to_numpy() == "retired"]
+    m = fitted_map(
+        _bounds(new) or _bounds(old),
+        basemap=basemap,
+        tianditu_key=tianditu_key,
+        intranet=intranet,
+        lang=lang,
+    )
+    fields = ["grid_code", "status", "households_old", "households_new"]
+    aliases = [column_label(c, lang) for c in ("grid_code", "change", *fields[2:])]
+
+    def tooltip() -> folium.GeoJsonTooltip:
+        return folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True)
+
+    def fill(feature: dict) -> dict:
+        colour = feature["properties"]["colour"]
+        return {"fillColor": colour, "color": "#37474f", "weight": 1.0, "fillOpacity": 0.6}
+
+    def outline(feature: dict) -> dict:
+        return {"fill": False, "color": "#263238", "weight": 1.6, "dashArray": "6 5"}
+
+    def gone(feature: dict) -> dict:
+        return {
+            "fillColor": colours["retired"],
+            "color": "#b71c1c",
+            "weight": 1.6,
+            "fillOpacity": 0.35,
+        }
+
+    folium.GeoJson(
+        _geojson(new), name=t("diff_after", lang), style_function=fill, tooltip=tooltip()
+    ).add_to(m)
+    folium.GeoJson(
+        _geojson(old), name=t("diff_before", lang), style_function=outline, interactive=False
+    ).add_to(m)
+    if len(retired):
+        folium.GeoJson(
+            _geojson(retired), name=t("diff_retired", lang), style_function=gone, tooltip=tooltip()
+        ).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     return m

@@ -858,6 +858,57 @@ CASES.update(
 )
 
 
+def _beside_households(flag: str, name: str) -> Callable[[Path], BadInput]:
+    """``plan --roster R --households h.csv FLAG NAME``, where NAME is a file the roster run
+    writes too (h.csv, or its workbook h.xlsx): refused, not overwritten."""
+
+    def build(tmp: Path) -> BadInput:
+        roster = _write(tmp / "roster.csv", "楼栋编号,户数\nu0,3\n")
+        extra = ["--roster", str(roster), "--households", "{tmp}/h.csv", flag, f"{{tmp}}/{name}"]
+        return _args_case(extra, (flag, "--households", name, "overwrite"))(tmp)
+
+    return build
+
+
+CASES.update(
+    {
+        # --- several outputs refused: every one named in one error, before any work -----------
+        "plan out and report both exist without --force": lambda tmp: _output_case(
+            "plan",
+            _existing("old.gpkg"),
+            ("old.gpkg", "old.xlsx", "already exists", "--force", "2 problems"),
+            "--report",
+            str(_existing("old.xlsx")(tmp, tmp)),
+        )(tmp),
+        "plan out exists and equivalency is the input": _output_case(
+            "plan",
+            _existing("old.gpkg"),
+            ("old.gpkg", "already exists", "--equivalency", "units.gpkg"),
+            "--equivalency",
+            "{units}",
+        ),
+        "plan out a .shp and report not a workbook": _output_case(
+            "plan",
+            lambda t, u: t / "plan.shp",
+            ("--out", "plan.shp", "--report", "report.csv", "2 problems"),
+            "--report",
+            "{tmp}/report.csv",
+        ),
+        "plan report is the household list's workbook": _beside_households("--report", "h.xlsx"),
+        "plan equivalency is the household list": _beside_households("--equivalency", "h.csv"),
+        "plan out, geojson and equivalency all refused": lambda tmp: _output_case(
+            "plan",
+            _existing("old.gpkg"),
+            ("old.gpkg", "--geojson", "is a file", "eq.txt", "3 problems"),
+            "--geojson",
+            "{units}",
+            "--equivalency",
+            "{tmp}/eq.txt",
+        )(tmp),
+    }
+)
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path

@@ -25,12 +25,14 @@ from streamlit.testing.v1 import AppTest
 import gridplan
 from gridplan import appsupport as sup
 from gridplan import diagnostics
+from gridplan.config import rules_from_dict
 from gridplan.errors import Problem, ValidationError
 from gridplan.i18n import column_label, sheet_label, t, value_label
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "singapore_queenstown.gpkg"
+SAMPLE_ROLES = ("units", "communities", "streets", "barriers")
 
 
 @functools.cache
@@ -140,48 +142,86 @@ def test_basemap_choices() -> None:
     _ok(at)
 
 
+def _grid_options(at: AppTest) -> dict[str, str]:
+    """The grid list as shown, by code (all communities)."""
+    return {o.split(" ")[0]: o for o in at.selectbox(key="grid").options}
+
+
 def test_lock_move_undo() -> None:
     at = _start()
     locked = t("locked_grids", "zh", n=0)
     assert locked in _texts(at)
     grid = at.selectbox(key="grid").value
+    before = _grid_options(at)
+    assert grid in before
 
     at.button(key="lock").click().run()
     _ok(at)
     assert t("locked_grids", "zh", n=1) in _texts(at)
+    # locking re-plans nothing: the same grid under the same code, every grid as it was
     assert at.selectbox(key="grid").value == grid
+    assert _grid_options(at) == before
     assert at.button(key="unlock")  # the grid now shows as locked
 
+    # move a unit of a neighbouring grid (not the locked one) into another neighbour
+    p = _sample_plan()
+    source = next(
+        c
+        for c in sup.movable_targets(p, grid)
+        if [x for x in sup.movable_targets(p, c) if x != grid]
+    )
+    at.selectbox(key="grid").set_value(source).run()
+    _ok(at)
     moving = at.multiselect(key="move_units")
     # units are listed by address (105 QUEENSWAY · 96 户), not by id
-    in_grid = sup.grid_units(_sample_plan(), grid)
+    in_grid = sup.grid_units(p, source)
     assert moving.options[0] == t(
         "unit_option", "zh", name=in_grid["name"].iat[0], hh=in_grid["households"].iat[0]
     )
     unit = in_grid["unit_id"].iat[0]
     moving.set_value([unit]).run()
     _ok(at)
-    target = at.selectbox(key="move_target").value
-    assert target and target != grid
+    target_box = at.selectbox(key="move_target")
+    target = next(c for c in (o.split(" ")[0] for o in target_box.options) if c != grid)
+    target_box.set_value(target).run()
+    _ok(at)
     preview = next(d for d in at.dataframe if "调整后" in d.value)
     table = preview.value
-    assert list(table["网格"]) == [grid, target]
+    assert list(table["网格"]) == [source, target]
     assert int(table["调整前"].sum()) == int(table["调整后"].sum())  # households conserved
 
     at.button(key="apply_move").click().run()
     _ok(at)
-    assert t("locked_grids", "zh", n=2) in _texts(at)
-    # the selection follows the unit into its new grid (codes are renumbered by each plan),
-    # and the move's choices are cleared: no preview offers to move it back
+    skipped = t("edits_skipped", "zh", n=1, edits="").split("（")[0]
+    assert not any(skipped in w.value for w in at.warning)  # the move applied
+    assert t("locked_grids", "zh", n=3) in _texts(at)  # the locked grid, source and target
+    after = _grid_options(at)
+    # only the moved unit's community was re-planned: the locked grid keeps its code and
+    # households, and every grid of the other communities is listed as before
+    assert after[grid] == before[grid]
+    community = p.grids.set_index("grid_code").loc[grid, "community_id"]
+    others = set(p.grids.loc[p.grids["community_id"] != community, "grid_code"])
+    assert {c: after.get(c) for c in others} == {c: before[c] for c in others}
+    # the selection is the target grid, which now holds the unit; the move's choices are
+    # cleared, so no preview offers to move it back
+    assert at.selectbox(key="grid").value == target
     assert at.button(key="unlock")
     assert at.multiselect(key="move_units").value == []
     assert not any(d for d in at.dataframe if "调整后" in d.value)
     name = in_grid["name"].iat[0]
     assert any(o.startswith(f"{name} · ") for o in at.multiselect(key="move_units").options)
+    assert t("edit_move", "zh", n=1, code=target) in _texts(at)
+
+    # picking the locked grid again shows it under its code, still locked
+    at.selectbox(key="grid").set_value(grid).run()
+    _ok(at)
+    assert at.button(key="unlock")
+    assert _grid_options(at)[grid] == before[grid]
 
     at.button(key="undo").click().run()
     _ok(at)
     assert t("locked_grids", "zh", n=1) in _texts(at)
+    assert _grid_options(at) == before
     at.button(key="undo").click().run()
     _ok(at)
     assert t("locked_grids", "zh", n=0) in _texts(at)
@@ -325,30 +365,77 @@ def small_plan() -> gridplan.Plan:
     return gridplan.plan(make_lattice_units(6, 6, households=40))
 
 
-def test_locks_and_moves(small_plan: gridplan.Plan) -> None:
+def test_edits_replan_one_community_and_keep_codes() -> None:
+    p = _sample_plan()
+    g = p.grids
+    community = g["community_id"].iat[0]
+    mine = g[g["community_id"] == community]
+    code = mine["grid_code"].iat[0]
+    locked, skipped = sup.apply_edits(p, [("lock", code)])
+    assert not skipped
+    row = locked.grids.set_index("grid_code").loc[code]
+    assert bool(row["locked"])
+    # a lock changes no grid but its flag
+    assert locked.grids.drop(columns="locked").equals(g.drop(columns="locked"))
+    assert p.grids["locked"].sum() == 0  # the argument is not changed
+
+    source = next(
+        c for c in mine["grid_code"] if c != code and set(sup.movable_targets(p, c)) - {code}
+    )
+    target = sorted(set(sup.movable_targets(p, source)) - {code})[0]
+    unit = sup.grid_units(p, source)["unit_id"].iat[0]
+    moved, skipped = sup.apply_edits(locked, [("move", (unit,), target)])
+    assert not skipped
+    assert moved.units.loc[unit, "grid_code"] == target
+    old, new = g.set_index("grid_code"), moved.grids.set_index("grid_code")
+    # the locked grid keeps its code, units and geometry; the two grids of the move are locked
+    assert new.loc[code].geometry.equals(old.loc[code].geometry)
+    assert new.loc[code, "households"] == old.loc[code, "households"]
+    assert bool(new.loc[source, "locked"]) and bool(new.loc[target, "locked"])
+    hh = int(p.units.loc[unit, "households"])
+    assert new.loc[target, "households"] == old.loc[target, "households"] + hh
+    assert new.loc[source, "households"] == old.loc[source, "households"] - hh
+    # every other community's grids and micro-grids are the input's rows
+    keep = g["community_id"] != community
+    assert (
+        g[keep]
+        .reset_index(drop=True)
+        .equals(moved.grids[moved.grids["community_id"] != community].reset_index(drop=True))
+    )
+    assert int(moved.grids["households"].sum()) == int(g["households"].sum())
+
+    # re-planning the community keeps the locked grids as they are
+    again, skipped = sup.apply_edits(moved, [("replan", community)])
+    assert not skipped
+    new = again.grids.set_index("grid_code")
+    for c in (code, source, target):
+        assert new.loc[c].geometry.equals(moved.grids.set_index("grid_code").loc[c].geometry)
+    # unlock all; edits naming grids or units the plan does not have are skipped, not applied
+    free, skipped = sup.apply_edits(
+        again, [("unlock_all",), ("lock", "999"), ("move", ("x",), code)]
+    )
+    assert not free.grids["locked"].any()
+    assert skipped == [("lock", "999"), ("move", ("x",), code)]
+    assert sup.edit_label(("move", ("a", "b"), code), "zh") == t("edit_move", "zh", n=2, code=code)
+
+
+def test_edits_without_communities_keep_codes(small_plan: gridplan.Plan) -> None:
+    # no communities layer: the one area is planned again with the plan as `previous`
     p = small_plan
     code = p.grids["grid_code"].iloc[0]
-    locks = sup.lock_grid({}, p, code)
-    assert sup.grid_lock_label(p, locks, code) == code
-    assert set(locks[code]) == set(p.units.index[p.units["grid_code"] == code])
-    assert sup.unlock_grid(locks, p, code) == {}
-
-    targets = sup.movable_targets(p, code)
-    assert targets and code not in targets
-    unit = p.units.index[p.units["grid_code"] == code][0]
-    preview = sup.move_preview(p, [unit], targets[0])
-    row = preview.table.set_index("grid")
-    assert row.loc[code, "after"] == row.loc[code, "before"] - 40
-    assert row.loc[targets[0], "after"] == row.loc[targets[0], "before"] + 40
-
-    moved = sup.move_units(locks, p, [unit], targets[0])
-    assert unit in moved[sup.grid_lock_label(p, {k: v for k, v in moved.items()}, targets[0])]
-    assert locks == sup.lock_grid({}, p, code)  # the argument is not changed
-    replanned = gridplan.plan(p.layers, locks=sup.lock_map(moved))
-    new_grid = replanned.units.loc[unit, "grid_code"]
-    mates = set(replanned.units.index[replanned.units["grid_code"] == new_grid])
-    assert mates == set(moved[next(k for k, v in moved.items() if unit in v)])
-    assert bool(replanned.grids.loc[replanned.grids["grid_code"] == new_grid, "locked"].iloc[0])
+    locked, _ = sup.apply_edits(p, [("lock", code)])
+    source = sup.movable_targets(p, code)[0]
+    target = sorted(set(sup.movable_targets(p, source)) - {code})
+    assert target, "the lattice has a third grid next to the source"
+    unit = sup.grid_units(p, source)["unit_id"].iat[0]
+    moved, skipped = sup.apply_edits(locked, [("move", (unit,), target[0])])
+    assert not skipped
+    assert moved.units.loc[unit, "grid_code"] == target[0]
+    old, new = p.grids.set_index("grid_code"), moved.grids.set_index("grid_code")
+    assert new.loc[code].geometry.equals(old.loc[code].geometry)
+    assert bool(new.loc[code, "locked"])
+    assert set(new.index) == set(old.index)
+    assert int(new["households"].sum()) == int(old["households"].sum())
 
 
 def test_move_preview_flags_broken_contiguity_and_band() -> None:
@@ -651,7 +738,7 @@ def test_language_switch_keeps_basemap_rules_and_source() -> None:
 #: words that may appear in the Chinese UI: formats, coordinate systems, data sources, names
 _ALLOWED_LATIN = re.compile(
     r"GeoPackage|GeoJSON|RFC|CSV|XLSX|Excel|Shapefile|zip|OpenStreetMap|WGS|GCJ|BD|GPS|CDN|"
-    r"English|HDB|URA|SLA|tk|MB|PDF|KML|GBK|CGCS|OSM|Leaflet|[0-9A-Z]{1,3}\b"
+    r"English|HDB|URA|SLA|tk|MB|PDF|KML|GBK|CGCS|EPSG|OSM|Leaflet|[0-9A-Z]{1,3}\b"
 )
 
 
@@ -967,3 +1054,245 @@ def test_print_zip_holds_wall_maps_and_boards(small_plan: gridplan.Plan) -> None
     with zipfile.ZipFile(io.BytesIO(sup.print_zip(small_plan))) as zf:
         assert set(zf.namelist()) == {"wallmaps.pdf", "boards.pdf"}
         assert all(zf.read(n)[:5] == b"%PDF-" for n in zf.namelist())
+
+
+# ---------------------------------------------------------------------------------------------
+# compare tab
+# ---------------------------------------------------------------------------------------------
+
+
+def test_compare_tab_shows_what_the_edits_changed() -> None:
+    at = _start()
+    at.radio(key="cmp_source").set_value("edits").run()
+    _ok(at)
+    assert any(t("compare_no_edits", "zh") == i.value for i in at.info)
+    p = _sample_plan()
+    grid = at.selectbox(key="grid").value
+    target = sup.movable_targets(p, grid)[0]
+    unit = sup.grid_units(p, grid)["unit_id"].iat[0]
+    at.multiselect(key="move_units").set_value([unit]).run()
+    at.selectbox(key="move_target").set_value(target).run()
+    at.button(key="apply_move").click().run()
+    _ok(at)
+    change = column_label("change", "zh")
+    grids = next(d.value for d in at.dataframe if change in d.value.columns)
+    status = dict(zip(grids[column_label("grid_code", "zh")], grids[change], strict=True))
+    # the two grids of the move changed; kept grids are left out of the list
+    assert {status[grid], status[target]} <= {
+        value_label("change", c, "zh") for c in ("changed", "split", "merged")
+    }
+    assert value_label("change", "kept", "zh") not in status.values()
+    summary = next(
+        d.value for d in at.dataframe if column_label("households_moved", "zh") in d.value.columns
+    )
+    hh = int(p.units.loc[unit, "households"])
+    moved = float(summary[column_label("households_moved", "zh")].iat[0])
+    assert moved >= hh
+    assert int(summary[column_label("grids_old", "zh")].iat[0]) == len(p.grids)
+    moves = next(d.value for d in at.dataframe if column_label("old_code", "zh") in d.value)
+    row = moves[
+        (moves[column_label("old_code", "zh")] == grid)
+        & (moves[column_label("new_code", "zh")] == target)
+    ]
+    assert float(row[column_label("households", "zh")].iat[0]) == hh
+    # headers and statuses in Chinese
+    for frame in at.dataframe:
+        for header in frame.value.columns:
+            assert re.search(r"[\u4e00-\u9fff]", str(header)) or re.fullmatch(r"\d+", str(header))
+    assert at.get("download_button")
+
+
+def test_compare_with_uploaded_plan_and_replan_from_it() -> None:
+    p = _sample_plan()
+    layers = {
+        r: gridplan.read_layer(SAMPLE, layer=r) for r in ("communities", "streets", "barriers")
+    }
+    rules = rules_from_dict({"grid": {"min_households": 300, "max_households": 450}})
+    older = gridplan.plan(gridplan.read_layer(SAMPLE, layer="units"), rules=rules, **layers)
+    saved = sup.export_bytes(older, "gpkg")
+    at = _start()
+    # not a plan file: one message in Chinese naming the upload widget
+    at.file_uploader(key="up_compare").set_value(
+        ("x.gpkg", _lattice_geojson(), "application/octet-stream")
+    )
+    at.run()
+    _ok(at)
+    assert at.error
+    message = at.error[0].value
+    assert t("compare_upload", "zh") in message, message
+    assert not _latin_words(message.replace("x.gpkg", "")), message
+
+    at.file_uploader(key="up_compare").set_value(("older.gpkg", saved, "application/octet-stream"))
+    at.run()
+    _ok(at)
+    assert not at.error, [e.value for e in at.error]
+    diff = gridplan.diff_plans(older, p)
+    summary = next(d.value for d in at.dataframe if column_label("split_grids", "zh") in d.value)
+    for s in ("kept", "changed", "split", "merged", "new", "retired"):
+        assert int(summary[column_label(f"{s}_grids", "zh")].iat[0]) == int(
+            diff.summary[f"{s}_grids"].iat[0]
+        )
+    assert int(diff.summary["split_grids"].iat[0]) + int(diff.summary["merged_grids"].iat[0]) > 0
+
+    # re-plan the current data from the uploaded plan: its valid grids keep their codes
+    at.button(key="cmp_replan").click().run()
+    _ok(at)
+    assert any(t("compare_using", "zh", name="older.gpkg") == c.value for c in at.caption)
+    sample = tuple(sup.Upload(r, SAMPLE.name, SAMPLE.read_bytes(), layer=r) for r in SAMPLE_ROLES)
+    again = sup.plan_from_uploads(
+        sample, rules=rules_from_dict({}), previous=sup.Upload("previous", "older.gpkg", saved)
+    )
+    assert set(_grid_options(at)) == set(again.grids["grid_code"])
+    kept = set(older.grids["grid_code"]) & set(again.grids["grid_code"])
+    assert len(kept) > len(set(older.grids["grid_code"]) & set(p.grids["grid_code"])) / 2
+    summary = next(d.value for d in at.dataframe if column_label("split_grids", "zh") in d.value)
+    assert int(summary[column_label("kept_grids", "zh")].iat[0]) > int(
+        diff.summary["kept_grids"].iat[0]
+    )
+    at.button(key="cmp_replan").click().run()  # and back
+    _ok(at)
+    assert set(_grid_options(at)) == set(p.grids["grid_code"])
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV/XLSX coordinates: columns and coordinate system
+# ---------------------------------------------------------------------------------------------
+
+
+def _projected_csv() -> bytes:
+    """The lattice's units as points in CGCS2000 / 3-degree Gauss-Kruger CM 114E metres,
+    with coordinate columns no name detection finds."""
+    units = make_lattice_units(6, 6, households=40).to_crs("EPSG:4547")
+    pts = units.geometry.representative_point()
+    table = pd.DataFrame(
+        {"楼栋": units.index, "户数": units["households"], "横坐标": pts.x, "纵坐标": pts.y}
+    )
+    return table.to_csv(index=False).encode("utf-8")
+
+
+def test_csv_coordinates_mapped_and_projected() -> None:
+    at = _start()
+    at.radio(key="source").set_value("upload").run()
+    at.file_uploader(key="up_units").set_value(("units.csv", _projected_csv(), "text/csv"))
+    at.text_area(key="columns").set_value("户数 = households\n楼栋 = unit_id")
+    at.run()
+    _ok(at)
+    # the coordinate widgets appear for a CSV, listing its columns
+    assert at.selectbox(key="coords_crs").value == "wgs84"
+    assert "横坐标" in at.selectbox(key="coords_x").options
+    at.selectbox(key="coords_x").set_value("横坐标")
+    at.selectbox(key="coords_y").set_value("纵坐标")
+    at.button(key="run").click().run()
+    _ok(at)
+    # metres read as degrees: refused, naming the coordinate-system widget, in Chinese
+    messages = [
+        str(m) for d in at.dataframe for m in d.value.get(column_label("message", "zh"), [])
+    ]
+    assert any(t("coords_crs", "zh") in m for m in messages), messages
+
+    at.selectbox(key="coords_crs").set_value("projected").run()
+    _ok(at)
+    at.button(key="run").click().run()
+    _ok(at)
+    messages = [
+        str(m) for d in at.dataframe for m in d.value.get(column_label("message", "zh"), [])
+    ]
+    assert any(t("coords_epsg", "zh") in m for m in messages), messages
+    assert not _metrics(at)
+
+    at.text_input(key="coords_epsg").set_value("EPSG:99999999")
+    at.button(key="run").click().run()
+    _ok(at)
+    messages = [
+        str(m) for d in at.dataframe for m in d.value.get(column_label("message", "zh"), [])
+    ]
+    assert any(
+        t("coords_epsg", "zh") in m and not _latin_words(m.replace("EPSG", "")) for m in messages
+    )
+
+    at.text_input(key="coords_epsg").set_value("EPSG:4547")
+    at.button(key="run").click().run()
+    _ok(at)
+    assert not at.error, [e.value for e in at.error]
+    assert _metrics(at)[t("households_total", "zh")] == f"{36 * 40:,}"
+
+    # the same choice in English names the widget in English
+    at.text_input(key="coords_epsg").set_value("not a crs")
+    at.toggle(key="lang_en").set_value(True).run()
+    _ok(at)
+    messages = [
+        str(m) for d in at.dataframe for m in d.value.get(column_label("message", "en"), [])
+    ]
+    assert any(t("coords_epsg", "en") in m for m in messages), messages
+
+
+def test_coordinates_for_tables_only(tmp_path: Path) -> None:
+    coords = sup.Coordinates(crs="EPSG:4547", x="横坐标", y="纵坐标")
+    table = sup.Upload("units", "units.csv", _projected_csv())
+    gdf = sup.read_upload(table, workdir=tmp_path, columns={"户数": "households"}, coords=coords)
+    assert gdf.crs.to_epsg() == 4547 and len(gdf) == 36
+    # a GeoJSON upload is read as it is (its CRS is in the file)
+    geo = sup.Upload("units", "units.geojson", _lattice_geojson())
+    assert sup.read_upload(geo, workdir=tmp_path, coords=coords).crs.to_epsg() == 4326
+    for bad, key in (
+        (sup.Coordinates(crs=" "), "coords_crs_missing"),
+        (sup.Coordinates(crs="xx"), "coords_crs_bad"),
+        (sup.Coordinates(x="a", y="a"), "coords_same_column"),
+    ):
+        with pytest.raises(ValidationError) as err:
+            sup.check_coordinates(bad, "zh")
+        assert err.value.problems[0].check == key
+    sup.check_coordinates(sup.Coordinates(crs="EPSG:4490"), "zh")
+
+
+# ---------------------------------------------------------------------------------------------
+# staffing and reform outputs
+# ---------------------------------------------------------------------------------------------
+
+
+def test_staffing_tab_takes_current_workers_and_offers_workbooks() -> None:
+    at = _start()
+    p = _sample_plan()
+    communities = sorted(p.grids["community_id"].dropna().unique())
+    now = pd.DataFrame({"社区编号": communities[:2], "在岗社区工作者": [3, 200]})
+    at.file_uploader(key="up_current_staff").set_value(
+        ("now.csv", now.to_csv(index=False).encode("utf-8"), "text/csv")
+    )
+    at.run()
+    _ok(at)
+    assert not at.error, [e.value for e in at.error]
+    gap = column_label("workers_gap", "zh")
+    table = next(d.value for d in at.dataframe if gap in d.value.columns)
+    first = table[table[column_label("community_id", "zh")].astype(str) == communities[0]]
+    assert float(first[column_label("current_workers", "zh")].iat[0]) == 3
+    assert float(first[gap].iat[0]) > 0  # 3 workers are short of the ratio
+    assert at.download_button(key="dl_staffing_tab")
+
+    # a table naming no community of the plan: refused, naming the upload widget
+    bad = pd.DataFrame({"社区编号": ["不存在的社区"], "在岗社区工作者": [1]})
+    at.file_uploader(key="up_current_staff").set_value(
+        ("bad.csv", bad.to_csv(index=False).encode("utf-8"), "text/csv")
+    )
+    at.run()
+    _ok(at)
+    assert at.error and t("current_staff_upload", "zh") in at.error[0].value
+    assert not any(gap in d.value.columns and d.value[gap].notna().any() for d in at.dataframe)
+
+
+def test_reform_workbook_download(small_plan: gridplan.Plan) -> None:
+    at = _start()
+    at.toggle(key="rf_run").set_value(True).run()
+    _ok(at)
+    assert at.download_button(key="dl_reform_xlsx")
+    reform = sup.optional_module("reform")
+    p = _sample_plan()
+    result = reform.redivide(
+        p.layers,
+        communities=None,
+        rules=reform.ReformRules(min_households=1000, max_households=3000),
+        seed=0,
+    )
+    data = sup.reform_xlsx(result, lang="zh")
+    sheets = pd.read_excel(io.BytesIO(data), sheet_name=None)
+    assert len(sheets) >= 2
+    assert all(re.search(r"[\u4e00-\u9fff]", name) for name in sheets)

@@ -16,7 +16,7 @@ import typer
 from gridplan import diagnostics as dg
 from gridplan.cli import app
 from gridplan.diagnostics import FIXES, OPTIONS, TEMPLATES, Diagnostic
-from gridplan.i18n import LABELS, column_label, label_columns, t
+from gridplan.i18n import LABELS, RULES, column_label, label_columns, t
 
 GRID = "140105001001001"
 GRID2 = "140105001001002"
@@ -620,7 +620,8 @@ def _flags() -> set[str]:
 
 def test_fixes_speak_each_interface_and_the_cli_names_real_flags():
     flags = _flags()
-    labels = {LABELS[k][lang] for k in LABELS for lang in ("zh", "en")}
+    # a widget's label, or a staffing rule's meaning as the app's rules sheet names it
+    labels = {table[k][lang] for table in (LABELS, RULES) for k in table for lang in ("zh", "en")}
     for d in SAMPLES:
         uses = re.findall(r"\{opt\[(\w+)\]\}", FIXES[d.fix]["en"])
         if not uses:

@@ -18,6 +18,7 @@ TABLES = {
     "sheets": i18n.SHEETS,
     "rules": i18n.RULES,
     **{f"values[{k}]": v for k, v in i18n.VALUES.items()},
+    **{f"columns_by_key[{k}]": v for k, v in i18n.COLUMNS_BY_KEY.items()},
 }
 
 #: the only Latin words a Chinese label may hold: names of formats, systems, units and
@@ -49,6 +50,9 @@ ALLOWED_LATIN = {
     "households",  # the example of a standard column name, which are English by design
     "KML",  # file formats offered for download, named as the planner's software names them
     "PDF",
+    "CGCS",  # CGCS2000, the national coordinate system, and the EPSG codes planners type
+    "EPSG",
+    "A",  # paper sizes A3 / A4
 }
 
 

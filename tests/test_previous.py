@@ -169,6 +169,23 @@ def test_a_new_area_too_small_for_a_grid_frees_its_neighbour():
     assert verdict.replanned == [("B", verdict.replanned[0][1], "affected")]
 
 
+def test_a_grid_below_the_band_frees_the_one_neighbour_that_lets_it_fit():
+    # A (0-2, 363) | C (3-4, 223 after a building went) | B (5-7, 441). A shares most border
+    # with C, but 223 + 363 = 586 admit no count of 300-500 grids; 223 + 441 = 664 admit two.
+    # Only B is freed: A stays as it is (freeing A first freed B too, three grids re-planned).
+    n = 8
+    w = np.array([121, 121, 121, 111.5, 111.5, 147, 147, 147])
+    old = np.array(["A", "A", "A", "C", "C", "B", "B", "B"], dtype=object)
+    i, j, cross = _path(n, w)
+    shared = np.array([1, 1, 10, 1, 1, 1, 1], dtype=float)
+    verdict = kept_grids(
+        old, np.ones(n, dtype=bool), weight=w, community=np.array(["c"] * n, dtype=object),
+        edge_i=i, edge_j=j, crossing=cross, shared=shared, lo=300, hi=500,
+    )  # fmt: skip
+    assert set(verdict.kept) == {"A"}
+    assert {c: r for c, _, r in verdict.replanned} == {"B": "affected", "C": "band"}
+
+
 def test_replanning_near_the_old_grids_moves_fewer_households_than_from_scratch():
     # a 12 x 12 lattice of 10-household blocks, planned; then a block row gains households
     side = 12

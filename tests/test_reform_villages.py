@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from gridplan.cli import app
 from gridplan.errors import ValidationError
 from gridplan.reform import ReformRules, redivide
+from gridplan.reform.report import reform_tables
 
 runner = CliRunner()
 WIDE = ReformRules(min_households=1000, max_households=6000)
@@ -45,6 +46,10 @@ def test_relocated_village_joins_the_nearest_community():
     assert counts.loc["villages_relocated", "before"] == 1
     assert counts.loc["villages_relocated", "after"] == 0
     assert int(res.communities["households"].sum()) == 9600
+    # merging C4 into C2 sets up no 社区大党委: nothing is stationed there
+    assert (res.communities["stationed_units"] == 0).all()
+    sheet = reform_tables(res, language="en")["New communities"]
+    assert "big committee" not in set(sheet["Community party organisation"].dropna())
 
 
 def test_village_types_from_a_column_in_chinese_and_merged_follows_the_longest_border():
@@ -57,6 +62,38 @@ def test_village_types_from_a_column_in_chinese_and_merged_follows_the_longest_b
     assert new_of["C3"] in (new_of["C1"], new_of["C4"])
     assert len(res.communities) == 2
     assert set(res.report["mapping"]["village_type"]) == {"kept", "merged", "cash"}
+
+
+def test_village_types_hold_in_the_reform_mode_too():
+    """--mode reform plans every street afresh; a relocated, merged or cash-compensated
+    village still joins a neighbour whole and never anchors a community of its own."""
+    units, comms = four_villages()
+    fresh = ReformRules(min_households=1000, max_households=6000, keep_valid=False)
+    plain = redivide(units, communities=comms, rules=fresh)
+    assert "C4" in set(plain.communities["previous_code"])  # C4 stands alone when kept
+    res = redivide(units, communities=comms, rules=fresh, village_types={"C4": "relocated"})
+    new_of = res.units.groupby("previous_code")["community_id"].agg(set)
+    assert len(new_of["C4"]) == 1  # the whole village went to one community
+    (host,) = new_of["C4"]
+    row = res.communities.set_index("community_id").loc[host]
+    # its nearest neighbour (C2's centre is 400 m away, C3's 600 m) took it in
+    assert row["previous_code"] == "C2" and "C2:2400" in row["previous_codes"]
+    assert "C4" not in set(res.communities["previous_code"])
+    assert "C4" not in set(res.communities["community_code"])
+    counts = res.report["counts"].set_index("metric")
+    assert counts.loc["villages_relocated", "after"] == 0
+    assert int(res.communities["households"].sum()) == 9600
+    assert res.communities["in_bounds"].all()
+
+    comms["类型"] = comms["community_id"].map({"C2": "合并", "C3": "货币补偿"}).fillna("保留")
+    both = redivide(units, communities=comms, rules=fresh, village_types="类型")
+    new_of = both.units.groupby("previous_code")["community_id"].agg(set)
+    assert len(new_of["C2"]) == len(new_of["C3"]) == 1
+    assert new_of["C2"] == new_of["C4"]  # C2 merged along its longest border (600 m, C4)
+    assert new_of["C3"] <= new_of["C1"] | new_of["C4"]
+    # the community C2 joined keeps C4's code: a merged village takes no code and no lead
+    assert set(both.communities["previous_code"]) == {"C1", "C4"}
+    assert set(both.communities["community_code"]) == {"C1", "C4"}
 
 
 def test_unknown_village_types_are_one_error_naming_them():
@@ -144,7 +181,16 @@ def _reform(src, out, *extra):
 
 def test_cli_village_types_service_limit_and_workbook(village_files, tmp_path):
     out = tmp_path / "r.gpkg"
-    res = _reform(village_files, out, "--village-types", "type", "--max-service-distance", "1000")
+    res = _reform(
+        village_files,
+        out,
+        "--village-types",
+        "type",
+        "--max-service-distance",
+        "1000",
+        "--dedicated",
+        f"{village_files}:works",
+    )
     assert res.exit_code == 0, res.output
     assert "communities: 4 -> 3" in res.output
     assert "service reach: up to" in res.output
@@ -155,9 +201,16 @@ def test_cli_village_types_service_limit_and_workbook(village_files, tmp_path):
     assert not mapping.apply(lambda col: col.str.contains("dedicated:", na=False)).any().any()
     comms = pd.read_excel(tmp_path / "r.xlsx", sheet_name="新社区", dtype=str)
     assert "最远住户距服务中心（米）" in comms.columns and "社区党组织" in comms.columns
-    # C2 took in the relocated C4 and keeps its code and name; the party level says so
-    row = comms.set_index("社区编号").loc["C2"]
+    # C2 took in the relocated C4 and keeps its code and name; the works (an enterprise,
+    # handed over) are stationed in it, so it sets up a big party committee; merging alone
+    # gives none (PRACTICE.md: 大党委 take in the units stationed in the community)
+    by_code = comms.set_index("社区编号")
+    row = by_code.loc["C2"]
     assert row["名称"] == "西村" and row["社区党组织"] == "社区大党委"
+    assert row["驻区单位数"] == "1"
+    others = by_code.drop(index="C2")
+    assert (others["驻区单位数"] == "0").all()
+    assert not (others["社区党组织"] == "社区大党委").any()
     summary = pd.read_excel(tmp_path / "r.xlsx", sheet_name="汇总", dtype=str)
     assert {"规模过小", "规模过大", "搬迁村数"} <= set(summary["指标"])
     en = tmp_path / "en.gpkg"
@@ -218,6 +271,15 @@ def test_cli_reform_mode_breaks_valid_communities(village_files, tmp_path):
     assert bad.exit_code == 1 and "--max-service-distance must be" in bad.output
     assert "Traceback" not in bad.output + both.output
     assert np.isfinite(b["service_reach_m"]).all()
+    # the village types hold in the reform mode: the relocated C4 leads no community
+    typed = _reform(
+        village_files, tmp_path / "f.gpkg", "--mode", "reform", "--village-types", "type"
+    )
+    assert typed.exit_code == 0, typed.output
+    f = gpd.read_file(tmp_path / "f.gpkg", layer="communities")
+    assert "C4" not in set(f["previous_code"]) and "C4" not in set(f["community_code"])
+    fu = gpd.read_file(tmp_path / "f.gpkg", layer="units")
+    assert fu.loc[fu["previous_code"] == "C4", "community_id"].nunique() == 1
 
 
 def test_cli_xlsx_must_be_a_workbook_and_not_an_input(village_files, tmp_path):

@@ -8,6 +8,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from shapely.geometry import box
 from staffing_data import CRS, X0, Y0, lattice_compounds, lonlat, make_grids, roster_plan
 
 from gridplan.config import StaffingRules
@@ -66,36 +67,52 @@ def test_party_counts_per_community_and_street_add_up():
     assert st["branches"].sum() == p["branches"].sum()
 
 
-def test_a_community_the_reform_merged_gets_a_big_committee():
+def test_a_community_with_stationed_units_gets_a_big_committee():
+    """社区大党委 take in the units stationed in the community (PRACTICE.md): a community
+    with a dedicated grid gets one whatever its members; one a reform merged does not."""
     plan = two_communities()
+    # a business district in C1 (a dedicated grid, nobody living there)
+    park = gpd.GeoDataFrame(
+        {
+            "grid_code": ["G8"],
+            "community_id": ["C1"],
+            "kind": ["dedicated"],
+            "households": [0],
+            "n_microgrids": [0],
+            "street_id": ["S1"],
+        },
+        geometry=[box(X0, Y0 - 200, X0 + 100, Y0 - 100)],
+        crs=CRS,
+    )
+    grids = pd.concat([plan.grids, park], ignore_index=True)
     comms = gpd.GeoDataFrame(
         {
             "community_id": ["C1", "C2"],
             "name": ["东社区", "西社区"],
-            "previous_codes": ["A:400;B:80", "C2:320"],
+            "previous_codes": ["C1:160", "A:100;B:60"],  # C2 merged two villages
         },
         geometry=[None, None],
         crs=CRS,
     )
-    plan.layers.communities = comms
-    s = staffing_plan(
-        {
-            "grids": plan.grids,
-            "units": plan.units,
-            "compounds": plan.layers.compounds,
-            "communities": comms,
-        }
-    )
+    layers = {"grids": grids, "units": plan.units, "compounds": plan.layers.compounds}
+    s = staffing_plan({**layers, "communities": comms})
     p = s.party_communities.set_index("community_id")
-    assert p.loc["C1", "party_level"] == "big_committee" and p.loc["C1", "formed_by_reform"]
-    assert p.loc["C2", "party_level"] == "branch"
-    off = staffing_plan(
-        {"grids": plan.grids, "units": plan.units, "communities": comms},
-        rules=StaffingRules(big_committee_for_reform=False),
-    )
-    assert (
-        off.party_communities.set_index("community_id").loc["C1", "party_level"] == "general_branch"
-    )
+    assert p.loc["C1", "party_level"] == "big_committee" and p.loc["C1", "stationed_units"] == 1
+    assert not p.loc["C1", "formed_by_reform"]
+    # C2 was formed by the reform but nothing is stationed there: 44 members, a branch
+    assert p.loc["C2", "party_level"] == "branch" and p.loc["C2", "formed_by_reform"]
+    assert p.loc["C2", "stationed_units"] == 0
+    st = s.party_streets.set_index("street_id")
+    assert st.loc["S1", "level_big_committee"] == 1 and st.loc["S1", "stationed_units"] == 1
+    for least in (0, 2):  # never, or from two stationed units: by its 65 members
+        off = staffing_plan(
+            {**layers, "communities": comms},
+            rules=StaffingRules(big_committee_from_stationed=least),
+        )
+        level = off.party_communities.set_index("community_id").loc["C1", "party_level"]
+        assert level == "general_branch"
+    with pytest.raises(ValidationError, match="big_committee_from_stationed"):
+        StaffingRules(big_committee_from_stationed=-1)
 
 
 def test_current_staff_shows_the_gap_to_the_ratio(tmp_path):

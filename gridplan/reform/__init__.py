@@ -137,8 +137,10 @@ def redivide(
         ``{community_id: type}``: ``kept`` (保留, planned as any community; the default for
         blanks), ``merged`` (合并: joins the adjacent community it shares most boundary with),
         ``relocated`` (搬迁) or ``cash`` (货币补偿: both merged into the nearest adjacent
-        community, Xiaoyi practice). Merged, relocated and cash-compensated villages never
-        keep their code; the report's ``mapping`` gives each village's type.
+        community, Xiaoyi practice). The types hold with and without ``rules.keep_valid``:
+        re-planned afresh, the rest of a street is split around such villages, which then
+        join a neighbour whole. Merged, relocated and cash-compensated villages never keep
+        their code nor lead a community; the report's ``mapping`` gives each village's type.
 
     Returns
     -------
@@ -349,22 +351,29 @@ def plan_communities(
         target_size = float(np.clip(total_w / rules.target_count, lo, hi))
     pts = shapely.get_coordinates(shapely.point_on_surface(inp.u.geometry.to_numpy()))[inp.resid]
     hh = inp.hh[inp.resid]
+    village_types = village_types or {}
+    old_codes = sorted(set(inp.prev[inp.resid].tolist()) - {""})
+    kind = np.array(
+        [
+            {"merged": "merged", "relocated": "nearest", "cash": "nearest"}.get(
+                village_types.get(c, "kept"), ""
+            )
+            for c in old_codes
+        ],
+        dtype=object,
+    )
+    # units of villages that may not stand alone (merged, relocated, cash-compensated)
+    whole = np.zeros(inp.graph.n, dtype=bool)
+    has = inp.old >= 0
+    whole[has] = kind[inp.old[has]] != ""
     if rules.keep_valid:
         planner.start_from_current(keep_valid=True)
     else:
-        planner.start_fresh(target_size)
+        # the reform mode plans every street afresh around those villages, which then join
+        # a neighbour as in the repair mode
+        planner.start_fresh(target_size, whole=whole)
     n_start = len(planner.members)
-    if village_types and rules.keep_valid:
-        old_codes = sorted(set(inp.prev[inp.resid].tolist()) - {""})
-        kind = np.array(
-            [
-                {"merged": "merged", "relocated": "nearest", "cash": "nearest"}.get(
-                    village_types.get(c, "kept"), ""
-                )
-                for c in old_codes
-            ],
-            dtype=object,
-        )
+    if whole.any():
         alone = planner.force_merges(kind, pts)
         for o in alone:
             diags.append(

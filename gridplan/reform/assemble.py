@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -84,11 +85,10 @@ def assemble(
     )
 
     # codes: continuity by the code rule, then 601.. per street for the rest
-    cont = code_continuity(prev[res_mask], gi[res_mask], weight[res_mask])
-    kept_code = np.array(
-        [None if cont.get(k) in village_types else cont.get(k) for k in range(n_new)],
-        dtype=object,
+    cont = code_continuity(
+        prev[res_mask], gi[res_mask], weight[res_mask], exclude=set(village_types)
     )
+    kept_code = np.array([cont.get(k) for k in range(n_new)], dtype=object)
     contrib = (
         pd.DataFrame({"new": gi[res_mask], "old": prev[res_mask], "w": weight[res_mask]})
         .groupby(["new", "old"])["w"]
@@ -97,6 +97,8 @@ def assemble(
         .sort_values(["new", "w", "old"], ascending=[True, False, True], kind="stable")
     )
     prev_main = contrib.drop_duplicates("new").set_index("new")["old"].reindex(range(n_new))
+    # a community continues the code it keeps, whatever a merged village brought it
+    prev_main = prev_main.where(pd.isna(kept_code), pd.Series(kept_code, index=prev_main.index))
     contrib["text"] = contrib["old"].astype(str) + ":" + contrib["w"].astype(np.int64).astype(str)
     prev_all = contrib.groupby("new")["text"].agg(";".join)
     cen = shapely.get_coordinates(
@@ -147,6 +149,7 @@ def assemble(
         crs=crs,
     )
     comm_gdf["compactness"] = polsby_popper(comm_gdf.geometry.to_numpy())
+    comm_gdf["stationed_units"] = stationed_units(geom, layers=layers, crs=crs)
     order_c = np.lexsort((cid.astype(str), np.array([str(s) for s in street_new])))
     comm_gdf = comm_gdf.iloc[order_c].reset_index(drop=True)
     comm_gdf = comm_gdf.set_geometry("geometry")
@@ -456,6 +459,36 @@ def plan_codes(comms: gpd.GeoDataFrame, layers: Layers) -> list[str]:
             out[j] = f"{n:03d}"
             taken[streets[j]].add(f"{n:03d}")
     return [str(x) for x in out]
+
+
+def stationed_units(geom: np.ndarray, *, layers: Layers, crs: Any) -> np.ndarray:
+    """Dedicated areas (驻区单位: enterprises, business districts, parks, schools, offices)
+    per new community: each area counts for the community it overlaps most, or touches, or
+    else lies nearest to (an enterprise area kept out for dedicated grids is a hole)."""
+    out = np.zeros(len(geom), dtype=np.int64)
+    d = layers.dedicated
+    ok = ~(shapely.is_empty(geom) | shapely.is_missing(geom))
+    if d is None or not len(d) or not ok.any():
+        return out
+    areas = d.to_crs(crs).geometry.to_numpy()
+    areas = areas[~(shapely.is_empty(areas) | shapely.is_missing(areas))]
+    held = np.flatnonzero(ok)
+    tree = shapely.STRtree(geom[held])
+    ai, ci = tree.query(areas, predicate="intersects")
+    share = shapely.area(shapely.intersection(areas[ai], geom[held][ci]))
+    best = (
+        pd.DataFrame({"a": ai, "c": held[ci], "m": share})
+        .sort_values(["a", "m", "c"], ascending=[True, False, True], kind="stable")
+        .drop_duplicates("a")
+    )
+    host = np.full(len(areas), -1, dtype=np.int64)
+    host[best["a"].to_numpy()] = best["c"].to_numpy()
+    rest = np.flatnonzero(host < 0)
+    if rest.size:
+        ri, ni = tree.query_nearest(areas[rest], return_distance=False, all_matches=False)
+        host[rest[ri]] = held[ni]
+    np.add.at(out, host[host >= 0], 1)
+    return out
 
 
 def dedicated_table(inp: ReformInput, *, layers: Layers) -> gpd.GeoDataFrame:

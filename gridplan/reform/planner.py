@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 from scipy.sparse import csgraph
 
@@ -288,25 +289,61 @@ class Planner:
             self.add(order[a:b], touched=not keep_valid)
         self.set_scales()
 
-    def start_fresh(self, target_size: float) -> None:
-        """Every street component split from scratch (``keep_valid=False``)."""
+    def start_fresh(self, target_size: float, *, whole: np.ndarray | None = None) -> None:
+        """Every street component split from scratch (``keep_valid=False``).
+
+        ``whole`` marks the units of villages that are not to stand alone (merged, relocated
+        and cash-compensated villages): each such village's connected pieces become groups of
+        their own, left for :meth:`force_merges` to join to a neighbour, and the rest of the
+        street is split around them. The households a piece will bring are counted with the
+        part of the street it shares most boundary with, so the count of communities there
+        allows for them.
+        """
         g = self.g
         if g.n == 0:
             return
         self.start_from_current(keep_valid=False)  # sets the scales from the current plan
         self.replace(list(self.members), [])
         self.label[:] = -1
-        src = g.sources
-        adj = sparse.coo_array((np.ones(src.shape[0]), (src, g.indices)), shape=(g.n, g.n))
-        _, comp = csgraph.connected_components(adj.tocsr(), directed=False)
+        fixed = np.zeros(g.n, dtype=bool) if whole is None else np.asarray(whole, dtype=bool)
+        src, dst = g.sources, g.indices
+        old = self.old
+        # pieces of the villages kept whole: connected within one current community
+        tie = fixed[src] & fixed[dst] & (old[src] == old[dst])
+        # the rest: connected outside those villages
+        free = ~fixed[src] & ~fixed[dst]
+        comp = np.full(g.n, -1, dtype=np.int64)
+        for mask, offset in ((tie, 0), (free, g.n)):
+            adj = sparse.coo_array(
+                (np.ones(int(mask.sum())), (src[mask], dst[mask])), shape=(g.n, g.n)
+            )
+            _, lab = csgraph.connected_components(adj.tocsr(), directed=False)
+            sel = fixed if offset == 0 else ~fixed
+            comp[sel] = lab[sel] + offset
+        # each piece's households go with the free component it shares most boundary with
+        extra: dict[int, float] = {}
+        cross = fixed[src] & ~fixed[dst]
+        if cross.any():
+            t = pd.DataFrame(
+                {"piece": comp[src[cross]], "to": comp[dst[cross]], "m": g.shared[cross]}
+            )
+            t = t.groupby(["piece", "to"], sort=True)["m"].sum().reset_index()
+            t = t.sort_values(["piece", "m", "to"], ascending=[True, False, True], kind="stable")
+            for piece, to in t.drop_duplicates("piece")[["piece", "to"]].itertuples(index=False):
+                w = float(g.weight[comp == piece].sum())
+                extra[int(to)] = extra.get(int(to), 0.0) + w
         for c in np.unique(comp):
             nodes = np.flatnonzero(comp == c)
+            if fixed[nodes[0]]:
+                self.add(nodes)
+                continue
             total = float(g.weight[nodes].sum())
             k_min, k_max = band_admits(total, self.lo, self.hi)
             if k_min > k_max or total <= 0:
                 self.add(nodes)
                 continue
-            k = int(np.clip(round(total / target_size), k_min, k_max))
+            wanted = round((total + extra.get(int(c), 0.0)) / target_size)
+            k = int(np.clip(wanted, k_min, k_max))
             parts = self.split(nodes, k) or self._split_any(nodes, k)
             for p in parts:
                 self.add(p)

@@ -37,6 +37,7 @@ COMMUNITY_COLUMNS = (
     "population",
     "party_members",
     "party_level",
+    "stationed_units",
     "previous_codes",
     "kept",
     "in_bounds",
@@ -48,7 +49,8 @@ COMMUNITY_COLUMNS = (
 
 def _party(reform: Reform, rules: StaffingRules) -> tuple[pd.Series, pd.Series]:
     """Party members per new community (where the units give them) and the community's party
-    organisation (党支部/党总支/党委, 大党委 where the reform merged several)."""
+    organisation: 社区大党委 where units are stationed in it (``stationed_units``, the
+    dedicated areas within it), else 党支部/党总支/党委 by its members."""
     from ..staffing.party import community_party_level
 
     c = reform.communities
@@ -58,10 +60,14 @@ def _party(reform: Reform, rules: StaffingRules) -> tuple[pd.Series, pd.Series]:
         num = pd.to_numeric(u["party_members"], errors="coerce")
         per = num.groupby(u["community_id"]).sum(min_count=1)
         members = c["community_id"].map(per)
-    merged = c["previous_codes"].fillna("").astype(str).str.contains(";")
+    stationed = (
+        c["stationed_units"].fillna(0).astype(int)
+        if "stationed_units" in c.columns
+        else pd.Series(0, index=c.index)
+    )
     levels = [
-        community_party_level(float(m), rules=rules, formed_by_reform=bool(f))
-        for m, f in zip(members, merged, strict=True)
+        community_party_level(float(m), rules=rules, stationed=int(n))
+        for m, n in zip(members, stationed, strict=True)
     ]
     return members, pd.Series(levels, index=c.index, dtype=object)
 

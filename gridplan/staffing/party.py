@@ -26,23 +26,25 @@ PARTY_LEVELS = ("branch", "general_branch", "committee", "big_committee")
 
 
 def community_party_level(
-    members: float, *, rules: StaffingRules, formed_by_reform: bool = False
+    members: float, *, rules: StaffingRules, stationed: int = 0
 ) -> str | None:
-    """The community's party organisation: ``branch`` (党支部), ``general_branch`` (党总支,
-    over ``rules.general_branch_over`` members), ``committee`` (党委, from
-    ``rules.party_committee_from``), or ``big_committee`` (社区大党委) for a community a
-    redivision formed from several (``rules.big_committee_for_reform``). None when the
-    members are unknown (a reform-formed community still gets its big committee).
+    """The community's party organisation: ``big_committee`` (社区大党委) where at least
+    ``rules.big_committee_from_stationed`` units are stationed in it (``stationed``: its
+    dedicated grids, 驻区单位, which the big committee takes in), else by its members a
+    ``branch`` (党支部), a ``general_branch`` (党总支, over ``rules.general_branch_over``
+    members) or a ``committee`` (党委, from ``rules.party_committee_from``). None when the
+    members are unknown and no unit is stationed there.
 
     Examples
     --------
     >>> r = StaffingRules()
     >>> [community_party_level(m, rules=r) for m in (12, 51, 100)]
     ['branch', 'general_branch', 'committee']
-    >>> community_party_level(12, rules=r, formed_by_reform=True)
+    >>> community_party_level(12, rules=r, stationed=2)
     'big_committee'
     """
-    if formed_by_reform and rules.big_committee_for_reform:
+    least = rules.big_committee_from_stationed
+    if least > 0 and stationed >= least:
         return "big_committee"
     if members is None or (isinstance(members, float) and math.isnan(members)):
         return None
@@ -532,6 +534,7 @@ PARTY_COMMUNITY_COLUMNS = [
     "street_id",
     "members",
     "party_level",
+    "stationed_units",
     "formed_by_reform",
     "branches",
     "single_branches",
@@ -572,6 +575,8 @@ def party_rollup(
         members = float(u["members"].sum()) if len(u) else np.nan
         in_branch = u[u["branch_id"].astype(str).str.startswith("B")] if len(u) else u
         formed = cid in frames.reformed
+        # units stationed in the community (驻区单位): its dedicated grids
+        stationed = int(c.get("dedicated_grids") or 0)
         groups = b["building_groups"].dropna() if len(b) else pd.Series(dtype=float)
         rows.append(
             {
@@ -579,7 +584,8 @@ def party_rollup(
                 "community_name": c.get("community_name"),
                 "street_id": c.get("street_id"),
                 "members": members,
-                "party_level": community_party_level(members, rules=rules, formed_by_reform=formed),
+                "party_level": community_party_level(members, rules=rules, stationed=stationed),
+                "stationed_units": stationed,
                 "formed_by_reform": formed,
                 "branches": len(b),
                 "single_branches": int((b["type"] == "single").sum()) if len(b) else 0,

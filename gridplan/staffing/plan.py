@@ -161,9 +161,10 @@ class Staffing:
     party_communities, party_streets
         The party organisation through its four levels, Xinzhou style, per community (the
         community's own organisation ``party_level``: ``branch`` 党支部, ``general_branch``
-        党总支, ``committee`` 党委 by its members, ``big_committee`` 社区大党委 where a
-        redivision merged it; its ``branches``, ``single_branches``, ``joint_branches``,
-        ``compounds_covered``, ``grids_covered``, ``building_groups``,
+        党总支, ``committee`` 党委 by its members, ``big_committee`` 社区大党委 where units
+        are stationed in it (``stationed_units``: its dedicated grids); its ``branches``,
+        ``single_branches``, ``joint_branches``, ``compounds_covered``, ``grids_covered``,
+        ``building_groups``,
         ``central_households``) and per street (the same summed, with the count of each
         community level ``level_*``).
     """
