@@ -51,12 +51,6 @@ _LINE = (1, 2)
 _CLIP_PAD_M = 1.0
 # fixed-precision grid (m) of the union that joins an empty block to a cell
 _SEAM_M = 1e-6
-# empty blocks mostly narrower than this (m) and larger than _STRIP_MIN_M2 (a ribbon, as
-# gridplan.metrics.ribbons counts them) are road space, cut across between the blocks along
-# them (:func:`_split_strips`). Measured on Taiyuan: splitting strips from 1,000 m² cost 3
-# points of boundaries on lines for one ribbon less than from 5,000 m².
-_STRIP_WIDTH_M = 30.0
-_STRIP_MIN_M2 = 5000.0
 
 
 def _geom_array(layer: Any) -> np.ndarray:
@@ -375,135 +369,6 @@ def _absorb_blocks(blk: np.ndarray, held: np.ndarray) -> tuple[np.ndarray, np.nd
     return via, np.concatenate(order_out)
 
 
-def _strips(blk: np.ndarray, held: np.ndarray) -> np.ndarray:
-    """Empty blocks that are road space rather than land: mostly narrower than
-    :data:`_STRIP_WIDTH_M` (a median between two carriageways, the verge between a road and a
-    compound wall, a river bank) and larger than :data:`_STRIP_MIN_M2`."""
-    cand = np.flatnonzero(~held & (shapely.area(blk) > _STRIP_MIN_M2))
-    if cand.size == 0:
-        return cand
-    r = _STRIP_WIDTH_M / 2
-    opened = shapely.buffer(shapely.buffer(blk[cand], -r, quad_segs=2), r, quad_segs=2)
-    thin = shapely.area(opened) < 0.5 * shapely.area(blk[cand])
-    return cand[thin]
-
-
-def _split_strips(blk: np.ndarray, rep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Blocks with each empty strip (:func:`_strips`) cut across and its pieces joined to
-    the blocks along it.
-
-    Whole, a 30 m x 600 m median or verge goes to one block and one grid as a ribbon. Here
-    the strip is cut across wherever the block along one of its sides changes (from that
-    point to the nearest edge of another neighbour, if no farther than twice a strip's
-    width: at a cross street that is the street itself), and each piece joins the
-    neighbouring block it shares the longest edge with. The grid boundaries then run along
-    the strip's sides, which are roads, and no grid owns more than its own stretch. A strip
-    whose pieces cannot all join a block as one polygon stays whole. Returns the blocks
-    without the strips that were shared out, in the same order, and the position of each
-    in ``blk``.
-    """
-    kept = np.arange(len(blk))
-    if blk.size < 2:
-        return blk, kept
-    which = _which_block(blk, rep)
-    held = np.bincount(which, minlength=len(blk)) > 0
-    strips = _strips(blk, held)
-    if strips.size == 0:
-        return blk, kept
-    is_strip = np.zeros(len(blk), dtype=bool)
-    is_strip[strips] = True
-    tree = STRtree(blk)
-    shares = {e: _strip_shares(blk, e, tree.query(blk[e], predicate="intersects"), is_strip)
-              for e in strips.tolist()}  # fmt: skip
-    split = {e for e, got in shares.items() if got}
-    out = blk.copy()
-    while True:
-        gain: dict[int, list] = {}
-        for e in sorted(split):
-            for o, part in shares[e]:
-                gain.setdefault(o, []).append((e, part))
-        failed: set[int] = set()
-        out = blk.copy()
-        for o, got in gain.items():
-            parts = [p for _, p in got]
-            grown = shapely.union_all([blk[o], *parts])
-            if shapely.get_type_id(grown) != 3:
-                grown = shapely.union_all([blk[o], *parts], grid_size=_SEAM_M)
-            if shapely.get_type_id(grown) == 3:
-                out[o] = grown
-            else:  # a half would hang off its block by a point: that strip stays whole
-                failed |= {e for e, _ in got}
-        if not failed:
-            break
-        split -= failed
-    gone = np.zeros(len(blk), dtype=bool)
-    gone[sorted(split)] = True
-    return out[~gone], kept[~gone]
-
-
-def _strip_shares(
-    blk: np.ndarray, e: int, nbr: np.ndarray, is_strip: np.ndarray
-) -> list[tuple[int, Any]]:
-    """The pieces of strip ``blk[e]`` and the neighbouring block each joins (see
-    :func:`_split_strips`); empty when it touches no block outside the strips."""
-    strip = blk[e]
-    nbr = np.sort(nbr[(nbr != e) & ~is_strip[nbr]])
-    if nbr.size == 0:
-        return []
-    ring = shapely.boundary(strip)
-    shared = shapely.intersection(ring, shapely.boundary(blk[nbr]))
-    keep = shapely.length(shared) > 1.0
-    nbr, shared = nbr[keep], shared[keep]
-    if nbr.size == 0:
-        return []
-    if nbr.size == 1:
-        return [(int(nbr[0]), strip)]
-    # cut across the strip wherever the block along one side changes: from that point to
-    # the nearest edge of another neighbour, if no farther than a strip is wide
-    merged = shapely.line_merge(shared)
-    cuts = []
-    for k in range(nbr.size):
-        ends = shapely.get_parts(shapely.boundary(merged[k]))
-        for p in ends:
-            others = shared[shapely.distance(shared, p) > 0.5]
-            if others.size == 0:
-                continue
-            line = shapely.shortest_line(p, shapely.union_all(others))
-            if line is None or shapely.length(line) > 2 * _STRIP_WIDTH_M:
-                continue
-            a, b = shapely.get_coordinates(line)
-            d = (b - a) / max(float(np.hypot(*(b - a))), 1e-9)
-            cuts.append(shapely.LineString([a - 0.01 * d, b + 0.01 * d]))
-    if cuts:
-        noded = shapely.union_all([ring, *shapely.intersection(strip, cuts)])
-        pieces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
-        pieces = pieces[shapely.area(pieces) > 0]
-        shapely.prepare(strip)
-        pieces = pieces[shapely.contains(strip, shapely.point_on_surface(pieces))]
-    else:
-        pieces = np.array([strip], dtype=object)
-    # each piece joins the neighbour it shares the longest edge with
-    rings = shapely.boundary(blk[nbr])
-    bands = shapely.buffer(shapely.boundary(pieces), 0.05, quad_segs=1)
-    contact = shapely.length(shapely.intersection(bands[:, None], rings[None, :]))
-    owner = np.where(contact.max(axis=1) > 0.1, nbr[np.argmax(contact, axis=1)], -1)
-    # a piece touching no neighbour (between two cuts) goes with the piece it borders most
-    for _ in range(len(pieces)):
-        lost = np.flatnonzero(owner < 0)
-        if lost.size == 0:
-            break
-        for i in lost.tolist():
-            found = np.flatnonzero(owner >= 0)
-            if found.size == 0:
-                break
-            edge = shapely.length(shapely.intersection(bands[i], shapely.boundary(pieces[found])))
-            if edge.max() > 0.1:
-                owner[i] = owner[found[int(np.argmax(edge))]]
-    if (owner < 0).any():
-        return []
-    return [(int(o), piece) for o, piece in zip(owner.tolist(), pieces, strict=True)]
-
-
 def _which_block(blk: np.ndarray, rep: np.ndarray) -> np.ndarray:
     """Block per unit by its representative point; a point on a line goes to the nearest."""
     tree = STRtree(blk)
@@ -769,12 +634,7 @@ def street_tessellate(
             cells[members] = _own_cells(geoms[members], rep[members], region)
             which = _which_block(blk, rep[members])
         else:
-            # blocks keep their numbers (those of :func:`blocks`) when strips are shared out
-            grown, at = _split_strips(blk, rep[members])
-            cells[members], which = _enclosed(
-                grown, geoms[members], rep[members], empty=empty_blocks
-            )
-            which = at[which]
+            cells[members], which = _enclosed(blk, geoms[members], rep[members], empty=empty_blocks)
         cells[members] = _polygonal(cells[members])
         block[members] = next_block + which
         next_block += len(blk)
