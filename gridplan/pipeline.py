@@ -294,10 +294,17 @@ def _neighbours_of_misses(
     plan: Plan, old: PreviousPlan, *, whole_community: bool = False
 ) -> frozenset[str]:
     """Old grids kept in ``plan`` that touch a re-planned residential grid out of band (with
-    ``whole_community``: every kept grid of its community)."""
+    ``whole_community``: every kept grid of its community).
+
+    Kept are the old codes the grid stage kept as they were: a re-planned grid that
+    inherited an old code is named in a ``previous_replanned`` record, so it is neither
+    freed again (that changes nothing) nor left out of the misses.
+    """
     g = plan.grids
     res = g["kind"] == "residential"
-    kept_codes = set(old.current) - old.release
+    d = plan.diagnostics
+    replanned = set(d.loc[d["code"] == "previous_replanned", "grid_code"].astype(str))
+    kept_codes = set(old.current) - old.release - replanned
     unchanged = res & g["grid_code"].isin(kept_codes) & g["in_band"]
     miss = g[res & ~g["in_band"] & ~g["grid_code"].isin(kept_codes)]
     if miss.empty:
