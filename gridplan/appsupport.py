@@ -592,9 +592,10 @@ def set_locked(plan: Plan, codes: Sequence[str], *, locked: bool = True) -> Plan
     from dataclasses import replace
 
     grids = plan.grids.copy()
-    hit = grids["grid_code"].astype(str).isin([str(c) for c in codes]).to_numpy() & (
-        grids["kind"] == "residential"
-    ).to_numpy()
+    hit = (
+        grids["grid_code"].astype(str).isin([str(c) for c in codes]).to_numpy()
+        & (grids["kind"] == "residential").to_numpy()
+    )
     grids["locked"] = np.where(hit, locked, grids["locked"].to_numpy(dtype=bool))
     return replace(plan, grids=grids)
 
