@@ -56,6 +56,7 @@ def _field_type_problems(obj: Any) -> list[Problem]:
                     "rules",
                     "type",
                     f"`{f.name}` of {cls.__name__} must be {expected}, got {_given(value)}",
+                    params={"name": f.name, "given": _given_zh(value)},
                 )
             )
             continue
@@ -979,6 +980,23 @@ def _given(value: Any) -> str:
     return f"{value!r} ({type(value).__name__})"
 
 
+def _given_zh(value: Any) -> str:
+    """:func:`_given` in Chinese: ``"300"（文字）``."""
+    if isinstance(value, bool):
+        return f"{str(value).lower()}（是/否）"
+    if isinstance(value, str):
+        return f'"{value}"（文字）'
+    if isinstance(value, int):
+        return f"{value}（整数）"
+    if isinstance(value, float):
+        return f"{value}（小数）"
+    if isinstance(value, Mapping):
+        return "一个表"
+    if isinstance(value, list | tuple):
+        return f"{list(value)!r}（列表）"
+    return repr(value)
+
+
 def _coerce(value: Any, hint: Any) -> Any:
     """``value`` as the annotation ``hint`` wants it, or :class:`_Bad` naming what it wanted.
 
@@ -1096,6 +1114,7 @@ def _build(cls: type, data: Mapping[str, Any], section: str, problems: list[Prob
                 "rules",
                 "unknown_key",
                 f"unknown key(s) {unknown} in {where}; allowed: {sorted(names)}",
+                params={"unknown": "、".join(unknown)},
             )
         )
     kwargs: dict[str, Any] = {}
@@ -1113,6 +1132,7 @@ def _build(cls: type, data: Mapping[str, Any], section: str, problems: list[Prob
                     "rules",
                     "type",
                     f"`{name}` must be {exc.expected}, got {_given(value)}",
+                    params={"name": name, "given": _given_zh(value)},
                 )
             )
             ok = False
