@@ -136,8 +136,18 @@ def display_layers(plan_key: str, gcj02: bool, _plan: Any) -> render.DisplayLaye
 
 
 @st.cache_data(show_spinner=False, max_entries=8, scope="session")
-def staffing_plan(plan_key: str, rules: Any, _plan: Any) -> Any:
-    return staffing.staffing_plan(_plan, rules=rules) if staffing else None
+def staffing_plan(plan_key: str, rules: Any, current: sup.Upload | None, _plan: Any) -> Any:
+    """Posts and party organisation of the plan; with a roster plan, the heads its household
+    list names (``household_list``); with an uploaded table of the community workers each
+    community has now, the gap to the ratio (``current_staff``)."""
+    if not staffing:
+        return None
+    return staffing.staffing_plan(
+        _plan,
+        rules=rules,
+        household_list=_plan.report.get("households"),
+        current_staff=sup.read_upload_table(current) if current is not None else None,
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=16, scope="session")
@@ -258,6 +268,10 @@ DEFAULTS: dict[str, Any] = {
     "source": "sample",
     "columns": "",
     "source_crs": "wgs84",
+    "coords_crs": "wgs84",
+    "coords_epsg": "",
+    "coords_x": None,
+    "coords_y": None,
     "r_gmin": 300,
     "r_gmax": 500,
     "r_mmin": 30,
@@ -348,7 +362,9 @@ uploads: tuple[sup.Upload, ...]
 columns: dict[str, str] = {}
 source_crs: str | None = None
 upload_errors: list[ValidationError] = []
-extra: tuple[tuple[str, sup.Upload], ...] = ()
+#: a coordinate choice that cannot be read stops before planning (never WGS84 instead)
+coords_bad = False
+extra: tuple[tuple[str, Any], ...] = ()
 kept: dict[str, tuple[str, bytes]] = st.session_state.setdefault("kept_uploads", {})
 
 
@@ -450,6 +466,59 @@ else:
         key="source_crs",
         placeholder=T("choose_one"),
     )
+    if any(sup.is_table(u) for u in found):
+        # CSV/XLSX coordinates: their system (WGS84, CGCS2000, a projection) and the units
+        # table's coordinate columns (after the column mapping), passed as each file is read
+        crs_choice = st.sidebar.selectbox(
+            T("coords_crs"),
+            ["wgs84", "cgcs2000", "projected"],
+            format_func=lambda c: T(f"coords_crs_{c}"),
+            key="coords_crs",
+            help=T("coords_crs_help"),
+            placeholder=T("choose_one"),
+        )
+        epsg = None
+        if crs_choice == "projected":
+            epsg = st.sidebar.text_input(
+                T("coords_epsg"),
+                key="coords_epsg",
+                placeholder="EPSG:4547",
+                help=T("coords_epsg_help"),
+            )
+        table_units = [u for u in found if u.role == "units" and sup.is_table(u)]
+        x_col = y_col = None
+        if table_units:
+            try:
+                names = [columns.get(c, c) for c in upload_columns(table_units[0])]
+            except ValidationError:
+                names = []
+            for key in ("coords_x", "coords_y"):
+                if st.session_state.get(key) not in [None, *names]:
+                    st.session_state[key] = None
+            x_col = st.sidebar.selectbox(
+                T("coords_x"),
+                [None, *names],
+                format_func=lambda c: T("coords_auto") if c is None else c,
+                key="coords_x",
+            )
+            y_col = st.sidebar.selectbox(
+                T("coords_y"),
+                [None, *names],
+                format_func=lambda c: T("coords_auto") if c is None else c,
+                key="coords_y",
+            )
+        coords = sup.Coordinates(
+            crs={"wgs84": None, "cgcs2000": "EPSG:4490"}.get(crs_choice, (epsg or "").strip()),
+            x=x_col,
+            y=y_col,
+        )
+        try:
+            sup.check_coordinates(coords, lang)
+            if coords != sup.Coordinates():
+                extra = (*extra, ("coords", coords))
+        except ValidationError as exc:
+            upload_errors.append(exc)
+            coords_bad = True
 
 if st.session_state.get("cmp_previous_on") and "compare" in kept and source != "plan":
     # re-planned from the previous plan uploaded on the compare tab (plan(previous=...))
@@ -537,6 +606,8 @@ st.caption(
 
 for exc in upload_errors:
     _show_problems(exc, lang)
+if coords_bad:
+    st.stop()
 if not any(u.role == "units" for u in uploads):
     st.info(T("need_units"))
     st.stop()
@@ -625,7 +696,17 @@ listed = [c for c in codes if community_now is None or grid_community[c] == comm
 if st.session_state.get("grid") not in listed:
     st.session_state["grid"] = listed[0] if listed else None
 selected: str | None = st.session_state.get("grid")
-staff = staffing_plan(plan_key, staff_rules, plan) if staffing else None
+staff = staff_error = None
+if staffing:
+    current_up = (
+        sup.Upload("current_staff", *kept["current_staff"]) if "current_staff" in kept else None
+    )
+    try:
+        staff = staffing_plan(plan_key, staff_rules, current_up, plan)
+    except ValidationError as exc:
+        # the uploaded staff table is refused; the posts are shown without it
+        staff_error = exc
+        staff = staffing_plan(plan_key, staff_rules, None, plan)
 grid_rows = plan.grids.set_index(plan.grids["grid_code"].astype(str))
 
 totals = plan.report["totals"].iloc[0]
@@ -857,6 +938,29 @@ with tabs["staffing"]:
     if staff is None:
         st.info(T("staffing_missing"))
     else:
+        _kept_uploader(
+            "current_staff",
+            T("current_staff_upload"),
+            ["csv", "txt", "xlsx", "xlsm"],
+            help=T("current_staff_help"),
+            box=st,
+        )
+        if staff_error is not None:
+            st.error(T("current_staff_failed", widget=T("current_staff_upload")))
+            st.dataframe(
+                label_columns(sup.problems_table(staff_error, lang), lang),
+                hide_index=True,
+                width="stretch",
+            )
+        if "households" in plan.report:
+            st.caption(T("staffing_heads_note"))
+        _download(
+            T("download_staffing"),
+            lambda: sup.staffing_xlsx(staff, lang=lang),
+            file_name="staffing.xlsx",
+            mime=XLSX,
+            key="dl_staffing_tab",
+        )
         for name, frame in staff.tables(language=lang).items():
             if frame.empty:
                 continue
@@ -1221,6 +1325,13 @@ if reform is not None:
                         height=MAP_HEIGHT,
                         use_container_width=True,
                         returned_objects=[],
+                    )
+                    _download(
+                        T("download_reform_xlsx"),
+                        lambda: sup.reform_xlsx(result, lang=lang),
+                        file_name="reform.xlsx",
+                        mime=XLSX,
+                        key="dl_reform_xlsx",
                     )
                     _download(
                         T("download_redivided"),

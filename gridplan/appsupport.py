@@ -41,7 +41,15 @@ import shapely
 from .diagnostics import flat, in_words, render_frame
 from .errors import Problem, ValidationError
 from .i18n import VALUES, Lang, label_columns, label_values, sheet_label, t, value_label
-from .io import FORMATS, extract_zip, list_layers, parse_columns, read_layer, safe_zip_members
+from .io import (
+    FORMATS,
+    extract_zip,
+    list_layers,
+    parse_columns,
+    read_layer,
+    read_table,
+    safe_zip_members,
+)
 from .render import grid_adjacency
 from .validate import id_str, normalize_ids
 
@@ -56,11 +64,14 @@ __all__ = [
     "ROLES",
     "SAVED_PLAN_COLUMNS",
     "SAVED_PLAN_ROLES",
+    "TABLE_SUFFIXES",
+    "Coordinates",
     "Edit",
     "MovePreview",
     "Upload",
     "apply_edit",
     "apply_edits",
+    "check_coordinates",
     "check_upload_size",
     "columns_text",
     "communities_gpkg",
@@ -75,6 +86,7 @@ __all__ = [
     "grid_option",
     "grid_units",
     "households_zip",
+    "is_table",
     "kml_bytes",
     "movable_targets",
     "move_preview",
@@ -85,6 +97,8 @@ __all__ = [
     "problem_message",
     "problems_table",
     "read_upload",
+    "read_upload_table",
+    "reform_xlsx",
     "report_sheets",
     "safe_extract_zip",
     "saved_plan_uploads",
@@ -260,16 +274,81 @@ def upload_layers(name: str, data: bytes) -> list[str]:
         return list_layers(files[0])
 
 
+#: uploads whose coordinates are columns (the coordinate widgets apply to these only)
+TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")
+
+
+@dataclass(frozen=True)
+class Coordinates:
+    """How the coordinate columns of CSV/XLSX uploads are read: ``crs`` (None: WGS84
+    lon/lat; e.g. ``"EPSG:4490"`` CGCS2000 lon/lat, ``"EPSG:4547"`` CGCS2000 Gauss-Krüger
+    metres) and, for the units layer, the ``x`` / ``y`` columns (None: found by name)."""
+
+    crs: str | None = None
+    x: str | None = None
+    y: str | None = None
+
+
+def is_table(upload: Upload) -> bool:
+    """Whether ``upload`` is a CSV/XLSX file (coordinates in columns)."""
+    return Path(upload.name).suffix.lower() in TABLE_SUFFIXES
+
+
+def check_coordinates(coords: Coordinates, lang: Lang = "zh") -> None:
+    """Refuse a coordinate system that is not one, or a projected choice without a code,
+    naming the widget in ``lang``, before anything is read."""
+    import pyproj
+
+    if coords.x is not None and coords.x == coords.y:
+        raise _problem(
+            "columns",
+            "coords_same_column",
+            t("coords_same_column", lang, x=t("coords_x", lang), y=t("coords_y", lang)),
+        )
+    if coords.crs is None:
+        return
+    widget = t("coords_epsg", lang)
+    if not coords.crs.strip():
+        raise _problem(
+            "columns", "coords_crs_missing", t("coords_crs_missing", lang, widget=widget)
+        )
+    try:
+        pyproj.CRS.from_user_input(coords.crs)
+    except Exception as exc:  # pyproj.exceptions.CRSError
+        raise _problem(
+            "columns", "coords_crs_bad", t("coords_crs_bad", lang, widget=widget, given=coords.crs)
+        ) from exc
+
+
 def read_upload(
-    upload: Upload, *, workdir: Path, columns: Mapping[str, str] | None = None
+    upload: Upload,
+    *,
+    workdir: Path,
+    columns: Mapping[str, str] | None = None,
+    coords: Coordinates | None = None,
 ) -> gpd.GeoDataFrame:
     """Read one uploaded layer (see :func:`gridplan.io.read_layer`) via files in ``workdir``.
 
     ``columns`` (the column mapping box) is applied as the file is read, so it can name a
-    CSV/XLSX's coordinate columns (东经 = lon, 北纬 = lat)."""
+    CSV/XLSX's coordinate columns (东经 = lon, 北纬 = lat); ``coords`` gives a CSV/XLSX's
+    coordinate system and (units only) its coordinate columns."""
     files = _materialise(upload, workdir)
+    c = coords or Coordinates()
+
+    def read(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+        table = path.suffix.lower() in TABLE_SUFFIXES
+        xy = {"x": c.x, "y": c.y} if table and upload.role == "units" else {}
+        return read_layer(
+            path,
+            layer=layer,
+            columns=columns,
+            crs=c.crs if table else None,
+            interface="app",
+            **xy,
+        )
+
     if files[0].suffix.lower() == ".zip":  # a zipped Shapefile
-        return read_layer(files[0], layer=upload.layer, columns=columns, interface="app")
+        return read(files[0], upload.layer)
     if len(files) > 1 or Path(upload.name).suffix.lower() == ".zip":
         chosen = files[0]
         if upload.layer is not None:
@@ -282,8 +361,8 @@ def read_upload(
                     f"{', '.join(f.name for f in files)}",
                 )
             chosen = match[0]
-        return read_layer(chosen, columns=columns, interface="app")
-    return read_layer(files[0], layer=upload.layer, columns=columns, interface="app")
+        return read(chosen, None)
+    return read(files[0], upload.layer)
 
 
 def upload_categories(upload: Upload, *, columns: Mapping[str, str] | None = None) -> list[str]:
@@ -306,12 +385,14 @@ def plan_from_uploads(
     progress: Callable[[int, int, str], None] | None = None,
     previous: Upload | None = None,
     roster: Upload | None = None,
+    coords: Coordinates | None = None,
 ) -> Plan:
     """Read the uploads (one per role; ``units`` required) and plan them.
 
     The files are written to a temporary folder that is deleted once they are read;
     ``fix_invalid`` is the app's 'Repair invalid geometry' checkbox; ``previous`` is a saved
     plan file whose grids are kept with their codes (:func:`gridplan.plan`'s ``previous``);
+    ``coords`` the coordinate system and columns of CSV/XLSX uploads (:class:`Coordinates`);
     ``roster`` a household roster (:mod:`gridplan.addresses`) joined to the units before
     planning, whose household list ends in ``plan.report["households"]`` (every roster row,
     joined or not) with the join report in ``plan.report["roster_report"]``.
@@ -335,7 +416,7 @@ def plan_from_uploads(
     with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
         for u in uploads:
             try:
-                frames[u.role] = read_upload(u, workdir=Path(tmp), columns=columns)
+                frames[u.role] = read_upload(u, workdir=Path(tmp), columns=columns, coords=coords)
             except ValidationError as exc:
                 read_problems.extend(exc.problems)
     if read_problems:
@@ -592,9 +673,10 @@ def set_locked(plan: Plan, codes: Sequence[str], *, locked: bool = True) -> Plan
     from dataclasses import replace
 
     grids = plan.grids.copy()
-    hit = grids["grid_code"].astype(str).isin([str(c) for c in codes]).to_numpy() & (
-        grids["kind"] == "residential"
-    ).to_numpy()
+    hit = (
+        grids["grid_code"].astype(str).isin([str(c) for c in codes]).to_numpy()
+        & (grids["kind"] == "residential").to_numpy()
+    )
     grids["locked"] = np.where(hit, locked, grids["locked"].to_numpy(dtype=bool))
     return replace(plan, grids=grids)
 
@@ -991,6 +1073,19 @@ def staffing_xlsx(staff: Any, *, lang: str = "zh") -> bytes:
         return Path(path).read_bytes()
 
 
+def reform_xlsx(reform: Any, *, lang: Lang = "zh") -> bytes:
+    """A :class:`gridplan.reform.Reform`'s before/after workbook (``Reform.to_excel``) as
+    bytes."""
+    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        return Path(reform.to_excel(Path(tmp) / "reform.xlsx", language=lang)).read_bytes()
+
+
+def read_upload_table(upload: Upload) -> pd.DataFrame:
+    """An uploaded CSV/XLSX as a plain table (:func:`gridplan.io.read_table`)."""
+    with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        return read_table(_materialise(upload, Path(tmp))[0], sheet=upload.layer)
+
+
 def streamlit_texts_css(lang: Lang = "zh", *, limit_mb: float = MAX_UPLOAD_MB) -> str:
     """A ``<style>`` block that shows Streamlit's own upload texts (the "Upload" button and
     the "200MB per file • GPKG, …" line), which Streamlit offers no option for, in ``lang``.
@@ -1062,6 +1157,9 @@ def columns_text(mapping: Mapping[str, str]) -> str:
 def upload_columns(upload: Upload) -> list[str]:
     """The column names of an uploaded layer (geometry left out)."""
     with tempfile.TemporaryDirectory(prefix="gridplan-") as tmp:
+        if is_table(upload):  # the header as it is: its coordinate columns may not be found yet
+            files = _materialise(upload, Path(tmp))
+            return [str(c) for c in read_table(files[0], sheet=upload.layer).columns]
         gdf = read_upload(upload, workdir=Path(tmp))
     return [str(c) for c in gdf.columns if c != gdf.geometry.name]
 

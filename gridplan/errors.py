@@ -193,8 +193,8 @@ INPUT_OPTIONS: dict[str, dict[str, str]] = {
         "python": "pass the CRS they are in, e.g. crs='EPSG:4490' (CGCS2000) or crs='EPSG:4547'",
         "cli": "pass the CRS they are in, e.g. --coords-crs EPSG:4547 (CGCS2000 / Gauss-Kruger "
         "CM 114E, metres; --coords-crs EPSG:4490 for CGCS2000 lon/lat)",
-        "app": "upload the layer as a GeoPackage in the CRS it is in (CSV/XLSX coordinates are "
-        "read as WGS84 longitude/latitude)",
+        "app": "choose 'Projected, metres' in 'Coordinate system of CSV/XLSX coordinates' and "
+        "give its code in 'EPSG code of the projection' (e.g. EPSG:4547)",
     },
     "encoding": {
         "python": "pass encoding='gbk' (or the file's encoding)",

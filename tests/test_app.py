@@ -738,7 +738,7 @@ def test_language_switch_keeps_basemap_rules_and_source() -> None:
 #: words that may appear in the Chinese UI: formats, coordinate systems, data sources, names
 _ALLOWED_LATIN = re.compile(
     r"GeoPackage|GeoJSON|RFC|CSV|XLSX|Excel|Shapefile|zip|OpenStreetMap|WGS|GCJ|BD|GPS|CDN|"
-    r"English|HDB|URA|SLA|tk|MB|PDF|KML|GBK|CGCS|OSM|Leaflet|[0-9A-Z]{1,3}\b"
+    r"English|HDB|URA|SLA|tk|MB|PDF|KML|GBK|CGCS|EPSG|OSM|Leaflet|[0-9A-Z]{1,3}\b"
 )
 
 
@@ -1152,3 +1152,147 @@ def test_compare_with_uploaded_plan_and_replan_from_it() -> None:
     at.button(key="cmp_replan").click().run()  # and back
     _ok(at)
     assert set(_grid_options(at)) == set(p.grids["grid_code"])
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV/XLSX coordinates: columns and coordinate system
+# ---------------------------------------------------------------------------------------------
+
+
+def _projected_csv() -> bytes:
+    """The lattice's units as points in CGCS2000 / 3-degree Gauss-Kruger CM 114E metres,
+    with coordinate columns no name detection finds."""
+    units = make_lattice_units(6, 6, households=40).to_crs("EPSG:4547")
+    pts = units.geometry.representative_point()
+    table = pd.DataFrame(
+        {"楼栋": units.index, "户数": units["households"], "横坐标": pts.x, "纵坐标": pts.y}
+    )
+    return table.to_csv(index=False).encode("utf-8")
+
+
+def test_csv_coordinates_mapped_and_projected() -> None:
+    at = _start()
+    at.radio(key="source").set_value("upload").run()
+    at.file_uploader(key="up_units").set_value(("units.csv", _projected_csv(), "text/csv"))
+    at.text_area(key="columns").set_value("户数 = households\n楼栋 = unit_id")
+    at.run()
+    _ok(at)
+    # the coordinate widgets appear for a CSV, listing its columns
+    assert at.selectbox(key="coords_crs").value == "wgs84"
+    assert "横坐标" in at.selectbox(key="coords_x").options
+    at.selectbox(key="coords_x").set_value("横坐标")
+    at.selectbox(key="coords_y").set_value("纵坐标")
+    at.button(key="run").click().run()
+    _ok(at)
+    # metres read as degrees: refused, naming the coordinate-system widget, in Chinese
+    messages = [
+        str(m) for d in at.dataframe for m in d.value.get(column_label("message", "zh"), [])
+    ]
+    assert any(t("coords_crs", "zh") in m for m in messages), messages
+
+    at.selectbox(key="coords_crs").set_value("projected").run()
+    _ok(at)
+    at.button(key="run").click().run()
+    _ok(at)
+    messages = [
+        str(m) for d in at.dataframe for m in d.value.get(column_label("message", "zh"), [])
+    ]
+    assert any(t("coords_epsg", "zh") in m for m in messages), messages
+    assert not _metrics(at)
+
+    at.text_input(key="coords_epsg").set_value("EPSG:99999999")
+    at.button(key="run").click().run()
+    _ok(at)
+    messages = [
+        str(m) for d in at.dataframe for m in d.value.get(column_label("message", "zh"), [])
+    ]
+    assert any(
+        t("coords_epsg", "zh") in m and not _latin_words(m.replace("EPSG", "")) for m in messages
+    )
+
+    at.text_input(key="coords_epsg").set_value("EPSG:4547")
+    at.button(key="run").click().run()
+    _ok(at)
+    assert not at.error, [e.value for e in at.error]
+    assert _metrics(at)[t("households_total", "zh")] == f"{36 * 40:,}"
+
+    # the same choice in English names the widget in English
+    at.text_input(key="coords_epsg").set_value("not a crs")
+    at.toggle(key="lang_en").set_value(True).run()
+    _ok(at)
+    messages = [
+        str(m) for d in at.dataframe for m in d.value.get(column_label("message", "en"), [])
+    ]
+    assert any(t("coords_epsg", "en") in m for m in messages), messages
+
+
+def test_coordinates_for_tables_only(tmp_path: Path) -> None:
+    coords = sup.Coordinates(crs="EPSG:4547", x="横坐标", y="纵坐标")
+    table = sup.Upload("units", "units.csv", _projected_csv())
+    gdf = sup.read_upload(table, workdir=tmp_path, columns={"户数": "households"}, coords=coords)
+    assert gdf.crs.to_epsg() == 4547 and len(gdf) == 36
+    # a GeoJSON upload is read as it is (its CRS is in the file)
+    geo = sup.Upload("units", "units.geojson", _lattice_geojson())
+    assert sup.read_upload(geo, workdir=tmp_path, coords=coords).crs.to_epsg() == 4326
+    for bad, key in (
+        (sup.Coordinates(crs=" "), "coords_crs_missing"),
+        (sup.Coordinates(crs="xx"), "coords_crs_bad"),
+        (sup.Coordinates(x="a", y="a"), "coords_same_column"),
+    ):
+        with pytest.raises(ValidationError) as err:
+            sup.check_coordinates(bad, "zh")
+        assert err.value.problems[0].check == key
+    sup.check_coordinates(sup.Coordinates(crs="EPSG:4490"), "zh")
+
+
+# ---------------------------------------------------------------------------------------------
+# staffing and reform outputs
+# ---------------------------------------------------------------------------------------------
+
+
+def test_staffing_tab_takes_current_workers_and_offers_workbooks() -> None:
+    at = _start()
+    p = _sample_plan()
+    communities = sorted(p.grids["community_id"].dropna().unique())
+    now = pd.DataFrame({"社区编号": communities[:2], "在岗社区工作者": [3, 200]})
+    at.file_uploader(key="up_current_staff").set_value(
+        ("now.csv", now.to_csv(index=False).encode("utf-8"), "text/csv")
+    )
+    at.run()
+    _ok(at)
+    assert not at.error, [e.value for e in at.error]
+    gap = column_label("workers_gap", "zh")
+    table = next(d.value for d in at.dataframe if gap in d.value.columns)
+    first = table[table[column_label("community_id", "zh")].astype(str) == communities[0]]
+    assert float(first[column_label("current_workers", "zh")].iat[0]) == 3
+    assert float(first[gap].iat[0]) > 0  # 3 workers are short of the ratio
+    assert at.download_button(key="dl_staffing_tab")
+
+    # a table naming no community of the plan: refused, naming the upload widget
+    bad = pd.DataFrame({"社区编号": ["不存在的社区"], "在岗社区工作者": [1]})
+    at.file_uploader(key="up_current_staff").set_value(
+        ("bad.csv", bad.to_csv(index=False).encode("utf-8"), "text/csv")
+    )
+    at.run()
+    _ok(at)
+    assert at.error and t("current_staff_upload", "zh") in at.error[0].value
+    assert not any(gap in d.value.columns and d.value[gap].notna().any() for d in at.dataframe)
+
+
+def test_reform_workbook_download(small_plan: gridplan.Plan) -> None:
+    at = _start()
+    at.toggle(key="rf_run").set_value(True).run()
+    _ok(at)
+    assert at.download_button(key="dl_reform_xlsx")
+    reform = sup.optional_module("reform")
+    p = _sample_plan()
+    result = reform.redivide(
+        p.layers,
+        communities=None,
+        rules=reform.ReformRules(min_households=1000, max_households=3000),
+        seed=0,
+    )
+    data = sup.reform_xlsx(result, lang="zh")
+    sheets = pd.read_excel(io.BytesIO(data), sheet_name=None)
+    assert len(sheets) >= 2
+    assert all(re.search(r"[\u4e00-\u9fff]", name) for name in sheets)

@@ -50,6 +50,8 @@ ALLOWED_LATIN = {
     "households",  # the example of a standard column name, which are English by design
     "KML",  # file formats offered for download, named as the planner's software names them
     "PDF",
+    "CGCS",  # CGCS2000, the national coordinate system, and the EPSG codes planners type
+    "EPSG",
     "A",  # paper sizes A3 / A4
 }
 

@@ -656,3 +656,23 @@ def test_connected_masks_match_networkx(n, p, seed):
     masks = np.arange(1, 1 << n, dtype=np.int64)
     expected = [nx.is_connected(graph.subgraph([i for i in range(n) if m >> i & 1])) for m in masks]
     np.testing.assert_array_equal(_connected_masks(masks, nbr), expected)
+
+
+@pytest.mark.parametrize("case", range(40))
+def test_plan_if_proven_false_keeps_the_verdict(case):
+    """Without a plan for proven pieces, split_piece gives the same in-band verdict and
+    proof as the full search, and the same labels whenever the piece is in band."""
+    rng = np.random.default_rng(case)
+    n = int(rng.integers(3, 10))
+    i = np.arange(n - 1)
+    j = i + 1
+    extra = rng.integers(0, n, size=(n // 2, 2))
+    extra = extra[extra[:, 0] < extra[:, 1]]
+    i, j = np.r_[i, extra[:, 0]], np.r_[j, extra[:, 1]]
+    g = from_edges(n, i, j, weight=rng.integers(5, 60, size=n), xy=rng.random((n, 2)) * 100)
+    full = split_piece(g, lo=30, hi=50, target=40, seed=case)
+    quick = split_piece(g, lo=30, hi=50, target=40, seed=case, plan_if_proven=False)
+    assert quick.in_band == full.in_band
+    assert quick.proven_infeasible == full.proven_infeasible
+    if full.in_band:
+        assert quick.labels.tolist() == full.labels.tolist()

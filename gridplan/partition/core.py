@@ -611,6 +611,7 @@ def split_piece(
     repair: bool = True,
     least_violating: bool = True,
     enum_max: int = 12,
+    plan_if_proven: bool = True,
 ) -> PieceResult:
     """Split a connected piece into ``k`` contiguous parts with weights in ``[lo, hi]``.
 
@@ -645,6 +646,11 @@ def split_piece(
     enum_max
         Node sets of at most this many units are cut by enumerating every connected
         bipartition instead of sampling spanning trees (``SearchRules.enum_max``).
+    plan_if_proven
+        With False, a piece the exact model first proves to have no in-band plan returns at
+        once (one part, ``proven_infeasible``) instead of searching for its least-violating
+        plan: for callers that discard any plan out of band (micro-grids about to be sliced
+        finer).
 
     Returns
     -------
@@ -673,6 +679,16 @@ def split_piece(
             return found
         if status == "infeasible":
             # proven: no contiguous in-band plan; the trees still give the least-violating one
+            if not plan_if_proven:
+                return PieceResult(
+                    labels=np.zeros(g.n, dtype=np.int64),
+                    k=1,
+                    feasible_count=feasible,
+                    in_band=False,
+                    fallback=True,
+                    method="exact",
+                    proven_infeasible=True,
+                )
             exact = False
             proven_first = True
 
