@@ -1135,6 +1135,7 @@ def _check_distinct_outputs(outputs: dict[str, Path | None]) -> None:
             "output_twice",
             f"{' and '.join(flags)} both write {str(path)!r}; the second would overwrite the "
             "first: give each of them its own file name",
+            params={"flags": "、".join(flags)},
         )
         for path, flags in by_file.items()
         if len(flags) > 1

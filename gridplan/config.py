@@ -56,6 +56,7 @@ def _field_type_problems(obj: Any) -> list[Problem]:
                     "rules",
                     "type",
                     f"`{f.name}` of {cls.__name__} must be {expected}, got {_given(value)}",
+                    params={"name": f.name, "given": _given(value, "zh")},
                 )
             )
             continue
@@ -962,21 +963,32 @@ class _Bad(Exception):
         self.expected = expected
 
 
-def _given(value: Any) -> str:
-    """What the file gave, in words a planner recognises: ``"300" (text)``."""
-    if isinstance(value, bool):
-        return f"{str(value).lower()} (true/false)"
-    if isinstance(value, str):
-        return f'"{value}" (text)'
-    if isinstance(value, int):
-        return f"{value} (a whole number)"
-    if isinstance(value, float):
-        return f"{value} (a decimal number)"
+#: how :func:`_given` names each kind of value: kind -> (en, zh)
+_GIVEN_KINDS = {
+    "bool": ("true/false", "是/否"),
+    "str": ("text", "文字"),
+    "int": ("a whole number", "整数"),
+    "float": ("a decimal number", "小数"),
+    "list": ("a list", "列表"),
+}
+
+
+def _given(value: Any, lang: Literal["en", "zh"] = "en") -> str:
+    """What the file gave, in words a planner recognises: ``"300" (text)``, ``"300"（文字）``."""
     if isinstance(value, Mapping):
-        return "a table"
-    if isinstance(value, list | tuple):
-        return f"{list(value)!r} (a list)"
-    return f"{value!r} ({type(value).__name__})"
+        return "a table" if lang == "en" else "一个表"
+    if isinstance(value, bool):
+        shown, kind = str(value).lower(), "bool"
+    elif isinstance(value, str):
+        shown, kind = f'"{value}"', "str"
+    elif isinstance(value, int | float):
+        shown, kind = str(value), "int" if isinstance(value, int) else "float"
+    elif isinstance(value, list | tuple):
+        shown, kind = repr(list(value)), "list"
+    else:
+        return f"{value!r} ({type(value).__name__})" if lang == "en" else repr(value)
+    words = _GIVEN_KINDS[kind]
+    return f"{shown} ({words[0]})" if lang == "en" else f"{shown}（{words[1]}）"
 
 
 def _coerce(value: Any, hint: Any) -> Any:
@@ -1096,6 +1108,7 @@ def _build(cls: type, data: Mapping[str, Any], section: str, problems: list[Prob
                 "rules",
                 "unknown_key",
                 f"unknown key(s) {unknown} in {where}; allowed: {sorted(names)}",
+                params={"unknown": "、".join(unknown)},
             )
         )
     kwargs: dict[str, Any] = {}
@@ -1113,6 +1126,7 @@ def _build(cls: type, data: Mapping[str, Any], section: str, problems: list[Prob
                     "rules",
                     "type",
                     f"`{name}` must be {exc.expected}, got {_given(value)}",
+                    params={"name": name, "given": _given(value, "zh")},
                 )
             )
             ok = False

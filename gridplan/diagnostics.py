@@ -265,6 +265,12 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
         "village {community_code} ({village_type}) has no neighbouring community to join and "
         "stands alone",
     ),
+    "reform_village_leads": (
+        "村 {village}（{village_type}）并入相邻社区后超过规模上限 {hi}，其住户仍占社区 "
+        "{community_code} 的多数",
+        "village {village} ({village_type}) joined to a neighbour would exceed the {hi} "
+        "maximum, and its households are still most of community {community_code}",
+    ),
     "reform_barrier_crossing": (
         "社区 {community_code} 在障碍线 {barrier} 两侧都有相邻单元",
         "community {community_code} has neighbouring units on both sides of {barrier}",
@@ -642,6 +648,11 @@ _FIXES: dict[str, tuple[str, str]] = {
     "reform_village_neighbours": (
         "核对该村的边界是否与相邻社区相接，或将其类型改为保留",
         "check that the village's boundary meets its neighbours', or set its type to kept",
+    ),
+    "reform_village_smaller": (
+        "放宽{opt[community_max]}，使该村可整体并入相邻社区；或将其类型改为保留",
+        "raise {opt[community_max]} so the village can join a neighbour whole, or set its type "
+        "to kept",
     ),
     "reform_accept_or_widen": (
         "可以接受（例如该线止于社区内部），或放宽{opt[community_band]}使两侧各自成社区",

@@ -74,6 +74,7 @@ from .errors import GridplanError, Problem, ValidationError, describe_rows
 from .layers import Layers
 from .partition.grids import GridPartition, dedicated_areas, normalize_locks
 from .partition.microgrids import MicroPartition
+from .previous import PreviousPlan
 from .stages import (
     InputOptions,
     Plan,
@@ -82,6 +83,7 @@ from .stages import (
     assemble,
     assign_codes,
     build_cells,
+    drop_unchanged,
     plan_grids,
     plan_microgrids,
     prepare,
@@ -120,12 +122,16 @@ class PlanPart:
         and barriers that can reach its communities.
     locks
         The locks of the part's units.
+    previous
+        The previous plan of the part's units (:meth:`gridplan.previous.PreviousPlan.for_units`),
+        when the plan is a re-plan.
     """
 
     keys: tuple[str | None, ...]
     layers: Layers
     locks: dict[str, str]
     level: str = "street"
+    previous: PreviousPlan | None = None
 
     @property
     def label(self) -> str:
@@ -240,6 +246,7 @@ def split_layers(
     split_by: SplitBy = "street",
     county_col: str = "county_id",
     crs: pyproj.CRS | None = None,
+    previous: PreviousPlan | None = None,
 ) -> tuple[list[PlanPart], dict[str, int]]:
     """Cut prepared layers into parts that can be planned independently.
 
@@ -257,6 +264,10 @@ def split_layers(
     crs
         The working CRS of the whole input; the parts are returned in it. Default:
         :func:`gridplan.crs.working_crs` of the units.
+    previous
+        The previous plan of a re-plan: the units of one old grid stay in one part (an old
+        grid across streets is judged whole, as one process judges it), and each part
+        carries its units' share of it.
 
     Returns
     -------
@@ -314,6 +325,12 @@ def split_layers(
         labels = pd.Series(u.index.astype(str).map(lock_map), index=range(len(u)))
         for _, idx in labels.dropna().groupby(labels.dropna()).groups.items():
             groups.append(ukey[np.asarray(idx, dtype=np.int64)])
+    if previous is not None:
+        row = pd.Series(np.arange(len(u)), index=u.index.astype(str))
+        for _, of_code in sorted(previous.units_by_code().items()):
+            at = row.reindex(sorted(of_code)).dropna().to_numpy(dtype=np.int64)
+            if at.size > 1:
+                groups.append(ukey[at])
     comp = _link(len(keys), groups)
     # parts in order of their first key
     _, first_of = np.unique(comp, return_index=True)
@@ -420,6 +437,7 @@ def split_layers(
                 ),
                 locks={k: v for k, v in lock_map.items() if k in pids},
                 level=split_by,
+                previous=previous.for_units(pids) if previous is not None else None,
             )
         )
     if ded is None:
@@ -481,7 +499,9 @@ def plan_part(part: PlanPart, rules: PlanRules, seed: int) -> PartResult:
     :func:`~gridplan.stages.apportion`, :func:`~gridplan.stages.assemble`).
     """
     cells = build_cells(part.layers, rules=rules)
-    grids = plan_grids(cells, rules=rules, locks=part.locks or None, seed=seed)
+    grids = plan_grids(
+        cells, rules=rules, locks=part.locks or None, seed=seed, previous=part.previous
+    )
     return PartResult(grids=grids, microgrids=plan_microgrids(grids, rules=rules, seed=seed))
 
 
@@ -897,6 +917,7 @@ def plan_processes(
     seed: int = 0,
     progress: Progress | None = None,
     workers: int = 2,
+    previous: PreviousPlan | None = None,
 ) -> Plan:
     """Plan prepared layers street by street in ``workers`` processes of this machine.
 
@@ -914,6 +935,10 @@ def plan_processes(
         ``progress(done, total, message)``, called as each street finishes.
     workers
         Worker processes (at least 2; one process is :func:`gridplan.plan`'s own path).
+    previous
+        The previous plan of a re-plan (:func:`gridplan.previous.read_previous` on these
+        layers' units): each part keeps and re-plans its old grids as one process does, and
+        codes are kept over the whole.
 
     Returns
     -------
@@ -924,7 +949,9 @@ def plan_processes(
     def run(parts: Sequence[PlanPart]) -> list[PartResult | _PartFailure]:
         return _run_processes(parts, rules=rules, seed=seed, progress=progress, workers=workers)
 
-    return _plan_in_parts(layers, rules=rules, locks=locks, split_by="street", run=run)
+    return _plan_in_parts(
+        layers, rules=rules, locks=locks, split_by="street", run=run, previous=previous
+    )
 
 
 def _run_processes(
@@ -978,12 +1005,19 @@ def _plan_in_parts(
     split_by: SplitBy,
     county_col: str = "county_id",
     run: Callable[[Sequence[PlanPart]], list[PartResult | _PartFailure]],
+    previous: PreviousPlan | None = None,
 ) -> Plan:
     """Split, plan every part with ``run``, merge, then the one-process tail."""
     crs = working_crs(layers.units)
     lw = to_work_crs(layers, crs)
     parts, home = split_layers(
-        lw, rules=rules, locks=locks, split_by=split_by, county_col=county_col, crs=crs
+        lw,
+        rules=rules,
+        locks=locks,
+        split_by=split_by,
+        county_col=county_col,
+        crs=crs,
+        previous=previous,
     )
     outcomes = run(parts)
     # the tail of the plan is the one-process tail: the same stages over the merged parts
@@ -995,15 +1029,17 @@ def _plan_in_parts(
         communities=lw.communities,
         streets=lw.streets,
         stand_ins=merged.stand_ins,
+        previous=previous,
     )
+    grids = drop_unchanged(merged.grids, codes) if previous is not None else merged.grids
     fails = _failures(parts, outcomes, codes.stand_ins)
     log.info("merged %d parts (%d failed)", len(parts), len(fails))
     return assemble(
         layers,
-        merged.grids,
+        grids,
         merged.microgrids,
         codes,
-        apportion(merged.grids, rules=rules),
+        apportion(grids, rules=rules),
         rules=rules,
         records=fails,
     )

@@ -43,6 +43,7 @@ __all__ = [
     "KEY_COLUMNS",
     "LABELS",
     "LANGS",
+    "PROBLEMS",
     "RULES",
     "SHEETS",
     "VALUES",
@@ -99,6 +100,14 @@ COLUMNS_BY_KEY = MappingProxyType(
     {
         key: _frozen(table, f"columns_by_key.{key}")
         for key, table in _CATALOGUE.get("columns_by_key", {}).items()
+    }
+)
+#: Chinese sentences of the input checks (:class:`gridplan.errors.Problem`): check -> zh
+#: template, filled from the problem's params; the English is written where the check is made
+PROBLEMS = MappingProxyType(
+    {
+        check: MappingProxyType({"zh": str(entry["zh"])})
+        for check, entry in _CATALOGUE.get("problems", {}).items()
     }
 )
 #: the key columns that say what a row is, most specific first (see :func:`row_key`)

@@ -27,7 +27,6 @@ from .config import PlanRules, check_plan_arguments
 from .distributed import plan_distributed, plan_processes
 from .errors import Interface, Problem, ValidationError
 from .layers import Layers
-from .partition.grids import GridPartition
 from .previous import PreviousPlan, read_previous
 from .stages import (
     GRID_COLUMNS,
@@ -40,6 +39,7 @@ from .stages import (
     assemble,
     assign_codes,
     build_cells,
+    drop_unchanged,
     plan_grids,
     plan_microgrids,
     prepare,
@@ -139,8 +139,9 @@ def plan(
         are kept with their codes and micro-grids; the rest is re-planned moving as few
         households as possible (:mod:`gridplan.partition.continuity`), re-planned grids
         holding most of an old grid inherit its code, and new grids take free sequence
-        numbers (a retired code is never reused). Planned in one process (``engine`` and
-        ``workers`` are not used).
+        numbers (a retired code is never reused). ``workers`` plans it street by street
+        in processes, the same plan byte for byte as one process; ``engine="dask"`` is not
+        used (planned here).
     plan_date
         ``YYYY-MM-DD``: new and changed grids are valid from it, retired ones to it
         (:mod:`gridplan.versions`); overrides ``rules.codes.plan_date`` (empty by default, so
@@ -191,9 +192,14 @@ def plan(
         fix_invalid=fix_invalid,
         interface=interface,
     )
-    if previous is not None:
-        # re-planning from an old plan keeps and compares grids across streets: one process
-        engine, workers = "single", 1
+    old = (
+        read_previous(previous, layers.units, interface=interface) if previous is not None else None
+    )
+    in_processes = workers > 1 and microgrids and _n_streets(layers) > 1
+    if old is not None:
+        # a re-plan compares whole plans (is the old plan reproduced, do wider releases put
+        # more grids in band): each of its plans runs in processes, or in this one
+        engine = "single"
     if engine == "dask":
         if not microgrids:
             raise ValueError("microgrids=False is planned in one process: pass engine='single'")
@@ -203,7 +209,7 @@ def plan(
             )
         )
         return replace(done, seed=seed)
-    if workers > 1 and microgrids and _n_streets(layers) > 1:
+    if in_processes and old is None:
         done = add_versions(
             plan_processes(
                 layers, rules=rules, locks=locks, seed=seed, progress=progress, workers=workers
@@ -222,12 +228,19 @@ def plan(
         if progress is not None:
             progress(stage1[0] + done, stage1[0] + total, f"micro-grids: {message}")
 
-    old = (
-        read_previous(previous, layers.units, interface=interface) if previous is not None else None
-    )
-    cells = build_cells(layers, rules=rules)
+    cells = build_cells(layers, rules=rules) if not in_processes else None
 
     def run(prev: PreviousPlan | None) -> Plan:
+        if cells is None:
+            return plan_processes(
+                layers,
+                rules=rules,
+                locks=locks,
+                seed=seed,
+                progress=progress,
+                workers=workers,
+                previous=prev,
+            )
         grids = plan_grids(
             cells, rules=rules, locks=locks, seed=seed, progress=grid_progress, previous=prev
         )
@@ -245,7 +258,7 @@ def plan(
             previous=prev,
         )
         if prev is not None:
-            grids = _drop_unchanged(grids, codes)
+            grids = drop_unchanged(grids, codes)
         figures = apportion(grids, rules=rules)
         return assemble(layers, grids, micro, codes, figures, rules=rules)
 
@@ -281,10 +294,17 @@ def _neighbours_of_misses(
     plan: Plan, old: PreviousPlan, *, whole_community: bool = False
 ) -> frozenset[str]:
     """Old grids kept in ``plan`` that touch a re-planned residential grid out of band (with
-    ``whole_community``: every kept grid of its community)."""
+    ``whole_community``: every kept grid of its community).
+
+    Kept are the old codes the grid stage kept as they were: a re-planned grid that
+    inherited an old code is named in a ``previous_replanned`` record, so it is neither
+    freed again (that changes nothing) nor left out of the misses.
+    """
     g = plan.grids
     res = g["kind"] == "residential"
-    kept_codes = set(old.current) - old.release
+    d = plan.diagnostics
+    replanned = set(d.loc[d["code"] == "previous_replanned", "grid_code"].astype(str))
+    kept_codes = set(old.current) - old.release - replanned
     unchanged = res & g["grid_code"].isin(kept_codes) & g["in_band"]
     miss = g[res & ~g["in_band"] & ~g["grid_code"].isin(kept_codes)]
     if miss.empty:
@@ -321,21 +341,6 @@ def _reproduces(fresh: Plan, old: PreviousPlan) -> bool:
         return False
     hh = dict(zip(fresh.grids["grid_code"].astype(str), fresh.grids["households"], strict=True))
     return all(float(hh.get(c, -1)) == h for c, h in old.grid_households.items())
-
-
-def _drop_unchanged(grids: GridPartition, codes: PlanCodes) -> GridPartition:
-    """An old grid re-planned into exactly the same units under the same code was not
-    changed: its ``previous_replanned`` record is dropped, so re-planning unchanged data
-    from itself gives the same diagnostics."""
-    code_of = codes.grid
-    members = grids.parts.groupby("grid_id")["unit_id"].agg(lambda s: tuple(sorted(set(s))))
-    by_code = {code_of[g]: m for g, m in members.items() if g in code_of}
-    keep = [
-        d
-        for d in grids.records
-        if not (d.code == "previous_replanned" and by_code.get(str(d.grid_code)) == d.unit_ids)
-    ]
-    return replace(grids, records=tuple(keep))
 
 
 def _n_streets(layers: Layers) -> int:

@@ -16,7 +16,8 @@ keyword (``previous=``) or widget that fixes them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import geopandas as gpd
@@ -94,6 +95,35 @@ class PreviousPlan:
     current: frozenset[str] = frozenset()
     grid_households: dict[str, float] = field(default_factory=dict)
     release: frozenset[str] = frozenset()
+
+    def for_units(self, unit_ids: Iterable[str]) -> PreviousPlan:
+        """What the grid stage of some units needs of this plan: their old grids, part
+        grids and boundary splits (codes, versions and release as they are), for a part of
+        the units planned on its own (:func:`gridplan.distributed.split_layers`)."""
+        ids = {str(u) for u in unit_ids}
+        split = (
+            self.split[self.split["unit_id"].astype(str).isin(ids)]
+            if len(self.split)
+            else self.split
+        )
+        return replace(
+            self,
+            grid={u: c for u, c in self.grid.items() if u in ids},
+            parts={u: c for u, c in self.parts.items() if u in ids},
+            split=split.reset_index(drop=True),
+            micro={},
+            micro_parts=pd.DataFrame(),
+        )
+
+    def units_by_code(self) -> dict[str, set[str]]:
+        """``old grid code -> unit ids`` with a household or a part in it."""
+        out: dict[str, set[str]] = {}
+        for u, c in self.grid.items():
+            out.setdefault(c, set()).add(u)
+        for u, codes in self.parts.items():
+            for c in codes:
+                out.setdefault(c, set()).add(u)
+        return out
 
 
 @dataclass(frozen=True)

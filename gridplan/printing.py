@@ -10,7 +10,9 @@ wrote) into two vector PDFs:
   full code of every grid in a table (continued on further pages when long).
 * ``boards.pdf``: one page per grid. A locator map, the grid's code and figures, its grid head
   and workers with masked phones (from a staffing workbook, or blank lines to fill in by hand),
-  its micro-grids with the buildings they cover, and its party branch.
+  its micro-grids with their address ranges (a roster plan's ``addresses``, else the buildings
+  they cover) and part-time workers, and its party branch. Micro-grids that do not fit at a
+  legible size continue on further boards (网格公示牌（续）).
 
 Maps shown in public in China need an approved basemap, so nothing comes from web tiles: every
 line is one of the plan's own layers. Text is set in a CJK font (:func:`find_cjk_font`) embedded
@@ -29,7 +31,7 @@ import logging
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -113,7 +115,8 @@ class PrintResult:
     grids
         Grid codes, one notice board each (in page order).
     wallmap_pages, board_pages
-        Page counts of the two files.
+        Page counts of the two files (continuation pages included, so they can exceed the
+        communities and grids).
     font
         The font file the text is set in.
     """
@@ -371,20 +374,38 @@ class _Staff:
 
     people: dict[str, list[tuple[str, str, str]]]  # grid_code -> [(role, name, phone)]
     party: dict[str, list[dict[str, Any]]]  # grid_code -> branches
+    # microgrid_code -> [(role, name, phone)]: its part-time workers (兼职网格员), and the
+    # building and stairwell heads who hold the post
+    micro: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
 
 
 _NO_STAFF = _Staff({}, {})
 
+#: roles that hold a micro-grid's part-time post (gridplan.staffing.assign.POSTS)
+_PARTTIME_ROLES = ("parttime_worker", "unit_head", "building_head")
 
-def _english_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Workbook headers (Chinese or English) back to the table's column names."""
+
+def _english_columns(frame: pd.DataFrame, wanted: Sequence[str] = ()) -> pd.DataFrame:
+    """Workbook headers (Chinese or English) back to the table's column names. A header two
+    columns share (``Grids`` is ``grids`` and ``grid_codes``, 党员数 ``party_members`` and
+    ``members``) becomes the one of ``wanted`` the sheet is read for."""
     from .i18n import COLUMNS
 
-    back: dict[str, str] = {}
+    back: dict[str, list[str]] = {}
     for key, entry in COLUMNS.items():
         for lang in LANGS:
-            back.setdefault(entry[lang], "name" if key == "person_name" else key)
-    return frame.rename(columns={c: back.get(str(c), str(c)) for c in frame.columns})
+            names = back.setdefault(entry[lang], [])
+            name = "name" if key == "person_name" else key
+            if name not in names:
+                names.append(name)
+
+    def pick(header: object) -> str:
+        names = back.get(str(header))
+        if not names:
+            return str(header)
+        return next((n for n in names if n in wanted), names[0])
+
+    return frame.rename(columns={c: pick(c) for c in frame.columns})
 
 
 def _english_value(column: str, value: object) -> object:
@@ -409,6 +430,13 @@ def _codes_in(value: object) -> list[str]:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return []
     return [s for s in re.split(r"[;,，、\s]+", str(value)) if s]
+
+
+#: the columns each staffing sheet is read for
+_READ = {
+    "assignments": ("grid_code", "microgrid_code", "role", "seq", "name", "phone"),
+    "party": ("branch_id", "type", "members", "grid_codes"),
+}
 
 
 def _read_staffing(staffing: Any, *, interface: Interface) -> _Staff:
@@ -438,7 +466,7 @@ def _read_staffing(staffing: Any, *, interface: Interface) -> _Staff:
         def sheet(name: str) -> pd.DataFrame | None:
             for lang in LANGS:
                 if sheet_label(name, lang) in sheets:
-                    return _english_columns(sheets[sheet_label(name, lang)])
+                    return _english_columns(sheets[sheet_label(name, lang)], _READ[name])
             return None
 
         assignments, party = sheet("assignments"), sheet("party")
@@ -459,6 +487,7 @@ def _read_staffing(staffing: Any, *, interface: Interface) -> _Staff:
         assignments = getattr(staffing, "assignments", None)
         party = getattr(staffing, "party", None)
     people: dict[str, list[tuple[str, str, str]]] = {}
+    micro: dict[str, list[tuple[str, str, str]]] = {}
     if assignments is not None and len(assignments):
         table = assignments.copy()
         if "seq" in table.columns:
@@ -470,7 +499,11 @@ def _read_staffing(staffing: Any, *, interface: Interface) -> _Staff:
             name = row.get("name")
             if not code or name is None or (isinstance(name, float) and math.isnan(name)):
                 continue
-            people.setdefault(code, []).append((role, str(name), _masked(row.get("phone"))))
+            person = (role, str(name), _masked(row.get("phone")))
+            people.setdefault(code, []).append(person)
+            m_code = row.get("microgrid_code")
+            if role in _PARTTIME_ROLES and isinstance(m_code, str) and m_code.strip():
+                micro.setdefault(m_code.strip(), []).append(person)
     branches: dict[str, list[dict[str, Any]]] = {}
     if party is not None and len(party):
         for row in party.to_dict("records"):
@@ -482,7 +515,7 @@ def _read_staffing(staffing: Any, *, interface: Interface) -> _Staff:
                         "members": row.get("members"),
                     }
                 )
-    return _Staff(people, branches)
+    return _Staff(people, branches, micro)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -619,9 +652,6 @@ def _place_grid_labels(
 ) -> None:
     """Each grid's number and households: inside when they fit (shrunk down to ``min_pt``),
     else beside the grid with a leader line, never over another label."""
-    import matplotlib.patheffects as pe
-
-    halo = [pe.withStroke(linewidth=2.0, foreground="white")]
     pending: list[tuple[int, float, float]] = []
     for i, geom in enumerate(grids.geometry):
         number, households = labels[i]
@@ -638,7 +668,7 @@ def _place_grid_labels(
         while size >= min_pt - 1e-9:
             rect = _text_box(px, py, em_w * size + 2, em_h * size)
             if shape.contains(rect) and placer.free(rect):
-                _draw_label(ax, point.x, point.y, number, households, size, halo)
+                _draw_label(ax, point.x, point.y, number, households, size)
                 placer.add(rect)
                 placed = True
                 break
@@ -699,21 +729,39 @@ def _place_grid_labels(
         ax.plot([x], [y], marker="o", ms=1.2, color="#333333", zorder=9)
 
 
-def _draw_label(
-    ax: Axes, x: float, y: float, number: str, households: str, size: float, halo: list
-) -> None:
+def _halo_text(ax: Axes, x: float, y: float, text: str, *, halo_pt: float, **style: Any) -> None:
+    """Text with a white halo. The halo is a white outline drawn as a path under the text,
+    and the text itself is plain text, so labels stay searchable and copyable in the PDF (a
+    path effect on the text would turn the label itself into outlines)."""
+    import matplotlib.patheffects as pe
+
+    z = style.pop("zorder", 8)
+    under = {**style, "color": "white"}
     ax.text(
+        x,
+        y,
+        text,
+        zorder=z - 0.01,
+        path_effects=[pe.Stroke(linewidth=halo_pt, foreground="white")],
+        **under,
+    )
+    ax.text(x, y, text, zorder=z, **style)
+
+
+def _draw_label(ax: Axes, x: float, y: float, number: str, households: str, size: float) -> None:
+    _halo_text(
+        ax,
         x,
         y + size * 0.05,
         number,
+        halo_pt=2.0,
         ha="center",
         va="bottom",
         fontsize=size * 1.25,
         fontweight="bold",
         zorder=8,
-        path_effects=halo,
     )
-    ax.text(x, y, households, ha="center", va="top", fontsize=size, zorder=8, path_effects=halo)
+    _halo_text(ax, x, y, households, halo_pt=2.0, ha="center", va="top", fontsize=size, zorder=8)
 
 
 def _line_names(
@@ -727,7 +775,6 @@ def _line_names(
     limit: int = 40,
 ) -> None:
     """Names along the longest stretch of each named line that has room for them."""
-    import matplotlib.patheffects as pe
     from shapely import affinity, line_merge
 
     if "name" not in lines.columns:
@@ -748,7 +795,6 @@ def _line_names(
             parts.append((longest.length, str(name), longest))
     parts.sort(key=lambda p: (-p[0], p[1]))
     shown = 0
-    halo = [pe.withStroke(linewidth=1.8, foreground="white")]
     for length, name, line in parts:
         if shown >= limit:
             break
@@ -768,10 +814,12 @@ def _line_names(
             rect = _text_box(px, py, _em_width(name) * size + 4, size * 1.3, angle)
             if placer.free(rect):
                 placer.add(rect)
-                ax.text(
+                _halo_text(
+                    ax,
                     mid.x,
                     mid.y,
                     name,
+                    halo_pt=1.8,
                     rotation=angle,
                     rotation_mode="anchor",
                     ha="center",
@@ -779,7 +827,6 @@ def _line_names(
                     fontsize=size,
                     color=colour,
                     zorder=7,
-                    path_effects=halo,
                 )
                 shown += 1
                 break
@@ -1373,40 +1420,16 @@ def _board_page(
     paper: Paper,
     lang: Lang,
     stamp: str,
-) -> Figure:
+) -> list[Figure]:
+    """A grid's notice board: one page, and continuation pages for micro-grids that do not
+    fit on it."""
     s = 1.0 if paper == "A3" else 0.72
     fig = _figure(paper, landscape=False)
-    fw, fh = (v * _PT_PER_IN for v in fig.get_size_inches())
     code = str(grid["grid_code"])
     number = _short_code(code, community.code)
     dedicated = str(grid.get("kind", "residential")) == "dedicated"
-    # header band
-    from matplotlib.patches import Rectangle
-
-    fig.patches.append(
-        Rectangle(
-            (0, 0.905), 1, 0.095, transform=fig.transFigure, fc="#b2182b", ec="none", zorder=0
-        )
-    )
-    fig.text(
-        0.05,
-        0.955,
-        t("print_board_title", lang),
-        fontsize=34 * s,
-        fontweight="bold",
-        color="white",
-        va="center",
-    )
-    fig.text(
-        0.95,
-        0.955,
-        t("print_board_subtitle", lang, community=community.name, no=number),
-        fontsize=16 * s,
-        color="white",
-        va="center",
-        ha="right",
-    )
-    fig.text(0.05, 0.885, code, fontsize=22 * s, fontweight="bold", va="top")
+    subtitle = t("print_board_subtitle", lang, community=community.name, no=number)
+    _board_header(fig, t("print_board_title", lang), subtitle, code, s=s)
 
     # facts
     def value(col: str) -> Any:
@@ -1562,12 +1585,8 @@ def _board_page(
     yy -= 0.012
     fig.text(0.05, yy, t("print_micro_title", lang), fontsize=15 * s, fontweight="bold", va="top")
     yy -= 0.033
-    micro = frames.microgrids
-    rows: list[tuple[str, str, str]] = []
-    if micro is not None and "grid_code" in micro.columns:
-        mine = micro[micro["grid_code"].astype(str) == code].sort_values("microgrid_code")
-        for m_code, hh in zip(mine["microgrid_code"].astype(str), mine["households"], strict=True):
-            rows.append((m_code, f"{int(hh):,}", m_code))
+    rows = _micro_rows(code, frames, staff, unit_names)
+    done = 0
     if not rows:
         fig.text(
             0.05,
@@ -1577,36 +1596,135 @@ def _board_page(
             va="top",
         )
     else:
-        bottom = 0.07
-        avail = (yy - bottom) * fh
-        size = min(10.0 * s, max(avail / ((len(rows) + 1) * 1.55), 4.0))
-        line = size * 1.55 / fh
-        cols = [0.05, 0.20, 0.28, 0.70]
-        heads = [
-            t("print_col_micro", lang),
-            t("print_col_households", lang),
-            t("print_col_scope", lang),
-            t("print_col_parttime", lang),
-        ]
-        for x, head in zip(cols, heads, strict=True):
-            fig.text(x, yy, head, fontsize=size, fontweight="bold", va="top")
-        scope_em = (cols[3] - cols[2]) * fw / size - 1.5
-        for r, (m_code, hh, key) in enumerate(rows):
-            y_row = yy - (r + 1) * line
-            short = _short_code(m_code, code)
-            fig.text(cols[0], y_row, short, fontsize=size, va="top")
-            fig.text(cols[1], y_row, hh, fontsize=size, va="top")
-            fig.text(
-                cols[2],
-                y_row,
-                _scope_text(unit_names.get(key, []), max_em=scope_em, lang=lang),
-                fontsize=size,
-                va="top",
-            )
-            fig.text(cols[3], y_row, "_" * 14, fontsize=size, va="top", color="#777777")
+        done = _micro_table(fig, rows, top=yy, code=code, s=s, lang=lang)
+    _board_footer(fig, lang=lang, stamp=stamp, s=s)
+    pages = [fig]
+    # micro-grids that do not fit at a legible size continue on further boards
+    while done < len(rows):
+        more = _figure(paper, landscape=False)
+        _board_header(more, t("print_board_more", lang), subtitle, code, s=s)
+        more.text(
+            0.05,
+            0.835,
+            t("print_micro_more", lang),
+            fontsize=15 * s,
+            fontweight="bold",
+            va="top",
+        )
+        done += _micro_table(more, rows[done:], top=0.80, code=code, s=s, lang=lang)
+        _board_footer(more, lang=lang, stamp=stamp, s=s)
+        pages.append(more)
+    return pages
+
+
+def _board_header(fig: Figure, title: str, subtitle: str, code: str, *, s: float) -> None:
+    """The red band of a notice board with its title, community and grid number, and the
+    grid's full code under it."""
+    from matplotlib.patches import Rectangle
+
+    fig.patches.append(
+        Rectangle(
+            (0, 0.905), 1, 0.095, transform=fig.transFigure, fc="#b2182b", ec="none", zorder=0
+        )
+    )
+    fig.text(0.05, 0.955, title, fontsize=34 * s, fontweight="bold", color="white", va="center")
+    fig.text(0.95, 0.955, subtitle, fontsize=16 * s, color="white", va="center", ha="right")
+    fig.text(0.05, 0.885, code, fontsize=22 * s, fontweight="bold", va="top")
+
+
+def _board_footer(fig: Figure, *, lang: Lang, stamp: str, s: float) -> None:
     fig.text(0.05, 0.025, t("print_hotline", lang), fontsize=10 * s, va="bottom")
     fig.text(0.95, 0.025, stamp, fontsize=9 * s, va="bottom", ha="right", color="#555555")
-    return fig
+
+
+@dataclass(frozen=True)
+class _MicroRow:
+    code: str
+    households: str
+    scope: list[str]  # address ranges (a roster plan) or the buildings it covers
+    workers: list[tuple[str, str]]  # part-time workers: (name, masked phone)
+
+
+def _micro_rows(
+    code: str, frames: _Frames, staff: _Staff, unit_names: dict[str, list[str]]
+) -> list[_MicroRow]:
+    """The micro-grids of grid ``code`` with their address ranges (the ``addresses`` a roster
+    plan gives them, e.g. ``3号楼1单元1–7层``; else the buildings they cover) and the
+    part-time workers the staffing names."""
+    micro = frames.microgrids
+    if micro is None or "grid_code" not in micro.columns:
+        return []
+    mine = micro[micro["grid_code"].astype(str) == code].sort_values("microgrid_code")
+    given = (
+        mine["addresses"].to_numpy(dtype=object)
+        if "addresses" in mine.columns
+        else [None] * len(mine)
+    )
+    rows = []
+    for m_code, hh, addr in zip(
+        mine["microgrid_code"].astype(str), mine["households"], given, strict=True
+    ):
+        ranges = [a for a in re.split(r"[；;]", addr) if a.strip()] if isinstance(addr, str) else []
+        workers = [(name, phone) for _, name, phone in staff.micro.get(m_code, [])]
+        households = "—" if pd.isna(hh) else f"{int(hh):,}"
+        rows.append(_MicroRow(m_code, households, ranges or unit_names.get(m_code, []), workers))
+    return rows
+
+
+def _workers_text(workers: list[tuple[str, str]], *, max_em: float, lang: Lang) -> str:
+    """Part-time workers with masked phones where they fit, else their names only."""
+    sep = "、" if lang == "zh" else ", "
+    full = sep.join(f"{n} {p}".strip() for n, p in workers)
+    if _em_width(full) <= max_em:
+        return full
+    return _scope_text([n for n, _ in workers], max_em=max_em, lang=lang)
+
+
+#: the smallest type a micro-grid row is set in on an A3 board (scaled for A4); rows that
+#: would need smaller type continue on the next board
+_MICRO_MIN_PT = 8.0
+
+
+def _micro_table(
+    fig: Figure, rows: Sequence[_MicroRow], *, top: float, code: str, s: float, lang: Lang
+) -> int:
+    """Draw as many micro-grid rows as fit between ``top`` and the footer (shrinking the type
+    down to :data:`_MICRO_MIN_PT`); returns how many were drawn."""
+    fw, fh = (v * _PT_PER_IN for v in fig.get_size_inches())
+    bottom = 0.07
+    avail = (top - bottom) * fh
+    size = min(10.0 * s, max(avail / ((len(rows) + 1) * 1.55), _MICRO_MIN_PT * s))
+    line = size * 1.55 / fh
+    fits = max(1, int(avail // (size * 1.55)) - 1)
+    shown = rows[:fits]
+    cols = [0.05, 0.20, 0.28, 0.64]
+    heads = [
+        t("print_col_micro", lang),
+        t("print_col_households", lang),
+        t("print_col_scope", lang),
+        t("print_col_parttime", lang),
+    ]
+    for x, head in zip(cols, heads, strict=True):
+        fig.text(x, top, head, fontsize=size, fontweight="bold", va="top")
+    scope_em = (cols[3] - cols[2]) * fw / size - 1.5
+    worker_em = (0.96 - cols[3]) * fw / size
+    for r, row in enumerate(shown):
+        y_row = top - (r + 1) * line
+        fig.text(cols[0], y_row, _short_code(row.code, code), fontsize=size, va="top")
+        fig.text(cols[1], y_row, row.households, fontsize=size, va="top")
+        fig.text(
+            cols[2],
+            y_row,
+            _scope_text(row.scope, max_em=scope_em, lang=lang),
+            fontsize=size,
+            va="top",
+        )
+        if row.workers:
+            who = _workers_text(row.workers, max_em=worker_em, lang=lang)
+            fig.text(cols[3], y_row, who, fontsize=size, va="top")
+        else:
+            fig.text(cols[3], y_row, "_" * 14, fontsize=size, va="top", color="#777777")
+    return len(shown)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1640,9 +1758,9 @@ def print_plan(
         Folder to write the two PDFs into (created when missing).
     staffing
         The workbook ``gridplan staff`` wrote (Chinese or English), or a
-        :class:`gridplan.Staffing`: names and masked phones of grid heads and full-time
-        workers, and party branches. Without it the boards carry blank lines to fill in by
-        hand.
+        :class:`gridplan.Staffing`: names and masked phones of grid heads, full-time
+        workers and each micro-grid's part-time workers, and party branches. Without it
+        the boards carry blank lines to fill in by hand.
     paper
         ``"A3"`` (default) or ``"A4"``; wall maps are landscape, boards portrait.
     lang
@@ -1717,11 +1835,11 @@ def print_plan(
             with PdfPages(tmp[1], metadata=_metadata(lang, "boards")) as pdf:
                 for c in chosen:
                     for _, grid in c.grids.iterrows():
-                        page = _board_page(
+                        for page in _board_page(
                             grid, c, frames, staff, unit_names, paper=paper, lang=lang, stamp=stamp
-                        )
-                        pdf.savefig(page)
-                        board_pages += 1
+                        ):
+                            pdf.savefig(page)
+                            board_pages += 1
                         grid_codes.append(str(grid["grid_code"]))
     except BaseException:
         for partial in tmp:

@@ -68,6 +68,7 @@ __all__ = [
     "assign_codes",
     "build_cells",
     "dedicated_homes",
+    "drop_unchanged",
     "order_records",
     "plan_grids",
     "plan_microgrids",
@@ -559,6 +560,21 @@ class PlanCodes:
     community: dict[str, str]
     microgrid: dict[str, str]
     stand_ins: dict[str, str]
+
+
+def drop_unchanged(grids: GridPartition, codes: PlanCodes) -> GridPartition:
+    """An old grid re-planned into exactly the same units under the same code was not
+    changed: its ``previous_replanned`` record is dropped, so re-planning unchanged data
+    from itself gives the same diagnostics."""
+    code_of = codes.grid
+    members = grids.parts.groupby("grid_id")["unit_id"].agg(lambda s: tuple(sorted(set(s))))
+    by_code = {code_of[g]: m for g, m in members.items() if g in code_of}
+    keep = [
+        d
+        for d in grids.records
+        if not (d.code == "previous_replanned" and by_code.get(str(d.grid_code)) == d.unit_ids)
+    ]
+    return replace(grids, records=tuple(keep))
 
 
 def assign_codes(

@@ -421,16 +421,80 @@ def slice_polygon(poly, n: int, *, compact: bool = False) -> list:
                 out.append(cut(a, b, a_s, b_s))
         return out
 
-    rows = slice_layout(n, t1 - t0, s1 - s0) if compact else [n]
-    out = lay_out(rows)
-    if len(rows) > 1 and (shapely.area(np.asarray(out, dtype=object)) <= 0).any():
-        # a lattice cell fell in a gap of the footprint (an L-shaped block): strips instead
+    if compact:
+        out = _area_lattice(poly, slice_layout(n, t1 - t0, s1 - s0), u, normal)
+    else:
         out = lay_out([n])
     if (shapely.area(np.asarray(out, dtype=object)) <= 0).any():
         # a strip fell between the pieces of a cell in several parts
         return slice_apart(poly, n, compact=compact)
     # a slice across a non-convex footprint can fall apart: hand stray pieces to a neighbour
     return list(mend_parts(np.asarray(out, dtype=object)))
+
+
+#: sample positions per axis when the compact lattice places its cuts by area
+_AREA_SAMPLES = 512
+
+
+def _area_cuts(poly, axis: np.ndarray, fractions: np.ndarray) -> np.ndarray:
+    """Positions along ``axis`` (a unit vector) where ``poly``'s area below the cut reaches
+    each of ``fractions``: the area is sampled in thin bands across the axis and the cuts
+    are interpolated in its running total, so a thin tail or a hole moves them instead of
+    leaving a slice empty."""
+    xy = shapely.get_coordinates(poly)
+    t = xy @ axis
+    t0, t1 = float(t.min()), float(t.max())
+    edges = np.linspace(t0, t1, _AREA_SAMPLES + 1)
+    normal = np.array([-axis[1], axis[0]])
+    s = xy @ normal
+    s0, s1 = float(s.min()) - 1.0, float(s.max()) + 1.0
+    a, b = edges[:-1], edges[1:]
+    corners = np.stack(
+        [
+            a[:, None] * axis + s0 * normal,
+            b[:, None] * axis + s0 * normal,
+            b[:, None] * axis + s1 * normal,
+            a[:, None] * axis + s1 * normal,
+        ],
+        axis=1,
+    )
+    bands = shapely.polygons(corners)
+    cum = np.concatenate([[0.0], np.cumsum(shapely.area(shapely.intersection(poly, bands)))])
+    return np.interp(np.asarray(fractions) * cum[-1], cum, edges)
+
+
+def _area_lattice(poly, rows: list[int], u: np.ndarray, normal: np.ndarray) -> list:
+    """Rows of slices of equal area: rows across ``normal`` holding area in proportion to
+    their slice counts, each row cut along ``u`` into equal-area slices. Unlike cuts at equal
+    distances, a block with a thin tail or a rounded corner still gets equal slices."""
+    n = sum(rows)
+    xy = shapely.get_coordinates(poly)
+    t, s = xy @ u, xy @ normal
+    pad = 1.0
+    t_lo, t_hi = float(t.min()) - pad, float(t.max()) + pad
+    s_lo, s_hi = float(s.min()) - pad, float(s.max()) + pad
+
+    def band(lo_t: float, hi_t: float, lo_s: float, hi_s: float):
+        corners = [lo_t * u + lo_s * normal, hi_t * u + lo_s * normal]
+        corners += [hi_t * u + hi_s * normal, lo_t * u + hi_s * normal]
+        return shapely.intersection(poly, shapely.Polygon(corners))
+
+    counts = np.cumsum([0, *rows])
+    s_cut = _area_cuts(poly, normal, counts[1:-1] / n) if len(rows) > 1 else np.zeros(0)
+    s_at = np.concatenate([[s_lo], s_cut, [s_hi]])
+    out = []
+    for r, cols in enumerate(rows):
+        row = band(t_lo, t_hi, float(s_at[r]), float(s_at[r + 1]))
+        if cols == 1:
+            out.append(row)
+            continue
+        t_cut = _area_cuts(row, u, np.arange(1, cols) / cols)
+        t_at = np.concatenate([[t_lo], t_cut, [t_hi]])
+        out.extend(
+            band(float(t_at[i]), float(t_at[i + 1]), float(s_at[r]), float(s_at[r + 1]))
+            for i in range(cols)
+        )
+    return out
 
 
 def slice_apart(poly, n: int, *, compact: bool = False) -> list:

@@ -326,6 +326,10 @@ def _id_problems(gdf: pd.DataFrame, role: str, ids: pd.Index) -> list[Problem]:
                 f"{len(positions)} {role} rows have no id in {source} "
                 f"({describe_rows(positions)}); give every row a unique `{col}`.",
                 positions,
+                params={
+                    "col": col,
+                    "positions": "、".join(f"第 {i} 行" for i in np.flatnonzero(missing)[:10]),
+                },
             )
         )
     dup = ids.duplicated(keep=False) & ~missing
@@ -341,6 +345,7 @@ def _id_problems(gdf: pd.DataFrame, role: str, ids: pd.Index) -> list[Problem]:
                 f"{int(dup.sum())} rows); make `{col}` unique, e.g. append a suffix or "
                 "dissolve duplicates.",
                 dup_ids,
+                params={"col": col},
             )
         )
     return problems
@@ -383,6 +388,7 @@ def _households_problems(
                 + option("columns", interface, old=example, new="households")
                 + f", or {option('balance', interface)}."
                 + look,
+                params={"old": example},
             )
         )
         return problems
@@ -719,6 +725,7 @@ def coordinate_problems(
                 f"while every longitude ({xcol!r}) is within ±90°; "
                 + option("coordinates", interface, x=ycol, y=xcol),
                 tuple(labels[bad_y]),
+                params={"xcol": xcol, "ycol": ycol, "x": ycol, "y": xcol},
             )
         ]
     problems = []
@@ -733,6 +740,12 @@ def coordinate_problems(
                     f"({id_word} {describe_rows(labels[mask])}: {values}); fix those values, or "
                     f"if the coordinates are projected metres, {option('crs', interface)}",
                     tuple(labels[mask]),
+                    params={
+                        "what_zh": "经度" if what == "longitude" else "纬度",
+                        "col": col,
+                        "bound": bound,
+                        "values": values,
+                    },
                 )
             )
     return problems

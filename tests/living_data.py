@@ -1,11 +1,26 @@
-"""Changed data for re-planning tests (issue 16): Queenstown with blocks removed and a new
-compound added."""
+"""Data for re-planning tests (issue 16): Queenstown with blocks removed and a new compound
+added, and Queenstown's subzones grouped into streets (for plans in processes)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import shapely
+
+QUEENSTOWN = Path(__file__).resolve().parents[1] / "data" / "singapore_queenstown.gpkg"
+
+
+def queenstown_streets(n: int) -> dict[str, gpd.GeoDataFrame]:
+    """Queenstown's units, communities and barriers, its subzones dealt into ``n`` streets
+    ``QT-0`` ... (``street_id`` on units and communities)."""
+    layers = {k: gpd.read_file(QUEENSTOWN, layer=k) for k in ("units", "communities", "barriers")}
+    ids = sorted(layers["communities"]["community_id"])
+    street = {c: f"QT-{i % n}" for i, c in enumerate(ids)}
+    layers["units"]["street_id"] = layers["units"]["community_id"].map(street)
+    layers["communities"]["street_id"] = layers["communities"]["community_id"].map(street)
+    return layers
 
 
 def changed_queenstown(units: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list]:

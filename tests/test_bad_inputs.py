@@ -581,6 +581,29 @@ LAYER_CASES: list[tuple[str, Callable[[], dict[str, Any]], tuple[str, ...]]] = [
         ("u0", "1,000,000,000", "001-900"),
     ),
     (
+        # issue 14: 100,000 units at one place ran past 300 s; refused before any cell is drawn
+        "100,000 identical points",
+        lambda: {
+            "units": gpd.GeoDataFrame(
+                {"unit_id": [f"u{i}" for i in range(100_000)], "households": [10] * 100_000},
+                geometry=[Point(X0, Y0)] * 100_000,
+                crs=32649,
+            )
+        },
+        ("[units]", "100000 units share 1 location", "u0", "99995 more"),
+    ),
+    (
+        "5,000 points within 1 cm",
+        lambda: {
+            "units": gpd.GeoDataFrame(
+                {"unit_id": [f"u{i}" for i in range(5_000)], "households": [10] * 5_000},
+                geometry=[Point(X0 + (i % 10) * 1e-3, Y0) for i in range(5_000)],
+                crs=32649,
+            )
+        },
+        ("[units]", "5000 units share", "within 1 m"),
+    ),
+    (
         "a community needing more grids than codes",
         lambda: {"units": units(households=[200_000] * 4), "rules": PlanRules()},
         ("(none)", "1,600 grids", "3-digit"),

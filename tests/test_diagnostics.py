@@ -193,6 +193,14 @@ SAMPLES: list[Diagnostic] = [
     ),
     Diagnostic(
         level="community",
+        code="reform_village_leads",
+        community_code=COMMUNITY,
+        households=4800,
+        params={"village": "C4", "village_type": "relocated", "hi": 3000},
+        fix="reform_village_smaller",
+    ),
+    Diagnostic(
+        level="community",
         code="reform_barrier_crossing",
         community_code=COMMUNITY,
         households=2400,

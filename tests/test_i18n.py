@@ -52,6 +52,7 @@ ALLOWED_LATIN = {
     "PDF",
     "CGCS",  # CGCS2000, the national coordinate system, and the EPSG codes planners type
     "EPSG",
+    "A",  # paper sizes A3 / A4
 }
 
 

@@ -9,6 +9,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 from geopandas.testing import assert_geodataframe_equal
+from living_data import queenstown_streets
 
 import gridplan
 
@@ -18,13 +19,8 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 @pytest.fixture(scope="module")
 def three_streets() -> dict[str, gpd.GeoDataFrame]:
     """Queenstown's subzones grouped into three streets, with its barriers."""
-    src = DATA / "singapore_queenstown.gpkg"
-    layers = {k: gpd.read_file(src, layer=k) for k in ("units", "communities", "barriers")}
-    ids = sorted(layers["communities"]["community_id"])
-    street = {c: f"QT-{i % 3}" for i, c in enumerate(ids)}
-    layers["units"]["street_id"] = layers["units"]["community_id"].map(street)
+    layers = queenstown_streets(3)
     comm = layers["communities"]
-    comm["street_id"] = comm["community_id"].map(street)
     layers["streets"] = comm.dissolve("street_id").reset_index()[["street_id", "geometry"]]
     return layers
 

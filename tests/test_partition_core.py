@@ -656,3 +656,45 @@ def test_connected_masks_match_networkx(n, p, seed):
     masks = np.arange(1, 1 << n, dtype=np.int64)
     expected = [nx.is_connected(graph.subgraph([i for i in range(n) if m >> i & 1])) for m in masks]
     np.testing.assert_array_equal(_connected_masks(masks, nbr), expected)
+
+
+@pytest.mark.parametrize("case", range(40))
+def test_plan_if_proven_false_keeps_the_verdict(case):
+    """Without a plan for proven pieces, split_piece gives the same in-band verdict and
+    proof as the full search, and the same labels whenever the piece is in band."""
+    rng = np.random.default_rng(case)
+    n = int(rng.integers(3, 10))
+    i = np.arange(n - 1)
+    j = i + 1
+    extra = rng.integers(0, n, size=(n // 2, 2))
+    extra = extra[extra[:, 0] < extra[:, 1]]
+    i, j = np.r_[i, extra[:, 0]], np.r_[j, extra[:, 1]]
+    g = from_edges(n, i, j, weight=rng.integers(5, 60, size=n), xy=rng.random((n, 2)) * 100)
+    full = split_piece(g, lo=30, hi=50, target=40, seed=case)
+    quick = split_piece(g, lo=30, hi=50, target=40, seed=case, plan_if_proven=False)
+    assert quick.in_band == full.in_band
+    assert quick.proven_infeasible == full.proven_infeasible
+    if full.in_band:
+        assert quick.labels.tolist() == full.labels.tolist()
+
+
+@pytest.mark.parametrize("case", range(60))
+def test_sub_adjacency_is_scipys_indexing(case):
+    """The bisection's piece adjacency has scipy's arrays in scipy's entry order (the
+    spanning-tree jitter is drawn per entry, so the order decides the trees)."""
+    from gridplan.partition.core import _Bisector
+
+    rng = np.random.default_rng(case)
+    n = int(rng.integers(2, 60))
+    e = rng.integers(0, n, size=(n * 3, 2))
+    e = e[e[:, 0] != e[:, 1]]
+    g = from_edges(n, e[:, 0], e[:, 1], weight=np.ones(n, dtype=int), xy=rng.random((n, 2)))
+    nodes = np.flatnonzero(rng.random(n) < 0.6)
+    if case % 5 == 0:  # unsorted node sets take scipy's own path
+        nodes = rng.permutation(nodes)
+    ref = g.adjacency[nodes][:, nodes]
+    got = _Bisector(g, lo=1, hi=2, rng=rng, tries=1)._sub_adjacency(nodes)
+    assert got.indptr.tolist() == ref.indptr.tolist()
+    assert got.indices.tolist() == ref.indices.tolist()
+    assert got.data.tolist() == ref.data.tolist()
+    assert got.indices.dtype == ref.indices.dtype

@@ -257,3 +257,32 @@ def test_micro_grids_of_a_kept_grid_keep_their_codes(layers, first):
     same = [c for c in new_mg["microgrid_code"] if c in old_mg.index and c not in touched]
     untouched_old = [c for c in old_mg.index if c.startswith(g["grid_code"]) and c not in touched]
     assert len(same) >= len(untouched_old) - 1
+
+
+def test_a_replanned_grid_out_of_band_under_an_old_code_frees_its_kept_neighbours():
+    # a re-planned grid that inherited an old code is no kept grid: out of band, it is a
+    # miss whose kept neighbours are freed (it used to count as kept, and nothing was)
+    from dataclasses import replace
+
+    from gridplan import diagnostics as dg
+    from gridplan.pipeline import _neighbours_of_misses
+
+    src = "data/camden_sample.gpkg"
+    units = gpd.read_file(src, layer="units")
+    p = gridplan.plan(units, communities=gpd.read_file(src, layer="communities"))
+    old = read_previous(p.unit_parts, p.units)
+    g = p.grids.copy()
+    res = g[g["kind"] == "residential"]
+    a = res.index[0]
+    touching = res[res.geometry.intersects(res.geometry[a]) & (res.index != a)]
+    same = touching[touching["community_id"] == res.loc[a, "community_id"]]
+    assert len(same)
+    g.loc[a, "in_band"] = False
+    record = dg.Diagnostic(
+        level="grid", code="previous_replanned", severity="info",
+        community_id=str(res.loc[a, "community_id"]), grid_code=str(res.loc[a, "grid_code"]),
+        params={"why": "previous_band"},
+    )  # fmt: skip
+    d = pd.concat([p.diagnostics, dg.frame([record])], ignore_index=True)
+    freed = _neighbours_of_misses(replace(p, grids=g, diagnostics=d), old)
+    assert freed == frozenset(same["grid_code"])

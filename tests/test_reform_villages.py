@@ -96,6 +96,19 @@ def test_village_types_hold_in_the_reform_mode_too():
     assert set(both.communities["community_code"]) == {"C1", "C4"}
 
 
+def test_a_village_too_large_to_join_a_neighbour_is_reported():
+    units, comms = four_villages()
+    # 2,400 households joined to any 2,400-household neighbour exceed the 3,000 maximum
+    tight = ReformRules(min_households=1000, max_households=3000, keep_valid=False)
+    res = redivide(units, communities=comms, rules=tight, village_types={"C4": "relocated"})
+    assert res.communities["in_bounds"].all()
+    d = res.diagnostics[res.diagnostics["code"] == "reform_village_leads"]
+    assert len(d) == 1 and d["params"].iat[0]["village"] == "C4"
+    assert "超过规模上限 3000" in d["message"].iat[0]
+    counts = res.report["counts"].set_index("metric")
+    assert counts.loc["villages_relocated", "after"] == 1  # still stands, and says so
+
+
 def test_unknown_village_types_are_one_error_naming_them():
     units, comms = four_villages()
     comms["类型"] = ["保留", "拆迁?", "合并", "unknown"]

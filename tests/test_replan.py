@@ -9,6 +9,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 from geopandas.testing import assert_geodataframe_equal
+from living_data import queenstown_streets
 
 import gridplan
 
@@ -185,12 +186,8 @@ def test_bad_arguments_are_refused_at_once_in_keyword_words(queenstown):
 
 
 def test_replan_of_a_parallel_plan_of_several_streets():
-    src = DATA / "singapore_queenstown.gpkg"
-    layers = {k: gpd.read_file(src, layer=k) for k in ("units", "communities", "barriers")}
+    layers = queenstown_streets(2)
     ids = sorted(layers["communities"]["community_id"])
-    street = {c: f"QT-{i % 2}" for i, c in enumerate(ids)}
-    layers["units"]["street_id"] = layers["units"]["community_id"].map(street)
-    layers["communities"]["street_id"] = layers["communities"]["community_id"].map(street)
     units = layers.pop("units")
     p = gridplan.plan(units, **layers, workers=2)
     two = [ids[0], ids[1]]

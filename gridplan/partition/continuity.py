@@ -90,7 +90,7 @@ def kept_grids(
     shared: np.ndarray,
     lo: float,
     hi: float,
-    max_rounds: int = 50,
+    max_rounds: int | None = None,
     release: frozenset[str] | set[str] = frozenset(),
 ) -> Kept:
     """Which old grids stay as they are (see the module docstring).
@@ -108,7 +108,9 @@ def kept_grids(
     lo, hi
         The grid band.
     max_rounds
-        Kept neighbours freed at most (one per round).
+        Kept neighbours freed at most (one per round); None: as many as it takes (each
+        round frees one, so at most every kept grid). A plan cut into parts (one per street)
+        frees the same grids as the whole only without a limit.
     release
         Old grids freed even if valid (reason ``affected``).
     """
@@ -132,7 +134,7 @@ def kept_grids(
     names = sorted(kept)
     for x, code in enumerate(names):
         owner[kept[code]] = x
-    for _ in range(max_rounds):
+    for _ in range(len(names) if max_rounds is None else max_rounds):
         open_ = free & (owner < 0)
         comp = _open_areas(open_, edge_i, edge_j, calm)
         totals = pd.Series(weight[open_]).groupby(comp[open_]).sum()

@@ -168,6 +168,27 @@ class _Bisector:
         self._indptr = g.indptr.tolist()
         self._indices = g.indices.tolist()
 
+    def _sub_adjacency(self, nodes: np.ndarray) -> sparse.csr_array:
+        """``g.adjacency[nodes][:, nodes]``, the same arrays in the same entry order, without
+        scipy's general fancy indexing (a hot spot: once per bisection step). ``nodes``
+        ascending, as every node set of the bisection is; otherwise scipy's indexing."""
+        g = self.g
+        if nodes.size > 1 and not bool((nodes[1:] > nodes[:-1]).all()):
+            return g.adjacency[nodes][:, nodes]
+        loc = np.full(g.n, -1, dtype=np.int64)
+        loc[nodes] = np.arange(nodes.size)
+        pos, src = g.entries(nodes)
+        col = loc[g.indices[pos]]
+        keep = col >= 0
+        pos, src, col = pos[keep], src[keep], col[keep]
+        indptr = np.zeros(nodes.size + 1, dtype=np.int64)
+        np.cumsum(np.bincount(loc[src], minlength=nodes.size), out=indptr[1:])
+        index_dtype = g.adjacency.indices.dtype
+        return sparse.csr_array(
+            (g.cost[pos], col.astype(index_dtype), indptr.astype(index_dtype)),
+            shape=(nodes.size, nodes.size),
+        )
+
     def split_exact(self, nodes: np.ndarray, k: int) -> list[np.ndarray] | None:
         """Recursive bisection with bounded backtracking: only admissible cuts, a failed child
         sends its parent to its next tree. Returns None when the tree budget runs out."""
@@ -201,7 +222,7 @@ class _Bisector:
         if nodes.size <= self.enum_max:
             yield from self._small_cuts(nodes, k, total, strict=True)
             return
-        sub = self.g.adjacency[nodes][:, nodes]
+        sub = self._sub_adjacency(nodes)
         for attempt in range(self.tries):
             yield self._best_cut(sub, nodes, k, total, attempt, strict=True)
 
@@ -226,7 +247,7 @@ class _Bisector:
                 cuts = self._small_cuts(nodes, k, total, strict=False, first=True)
                 cut = cuts[0] if cuts else None
         else:
-            sub = self.g.adjacency[nodes][:, nodes]
+            sub = self._sub_adjacency(nodes)
             for attempt in range(self.tries):
                 cut = self._best_cut(sub, nodes, k, total, attempt, strict=True)
                 if cut is not None:
@@ -611,6 +632,7 @@ def split_piece(
     repair: bool = True,
     least_violating: bool = True,
     enum_max: int = 12,
+    plan_if_proven: bool = True,
 ) -> PieceResult:
     """Split a connected piece into ``k`` contiguous parts with weights in ``[lo, hi]``.
 
@@ -645,6 +667,11 @@ def split_piece(
     enum_max
         Node sets of at most this many units are cut by enumerating every connected
         bipartition instead of sampling spanning trees (``SearchRules.enum_max``).
+    plan_if_proven
+        With False, a piece the exact model first proves to have no in-band plan returns at
+        once (one part, ``proven_infeasible``) instead of searching for its least-violating
+        plan: for callers that discard any plan out of band (micro-grids about to be sliced
+        finer).
 
     Returns
     -------
@@ -673,6 +700,16 @@ def split_piece(
             return found
         if status == "infeasible":
             # proven: no contiguous in-band plan; the trees still give the least-violating one
+            if not plan_if_proven:
+                return PieceResult(
+                    labels=np.zeros(g.n, dtype=np.int64),
+                    k=1,
+                    feasible_count=feasible,
+                    in_band=False,
+                    fallback=True,
+                    method="exact",
+                    proven_infeasible=True,
+                )
             exact = False
             proven_first = True
 

@@ -173,6 +173,8 @@ def partition_microgrids(
             rules=rules,
             seed=stable_seed(seed, "micro", grid_key[gid]),
             least_violating=not rules.split_buildings,
+            # split buildings: a grid out of band is sliced finer or planned again in step 3
+            plan_if_out=not rules.split_buildings,
         )
         state[gid] = [labels, ok, proven]
     # 2. grids whose slices admit no in-band split: finer slices (about lo / d households
@@ -236,6 +238,7 @@ def partition_microgrids(
                 seed=stable_seed(
                     seed, "micro-fine" if div == 2 else f"micro-fine{div}", grid_key[gid]
                 ),
+                plan_if_out=False,  # a miss keeps its coarse plan
             )
             if f_ok:
                 fine_grids[gid] = (f_sl, f_geoms, f_lab)
@@ -521,8 +524,15 @@ def _solve_grid(
     rules: MicroGridRules,
     seed: np.random.Generator,
     least_violating: bool = True,
+    plan_if_out: bool = True,
 ) -> tuple[np.ndarray, bool, bool]:
-    """Labels for one grid's slices (each connected component split on its own)."""
+    """Labels for one grid's slices (each connected component split on its own).
+
+    With ``plan_if_out=False`` the caller discards the labels of a grid out of band (it
+    slices it finer, or plans it again): a last component the exact model proves to have no
+    in-band plan is then not planned at all. Only the last: the components share ``seed``,
+    so planning an earlier one less would change the draws of those after it.
+    """
     from scipy.sparse import csgraph
 
     n = members.size
@@ -535,7 +545,8 @@ def _solve_grid(
     ok, proven, base = True, True, 0
     for c in range(n_comp):
         sub = np.flatnonzero(comp == c)
-        g = whole.subgraph(sub)
+        # one component is the whole graph (from_edges' CSR is already in subgraph's order)
+        g = whole if n_comp == 1 else whole.subgraph(sub)
         res = split_piece(
             g,
             lo=lo,
@@ -547,6 +558,7 @@ def _solve_grid(
             least_violating=least_violating,
             exact_first_max_units=rules.search.exact_first_units,
             enum_max=rules.search.enum_max,
+            plan_if_proven=plan_if_out or c < n_comp - 1,
         )
         labels[sub] = base + res.labels
         base += res.k

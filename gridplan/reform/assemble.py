@@ -296,8 +296,30 @@ def assemble(
         }
     )
     # a merged, relocated or cash-compensated village stands alone afterwards only if no
-    # neighbour could take it (a reform_village_alone diagnostic says so)
+    # neighbour could take it (a reform_village_alone diagnostic says so), or if it is too
+    # large to join one within the band and still gives a community most of its households
     alone = {d.community_code for d in diags if d.code == "reform_village_alone"}
+    leads = comm_gdf[comm_gdf["previous_code"].isin(list(village_types))]
+    for row in leads.itertuples():
+        village = str(row.previous_code)
+        if village in alone:
+            continue
+        alone.add(village)
+        diags.append(
+            Diagnostic(
+                level="community",
+                code="reform_village_leads",
+                community_id=str(row.community_id),
+                community_code=str(row.community_code),
+                households=int(row.households),
+                params={
+                    "village": village,
+                    "village_type": village_types[village],
+                    "hi": int(hi),
+                },
+                fix="reform_village_smaller",
+            )
+        )
     for j, t in enumerate(("merged", "relocated", "cash")):
         extra.loc[j, "after"] = float(
             sum(1 for c, v in village_types.items() if v == t and c in alone)
