@@ -40,7 +40,7 @@ import shapely
 
 from .diagnostics import flat, in_words, render_frame
 from .errors import Problem, ValidationError
-from .i18n import VALUES, Lang, label_columns, label_values, sheet_label, t, value_label
+from .i18n import Lang, label_columns, label_values, sheet_label, t, value_label
 from .io import (
     FORMATS,
     extract_zip,
@@ -569,21 +569,18 @@ def problem_message(problem: Problem, lang: Lang = "zh") -> str:
     """One problem in the app's words and language: what is wrong, in which layer, and the fix
     naming the app's widgets; no Python keywords, server paths or driver advice.
 
-    In Chinese the sentence comes from the check's label (``[values.check]``), so nothing of
-    the English message shows; a check without a label says which layer failed which check.
+    In Chinese the sentence is the check's ``[problems]`` template filled from the problem's
+    values, its fix naming the app's widgets (:meth:`Problem.text` with ``interface="app"``);
+    a check without a template reads as its label (``[values.check]``) and the rows concerned,
+    so nothing of the English message shows.
     """
-    layer = str(value_label("layer", problem.layer, lang))
     if problem.layer == "rules" and problem.check == "bounds":
         named = _rules_bounds(problem.message, lang)
         if named is not None:
             return named
     if lang == "en":
         return _plain(in_words(problem.message, interface="app"))
-    checks = VALUES.get("check")
-    what = checks.get(problem.check) if checks is not None else None
-    if what is None:
-        return t("problem_unknown", lang, layer=layer, check=problem.check)
-    return t("problem_zh", lang, layer=layer, what=what[lang])
+    return _plain(problem.text("zh", interface="app"))
 
 
 def problems_table(exc: ValidationError, lang: Lang = "en") -> pd.DataFrame:

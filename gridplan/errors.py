@@ -72,9 +72,8 @@ class Problem:
         from .i18n import PROBLEMS, t, value_label
 
         layer = str(value_label("layer", self.layer, "zh"))
-        rows = "、".join(str(r) for r in self.rows[:10]) + (
-            f" 等 {len(self.rows)} 行" if len(self.rows) > 10 else ""
-        )
+        listed = [str(r) for r in self.rows if str(r) != "(none)"]  # "(none)": no key at all
+        rows = "、".join(listed[:10]) + (f" 等 {len(listed)} 行" if len(listed) > 10 else "")
         entry = PROBLEMS.get(self.check)
         if entry is not None:
             values: dict[str, Any] = {k: value_label(k, v, "zh") for k, v in self.params.items()}
@@ -257,8 +256,8 @@ INPUT_OPTIONS_ZH: dict[str, dict[str, str]] = {
         "114°E）或 crs='EPSG:4490'（国家2000 经纬度）",
         "cli": "如为投影坐标（米），用 --coords-crs 指明其坐标系，例如 --coords-crs EPSG:4547"
         "（国家2000 高斯投影 114°E）或 --coords-crs EPSG:4490（国家2000 经纬度）",
-        "app": "如为投影坐标（米），请另存为带坐标系的 GeoPackage 后上传（CSV / XLSX 的坐标"
-        "按 WGS84 经纬度读取）",
+        "app": "如为投影坐标（米），请在侧栏「表格坐标的坐标系」中选“投影坐标”，并在「投影坐标系 "
+        "EPSG 代码」中填写其代码（如 4547，国家2000 高斯投影 114°E）",
     },
     "encoding": {
         "python": "传入 encoding='gbk'（或文件实际的编码）",
